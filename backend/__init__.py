@@ -1,0 +1,31 @@
+"""The kerasish engine: tensors, primitive ops, autodiff (and, later, the compiler).
+
+This package never imports `kerasish`. It marks itself with `__kerasish_engine__` so the API
+package can tell it apart from an unrelated module that happens to be called `backend`.
+"""
+
+__kerasish_engine__ = True
+
+from . import config, dtypes, graph, ops  # noqa: E402
+from .autodiff import GradientTape, gradients  # noqa: E402
+from .config import epsilon, floatx, image_data_format, set_epsilon, set_floatx  # noqa: E402
+from .dtypes import result_type, standardize_dtype  # noqa: E402
+from .tensor import Spec, SymbolicTensor, Tensor, symbolic_scope  # noqa: E402
+from .variables import Variable  # noqa: E402
+
+
+def symbolic(shape, dtype=None, name=None) -> SymbolicTensor:
+    """A placeholder: a symbolic tensor with no producer (dims may be None)."""
+    return SymbolicTensor(shape, dtype, name=name)
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, (Tensor, SymbolicTensor, Variable))
+
+
+__all__ = [
+    "GradientTape", "Spec", "SymbolicTensor", "Tensor", "Variable", "config", "dtypes",
+    "epsilon", "floatx", "gradients", "graph", "image_data_format", "is_tensor", "ops",
+    "result_type", "set_epsilon", "set_floatx", "standardize_dtype", "symbolic",
+    "symbolic_scope",
+]  # fmt: skip

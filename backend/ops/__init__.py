@@ -1,0 +1,37 @@
+"""The engine's ops: primitives (with shape inference, forward and vjp) and composites.
+
+Each module lists its public functions in `__all__`; this package re-exports them all, and
+`kerasish.ops` re-exports this package under the names of `keras.ops`. `ops.shape` is the
+function `shape(x)`, which shadows the submodule of the same name in this namespace.
+"""
+
+import sys as _sys
+
+from .. import tensor as _tensor
+from . import creation as _creation
+from . import elementwise as _elementwise
+from . import linalg as _linalg
+from . import nn as _nn
+from . import reduce as _reduce
+from . import shape as _shape_module
+from .base import Op, apply  # noqa: F401
+from .creation import *  # noqa: F403
+from .elementwise import *  # noqa: F403
+from .linalg import *  # noqa: F403
+from .nn import *  # noqa: F403
+from .reduce import *  # noqa: F403
+from .shape import *  # noqa: F403
+from .creation import shape  # noqa: E402,F401  (the function, not the module)
+
+__all__ = sorted(
+    {
+        *_creation.__all__,
+        *_elementwise.__all__,
+        *_linalg.__all__,
+        *_nn.__all__,
+        *_reduce.__all__,
+        *_shape_module.__all__,
+    }
+)
+
+_tensor._bind_ops(_sys.modules[__name__])

@@ -1,0 +1,336 @@
+"""The engine's values: eager `Tensor`, `Variable`, `SymbolicTensor`, and graph `Node`s.
+
+A `Tensor` wraps a numpy array. A `SymbolicTensor` has a shape (dims may be None) and a
+dtype but no value; ops on it record a `Node`. A `Node` is one application of a primitive
+op: the op, its inputs, its attributes and its outputs. Symbolic graphs are linked through
+`tensor._node`; eager tensors get a `_node` only while a GradientTape records them, and the
+node remembers which tapes recorded it so a tape never sees history from before it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import NamedTuple
+
+import numpy as np
+
+from .dtypes import standardize_dtype
+
+# The operator methods call the public op functions, which are defined after this module;
+# backend.ops binds itself here when it is imported.
+_ops = None
+
+
+def _bind_ops(module) -> None:
+    global _ops
+    _ops = module
+
+
+class Spec(NamedTuple):
+    """What shape inference knows about a value: a shape tuple (None for unknown dims)
+    and a dtype string."""
+
+    shape: tuple
+    dtype: str
+
+
+class _RecordingState(threading.local):
+    def __init__(self):
+        self.tapes = []  # active GradientTapes, innermost last
+        self.symbolic_depth = 0  # > 0 while a function is being traced
+
+
+_state = _RecordingState()
+
+
+def active_tapes() -> list:
+    return _state.tapes
+
+
+def in_symbolic_scope() -> bool:
+    """True while tracing: then even ops on Variables and constants record nodes."""
+    return _state.symbolic_depth > 0
+
+
+class symbolic_scope:
+    """Context manager under which every op records a graph node instead of computing."""
+
+    def __enter__(self):
+        _state.symbolic_depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        _state.symbolic_depth -= 1
+        return False
+
+
+class Node:
+    """One application of a primitive op.
+
+    `inputs` are the values the op was applied to (eager Tensors, Variables or
+    SymbolicTensors); `attrs` its static attributes; `outputs` what it produced. Eager nodes
+    hold their outputs weakly: an output that nothing downstream uses cannot carry a
+    gradient, and a strong reference would make a cycle holding every activation alive.
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "saved", "_outputs", "_weak", "tapes")
+
+    def __init__(self, op, inputs, attrs):
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        # What `forward` retains for `vjp` beyond inputs and outputs (a random draw, say).
+        self.saved = None
+        self._outputs = ()
+        self._weak = False
+        self.tapes = ()
+
+    def set_outputs(self, outputs, weak: bool) -> None:
+        self._weak = weak
+        self._outputs = tuple(weakref.ref(o) for o in outputs) if weak else tuple(outputs)
+
+    @property
+    def outputs(self) -> tuple:
+        if self._weak:
+            return tuple(ref() for ref in self._outputs)
+        return self._outputs
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.name} attrs={self.attrs}>"
+
+
+class OperatorMixin:
+    """Python operators for Tensor, Variable and SymbolicTensor, all routed through ops so
+    that gradients are recorded. `__array_ufunc__ = None` makes numpy defer to us, so
+    `ndarray + tensor` calls `tensor.__radd__` instead of silently dropping the gradient."""
+
+    __slots__ = ()
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops.mod(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other)
+
+    def __rand__(self, other):
+        return _ops.logical_and(other, self)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other)
+
+    def __ror__(self, other):
+        return _ops.logical_or(other, self)
+
+    def __lt__(self, other):
+        return _ops.less(self, other)
+
+    def __le__(self, other):
+        return _ops.less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops.greater(self, other)
+
+    def __ge__(self, other):
+        return _ops.greater_equal(self, other)
+
+    def __eq__(self, other):
+        return _ops.equal(self, other)
+
+    def __ne__(self, other):
+        return _ops.not_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    def __getitem__(self, key):
+        return _ops.getitem(self, key)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def T(self):
+        return _ops.transpose(self)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+
+class Tensor(OperatorMixin):
+    """An eager tensor: a thin wrapper over a numpy array.
+
+    Example:
+        >>> import kerasish as keras
+        >>> t = keras.ops.convert_to_tensor([1.0, 2.0])
+        >>> (t * 2).numpy().tolist(), t.shape, t.dtype
+        ([2.0, 4.0], (2,), 'float32')
+    """
+
+    __slots__ = ("_value", "_node", "_variable", "__weakref__")
+
+    def __init__(self, value: np.ndarray, variable=None):
+        self._value = value
+        self._node = None
+        # Set when this tensor is a read of a Variable inside a recorded op, so gradients
+        # flow to the Variable while the op keeps the value it actually used.
+        self._variable = variable
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> str:
+        return self._value.dtype.name
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    def numpy(self) -> np.ndarray:
+        """The value as a numpy array (a copy, safe to mutate)."""
+        return self._value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self._value.copy() if copy else self._value
+        return self._value.astype(dtype, copy=bool(copy) or self._value.dtype != dtype)
+
+    def __len__(self) -> int:
+        if self._value.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __index__(self) -> int:
+        return self._value.__index__()
+
+    def __repr__(self) -> str:
+        return f"<Tensor shape={self.shape}, dtype={self.dtype}, numpy=\n{self._value!r}>"
+
+    def __str__(self) -> str:
+        return str(self._value)
+
+
+class SymbolicTensor(OperatorMixin):
+    """A value known only by shape and dtype, produced by tracing or `Input`. Ops on it
+    record graph nodes."""
+
+    __slots__ = ("shape", "dtype", "_node", "_index", "name", "__weakref__")
+
+    _variable = None
+
+    def __init__(self, shape, dtype=None, node=None, index=0, name=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = standardize_dtype(dtype)
+        self._node = node
+        self._index = index
+        self.name = name
+
+    def numpy(self):
+        raise TypeError(
+            "A symbolic tensor has no value: it stands for data that flows through a traced "
+            "graph. To inspect values, run the code eagerly (for models: "
+            "`compile(run_eagerly=True)`)."
+        )
+
+    def __array__(self, dtype=None, copy=None):
+        self.numpy()
+
+    def __bool__(self):
+        raise TypeError(
+            "Python control flow on the value of a symbolic tensor (an `if` or `while` on "
+            f"a tensor of shape {self.shape}) cannot be traced. Use `ops.where` or run "
+            "eagerly (for models: `compile(run_eagerly=True)`). Control flow on shapes is fine."
+        )
+
+    def __len__(self):
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f"len() of a symbolic tensor with shape {self.shape} is unknown")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        name = f" name={self.name}" if self.name else ""
+        return f"<SymbolicTensor shape={self.shape}, dtype={self.dtype}{name}>"
+
+
+def is_symbolic(x) -> bool:
+    return isinstance(x, SymbolicTensor)
+
+
+def spec_of(x) -> Spec:
+    return Spec(tuple(x.shape), x.dtype)

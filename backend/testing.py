@@ -1,0 +1,151 @@
+"""The op test harness: forward against a numpy reference, gradients against float64
+central differences, and symbolic shape inference and evaluation against the eager result.
+
+Tests call `check_op(fn, inputs, reference)`; each op's test is a few lines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import graph
+from .autodiff import GradientTape, gradients
+from .ops import multiply
+from .ops import sum as reduce_sum
+from .tensor import SymbolicTensor, Tensor
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _is_float_array(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f"
+
+
+def numeric_gradient(f, arrays: list, index: int, eps: float = 1e-6) -> np.ndarray:
+    """d f(arrays) / d arrays[index] by central differences (float64)."""
+    base = [np.array(a, dtype=np.float64) if _is_float_array(a) else a for a in arrays]
+    x = base[index]
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(base)
+        x[i] = old - eps
+        down = f(base)
+        x[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad
+
+
+def check_op(
+    fn,
+    inputs: list,
+    reference,
+    *,
+    grad_inputs=None,
+    atol: float = 1e-6,
+    rtol: float = 1e-6,
+    grad_atol: float = 1e-5,
+    grad_rtol: float = 1e-4,
+    float32: bool = True,
+    symbolic: bool = True,
+    expected_dtype=None,
+    seed: int = 0,
+) -> None:
+    """Checks the op call `fn(*inputs)` thoroughly.
+
+    Args:
+        fn: calls the op; its positional arguments are the `inputs` as Tensors (arrays) or
+            unchanged (anything else), and it returns a tensor or a tuple of tensors.
+        inputs: numpy arrays (use float64 for differentiable ones) or plain values.
+        reference: the same computation in plain numpy, on the numpy `inputs`.
+        grad_inputs: indices of inputs whose gradients to check (default: every float
+            array); `()` skips gradient checks (ops without gradients).
+        float32: also run with float32 inputs and compare at float32 tolerance.
+        symbolic: also trace with symbolic inputs: shapes and dtypes must agree with the
+            eager result, and evaluating the graph (and its gradient) must match.
+        expected_dtype: the dtype (or list of dtypes) the outputs must have.
+    """
+    rng = np.random.default_rng(seed)
+
+    def to_tensors(arrays):
+        return [Tensor(np.asarray(a)) if isinstance(a, np.ndarray) else a for a in arrays]
+
+    # Forward.
+    expected = [np.asarray(e) for e in _as_list(reference(*inputs))]
+    eager = _as_list(fn(*to_tensors(inputs)))
+    assert len(eager) == len(expected), f"{len(eager)} outputs, reference has {len(expected)}"
+    for out, exp in zip(eager, expected, strict=True):
+        assert isinstance(out, Tensor), f"eager op returned {type(out).__name__}, not a Tensor"
+        assert out.shape == exp.shape, f"shape {out.shape} != reference {exp.shape}"
+        np.testing.assert_allclose(out.numpy(), exp, atol=atol, rtol=rtol)
+    if expected_dtype is not None:
+        wanted = _as_list(expected_dtype)
+        assert [o.dtype for o in eager] == wanted, f"dtypes {[o.dtype for o in eager]} != {wanted}"
+
+    # float32 run.
+    if float32 and any(_is_float_array(a) and a.dtype == np.float64 for a in inputs):
+        inputs32 = [a.astype(np.float32) if _is_float_array(a) else a for a in inputs]
+        out32 = _as_list(fn(*to_tensors(inputs32)))
+        ref32 = [np.asarray(e) for e in _as_list(reference(*inputs32))]
+        for out, exp in zip(out32, ref32, strict=True):
+            if exp.dtype.kind == "f":
+                assert out.dtype == "float32", f"float32 inputs gave {out.dtype}"
+            np.testing.assert_allclose(out.numpy(), exp, atol=max(atol, 1e-5), rtol=1e-4)
+
+    # Symbolic: inference agrees with the eager result; evaluation matches.
+    placeholders = [
+        SymbolicTensor(a.shape, a.dtype.name) if isinstance(a, np.ndarray) else a for a in inputs
+    ]
+    feed = {p: a for p, a in zip(placeholders, inputs, strict=True) if isinstance(a, np.ndarray)}
+    if symbolic:
+        sym = _as_list(fn(*placeholders))
+        for s, e in zip(sym, eager, strict=True):
+            assert isinstance(s, SymbolicTensor), f"symbolic call returned {type(s).__name__}"
+            assert s.shape == e.shape, f"inferred shape {s.shape} != eager {e.shape}"
+            assert s.dtype == e.dtype, f"inferred dtype {s.dtype} != eager {e.dtype}"
+        values = graph.evaluate(sym, feed)
+        for v, e in zip(values, eager, strict=True):
+            np.testing.assert_allclose(v, e.numpy(), atol=atol, rtol=rtol)
+
+    # Gradients.
+    if grad_inputs is None:
+        grad_inputs = [i for i, a in enumerate(inputs) if _is_float_array(a)]
+    if not grad_inputs:
+        return
+    cotangents = [rng.standard_normal(e.shape) for e in eager]
+
+    def scalar_loss(arrays):
+        outs = _as_list(fn(*to_tensors(arrays)))
+        return float(sum(np.sum(o.numpy() * c) for o, c in zip(outs, cotangents, strict=True)))
+
+    tensors = to_tensors(inputs)
+    with GradientTape() as tape:
+        for i in grad_inputs:
+            tape.watch(tensors[i])
+        outs = _as_list(fn(*tensors))
+        loss = None
+        for o, c in zip(outs, cotangents, strict=True):
+            part = reduce_sum(multiply(o, Tensor(c.astype(o.dtype))))
+            loss = part if loss is None else loss + part
+    analytic = tape.gradient(loss, [tensors[i] for i in grad_inputs])
+    for i, g in zip(grad_inputs, analytic, strict=True):
+        numeric = numeric_gradient(scalar_loss, list(inputs), i)
+        assert g is not None, f"no gradient reached input {i}"
+        assert g.shape == inputs[i].shape, f"gradient shape {g.shape} != input {inputs[i].shape}"
+        np.testing.assert_allclose(
+            g.numpy(), numeric, atol=grad_atol, rtol=grad_rtol, err_msg=f"gradient of input {i}"
+        )
+
+    if symbolic:
+        sym = _as_list(fn(*placeholders))
+        sym_loss = None
+        for s, c in zip(sym, cotangents, strict=True):
+            part = reduce_sum(multiply(s, Tensor(c.astype(s.dtype))))
+            sym_loss = part if sym_loss is None else sym_loss + part
+        sym_grads = gradients([sym_loss], [placeholders[i] for i in grad_inputs])
+        values = graph.evaluate(sym_grads, feed)
+        for v, g in zip(values, analytic, strict=True):
+            np.testing.assert_allclose(v, g.numpy(), atol=1e-9, rtol=1e-7)

@@ -1,0 +1,148 @@
+"""`Variable`: named, mutable state (weights, optimizer slots, counters)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dtypes import standardize_dtype
+from .tensor import OperatorMixin, Tensor
+
+# String initializers are resolved by the API layer (kerasish.initializers), which
+# registers its resolver here; the engine itself knows only these two.
+_initializer_resolver = None
+
+
+def set_initializer_resolver(resolver) -> None:
+    global _initializer_resolver
+    _initializer_resolver = resolver
+
+
+def _resolve_initializer(initializer):
+    if isinstance(initializer, str):
+        if _initializer_resolver is not None:
+            return _initializer_resolver(initializer)
+        if initializer == "zeros":
+            return lambda shape, dtype=None: np.zeros(shape, dtype=dtype)
+        if initializer == "ones":
+            return lambda shape, dtype=None: np.ones(shape, dtype=dtype)
+        raise ValueError(
+            f"Unknown initializer for Variable: {initializer!r}. Pass an array, a callable "
+            "`initializer(shape, dtype)`, 'zeros' or 'ones'."
+        )
+    return initializer
+
+
+class Variable(OperatorMixin):
+    """A mutable tensor with a name, as `keras.Variable`.
+
+    Args:
+        initializer: an array-like initial value, or a callable `initializer(shape, dtype)`
+            (then `shape` is required), or `"zeros"`/`"ones"`.
+        shape: the shape, required when `initializer` is a callable.
+        dtype: the dtype; defaults to the initial value's float dtype, else floatx.
+        trainable: whether GradientTape watches it automatically and optimizers update it.
+        name: a name; `path` is the name prefixed by the owning layer's path, when any.
+
+    Assigning replaces the value: a Tensor read earlier keeps the value it had.
+
+    Example:
+        >>> import kerasish as keras
+        >>> v = keras.Variable([1.0, 2.0], name="w")
+        >>> v.assign_add([1.0, 1.0]).numpy().tolist(), v.dtype, v.name
+        ([2.0, 3.0], 'float32', 'w')
+    """
+
+    _variable = None
+
+    def __init__(self, initializer, shape=None, dtype=None, trainable=True, name=None):
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(
+                f"Argument `name` must be a string without '/'. Received: name={name!r}"
+            )
+        self.name = name or "variable"
+        self.path = self.name
+        self.trainable = bool(trainable)
+        self._node = None
+        initializer = _resolve_initializer(initializer)
+        if callable(initializer) and not isinstance(initializer, (Tensor, np.ndarray)):
+            if shape is None:
+                raise ValueError(
+                    "When creating a Variable from an initializer, `shape` is required. "
+                    f"Received: initializer={initializer!r}, shape=None"
+                )
+            dtype = standardize_dtype(dtype)
+            value = np.asarray(initializer(tuple(shape), dtype=dtype))
+        else:
+            value = np.asarray(initializer)
+            if dtype is None:
+                dtype = value.dtype.name if value.dtype.kind in "fiub" else None
+                if value.dtype.kind == "f" and value.dtype.name == "float64":
+                    dtype = None  # Python floats and float64 lists become floatx, as Keras
+            dtype = standardize_dtype(dtype)
+            if shape is not None and tuple(shape) != value.shape:
+                raise ValueError(
+                    f"Variable '{self.name}': the initial value has shape {value.shape}, "
+                    f"but shape={tuple(shape)} was given."
+                )
+        self._value = np.array(value, dtype=dtype)  # always a private copy
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> str:
+        return self._value.dtype.name
+
+    @property
+    def value(self) -> Tensor:
+        """The current value as a Tensor."""
+        return Tensor(self._value)
+
+    def numpy(self) -> np.ndarray:
+        return self._value.copy()
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None:
+            return self._value.copy() if copy else self._value
+        return self._value.astype(dtype)
+
+    def _checked(self, value, what: str) -> np.ndarray:
+        value = np.asarray(value)
+        if value.shape != self._value.shape:
+            raise ValueError(
+                f"Variable '{self.path}' has shape {self._value.shape}; cannot {what} a value "
+                f"of shape {value.shape}."
+            )
+        return value
+
+    def assign(self, value):
+        """Replaces the value (cast to the Variable's dtype); returns the Variable."""
+        self._value = self._checked(value, "assign").astype(self._value.dtype, copy=True)
+        return self
+
+    def assign_add(self, value):
+        self._value = (self._value + self._checked(value, "add")).astype(self._value.dtype)
+        return self
+
+    def assign_sub(self, value):
+        self._value = (self._value - self._checked(value, "subtract")).astype(self._value.dtype)
+        return self
+
+    def __len__(self) -> int:
+        return self._value.shape[0]
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, "
+            f"value={self._value!r}>"
+        )

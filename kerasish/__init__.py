@@ -1,0 +1,32 @@
+"""kerasish: the Keras API on an engine of our own (numpy + Numba, CPU).
+
+Use it as Keras: `import kerasish as keras`.
+"""
+
+import importlib as _importlib
+
+
+def _load_engine():
+    engine = _importlib.import_module("backend")
+    if not getattr(engine, "__kerasish_engine__", False):
+        location = getattr(engine, "__file__", None) or list(getattr(engine, "__path__", []))
+        raise ImportError(
+            "kerasish found a module named 'backend' that is not its engine, at "
+            f"{location}. A file or folder of your own called 'backend' is shadowing "
+            "kerasish's engine: rename it, or run Python from another directory."
+        )
+    return engine
+
+
+backend = _load_engine()
+
+from backend import GradientTape, Tensor, Variable  # noqa: E402
+
+from . import config, datasets, ops, random, utils  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradientTape", "Tensor", "Variable", "backend", "config", "datasets", "ops", "random",
+    "utils",
+]  # fmt: skip
