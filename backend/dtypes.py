@@ -97,3 +97,29 @@ def weak_type_of(value):
     if isinstance(value, float):
         return float
     return None
+
+
+def to_array(x, dtype=None) -> np.ndarray:
+    """`x` as a numpy array: Python floats become floatx, Python ints int32, numpy arrays
+    keep their dtype, unless `dtype` is given."""
+    if dtype is not None:
+        dtype = standardize_dtype(dtype)
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as err:
+        raise TypeError(f"Cannot convert {type(x).__name__} to a tensor: {err}") from None
+    if dtype is None:
+        kind = array.dtype.kind
+        from_python = isinstance(x, (int, float, list, tuple))
+        if kind == "f" and from_python:
+            dtype = config.floatx()  # Python floats and lists of them -> floatx
+        elif kind in "iu" and from_python:
+            dtype = "int32"  # Python ints -> int32, as Keras
+        elif kind in "fiub":
+            dtype = array.dtype.name
+        else:
+            raise TypeError(
+                f"Cannot convert a value of dtype {array.dtype} to a tensor. Received: "
+                f"{type(x).__name__}"
+            )
+    return np.asarray(array, dtype=dtype)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import standardize_dtype
+from .dtypes import standardize_dtype, to_array
 from .tensor import OperatorMixin, Tensor
 
 # String initializers are resolved by the API layer (kerasish.initializers), which
@@ -39,7 +39,7 @@ class Variable(OperatorMixin):
         initializer: an array-like initial value, or a callable `initializer(shape, dtype)`
             (then `shape` is required), or `"zeros"`/`"ones"`.
         shape: the shape, required when `initializer` is a callable.
-        dtype: the dtype; defaults to the initial value's float dtype, else floatx.
+        dtype: the dtype; floatx when None, whatever the initial value's dtype (as Keras).
         trainable: whether GradientTape watches it automatically and optimizers update it.
         name: a name; `path` is the name prefixed by the owning layer's path, when any.
 
@@ -64,21 +64,16 @@ class Variable(OperatorMixin):
         self.trainable = bool(trainable)
         self._node = None
         initializer = _resolve_initializer(initializer)
+        dtype = standardize_dtype(dtype)
         if callable(initializer) and not isinstance(initializer, (Tensor, np.ndarray)):
             if shape is None:
                 raise ValueError(
                     "When creating a Variable from an initializer, `shape` is required. "
                     f"Received: initializer={initializer!r}, shape=None"
                 )
-            dtype = standardize_dtype(dtype)
             value = np.asarray(initializer(tuple(shape), dtype=dtype))
         else:
-            value = np.asarray(initializer)
-            if dtype is None:
-                dtype = value.dtype.name if value.dtype.kind in "fiub" else None
-                if value.dtype.kind == "f" and value.dtype.name == "float64":
-                    dtype = None  # Python floats and float64 lists become floatx, as Keras
-            dtype = standardize_dtype(dtype)
+            value = to_array(initializer)
             if shape is not None and tuple(shape) != value.shape:
                 raise ValueError(
                     f"Variable '{self.name}': the initial value has shape {value.shape}, "

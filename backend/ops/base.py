@@ -106,29 +106,6 @@ def _recording_tapes(inputs) -> tuple:
 # ---- argument conversion -------------------------------------------------------------
 
 
-def _asarray(x, dtype=None) -> np.ndarray:
-    if dtype is not None:
-        dtype = dt.standardize_dtype(dtype)
-    try:
-        array = np.asarray(x)
-    except (ValueError, TypeError) as err:
-        raise TypeError(f"Cannot convert {type(x).__name__} to a tensor: {err}") from None
-    if dtype is None:
-        kind = array.dtype.kind
-        if kind == "f" and not isinstance(x, np.ndarray) and not isinstance(x, np.generic):
-            dtype = dt.config.floatx()  # Python floats and lists of them -> floatx
-        elif kind in "iu" and not isinstance(x, (np.ndarray, np.generic)):
-            dtype = "int32"  # Python ints -> int32, as Keras
-        elif kind in "fiub":
-            dtype = array.dtype.name
-        else:
-            raise TypeError(
-                f"Cannot convert a value of dtype {array.dtype} to a tensor. Received: "
-                f"{type(x).__name__}"
-            )
-    return np.asarray(array, dtype=dtype)
-
-
 def convert(x, dtype=None):
     """Returns `x` as a Tensor, Variable or SymbolicTensor, casting to `dtype` if given.
     Python scalars, lists and numpy arrays become constant Tensors."""
@@ -138,7 +115,7 @@ def convert(x, dtype=None):
 
             return cast(x, dtype)
         return x
-    return Tensor(_asarray(x, dtype))
+    return Tensor(dt.to_array(x, dtype))
 
 
 def dtype_of(x):
@@ -148,7 +125,7 @@ def dtype_of(x):
     weak = dt.weak_type_of(x)
     if weak is not None:
         return weak
-    return _asarray(x).dtype.name
+    return dt.to_array(x).dtype.name
 
 
 def promote(*values, to_float: bool = False):

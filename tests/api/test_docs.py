@@ -1,0 +1,33 @@
+"""Runs the code blocks of docs/*.md and the docstring examples of the public modules."""
+
+import doctest
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
+def test_doc_code_blocks_run(page):
+    blocks = BLOCK.findall(page.read_text())
+    namespace: dict = {}
+    for block in blocks:  # blocks of one page share a namespace, as in a notebook
+        exec(compile(block, str(page), "exec"), namespace)
+
+
+MODULES = [
+    "backend.tensor", "backend.variables", "backend.autodiff", "backend.ops.creation",
+    "backend.ops.elementwise", "backend.ops.reduce", "backend.ops.shape", "backend.ops.linalg",
+    "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
