@@ -32,19 +32,18 @@ def _producer(x, tape):
 
 
 def _unbroadcast(grad, shape: tuple):
-    """Sums `grad` over the dims along which a value of `shape` was broadcast."""
-    gshape = tuple(grad.shape)
-    if gshape == tuple(shape):
+    """Sums `grad` over the dims along which a value of `shape` was broadcast. The result
+    has the input's rank and compatible dims, so no reshape (which could not express
+    several unknown dims) is needed."""
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
         return grad
-    lead = len(gshape) - len(shape)
-    axes = list(range(lead))
-    for i, d in enumerate(shape):
-        if d == 1 and gshape[lead + i] != 1:
-            axes.append(lead + i)
-    if axes:
-        grad = ops.sum(grad, axis=tuple(axes), keepdims=False)
-    if tuple(grad.shape) != tuple(shape):
-        grad = ops.reshape(grad, tuple(-1 if d is None else d for d in shape))
+    lead = len(grad.shape) - len(shape)
+    if lead:
+        grad = ops.sum(grad, axis=tuple(range(lead)))
+    ones = tuple(i for i, d in enumerate(shape) if d == 1 and grad.shape[i] != 1)
+    if ones:
+        grad = ops.sum(grad, axis=ones, keepdims=True)
     return grad
 
 
@@ -66,7 +65,7 @@ def gradients(targets, sources, output_gradients=None, *, tape=None, unconnected
         while stack:
             node, done = stack.pop()
             if done:
-                reaches[id(node)] = any(
+                reaches[id(node)] = node.op.differentiable and any(
                     _key(x) in source_keys
                     or ((p := _producer(x, tape)) is not None and reaches.get(id(p), False))
                     for x in node.inputs
@@ -258,9 +257,21 @@ class GradientTape:
                 raise ValueError(
                     f"output_gradients has {len(seeds)} entries for {len(targets)} targets"
                 )
-        flat = gradients(
-            targets, flat_sources, seeds, tape=self, unconnected=unconnected_gradients
+        # Only what this tape watched (or computed) can receive a gradient from it.
+        tracked = [s for s in flat_sources if self._tracks(s)]
+        found = dict(
+            zip(
+                map(id, tracked),
+                gradients(targets, tracked, seeds, tape=self, unconnected=unconnected_gradients),
+                strict=True,
+            )
         )
+        flat = [
+            found[id(s)]
+            if id(s) in found
+            else (ops.zeros_like(s) if unconnected_gradients == "zero" else None)
+            for s in flat_sources
+        ]
         return _pack(sources, iter(flat))
 
     def reset(self) -> None:

@@ -39,7 +39,9 @@ def standardize_dtype(dtype) -> str:
             except TypeError:
                 raise TypeError(f"Unknown dtype. Received: dtype={dtype!r}") from None
     if name not in ALL_DTYPES:
-        raise TypeError(f"Unsupported dtype; expected one of {ALL_DTYPES}. Received: dtype={dtype!r}")
+        raise TypeError(
+            f"Unsupported dtype; expected one of {ALL_DTYPES}. Received: dtype={dtype!r}"
+        )
     return name
 
 

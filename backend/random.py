@@ -1,9 +1,461 @@
-"""Random ops and seeding (filled in by the random-ops work)."""
+"""Random ops and seeding, with `keras.random`'s names, arguments and defaults.
+
+Every draw is a primitive op with no gradient whose `forward` draws at run time from
+`np.random.default_rng(key)`. The key comes from the op's seed source, kept in its attrs:
+
+- an int `s`: the key is `(s,)`, so the op gives the same numbers on every call or run;
+- a `SeedGenerator`: the key is `generator.next()`, `(seed, counter)` with a fresh counter,
+  so each call (eager) or each run of a traced graph draws new numbers;
+- None: the global `SeedGenerator`, which `set_random_seed` reseeds in place.
+
+`dropout` and `shuffle` are composites: an input times a random mask, and `take` with a
+random permutation, so gradients flow to their inputs.
+"""
 
 from __future__ import annotations
 
-__all__ = ["set_random_seed"]
+import random as python_random
+import secrets
+
+import numpy as np
+
+from . import config
+from . import dtypes as dt
+from .ops.base import Op, apply, convert
+from .ops.elementwise import cast, divide, multiply
+from .ops.indexing import take
+from .tensor import Spec
+
+__all__ = [
+    "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout", "shuffle",
+    "set_random_seed",
+]  # fmt: skip
+
+# Mixed into the global generator's seed so that after `set_random_seed(s)` the seed=None
+# stream is not the stream of `SeedGenerator(s)`.
+_GLOBAL_STREAM_TAG = 0x676C6F62
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_int_seed(seed, where: str) -> int:
+    if not _is_int(seed):
+        raise TypeError(f"{where}: `seed` must be an int >= 0. Received: seed={seed!r}")
+    if seed < 0:
+        raise ValueError(f"{where}: `seed` must be an int >= 0. Received: seed={seed!r}")
+    return int(seed)
+
+
+class SeedGenerator:
+    """A seed and a counter: the state of a stream of random draws.
+
+    `next()` returns a new key `(seed, counter)` on each call, so ops seeded with a generator
+    draw new numbers each time, and two generators with the same seed give the same
+    sequence. With `seed=None` the initial seed is drawn from the global generator (see
+    `set_random_seed`). The state is two plain ints, `seed` and `counter`.
+
+    Example:
+        >>> import kerasish as keras
+        >>> gen = keras.random.SeedGenerator(1337)
+        >>> a = keras.random.normal((2,), seed=gen)
+        >>> b = keras.random.normal((2,), seed=gen)
+        >>> bool((a == b).numpy().all())
+        False
+    """
+
+    def __init__(self, seed: int | None = None):
+        if seed is None:
+            seed = _seed_from_key(global_seed_generator().next())
+        self._initial_seed = _check_int_seed(seed, "SeedGenerator")
+        self.seed = self._initial_seed
+        self.counter = 0
+
+    def _reset(self, seed: int) -> None:
+        self._initial_seed = self.seed = seed
+        self.counter = 0
+
+    def next(self) -> tuple:
+        """Advances the counter and returns the key `(seed, counter)` for one draw."""
+        self.counter += 1
+        return (self.seed, self.counter)
+
+    @property
+    def state(self) -> tuple:
+        """`(seed, counter)`, plain ints; assign a saved state to resume its stream."""
+        return (self.seed, self.counter)
+
+    @state.setter
+    def state(self, value) -> None:
+        seed, counter = value
+        self.seed = _check_int_seed(seed, "SeedGenerator.state")
+        self.counter = int(counter)
+
+    def get_config(self) -> dict:
+        return {"seed": self._initial_seed}
+
+    @classmethod
+    def from_config(cls, config: dict) -> SeedGenerator:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<SeedGenerator seed={self.seed} counter={self.counter}>"
+
+
+def _seed_from_key(key) -> int:
+    """A 32-bit int seed derived from a key (as for a SeedGenerator built with seed=None)."""
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
+def _global_stream_seed(seed: int) -> int:
+    return _seed_from_key([seed, _GLOBAL_STREAM_TAG])
+
+
+_GLOBAL_GENERATOR = None
+
+
+def global_seed_generator() -> SeedGenerator:
+    """The generator used by ops called with `seed=None` (seeded from OS entropy until
+    `set_random_seed` is called)."""
+    global _GLOBAL_GENERATOR
+    if _GLOBAL_GENERATOR is None:
+        _GLOBAL_GENERATOR = SeedGenerator(secrets.randbits(32))
+    return _GLOBAL_GENERATOR
 
 
 def set_random_seed(seed: int) -> None:
-    """Seeds the global random generator (placeholder until random ops land)."""
+    """Seeds the global generator used by random ops called with `seed=None`, and Python's
+    `random` and numpy's global RNG, so that a program's draws are reproducible.
+
+    The global generator is reseeded in place, so graphs traced before the call also draw
+    the reseeded stream.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.utils.set_random_seed(7)
+        >>> a = keras.random.uniform((3,))
+        >>> keras.utils.set_random_seed(7)
+        >>> bool((keras.random.uniform((3,)) == a).numpy().all())
+        True
+    """
+    if (
+        not _is_int(seed) or not 0 <= seed < 2**32  # numpy's global RNG takes 32-bit seeds
+    ):
+        raise ValueError(
+            f"set_random_seed: `seed` must be an int in [0, 2**32). Received: seed={seed!r}"
+        )
+    seed = int(seed)
+    python_random.seed(seed)
+    np.random.seed(seed)
+    global_seed_generator()._reset(_global_stream_seed(seed))
+
+
+def _seed_source(seed, op_name: str):
+    """The seed source kept in an op's attrs: an int or a SeedGenerator (None: the global)."""
+    if seed is None:
+        return global_seed_generator()
+    if isinstance(seed, SeedGenerator):
+        return seed
+    if not _is_int(seed):
+        raise TypeError(
+            f"{op_name}: `seed` must be an int, a SeedGenerator or None. Received: seed={seed!r}"
+        )
+    return _check_int_seed(seed, op_name)
+
+
+def _rng(seed) -> np.random.Generator:
+    """The numpy generator for one draw. Int keys are `(s,)`, generator keys `(s, n >= 1)`,
+    so an int seed never repeats a generator's draw."""
+    key = seed.next() if isinstance(seed, SeedGenerator) else (seed,)
+    return np.random.default_rng(key)
+
+
+# ---- samplers: (rng, shape, dtype, **params) -> array ------------------------------------
+
+
+def _work_dtype(dtype: np.dtype):
+    # numpy samples float32 and float64 natively; float16 is drawn as float32 and rounded.
+    return dtype if dtype in (np.float32, np.float64) else np.float32
+
+
+def _sample_normal(rng, shape, dtype, *, mean, stddev):
+    z = rng.standard_normal(shape, dtype=_work_dtype(dtype))
+    return (z * stddev + mean).astype(dtype)
+
+
+def _sample_truncated_normal(rng, shape, dtype, *, mean, stddev):
+    z = rng.standard_normal(shape, dtype=_work_dtype(dtype))
+    outside = np.abs(z) > 2.0
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()), dtype=z.dtype)
+        outside = np.abs(z) > 2.0
+    return (z * stddev + mean).astype(dtype)
+
+
+def _sample_uniform(rng, shape, dtype, *, minval, maxval):
+    u = rng.random(shape, dtype=_work_dtype(dtype))
+    out = np.asarray(minval + (maxval - minval) * u).astype(dtype)
+    if maxval > minval:
+        # Rounding to `dtype` can reach maxval; keep the interval half-open.
+        top = np.nextafter(dtype.type(maxval), dtype.type(minval))
+        np.minimum(out, top, out=out)
+    return out
+
+
+def _sample_randint(rng, shape, dtype, *, minval, maxval):
+    return rng.integers(minval, maxval, size=shape, dtype=dtype)
+
+
+def _sample_bernoulli(rng, shape, dtype, *, p):
+    return (rng.random(shape, dtype=_work_dtype(dtype)) < p).astype(dtype)
+
+
+def _resolve_shape(shape: tuple, like_shape) -> tuple:
+    """`shape` with None entries taken from the same positions of `like_shape`."""
+    if like_shape is None:
+        return shape
+    return tuple(known if d is None else d for d, known in zip(shape, like_shape, strict=True))
+
+
+class RandomOp(Op):
+    """A draw of `shape` from a distribution, keyed by the seed source at run time.
+
+    The op takes no input, or one input (`like`) whose runtime shape fills the None entries
+    of `shape` (dims unknown while tracing); no gradient reaches that input.
+    """
+
+    differentiable = False
+
+    def __init__(self, name, sampler):
+        self.name = name
+        self._sampler = sampler
+
+    def infer(self, *like, shape, dtype, seed, **params):
+        return Spec(_resolve_shape(shape, like[0].shape if like else None), dtype)
+
+    def forward(self, ctx, *like, shape, dtype, seed, **params):
+        shape = _resolve_shape(shape, like[0].shape if like else None)
+        return self._sampler(_rng(seed), shape, np.dtype(dtype), **params)
+
+
+class PermutationOp(Op):
+    """A random permutation (int32) of `range(n)`, `n` the runtime size of `x` on `axis`."""
+
+    name = "random_permutation"
+    differentiable = False
+
+    def infer(self, x, *, axis, seed):
+        return Spec((x.shape[axis],), "int32")
+
+    def forward(self, ctx, x, *, axis, seed):
+        return _rng(seed).permutation(x.shape[axis]).astype(np.int32)
+
+
+_NORMAL = RandomOp("random_normal", _sample_normal)
+_TRUNCATED_NORMAL = RandomOp("random_truncated_normal", _sample_truncated_normal)
+_UNIFORM = RandomOp("random_uniform", _sample_uniform)
+_RANDINT = RandomOp("random_randint", _sample_randint)
+_BERNOULLI = RandomOp("random_bernoulli", _sample_bernoulli)
+_PERMUTATION = PermutationOp()
+
+
+# ---- argument checks ---------------------------------------------------------------------
+
+
+def _check_shape(shape, op_name: str) -> tuple:
+    if _is_int(shape):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise ValueError(
+            f"{op_name}: `shape` must be a tuple of ints. Received: shape={shape!r}"
+        ) from None
+    for d in dims:
+        if not _is_int(d) or d < 0:
+            raise ValueError(
+                f"{op_name}: `shape` must be a tuple of ints >= 0. Received: shape={shape!r}"
+            )
+    return tuple(int(d) for d in dims)
+
+
+def _check_dtype(dtype, op_name: str, kind: str) -> str:
+    dtype = dt.standardize_dtype(dtype)
+    ok = dt.is_float(dtype) if kind == "float" else dt.is_int(dtype)
+    if not ok:
+        raise TypeError(f"{op_name}: `dtype` must be a {kind} dtype. Received: dtype={dtype!r}")
+    return dtype
+
+
+def _check_number(value, name: str, op_name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{op_name}: `{name}` must be a Python number. Received: {name}={value!r}"
+        ) from None
+
+
+# ---- public functions ----------------------------------------------------------------------
+
+
+def _draw(op, op_name, shape, dtype, seed, **params):
+    attrs = {"shape": _check_shape(shape, op_name), "dtype": dtype}
+    return apply(op, (), {**attrs, "seed": _seed_source(seed, op_name), **params})
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Draws from a normal distribution (floatx unless `dtype` is given).
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.random.normal((2, 3), seed=1).shape
+        (2, 3)
+    """
+    return _draw(
+        _NORMAL,
+        "normal",
+        shape,
+        _check_dtype(dtype, "normal", "float"),
+        seed,
+        mean=_check_number(mean, "mean", "normal"),
+        stddev=_check_number(stddev, "stddev", "normal"),
+    )
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """Draws from a normal distribution, redrawing values more than 2 `stddev` from `mean`.
+
+    Example:
+        >>> import kerasish as keras
+        >>> x = keras.random.truncated_normal((1000,), stddev=0.5, seed=1).numpy()
+        >>> bool(abs(x).max() <= 1.0)
+        True
+    """
+    return _draw(
+        _TRUNCATED_NORMAL,
+        "truncated_normal",
+        shape,
+        _check_dtype(dtype, "truncated_normal", "float"),
+        seed,
+        mean=_check_number(mean, "mean", "truncated_normal"),
+        stddev=_check_number(stddev, "stddev", "truncated_normal"),
+    )
+
+
+def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    """Draws uniformly from `[minval, maxval)` (floatx unless `dtype` is given).
+
+    Example:
+        >>> import kerasish as keras
+        >>> x = keras.random.uniform((100,), minval=-1.0, maxval=1.0, seed=1).numpy()
+        >>> bool((x >= -1).all() and (x < 1).all())
+        True
+    """
+    return _draw(
+        _UNIFORM,
+        "uniform",
+        shape,
+        _check_dtype(dtype, "uniform", "float"),
+        seed,
+        minval=_check_number(minval, "minval", "uniform"),
+        maxval=_check_number(maxval, "maxval", "uniform"),
+    )
+
+
+def randint(shape, minval, maxval, dtype="int32", seed=None):
+    """Draws integers uniformly from `[minval, maxval)`.
+
+    Example:
+        >>> import kerasish as keras
+        >>> x = keras.random.randint((100,), 0, 3, seed=1).numpy()
+        >>> sorted(set(x.tolist()))
+        [0, 1, 2]
+    """
+    dtype = _check_dtype("int32" if dtype is None else dtype, "randint", "int")
+    bounds = []
+    for name, value in (("minval", minval), ("maxval", maxval)):
+        if not _is_int(value):
+            raise TypeError(f"randint: `{name}` must be an int. Received: {name}={value!r}")
+        bounds.append(int(value))
+    minval, maxval = bounds
+    info = np.iinfo(dtype)
+    if not info.min <= minval < maxval <= info.max + 1:
+        raise ValueError(
+            f"randint: need minval < maxval, both within the range of {dtype}. "
+            f"Received: minval={minval}, maxval={maxval}"
+        )
+    return _draw(_RANDINT, "randint", shape, dtype, seed, minval=minval, maxval=maxval)
+
+
+def _noise_shape(noise_shape, input_shape: tuple) -> tuple:
+    """`noise_shape` checked against the input's shape; None entries stay None (the mask op
+    takes them from the input at run time)."""
+    if noise_shape is None:
+        return (None,) * len(input_shape)
+    dims = (noise_shape,) if _is_int(noise_shape) else tuple(noise_shape)
+    valid = len(dims) == len(input_shape) and all(
+        d is None
+        or (_is_int(d) and d in (1, n))
+        or (n is None and _is_int(d) and d > 0)  # checked at run time
+        for d, n in zip(dims, input_shape, strict=False)
+    )
+    if not valid:
+        raise ValueError(
+            f"dropout: `noise_shape` must have one entry per input dim, each None, 1 or that "
+            f"dim (inputs shape {input_shape}). Received: noise_shape={noise_shape!r}"
+        )
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def dropout(inputs, rate, noise_shape=None, seed=None):
+    """Inverted dropout: zeroes each entry with probability `rate` and scales the kept ones
+    by `1 / (1 - rate)`. `noise_shape` (None entries: the input's dim) shares one draw
+    along its dims of size 1.
+
+    Example:
+        >>> import kerasish as keras
+        >>> y = keras.random.dropout(keras.ops.ones((2, 4)), rate=0.5, seed=1).numpy()
+        >>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+        True
+    """
+    try:
+        keep = 1.0 - float(rate)
+    except (TypeError, ValueError):
+        keep = None
+    if keep is None or not 0.0 < keep <= 1.0:
+        raise ValueError(f"dropout: `rate` must be a float in [0, 1). Received: rate={rate!r}")
+    inputs = convert(inputs)
+    if not dt.is_float(inputs.dtype):
+        inputs = cast(inputs, config.floatx())
+    attrs = {
+        "shape": _noise_shape(noise_shape, tuple(inputs.shape)),
+        "dtype": inputs.dtype,
+        "seed": _seed_source(seed, "dropout"),
+        "p": keep,
+    }
+    # The mask takes `inputs` only for its runtime shape; it carries no gradient.
+    mask = apply(_BERNOULLI, (inputs,), attrs)
+    return multiply(inputs, divide(mask, keep))
+
+
+def shuffle(x, axis=0, seed=None):
+    """Shuffles `x` along `axis` (one random permutation of that axis).
+
+    Example:
+        >>> import kerasish as keras
+        >>> x = keras.random.shuffle(keras.ops.arange(5), seed=1).numpy()
+        >>> sorted(x.tolist())
+        [0, 1, 2, 3, 4]
+    """
+    x = convert(x)
+    ndim = len(x.shape)
+    if not _is_int(axis) or not -ndim <= axis < ndim:
+        raise ValueError(
+            f"shuffle: `axis` must be an int in [-{ndim}, {ndim}) for inputs of shape "
+            f"{tuple(x.shape)}. Received: axis={axis!r}"
+        )
+    axis = int(axis) % ndim
+    perm = apply(_PERMUTATION, (x,), {"axis": axis, "seed": _seed_source(seed, "shuffle")})
+    return take(x, perm, axis=axis)

@@ -10,23 +10,26 @@ import sys as _sys
 from .. import tensor as _tensor
 from . import creation as _creation
 from . import elementwise as _elementwise
+from . import indexing as _indexing
 from . import linalg as _linalg
 from . import nn as _nn
 from . import reduce as _reduce
 from . import shape as _shape_module
 from .base import Op, apply  # noqa: F401
 from .creation import *  # noqa: F403
+from .creation import shape  # noqa: E402,F401  (the function, not the module)
 from .elementwise import *  # noqa: F403
+from .indexing import *  # noqa: F403
 from .linalg import *  # noqa: F403
 from .nn import *  # noqa: F403
 from .reduce import *  # noqa: F403
 from .shape import *  # noqa: F403
-from .creation import shape  # noqa: E402,F401  (the function, not the module)
 
 __all__ = sorted(
     {
         *_creation.__all__,
         *_elementwise.__all__,
+        *_indexing.__all__,
         *_linalg.__all__,
         *_nn.__all__,
         *_reduce.__all__,

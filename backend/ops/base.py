@@ -161,7 +161,7 @@ def broadcast_shapes(op_name: str, *shapes) -> tuple:
     rank = max(len(s) for s in shapes)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
     out = []
-    for dims in zip(*padded):
+    for dims in zip(*padded, strict=True):
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
             shown = " and ".join(str(tuple(s)) for s in shapes)

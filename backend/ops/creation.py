@@ -60,7 +60,9 @@ def _check_shape(shape_arg, op_name: str) -> tuple:
     try:
         out = tuple(int(d) for d in shape_arg)
     except (TypeError, ValueError):
-        raise ValueError(f"{op_name}: shape must be a tuple of ints. Received: {shape_arg!r}")
+        raise ValueError(
+            f"{op_name}: shape must be a tuple of ints. Received: {shape_arg!r}"
+        ) from None
     if any(d < 0 for d in out):
         raise ValueError(f"{op_name}: shape dims must be >= 0. Received: shape={shape_arg!r}")
     return out
@@ -143,6 +145,6 @@ def eye(N, M=None, k=0, dtype=None):
     """A 2-D tensor with ones on the `k`-th diagonal."""
     if int(N) < 0 or (M is not None and int(M) < 0):
         raise ValueError(f"eye: N and M must be >= 0. Received: N={N}, M={M}")
-    return Tensor(np.eye(int(N), None if M is None else int(M), int(k), dt.standardize_dtype(dtype)))
-
-
+    return Tensor(
+        np.eye(int(N), None if M is None else int(M), int(k), dt.standardize_dtype(dtype))
+    )

@@ -21,7 +21,8 @@ def test_doc_code_blocks_run(page):
 
 MODULES = [
     "backend.tensor", "backend.variables", "backend.autodiff", "backend.ops.creation",
-    "backend.ops.elementwise", "backend.ops.reduce", "backend.ops.shape", "backend.ops.linalg",
+    "backend.ops.elementwise", "backend.ops.reduce", "backend.ops.shape", "backend.ops.indexing",
+    "backend.ops.linalg",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
 ]  # fmt: skip
 

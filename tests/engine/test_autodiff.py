@@ -70,9 +70,7 @@ def test_unconnected_and_stop_gradient():
         y = ops.sum(x * ops.stop_gradient(x * 3.0))
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), [3.0])
     assert tape.gradient(y, z) is None
-    np.testing.assert_allclose(
-        tape.gradient(y, z, unconnected_gradients="zero").numpy(), [0.0]
-    )
+    np.testing.assert_allclose(tape.gradient(y, z, unconnected_gradients="zero").numpy(), [0.0])
 
 
 def test_integer_inputs_get_no_gradient():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from backend import ops
-from backend.testing import check_op
 from backend.tensor import SymbolicTensor, Tensor
+from backend.testing import check_op
 
 rng = np.random.default_rng(1)
 
