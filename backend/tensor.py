@@ -218,24 +218,10 @@ class OperatorMixin:
         return _ops.reshape(self, shape)
 
 
-class Tensor(OperatorMixin):
-    """An eager tensor: a thin wrapper over a numpy array.
+class ArrayBacked(OperatorMixin):
+    """What Tensor and Variable share: a numpy value in `_value` and its views."""
 
-    Example:
-        >>> import kerasish as keras
-        >>> t = keras.ops.convert_to_tensor([1.0, 2.0])
-        >>> (t * 2).numpy().tolist(), t.shape, t.dtype
-        ([2.0, 4.0], (2,), 'float32')
-    """
-
-    __slots__ = ("_value", "_node", "_variable", "__weakref__")
-
-    def __init__(self, value: np.ndarray, variable=None):
-        self._value = value
-        self._node = None
-        # Set when this tensor is a read of a Variable inside a recorded op, so gradients
-        # flow to the Variable while the op keeps the value it actually used.
-        self._variable = variable
+    __slots__ = ()
 
     @property
     def shape(self) -> tuple:
@@ -263,10 +249,6 @@ class Tensor(OperatorMixin):
             raise TypeError("len() of a 0-d tensor")
         return self._value.shape[0]
 
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
     def __bool__(self) -> bool:
         return bool(self._value)
 
@@ -278,6 +260,30 @@ class Tensor(OperatorMixin):
 
     def __index__(self) -> int:
         return self._value.__index__()
+
+
+class Tensor(ArrayBacked):
+    """An eager tensor: a thin wrapper over a numpy array.
+
+    Example:
+        >>> import kerasish as keras
+        >>> t = keras.ops.convert_to_tensor([1.0, 2.0])
+        >>> (t * 2).numpy().tolist(), t.shape, t.dtype
+        ([2.0, 4.0], (2,), 'float32')
+    """
+
+    __slots__ = ("_value", "_node", "_variable", "__weakref__")
+
+    def __init__(self, value: np.ndarray, variable=None):
+        self._value = value
+        self._node = None
+        # Set when this tensor is a read of a Variable inside a recorded op, so gradients
+        # flow to the Variable while the op keeps the value it actually used.
+        self._variable = variable
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
 
     def __repr__(self) -> str:
         return f"<Tensor shape={self.shape}, dtype={self.dtype}, numpy=\n{self._value!r}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dtypes import standardize_dtype, to_array
-from .tensor import OperatorMixin, Tensor
+from .tensor import ArrayBacked, Tensor
 
 # String initializers are resolved by the API layer (kerasish.initializers), which
 # registers its resolver here; the engine itself knows only these two.
@@ -32,7 +32,7 @@ def _resolve_initializer(initializer):
     return initializer
 
 
-class Variable(OperatorMixin):
+class Variable(ArrayBacked):
     """A mutable tensor with a name, as `keras.Variable`.
 
     Args:
@@ -82,25 +82,9 @@ class Variable(OperatorMixin):
         self._value = np.array(value, dtype=dtype)  # always a private copy
 
     @property
-    def shape(self) -> tuple:
-        return self._value.shape
-
-    @property
-    def dtype(self) -> str:
-        return self._value.dtype.name
-
-    @property
     def value(self) -> Tensor:
         """The current value as a Tensor."""
         return Tensor(self._value)
-
-    def numpy(self) -> np.ndarray:
-        return self._value.copy()
-
-    def __array__(self, dtype=None, copy=None):
-        if dtype is None:
-            return self._value.copy() if copy else self._value
-        return self._value.astype(dtype)
 
     def _checked(self, value, what: str) -> np.ndarray:
         value = np.asarray(value)
@@ -123,18 +107,6 @@ class Variable(OperatorMixin):
     def assign_sub(self, value):
         self._value = (self._value - self._checked(value, "subtract")).astype(self._value.dtype)
         return self
-
-    def __len__(self) -> int:
-        return self._value.shape[0]
-
-    def __float__(self) -> float:
-        return float(self._value)
-
-    def __int__(self) -> int:
-        return int(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
     def __repr__(self) -> str:
         return (
