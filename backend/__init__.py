@@ -1,4 +1,4 @@
-"""The kerasish engine: tensors, primitive ops, autodiff (and, later, the compiler).
+"""The kerasish engine: tensors, primitive ops, autodiff, and the compiler to Plans.
 
 This package never imports `kerasish`. It marks itself with `__kerasish_engine__` so the API
 package can tell it apart from an unrelated module that happens to be called `backend`.
@@ -6,7 +6,7 @@ package can tell it apart from an unrelated module that happens to be called `ba
 
 __kerasish_engine__ = True
 
-from . import config, dtypes, graph, ops  # noqa: E402
+from . import compiler, config, dtypes, graph, ops  # noqa: E402
 from .autodiff import GradientTape, gradients  # noqa: E402
 from .config import epsilon, floatx, image_data_format, set_epsilon, set_floatx  # noqa: E402
 from .dtypes import result_type, standardize_dtype  # noqa: E402
@@ -24,7 +24,7 @@ def is_tensor(x) -> bool:
 
 
 __all__ = [
-    "GradientTape", "Spec", "SymbolicTensor", "Tensor", "Variable", "config", "dtypes",
+    "GradientTape", "Spec", "SymbolicTensor", "Tensor", "Variable", "compiler", "config", "dtypes",
     "epsilon", "floatx", "gradients", "graph", "image_data_format", "is_tensor", "ops",
     "result_type", "set_epsilon", "set_floatx", "standardize_dtype", "symbolic",
     "symbolic_scope",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from . import dtypes as dt
 from . import ops
+from .nest import flatten as _flatten
+from .nest import pack as _pack
 from .ops.base import TensorTypes, convert
 from .tensor import SymbolicTensor, Tensor, active_tapes
 from .variables import Variable
@@ -26,7 +28,9 @@ def _producer(x, tape):
     node = x._node
     if node is None:
         return None
-    if tape is not None and tape not in node.tapes:
+    # Eager nodes belong to the tapes that recorded them; symbolic nodes (a traced
+    # function's graph) are differentiable by any tape used inside the trace.
+    if tape is not None and node._weak and tape not in node.tapes:
         return None
     return node
 
@@ -136,30 +140,6 @@ def gradients(targets, sources, output_gradients=None, *, tape=None, unconnected
     return result
 
 
-def _flatten(structure):
-    if isinstance(structure, dict):
-        keys = list(structure)
-        flat = []
-        for k in keys:
-            flat.extend(_flatten(structure[k]))
-        return flat
-    if isinstance(structure, (list, tuple)):
-        flat = []
-        for s in structure:
-            flat.extend(_flatten(s))
-        return flat
-    return [structure]
-
-
-def _pack(structure, flat_iter):
-    if isinstance(structure, dict):
-        return {k: _pack(v, flat_iter) for k, v in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        packed = [_pack(s, flat_iter) for s in structure]
-        return type(structure)(packed) if isinstance(structure, tuple) else packed
-    return next(flat_iter)
-
-
 class GradientTape:
     """Records eager ops so their gradients can be computed, as `tf.GradientTape`.
 
@@ -211,6 +191,8 @@ class GradientTape:
             self._watched[id(t)] = t
 
     def _tracks(self, x) -> bool:
+        if isinstance(x, SymbolicTensor):
+            return True
         if isinstance(x, Tensor):
             if x._variable is not None:
                 return self._tracks(x._variable)

@@ -39,6 +39,7 @@ class _RecordingState(threading.local):
     def __init__(self):
         self.tapes = []  # active GradientTapes, innermost last
         self.symbolic_depth = 0  # > 0 while a function is being traced
+        self.trace = None  # the compiler's Trace being recorded, if any
 
 
 _state = _RecordingState()
@@ -46,6 +47,15 @@ _state = _RecordingState()
 
 def active_tapes() -> list:
     return _state.tapes
+
+
+def current_trace():
+    """The compiler's Trace being recorded (Variable assignments land there), or None."""
+    return _state.trace
+
+
+def set_current_trace(trace) -> None:
+    _state.trace = trace
 
 
 def in_symbolic_scope() -> bool:

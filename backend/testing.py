@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import graph
+from . import compiler, graph
 from .autodiff import GradientTape, gradients
 from .ops import multiply
 from .ops import sum as reduce_sum
@@ -51,6 +51,7 @@ def check_op(
     grad_rtol: float = 1e-4,
     float32: bool = True,
     symbolic: bool = True,
+    compiled: bool = True,
     expected_dtype=None,
     seed: int = 0,
 ) -> None:
@@ -66,6 +67,8 @@ def check_op(
         float32: also run with float32 inputs and compare at float32 tolerance.
         symbolic: also trace with symbolic inputs: shapes and dtypes must agree with the
             eager result, and evaluating the graph (and its gradient) must match.
+        compiled: also run the op, and its gradient, through a compiled Plan
+            (`backend.compiler`), which must match the eager results.
         expected_dtype: the dtype (or list of dtypes) the outputs must have.
     """
     rng = np.random.default_rng(seed)
@@ -109,6 +112,12 @@ def check_op(
         values = graph.evaluate(sym, feed)
         for v, e in zip(values, eager, strict=True):
             np.testing.assert_allclose(v, e.numpy(), atol=atol, rtol=rtol)
+    array_args = [a for a in inputs if isinstance(a, np.ndarray)]
+    if compiled:
+        values = compiler.function(_with_static(fn, inputs))(*array_args)
+        for v, e in zip(_as_list(values), eager, strict=True):
+            assert v.shape == e.shape, f"compiled shape {v.shape} != eager {e.shape}"
+            np.testing.assert_allclose(v, e.numpy(), atol=atol, rtol=rtol)
 
     # Gradients.
     if grad_inputs is None:
@@ -149,3 +158,32 @@ def check_op(
         values = graph.evaluate(sym_grads, feed)
         for v, g in zip(values, analytic, strict=True):
             np.testing.assert_allclose(v, g.numpy(), atol=1e-9, rtol=1e-7)
+
+    if compiled:
+        call = _with_static(fn, inputs)
+        positions = [
+            sum(1 for a in inputs[:i] if isinstance(a, np.ndarray)) for i in grad_inputs
+        ]
+
+        def gradient_step(*arrays):
+            with GradientTape() as tape:
+                outs = _as_list(call(*arrays))
+                loss = None
+                for o, c in zip(outs, cotangents, strict=True):
+                    part = reduce_sum(multiply(o, Tensor(c.astype(o.dtype))))
+                    loss = part if loss is None else loss + part
+            return tape.gradient(loss, [arrays[p] for p in positions])
+
+        values = compiler.function(gradient_step)(*array_args)
+        for v, g in zip(values, analytic, strict=True):
+            np.testing.assert_allclose(v, g.numpy(), atol=1e-9, rtol=1e-7)
+
+
+def _with_static(fn, inputs: list):
+    """`fn` as a function of the array inputs only, the other inputs bound in place."""
+
+    def call(*arrays):
+        it = iter(arrays)
+        return fn(*[next(it) if isinstance(a, np.ndarray) else a for a in inputs])
+
+    return call

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dtypes import standardize_dtype, to_array
-from .tensor import ArrayBacked, Tensor
+from .tensor import ArrayBacked, SymbolicTensor, Tensor, current_trace, in_symbolic_scope
 
 # String initializers are resolved by the API layer (kerasish.initializers), which
 # registers its resolver here; the engine itself knows only these two.
@@ -83,8 +83,9 @@ class Variable(ArrayBacked):
 
     @property
     def value(self) -> Tensor:
-        """The current value as a Tensor."""
-        return Tensor(self._value)
+        """The current value as a Tensor (a snapshot: compiled steps update Variables in
+        place, so the Tensor does not share the Variable's memory)."""
+        return Tensor(self._value.copy())
 
     def _checked(self, value, what: str) -> np.ndarray:
         value = np.asarray(value)
@@ -95,18 +96,39 @@ class Variable(ArrayBacked):
             )
         return value
 
+    def _traced(self, value) -> bool:
+        """Records the assignment in the trace being compiled, when there is one."""
+        if not (in_symbolic_scope() or isinstance(value, SymbolicTensor)):
+            return False
+        trace = current_trace()
+        if trace is None:
+            raise ValueError(
+                f"Variable '{self.path}': cannot assign a symbolic value outside a traced function."
+            )
+        trace.assign(self, value)
+        return True
+
     def assign(self, value):
-        """Replaces the value (cast to the Variable's dtype); returns the Variable."""
-        self._value = self._checked(value, "assign").astype(self._value.dtype, copy=True)
+        """Replaces the value (cast to the Variable's dtype); returns the Variable.
+        Inside a traced function the assignment is recorded in the graph instead."""
+        if not self._traced(value):
+            value = self._checked(value, "assign")
+            self._value = value.astype(self._value.dtype, copy=True)
         return self
 
     def assign_add(self, value):
-        self._value = (self._value + self._checked(value, "add")).astype(self._value.dtype)
-        return self
+        if in_symbolic_scope() or isinstance(value, SymbolicTensor):
+            from .ops import add
+
+            return self.assign(add(self, value))
+        return self.assign(self._value + self._checked(value, "add"))
 
     def assign_sub(self, value):
-        self._value = (self._value - self._checked(value, "subtract")).astype(self._value.dtype)
-        return self
+        if in_symbolic_scope() or isinstance(value, SymbolicTensor):
+            from .ops import subtract
+
+            return self.assign(subtract(self, value))
+        return self.assign(self._value - self._checked(value, "subtract"))
 
     def __repr__(self) -> str:
         return (

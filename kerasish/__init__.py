@@ -4,6 +4,7 @@ Use it as Keras: `import kerasish as keras`.
 """
 
 import importlib as _importlib
+import sys as _sys
 
 
 def _load_engine():
@@ -19,6 +20,8 @@ def _load_engine():
 
 
 backend = _load_engine()
+# `import kerasish.backend` and `from kerasish.backend import compiler` name the engine too.
+_sys.modules[__name__ + ".backend"] = backend
 
 from backend import GradientTape, Tensor, Variable  # noqa: E402
 

@@ -23,6 +23,7 @@ from ..tensor import (
     SymbolicTensor,
     Tensor,
     active_tapes,
+    current_trace,
     in_symbolic_scope,
     spec_of,
 )
@@ -65,6 +66,10 @@ def apply(op: Op, inputs, attrs: dict | None = None):
     out_specs = (out_specs,) if single else tuple(out_specs)
 
     if in_symbolic_scope() or any(isinstance(x, SymbolicTensor) for x in inputs):
+        trace = current_trace()
+        if trace is not None:
+            # A Variable assigned earlier in the traced code is read as its new value.
+            inputs = tuple(trace.read(x) if isinstance(x, Variable) else x for x in inputs)
         node = Node(op, tuple(inputs), attrs)
         outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(out_specs)]
         node.set_outputs(outputs, weak=False)

@@ -69,7 +69,9 @@ _SIGMOID = UnaryOp(
 _RELU = UnaryOp(
     "relu",
     lambda x: np.maximum(x, 0),
-    lambda x, y, g: where(greater(x, 0.0), g, 0.0),
+    # Written with the output (relu(x) > 0 exactly where x > 0), so the forward's input
+    # has one reader and the bias add before it fuses with it.
+    lambda x, y, g: where(greater(y, 0), g, 0),
     float_only=False,
 )
 _ABS = UnaryOp("abs", np.abs, lambda x, y, g: multiply(g, sign(x)), float_only=False)

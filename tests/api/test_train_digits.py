@@ -4,6 +4,8 @@ GradientTape only) learns the bundled digits."""
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
 
 
@@ -14,7 +16,15 @@ def _load_example():
     return module
 
 
-def test_two_layer_network_reaches_95_percent_train_accuracy():
-    result = _load_example().train(epochs=20, verbose=False)
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_two_layer_network_reaches_95_percent_train_accuracy(compiled):
+    result = _load_example().train(epochs=20, compiled=compiled, verbose=False)
     assert result["train_accuracy"] >= 0.95, result
     assert result["test_accuracy"] >= 0.85, result  # it generalizes, not just memorizes
+
+
+def test_compiled_and_eager_training_agree():
+    example = _load_example()
+    eager = example.train(epochs=2, compiled=False, verbose=False)
+    compiled = example.train(epochs=2, compiled=True, verbose=False)
+    assert abs(eager["train_accuracy"] - compiled["train_accuracy"]) < 0.01

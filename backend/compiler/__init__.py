@@ -1,0 +1,81 @@
+"""The compiler: traced functions become Plans, cached per input signature.
+
+    step = compiler.function(train_step)   # train_step(x, y) written with ops
+    loss = step(x_batch, y_batch)          # traced and compiled once per signature
+
+Array and Tensor arguments are the traced function's data (a new shape or dtype is a new
+signature, so a new Plan, but never a new kernel: kernels are shape-generic); any other
+argument is static and part of the signature. Outputs come back as fresh numpy arrays in
+the structure the function returned. Plans run under one lock: Numba's threading layers
+are not safe for two Python threads running parallel kernels at once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .. import nest
+from ..tensor import Tensor
+from .plan import Plan, build_plan
+from .trace import TracedGraph, is_dynamic, signature, trace
+
+__all__ = ["Function", "Plan", "TracedGraph", "function", "trace"]
+
+PLAN_LOCK = threading.RLock()
+
+
+class Function:
+    """A Python function compiled to Plans; call it like the function."""
+
+    def __init__(self, fn, name: str | None = None):
+        if not callable(fn):
+            raise TypeError(f"compiler.function expects a callable. Received: {fn!r}")
+        self._fn = fn
+        self.name = name or getattr(fn, "__name__", "function")
+        self._plans: dict = {}
+        self._structures: dict = {}
+
+    def plan_for(self, *args) -> Plan:
+        """The Plan for these arguments' signature (traced and built on first use)."""
+        key = signature(args)
+        plan = self._plans.get(key)
+        if plan is None:
+            traced = trace(self._fn, args)
+            with PLAN_LOCK:
+                plan = build_plan(traced)
+            self._plans[key] = plan
+            self._structures[key] = traced.structure
+        return plan
+
+    def __call__(self, *args):
+        plan = self.plan_for(*args)
+        data = [
+            a._value if isinstance(a, Tensor) else np.asarray(a) for a in args if is_dynamic(a)
+        ]
+        with PLAN_LOCK:
+            flat = plan.run(data)
+        structure = self._structures[signature(args)]
+        return nest.pack(structure, iter(flat))
+
+    @property
+    def plan_count(self) -> int:
+        return len(self._plans)
+
+
+def function(fn) -> Function:
+    """Compiles `fn` (written with ops, GradientTape and Variable assignments) into Plans.
+
+    Example:
+        >>> import numpy as np
+        >>> from backend import Variable, compiler, ops
+        >>> w = Variable(np.ones(3))
+        >>> def step(x):
+        ...     w.assign_add(x)
+        ...     return ops.sum(w)
+        >>> f = compiler.function(step)
+        >>> float(f(np.ones(3, np.float32))), w.numpy().tolist()
+        (6.0, [2.0, 2.0, 2.0])
+    """
+    return Function(fn)

@@ -1,0 +1,81 @@
+"""How one node runs inside a Plan: a call that writes into preallocated outputs.
+
+`lower(node)` returns `(run, elementwise)`, where `run(*inputs, *outputs)` computes the
+node into its output buffers and `elementwise` says an output may overwrite a same-shaped
+input that dies with it. Ops without a special case fall back to their `forward` and one
+copy into the output buffer, so every op runs in a Plan; the hot ones write in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.elementwise import BinaryOp, CastOp, UnaryOp
+
+_ALWAYS_VIEWS = {"transpose", "expand_dims", "squeeze"}
+
+
+def is_view(node) -> bool:
+    """Whether the node's output is a view of its input (computed once, not per run).
+    A reshape is a view unless a transpose lies under it (then numpy would copy)."""
+    name = node.op.name
+    if name in _ALWAYS_VIEWS:
+        return True
+    if name != "reshape":
+        return False
+    x = node.inputs[0]
+    while getattr(x, "_node", None) is not None and x._node.op.name in _ALWAYS_VIEWS | {"reshape"}:
+        if x._node.op.name == "transpose":
+            return False
+        x = x._node.inputs[0]
+    return True
+
+
+def has_direct(node) -> bool:
+    """Whether a lone elementwise node has a numpy call writing into `out` (else it runs as
+    a one-node generated kernel)."""
+    op = node.op
+    if isinstance(op, CastOp):
+        return True
+    return isinstance(op, (UnaryOp, BinaryOp)) and isinstance(op._fn, np.ufunc)
+
+
+def _matmul(a, b, out):
+    if a.ndim > 2 and b.ndim == 2:
+        # (..., m, k) @ (k, n) as one GEMM over all rows.
+        np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
+    else:
+        np.matmul(a, b, out=out)
+
+
+def lower(node):
+    op = node.op
+    attrs = node.attrs
+    if isinstance(op, (UnaryOp, BinaryOp)) and isinstance(op._fn, np.ufunc):
+        ufunc = op._fn
+        if isinstance(op, UnaryOp):
+            return (lambda x, out: ufunc(x, out=out)), True
+        return (lambda a, b, out: ufunc(a, b, out=out)), True
+    if isinstance(op, CastOp):
+        return (lambda x, out: np.copyto(out, x, casting="unsafe")), True
+    if op.name == "matmul":
+        return _matmul, False
+    if op.name == "sum":
+        axes, keepdims = attrs["axes"], attrs["keepdims"]
+
+        def run_sum(x, out):
+            np.sum(x, axis=axes, keepdims=keepdims, out=out)
+
+        return run_sum, False
+
+    n_out = len(node.outputs)
+
+    def run_forward(*arrays):
+        ins, outs = arrays[: len(arrays) - n_out], arrays[len(arrays) - n_out :]
+        results = op.forward(None, *ins, **attrs)
+        if n_out == 1:
+            results = (results,)
+        for out, result in zip(outs, results, strict=True):
+            np.copyto(out, result, casting="unsafe")
+
+    return run_forward, False
