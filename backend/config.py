@@ -6,6 +6,12 @@ call site, so tests and users can change it in one place.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
+import numpy as np
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _IMAGE_DATA_FORMAT = "channels_last"
@@ -40,3 +46,245 @@ def set_epsilon(value: float) -> None:
 def image_data_format() -> str:
     """Always `"channels_last"`: the engine's layout is NHWC."""
     return _IMAGE_DATA_FORMAT
+
+
+# --- Engine II: threads, JIT flags, the kernel cache -------------------------------------------
+#
+# Numba is imported by `backend.kernels` only, when the compiler first needs a kernel; nothing
+# here imports it at module import time (`import kerasish` stays light). Functions that must
+# talk to Numba import it inside, and only when it is already loaded or about to be.
+
+_THREADING_LAYERS = ("workqueue", "omp", "tbb", "default", "safe", "threadsafe", "forksafe")
+_DEFAULT_THREADING_LAYER = "workqueue"
+
+_num_threads: int | None = None  # None: Numba's default (all cores it launched)
+_blas_limiter = None  # keeps threadpoolctl's limiter object alive
+_parallel_threshold = 1 << 17
+_jit_settings: dict = {"fastmath": False, "cache": None}  # cache None: on when a dir is usable
+_numba_prepared = False
+
+
+def _default_num_threads() -> int:
+    """The thread count Numba launches: NUMBA_NUM_THREADS, else the CPUs this process may use."""
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        return int(numba.config.NUMBA_NUM_THREADS)
+    value = os.environ.get("NUMBA_NUM_THREADS", "")
+    if value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def get_num_threads() -> int:
+    """The number of threads the engine's parallel kernels use.
+
+    It is the value given to `set_num_threads`, else Numba's default (`NUMBA_NUM_THREADS`,
+    which is every CPU this process may run on).
+    """
+    return _num_threads if _num_threads is not None else _default_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of threads used by the engine's kernels and, when possible, by BLAS.
+
+    `n` must be an int in `[1, NUMBA_NUM_THREADS]` (Numba launches that many threads once and
+    can only use fewer). When Numba is already imported the count is applied at once;
+    otherwise it is stored and applied when the kernels are first loaded. Numba's setting is
+    per Python thread: the kernels re-apply it in whichever thread runs them.
+
+    BLAS (numpy's matmul) threads are limited through `threadpoolctl` when it is installed
+    (an optional dependency); without it BLAS keeps the thread count it started with, which
+    the usual environment variables (`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, ...) set
+    before the process starts.
+
+    Example:
+        >>> import kerasish as keras
+        >>> before = keras.config.get_num_threads()
+        >>> keras.config.set_num_threads(1)
+        >>> keras.config.get_num_threads()
+        1
+        >>> keras.config.set_num_threads(before)
+    """
+    global _num_threads, _blas_limiter
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an int. Received: n={n!r}")
+    limit = _default_num_threads()
+    if not 1 <= n <= limit:
+        raise ValueError(
+            f"set_num_threads: n must be in [1, {limit}] (NUMBA_NUM_THREADS, the threads Numba "
+            f"launches). Received: n={n}"
+        )
+    _num_threads = int(n)
+    numba = sys.modules.get("numba")
+    if numba is not None:
+        configure_numba(numba)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    _blas_limiter = threadpool_limits(limits=_num_threads, user_api="blas")
+
+
+def threading_layer() -> str:
+    """The Numba threading layer the kernels use: `KERASISH_THREADING_LAYER`, else `"workqueue"`.
+
+    It is chosen here rather than left to Numba's search order, so a run behaves the same on
+    every machine. `workqueue` is always available but aborts the process when two Python
+    threads run parallel kernels at the same time, so the engine runs them under one lock
+    (`backend.kernels.PARALLEL_LOCK`); `omp` and `tbb` must be installed, and `omp` breaks in
+    forked children.
+    """
+    layer = os.environ.get("KERASISH_THREADING_LAYER", "").strip().lower()
+    if not layer:
+        return _DEFAULT_THREADING_LAYER
+    if layer not in _THREADING_LAYERS:
+        raise ValueError(
+            f"KERASISH_THREADING_LAYER must be one of {_THREADING_LAYERS}. Received: {layer!r}"
+        )
+    return layer
+
+
+def parallel_threshold() -> int:
+    """The work (elements times a kernel's relative cost) from which a kernel uses threads.
+
+    Smaller calls run serially in the calling thread: waking the thread pool costs tens of
+    microseconds, more than a small kernel's whole run.
+    """
+    return _parallel_threshold
+
+
+def set_parallel_threshold(work: int) -> None:
+    """Sets `parallel_threshold()`; 0 makes every kernel call use threads (when n > 1)."""
+    global _parallel_threshold
+    if isinstance(work, bool) or not isinstance(work, (int, np.integer)) or work < 0:
+        raise ValueError(f"set_parallel_threshold: work must be an int >= 0. Received: {work!r}")
+    _parallel_threshold = int(work)
+
+
+def jit_options(parallel: bool = False) -> dict:
+    """The keyword arguments every kernel is compiled with (`numba.njit(**jit_options())`).
+
+    `cache` is on when a cache directory is usable (see `cache_dir`), `fastmath` off (results
+    follow IEEE rules, so they match the numpy references), `nogil` on, `error_model="numpy"`
+    (a division by zero gives inf/nan instead of raising, and no checks slow the loops),
+    `boundscheck` off.
+    """
+    cache = _jit_settings["cache"]
+    usable = bool(os.environ.get("NUMBA_CACHE_DIR")) or cache_dir() is not None
+    return {
+        "parallel": bool(parallel),
+        "cache": usable if cache is None else (cache and usable),
+        "fastmath": _jit_settings["fastmath"],
+        "nogil": True,
+        "error_model": "numpy",
+        "boundscheck": False,
+    }
+
+
+def set_jit_options(fastmath: bool | None = None, cache: bool | None = None) -> None:
+    """Changes the flags kernels are compiled with; `None` leaves a flag as it is.
+
+    Kernels read the flags when `backend.kernels` is first imported, so call this before the
+    first compiled step; later calls take effect in a new process (a warning says so).
+    """
+    for name, value in (("fastmath", fastmath), ("cache", cache)):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"set_jit_options: {name} must be a bool. Received: {value!r}")
+    if fastmath is not None:
+        _jit_settings["fastmath"] = fastmath
+    if cache is not None:
+        _jit_settings["cache"] = cache
+    if "backend.kernels" in sys.modules:
+        warnings.warn(
+            "set_jit_options: the kernels are already loaded with the old flags; the new ones "
+            "apply in a new process.",
+            stacklevel=2,
+        )
+
+
+def _package_cache_candidate() -> str:
+    """The engine package's own `__pycache__` folder."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+
+
+def _user_cache_candidate() -> str | None:
+    """`$XDG_CACHE_HOME/kerasish`, else `~/.cache/kerasish`; None when there is no home."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not base:
+        home = os.path.expanduser("~")
+        if home == "~":
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "kerasish")
+
+
+def _usable_dir(path: str) -> bool:
+    """Whether `path` is (or can be made) a directory this process may write in."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return False
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)
+
+
+def cache_dir() -> str | None:
+    """Where compiled kernels (and generated kernel sources) are cached between processes.
+
+    `KERASISH_CACHE_DIR` when set (created if missing); else the `backend` package's own
+    `__pycache__` folder when writable; else a user cache directory (`$XDG_CACHE_HOME/kerasish`
+    or `~/.cache/kerasish`); else None, and caching is off. A `KERASISH_CACHE_DIR` that cannot
+    be written falls back the same way, with a warning.
+    """
+    requested = os.environ.get("KERASISH_CACHE_DIR", "").strip()
+    if requested:
+        path = os.path.abspath(os.path.expanduser(requested))
+        if _usable_dir(path):
+            return path
+        warnings.warn(
+            f"KERASISH_CACHE_DIR={requested!r} is not a writable directory; caching compiled "
+            "kernels elsewhere.",
+            stacklevel=2,
+        )
+    for candidate in (_package_cache_candidate(), _user_cache_candidate()):
+        if candidate is not None and _usable_dir(candidate):
+            return candidate
+    return None
+
+
+def prepare_numba() -> None:
+    """Points Numba's cache at `cache_dir()`; `backend.kernels` calls it before importing numba.
+
+    Numba reads `NUMBA_CACHE_DIR` when it is imported, so the variable is set first (unless
+    the user set it, which wins); if numba is already imported, `numba.config.CACHE_DIR` is
+    set instead, which kernels decorated afterwards read.
+    """
+    global _numba_prepared
+    if _numba_prepared or os.environ.get("NUMBA_CACHE_DIR"):
+        _numba_prepared = True
+        return
+    path = cache_dir()
+    _numba_prepared = True
+    if path is None:
+        return
+    numba = sys.modules.get("numba")
+    if numba is None:
+        os.environ["NUMBA_CACHE_DIR"] = path
+    else:
+        numba.config.CACHE_DIR = path
+
+
+def configure_numba(numba) -> None:
+    """Applies the threading layer and the thread count to an imported `numba` module.
+
+    The layer can only be chosen before Numba starts its thread pool (the first parallel
+    run); after that the call leaves it. `backend.kernels` calls this right after import.
+    """
+    from numba.np.ufunc import parallel as numba_parallel
+
+    if not numba_parallel._is_initialized:
+        numba.config.THREADING_LAYER = threading_layer()
+    if _num_threads is not None:
+        numba.set_num_threads(_num_threads)

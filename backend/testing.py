@@ -161,9 +161,7 @@ def check_op(
 
     if compiled:
         call = _with_static(fn, inputs)
-        positions = [
-            sum(1 for a in inputs[:i] if isinstance(a, np.ndarray)) for i in grad_inputs
-        ]
+        positions = [sum(1 for a in inputs[:i] if isinstance(a, np.ndarray)) for i in grad_inputs]
 
         def gradient_step(*arrays):
             with GradientTape() as tape:

@@ -51,9 +51,7 @@ class Function:
 
     def __call__(self, *args):
         plan = self.plan_for(*args)
-        data = [
-            a._value if isinstance(a, Tensor) else np.asarray(a) for a in args if is_dynamic(a)
-        ]
+        data = [a._value if isinstance(a, Tensor) else np.asarray(a) for a in args if is_dynamic(a)]
         with PLAN_LOCK:
             flat = plan.run(data)
         structure = self._structures[signature(args)]

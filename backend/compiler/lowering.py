@@ -48,6 +48,15 @@ def _matmul(a, b, out):
         np.matmul(a, b, out=out)
 
 
+def _sparse_crossentropy(gradient: bool):
+    """The fused sparse softmax crossentropy kernels, when the class axis is the last."""
+    from ..kernels import nn
+
+    if gradient:
+        return lambda labels, logits, g, out: nn.sparse_softmax_xent_grad(logits, labels, g, out)
+    return lambda labels, logits, out: nn.sparse_softmax_xent(logits, labels, out)
+
+
 def lower(node):
     op = node.op
     attrs = node.attrs
@@ -60,6 +69,11 @@ def lower(node):
         return (lambda x, out: np.copyto(out, x, casting="unsafe")), True
     if op.name == "matmul":
         return _matmul, False
+    if (
+        op.name.startswith("sparse_categorical_crossentropy")
+        and attrs["axis"] == len(node.inputs[1].shape) - 1
+    ):
+        return _sparse_crossentropy(op.name.endswith("_grad")), False
     if op.name == "sum":
         axes, keepdims = attrs["axes"], attrs["keepdims"]
 

@@ -126,7 +126,9 @@ class _Builder:
             slot = self._new_slot(Slot("const", value.shape, value.dtype))
             self.const_arrays[slot] = np.array(value._value, order="C")  # keeps 0-d as 0-d
         elif isinstance(value, SymbolicTensor) and value._node is None:
-            raise ValueError(f"The traced graph reads a placeholder that is not an argument: {value}")
+            raise ValueError(
+                f"The traced graph reads a placeholder that is not an argument: {value}"
+            )
         else:
             slot = self._new_slot(Slot("buffer", tuple(value.shape), value.dtype))
         self.slot_of[key] = slot
@@ -167,6 +169,10 @@ class _Builder:
                 output_slots.append(self.slot_for(out))
 
         assignments = [(self.slot_for(v), var) for var, v in traced.assignments]
+        self.output_slots = output_slots
+        self.assigned_count = {}
+        for slot, _ in assignments:
+            self.assigned_count[slot] = self.assigned_count.get(slot, 0) + 1
         return self._plan_buffers(steps, input_slots, output_slots, constants, assignments)
 
     def _lower(self, nodes: list, consumers: dict) -> list:
@@ -290,8 +296,6 @@ class _Builder:
         for s in output_slots:
             if s is not None:
                 last_use[self._root(s)] = end
-        var_of_slot = {slot: var for slot, var in assignments}
-
         # Final Variable values written in place by their producing step, when safe.
         producer_step = {}
         for k, step in enumerate(steps):
@@ -300,14 +304,13 @@ class _Builder:
         in_place: dict = {}  # value slot -> var slot
         copies = []
         for value_slot, var in assignments:
-            var_slot = self.var_slot.get(id(var)) or self.slot_for(var)
+            var_slot = self.slot_for(var)
             k = producer_step.get(value_slot)
-            if k is not None and self._can_write_in_place(steps, k, value_slot, var_slot, output_slots, assignments):
+            if k is not None and self._can_write_in_place(steps[k:], value_slot, var_slot):
                 in_place[value_slot] = var_slot
             else:
                 copies.append((value_slot, var))
                 last_use[self._root(value_slot)] = end
-        del var_of_slot
 
         arrays: list = [None] * len(slots)
         for slot, array in self.const_arrays.items():
@@ -377,7 +380,6 @@ class _Builder:
                 if last_use.get(s) == k:
                     release(s)
         materialize_views()
-        # Views of slots written in place by Variable assignments follow the Variable.
         plan = Plan(
             slots=slots,
             steps=steps,
@@ -391,14 +393,17 @@ class _Builder:
         )
         return plan
 
-    def _can_write_in_place(self, steps, k, value_slot, var_slot, output_slots, assignments) -> bool:
-        step = steps[k]
+    def _can_write_in_place(self, steps: list, value_slot: int, var_slot: int) -> bool:
+        """Whether `steps[0]`, which computes a Variable's final value, may write it straight
+        into the Variable: an elementwise step, reading the Variable (if at all) element for
+        element, whose value nobody else reads, and after which nothing reads the Variable."""
+        step, later = steps[0], steps[1:]
         if not step.elementwise or step.outputs != [value_slot]:
             return False
-        if value_slot in output_slots or sum(1 for s, _ in assignments if s == value_slot) != 1:
+        if value_slot in self.output_slots or self.assigned_count[value_slot] != 1:
             return False
-        for later in steps[k + 1 :]:
-            if any(self._root(s) in (var_slot, value_slot) for s in later.inputs):
+        for other in later:
+            if any(self._root(s) in (var_slot, value_slot) for s in other.inputs):
                 return False
         for pos, s in enumerate(step.inputs):
             if self._root(s) == var_slot and (s != var_slot or pos not in step.full_inputs):

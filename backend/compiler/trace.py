@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import nest
-from ..tensor import SymbolicTensor, Tensor, set_current_trace, current_trace, symbolic_scope
+from ..tensor import SymbolicTensor, Tensor, current_trace, set_current_trace, symbolic_scope
 from ..variables import Variable
 
 

@@ -1,0 +1,92 @@
+"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `optim`.
+
+Importing this package imports Numba (the compiler does it lazily; `import backend` does not).
+Every kernel is made by `kernel` or `parallel_kernel`, which take all JIT flags from
+`backend.config.jit_options` and record the dispatcher, so `compiled_signature_count()` can
+prove that nothing recompiles for a new batch size.
+
+Conventions (DESIGN.md, "Kernels"): a kernel is a pure function over C-contiguous arrays,
+inputs first and outputs last, returning nothing; its public Python wrapper checks shapes,
+dtypes and contiguity and is its only caller. A parallel kernel's first argument is the flag
+`parallel`: it runs a `prange` loop when true and the same body serially when false, and
+`launch` picks the flag from the call's size, so a small call never pays for waking threads.
+The threaded branch only splits independent rows or a fixed number of chunks merged in a fixed
+order, so a result is bit-identical from run to run and with any thread count.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .. import config as _config
+
+_config.prepare_numba()  # Numba reads its cache dir when imported, so this comes first.
+
+import numba  # noqa: E402
+
+_config.configure_numba(numba)  # threading layer and thread count, before any parallel run
+
+#: Held while a threaded kernel runs: the `workqueue` layer aborts the process if two Python
+#: threads enter it at once. Re-entrant, so a Plan runner may hold it around a whole step.
+PARALLEL_LOCK = threading.RLock()
+
+_dispatchers: list = []
+
+
+def _jit(func, parallel: bool):
+    dispatcher = numba.njit(**_config.jit_options(parallel=parallel))(func)
+    _dispatchers.append(dispatcher)
+    return dispatcher
+
+
+def kernel(func=None, *, parallel: bool = False):
+    """Compiles `func` lazily (per argument types) with the flags of `config.jit_options`.
+
+    Use as `@kernel` (serial: a kernel or a helper that kernels call) or with `parallel`
+    for a function whose `prange` loops should run on threads.
+    """
+    if func is None:
+        return lambda f: _jit(f, bool(parallel))
+    return _jit(func, bool(parallel))
+
+
+def parallel_kernel(func):
+    """`kernel` with `parallel` on, for the kernels here: their first argument is the flag
+    `parallel` that `launch` sets, choosing the `prange` loop or the serial one."""
+    return _jit(func, True)
+
+
+def dispatchers() -> tuple:
+    """Every dispatcher made by `kernel` / `parallel_kernel`, in creation order."""
+    return tuple(_dispatchers)
+
+
+def compiled_signature_count() -> int:
+    """How many specializations (compiled or loaded from the cache) all kernels hold."""
+    return sum(len(d.signatures) for d in _dispatchers)
+
+
+def _apply_num_threads() -> None:
+    # Numba's thread count is per Python thread, so ours is applied in whichever thread runs
+    # a threaded kernel (the check costs about a microsecond; the threaded run, tens).
+    n = _config.get_num_threads()
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+def launch(dispatcher, work: int, *args) -> None:
+    """Runs a parallel kernel: threaded when `work` reaches `config.parallel_threshold()`."""
+    if work >= _config.parallel_threshold() and _config.get_num_threads() > 1:
+        with PARALLEL_LOCK:
+            _apply_num_threads()
+            dispatcher(True, *args)
+    else:
+        dispatcher(False, *args)
+
+
+from . import gemm, nn, optim, reduce  # noqa: E402
+
+__all__ = [
+    "PARALLEL_LOCK", "compiled_signature_count", "dispatchers", "gemm", "kernel", "launch",
+    "nn", "optim", "parallel_kernel", "reduce",
+]  # fmt: skip

@@ -1,0 +1,274 @@
+"""Shared helpers for the benchmark scripts: threads, timing, the matmul ceiling, reporting.
+
+Nothing here imports kerasish at module level, so `apply_thread_env` can run before numpy,
+numba or the engine are imported (the BLAS and Numba thread pools read their environment
+variables once, at start).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+# Variables an older OpenBLAS needed on this kind of machine; they slow a current numpy.
+OPENBLAS_WORKAROUND_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def apply_thread_env(threads: int | None) -> None:
+    """Sets the BLAS/OpenMP/Numba thread variables to `threads` (call before importing numpy).
+
+    This is the fallback for when threadpoolctl is not installed; `set_threads` below also sets
+    the pools at run time where it can.
+    """
+    if threads is None:
+        return
+    for name in (*THREAD_ENV_VARS, "NUMBA_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+    except ImportError:
+        return None
+    return threadpoolctl
+
+
+_LIMITS = []  # keeps threadpoolctl's limiter alive for the whole run
+
+
+def set_threads(threads: int | None) -> int:
+    """Sets our thread count (Numba and BLAS) and returns the count in effect.
+
+    Uses `backend.config.set_num_threads` when the engine has it, else Numba's own setter;
+    BLAS threads through threadpoolctl when installed. With `threads=None` nothing changes and
+    the current Numba thread count is returned.
+    """
+    import numba
+
+    from backend import config
+
+    if threads is not None:
+        if hasattr(config, "set_num_threads"):
+            config.set_num_threads(threads)
+        else:
+            numba.set_num_threads(threads)
+        tpc = _threadpoolctl()
+        if tpc is not None:
+            _LIMITS.append(tpc.threadpool_limits(limits=threads))
+    return numba_threads()
+
+
+def numba_threads() -> int:
+    from backend import config
+
+    if hasattr(config, "get_num_threads"):
+        return int(config.get_num_threads())
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def blas_info() -> list[dict]:
+    """threadpoolctl's view of the loaded BLAS/OpenMP pools (empty when not installed)."""
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return []
+    keep = ("user_api", "internal_api", "num_threads", "version", "architecture", "prefix")
+    return [{k: info.get(k) for k in keep} for info in tpc.threadpool_info()]
+
+
+def numpy_blas_name() -> str:
+    """The BLAS numpy was built against, from numpy's own build config."""
+    import numpy as np
+
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy: no mode="dicts"
+        return "unknown"
+
+
+def environment_report(torch_threads: int | None = None) -> dict:
+    """What a reader needs to judge the figures: machine, versions, threads, BLAS, env vars."""
+    import numba
+    import numpy as np
+
+    env = {name: os.environ.get(name) for name in (*OPENBLAS_WORKAROUND_VARS, *THREAD_ENV_VARS)}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "numpy_blas": numpy_blas_name(),
+        "threadpoolctl": blas_info() if _threadpoolctl() is not None else None,
+        "numba_threads": numba_threads(),
+        "numba_threading_layer": _numba_layer(),
+        "torch_threads": torch_threads,
+        "env": env,
+    }
+
+
+def _numba_layer() -> str | None:
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return None
+
+
+def format_environment(report: dict) -> list[str]:
+    lines = [
+        f"python {report['python']}, numpy {report['numpy']}, numba {report['numba']}, "
+        f"{report['platform']}, {report['cpu_count']} CPUs",
+        f"numpy BLAS (build): {report['numpy_blas']}",
+    ]
+    pools = report["threadpoolctl"]
+    if pools is None:
+        lines.append("BLAS at run time: threadpoolctl not installed (pip install threadpoolctl)")
+    else:
+        for pool in pools:
+            lines.append(
+                f"thread pool: {pool['internal_api']} {pool['version'] or ''} "
+                f"({pool['user_api']}, {pool['architecture'] or '-'}), "
+                f"{pool['num_threads']} threads, {os.path.basename(pool['prefix'] or '?')}"
+            )
+    layer = report["numba_threading_layer"] or "not chosen yet"
+    torch_threads = report["torch_threads"]
+    lines.append(
+        f"threads: numba {report['numba_threads']} (layer: {layer}), torch "
+        f"{torch_threads if torch_threads is not None else 'n/a'}"
+    )
+    set_vars = {k: v for k, v in report["env"].items() if v is not None}
+    workaround = [k for k in OPENBLAS_WORKAROUND_VARS if report["env"].get(k) is not None]
+    lines.append(
+        "env: " + (", ".join(f"{k}={v}" for k, v in set_vars.items()) if set_vars else "none set")
+    )
+    if workaround:
+        lines.append(
+            f"WARNING: {' and '.join(workaround)} set (an old OpenBLAS workaround); they can slow "
+            "a current numpy's BLAS. For benchmarking run with: "
+            f"env -u {' -u '.join(OPENBLAS_WORKAROUND_VARS)} python benchmarks/run.py"
+        )
+    return lines
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]), idle
+
+
+def other_load(seconds: float = 0.5) -> float | None:
+    """Fraction of all CPUs busy with other processes while we sleep (Linux; None elsewhere).
+
+    Anything well above 0 means another process is competing for the cores, and BLAS/OpenMP
+    thread pools (which wait on each other at every barrier) can slow down many times over.
+    """
+    before = _cpu_times()
+    if before is None:
+        return None
+    ours = time.process_time()  # our own threads (a BLAS pool still spinning) do not count
+    time.sleep(seconds)
+    ours = time.process_time() - ours
+    after = _cpu_times()
+    total = after[0] - before[0]
+    if total <= 0:
+        return None
+    ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    busy = total - (after[1] - before[1]) - ours * ticks_per_s
+    return min(1.0, max(0.0, busy / total))
+
+
+def busy_warning(load: float | None) -> str | None:
+    if load is None or load < 0.1:
+        return None
+    return (
+        f"WARNING: the machine was {load:.0%} busy with other work while idle-probed; "
+        "figures will be low and noisy (thread pools stall when a core is taken). Re-run on "
+        "an idle machine."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+
+
+def time_step(step, *, warmup: int, steps: int | None, target_s: float, repeats: int = 3) -> dict:
+    """Times `step()` (one call = one training step) and returns the figures.
+
+    `warmup` calls run first and are not timed. Then, unless `steps` is given, a short probe
+    estimates the time per step and N is chosen so one repetition takes about `target_s`.
+    The result is the median over `repeats` repetitions of N steps each.
+    """
+    for _ in range(warmup):
+        step()
+    if steps is None:
+        probe_n, probe_t = 1, 0.0
+        while True:  # at least ~0.1 s of probing, doubling the count
+            t0 = time.perf_counter()
+            for _ in range(probe_n):
+                step()
+            probe_t = time.perf_counter() - t0
+            if probe_t >= min(0.1, target_s / 4) or probe_n >= 1 << 20:
+                break
+            probe_n *= 2
+        per_step = probe_t / probe_n
+        steps = max(3, math.ceil(target_s / max(per_step, 1e-9)))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    return {
+        "steps_per_repeat": steps,
+        "repeat_seconds": times,
+        "median_seconds": median,
+        "seconds_per_step": median / steps,
+    }
+
+
+def matmul_peak(n: int = 2048, runs: int = 5) -> dict:
+    """numpy's float32 n x n matmul speed, best of `runs` (after one untimed run)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)  # warm-up: pages touched, BLAS threads started
+    best = math.inf
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+    flops = 2.0 * n * n * n
+    return {"n": n, "runs": runs, "best_seconds": best, "gflops": flops / best / 1e9}
+
+
+def write_json(path: str, data: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+
+
+def short_error(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    text = " ".join(text.split())
+    return text if len(text) <= 160 else text[:157] + "..."

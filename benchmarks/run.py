@@ -1,0 +1,219 @@
+"""The benchmark: a 784-512-512-10 MLP training step, ours (eager and compiled) against PyTorch.
+
+    python benchmarks/run.py                 # full run (20-30 s)
+    python benchmarks/run.py --quick         # smoke run, a few seconds
+    python benchmarks/run.py --threads 1 --json /tmp/bench.json
+
+Prints samples/s for each runner, the ratios to PyTorch, and our GFLOP/s as a fraction of
+numpy's float32 2048x2048 matmul measured in the same run. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402  (no numpy import at module level: threads are set first)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps per repetition (default: ~1.5 s worth)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads for Numba, BLAS and torch (default: ours as configured; torch the same)",
+    )
+    parser.add_argument("--quick", action="store_true", help="fast smoke run (a few seconds)")
+    parser.add_argument("--json", metavar="PATH", default=None, help="also write figures here")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    args = parser.parse_args(argv)
+    if args.batch < 1 or (args.steps is not None and args.steps < 1):
+        parser.error("--batch and --steps must be positive")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be positive")
+    return args
+
+
+def check_agreement(name: str, runner, reference, losses_ref: list[float]) -> str:
+    """Runs two steps and compares losses (and weights after them) with the reference runner."""
+    import numpy as np
+
+    losses = [runner(), runner()]
+    ok_loss = np.allclose(losses, losses_ref, rtol=1e-4, atol=1e-5)
+    diffs = [float(np.max(np.abs(a - b))) for a, b in zip(runner.weights(), reference, strict=True)]
+    ok_w = max(diffs) < 1e-4
+    status = "ok" if ok_loss and ok_w else "MISMATCH"
+    return (
+        f"{name}: losses {losses[0]:.6f}, {losses[1]:.6f}; max |weight diff| after 2 steps "
+        f"{max(diffs):.2e} -> {status}"
+    )
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    common.apply_thread_env(args.threads)  # before numpy/numba/torch are imported
+
+    import mlp
+    import numpy as np
+
+    started = time.perf_counter()
+    threads = common.set_threads(args.threads)
+
+    torch_reason = None
+    torch = None
+    if args.no_torch:
+        torch_reason = "skipped: --no-torch"
+    else:
+        try:
+            import torch
+        except ImportError:
+            torch_reason = "torch not installed"
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+    if args.quick:
+        warmup, target_s, peak_runs = 2, 0.15, 2
+    else:
+        warmup, target_s, peak_runs = 10, 1.5, 5
+
+    load_before = common.other_load(0.5 if not args.quick else 0.2)
+    batch = args.batch
+    flops = mlp.train_flops(batch)
+    results: dict = {"batch": batch, "threads": threads, "train_flops_per_step": flops}
+    rows = {}
+    notes = []
+
+    # Reference figures (losses and weights after 2 steps), computed eagerly.
+    eager = mlp.KerasishStep(batch, compiled=False)
+    ref_losses = [eager(), eager()]
+    ref_weights = eager.weights()
+    notes.append(f"eager reference: losses {ref_losses[0]:.6f}, {ref_losses[1]:.6f}")
+
+    timing = common.time_step(eager, warmup=warmup, steps=args.steps, target_s=target_s)
+    rows["eager"] = timing
+
+    try:
+        compiled = mlp.KerasishStep(batch, compiled=True)
+    except Exception as exc:  # no compiler (yet): report, never crash
+        rows["compiled"] = f"n/a (compiler not available: {common.short_error(exc)})"
+    else:
+        try:
+            notes.append(check_agreement("compiled", compiled, ref_weights, ref_losses))
+            rows["compiled"] = common.time_step(
+                compiled, warmup=warmup, steps=args.steps, target_s=target_s
+            )
+        except Exception as exc:
+            rows["compiled"] = f"n/a (compiled step failed: {common.short_error(exc)})"
+
+    if torch is not None:
+        try:
+            torch_step = mlp.TorchStep(batch)
+            notes.append(check_agreement("torch", torch_step, ref_weights, ref_losses))
+            rows["torch"] = common.time_step(
+                torch_step, warmup=warmup, steps=args.steps, target_s=target_s
+            )
+        except Exception as exc:
+            rows["torch"] = f"n/a (torch failed: {common.short_error(exc)})"
+    else:
+        rows["torch"] = f"n/a ({torch_reason})"
+
+    peak = common.matmul_peak(2048, runs=peak_runs)
+    results["matmul_peak"] = peak
+
+    load_after = common.other_load(0.5 if not args.quick else 0.2)
+    results["other_load"] = {"before": load_before, "after": load_after}
+    env = common.environment_report(torch.get_num_threads() if torch is not None else None)
+    results["environment"] = env
+
+    # ---- report
+    title = (
+        f"MLP 784-512-512-10 training step (fwd + bwd + SGD), batch {batch}, float32, "
+        f"{threads} thread(s)"
+    )
+    print(title)
+    print("=" * len(title))
+    for line in common.format_environment(env):
+        print(line)
+    loads = [x for x in (load_before, load_after) if x is not None]
+    if loads:
+        print(
+            "other load (CPU busy while we slept, before/after): "
+            + " / ".join("n/a" if x is None else f"{x:.0%}" for x in (load_before, load_after))
+        )
+        warning = common.busy_warning(max(loads))
+        if warning:
+            print(warning)
+    print()
+    print(
+        f"numpy float32 2048x2048 matmul: {peak['gflops']:.1f} GFLOP/s "
+        f"(best of {peak['runs']}, {peak['best_seconds'] * 1e3:.1f} ms)"
+    )
+    print(f"step FLOPs: {flops / 1e6:.1f} MFLOP (3 x forward, 2 per multiply-add)")
+    print()
+    header = f"{'':10s} {'samples/s':>11s} {'ms/step':>9s} {'GFLOP/s':>9s} {'% peak':>7s}  steps"
+    print(header)
+    print("-" * len(header))
+    figures = {}
+    for name in ("eager", "compiled", "torch"):
+        row = rows[name]
+        if isinstance(row, str):
+            print(f"{name:10s} {row}")
+            figures[name] = {"available": False, "reason": row}
+            continue
+        sps = batch / row["seconds_per_step"]
+        gflops = flops / row["seconds_per_step"] / 1e9
+        frac = gflops / peak["gflops"]
+        spread = max(row["repeat_seconds"]) / min(row["repeat_seconds"]) - 1
+        figures[name] = {
+            "available": True,
+            "samples_per_s": sps,
+            "ms_per_step": row["seconds_per_step"] * 1e3,
+            "gflops": gflops,
+            "fraction_of_matmul_peak": frac,
+            **row,
+        }
+        print(
+            f"{name:10s} {sps:11.0f} {row['seconds_per_step'] * 1e3:9.3f} {gflops:9.2f} "
+            f"{frac:7.1%}  3 x {row['steps_per_repeat']} (spread {spread:.0%})"
+        )
+    print()
+    ratios = {}
+    for name in ("compiled", "eager"):
+        key = f"{name}/torch"
+        if figures[name]["available"] and figures["torch"]["available"]:
+            ratios[key] = figures[name]["samples_per_s"] / figures["torch"]["samples_per_s"]
+            print(f"{key:15s} {ratios[key]:.2f}x")
+        else:
+            ratios[key] = None
+            print(f"{key:15s} n/a")
+    if figures["compiled"]["available"]:
+        ratios["compiled/eager"] = (
+            figures["compiled"]["samples_per_s"] / figures["eager"]["samples_per_s"]
+        )
+        print(f"{'compiled/eager':15s} {ratios['compiled/eager']:.2f}x")
+    print()
+    for note in notes:
+        print(f"check: {note}")
+    elapsed = time.perf_counter() - started
+    print(f"(benchmark took {elapsed:.1f} s)")
+
+    results.update(figures=figures, ratios=ratios, checks=notes, seconds=elapsed)
+    results["argv"] = sys.argv[1:] if argv is None else list(argv)
+    results["numpy"] = np.__version__
+    if args.json:
+        common.write_json(args.json, results)
+        print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""backend.config: threads, the threading layer, JIT flags and the kernel cache directory with
+its fallbacks; that the kernels take every flag from it; that importing stays Numba-free."""
+
+import doctest
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+import pytest
+
+from backend import config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _python(code: str, **env) -> subprocess.CompletedProcess:
+    """Runs `code` in a fresh interpreter from the repository root, with extra env vars."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASISH_", "NUMBA_"))}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def restore_threads():
+    saved = config._num_threads
+    yield
+    config._num_threads = saved
+    if "numba" in sys.modules:
+        sys.modules["numba"].set_num_threads(config.get_num_threads())
+
+
+# --- threads -----------------------------------------------------------------------------------
+
+
+def test_set_num_threads_round_trip(restore_threads):
+    config.set_num_threads(1)
+    assert config.get_num_threads() == 1
+    if "backend.kernels" in sys.modules:
+        assert sys.modules["numba"].get_num_threads() == 1
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", True, None])
+def test_set_num_threads_wants_an_int(bad, restore_threads):
+    with pytest.raises(TypeError, match=r"set_num_threads: n must be an int. Received: n="):
+        config.set_num_threads(bad)
+
+
+def test_set_num_threads_range(restore_threads):
+    limit = config._default_num_threads()
+    for bad in (0, -1, limit + 1):
+        with pytest.raises(ValueError, match=rf"must be in \[1, {limit}\].*Received: n={bad}"):
+            config.set_num_threads(bad)
+
+
+def test_blas_threads_go_through_threadpoolctl_when_installed(monkeypatch, restore_threads):
+    calls = []
+    fake = types.ModuleType("threadpoolctl")
+    fake.threadpool_limits = lambda limits, user_api: calls.append((limits, user_api))
+    monkeypatch.setitem(sys.modules, "threadpoolctl", fake)
+    config.set_num_threads(1)
+    assert calls == [(1, "blas")]
+
+
+def test_threading_layer_default_and_override(monkeypatch):
+    monkeypatch.delenv("KERASISH_THREADING_LAYER", raising=False)
+    assert config.threading_layer() == "workqueue"
+    monkeypatch.setenv("KERASISH_THREADING_LAYER", "OMP")
+    assert config.threading_layer() == "omp"
+    monkeypatch.setenv("KERASISH_THREADING_LAYER", "openmp")
+    with pytest.raises(ValueError, match="KERASISH_THREADING_LAYER must be one of"):
+        config.threading_layer()
+
+
+def test_parallel_threshold(monkeypatch):
+    monkeypatch.setattr(config, "_parallel_threshold", config.parallel_threshold())
+    config.set_parallel_threshold(0)
+    assert config.parallel_threshold() == 0
+    with pytest.raises(ValueError, match="work must be an int >= 0. Received: -1"):
+        config.set_parallel_threshold(-1)
+
+
+# --- JIT flags ---------------------------------------------------------------------------------
+
+
+def test_jit_options_defaults():
+    options = config.jit_options(parallel=True)
+    assert options == {
+        "parallel": True,
+        "cache": options["cache"],
+        "fastmath": False,
+        "nogil": True,
+        "error_model": "numpy",
+        "boundscheck": False,
+    }
+    assert config.jit_options()["parallel"] is False
+    assert options["cache"] is (config.cache_dir() is not None)
+
+
+def test_set_jit_options(monkeypatch):
+    monkeypatch.setattr(config, "_jit_settings", dict(config._jit_settings))
+    monkeypatch.delitem(sys.modules, "backend.kernels", raising=False)
+    config.set_jit_options(fastmath=True, cache=False)
+    assert config.jit_options()["fastmath"] is True
+    assert config.jit_options()["cache"] is False
+    with pytest.raises(TypeError, match="set_jit_options: cache must be a bool. Received: 'yes'"):
+        config.set_jit_options(cache="yes")
+
+
+def test_set_jit_options_after_the_kernels_loaded_warns(monkeypatch):
+    import backend.kernels  # noqa: F401
+
+    monkeypatch.setattr(config, "_jit_settings", dict(config._jit_settings))
+    with pytest.warns(UserWarning, match="already loaded"):
+        config.set_jit_options(fastmath=False)
+
+
+def test_no_kernel_hard_codes_a_jit_flag():
+    # Flags come from config.jit_options through backend.kernels' one helper, never a literal.
+    literal = re.compile(
+        r"fastmath\s*=|cache\s*=\s*True|parallel\s*=\s*True|nogil\s*=|@(numba\.)?n?jit\b"
+    )
+    offenders = []
+    for path in sorted((ROOT / "backend" / "kernels").rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if literal.search(line):
+                offenders.append(f"{path.name}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+# --- the cache directory -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_cache_env(monkeypatch, tmp_path):
+    """No KERASISH_CACHE_DIR / XDG_CACHE_HOME, HOME in tmp_path; the package candidate too."""
+    for name in ("KERASISH_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    package = tmp_path / "package" / "__pycache__"
+    monkeypatch.setattr(config, "_package_cache_candidate", lambda: str(package))
+    return package
+
+
+def _deny_writes_under(monkeypatch, *roots):
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if any(str(path).startswith(str(root)) for root in roots) and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+
+def test_cache_dir_from_the_environment_is_created(no_cache_env, monkeypatch, tmp_path):
+    wanted = tmp_path / "mine" / "kernels"
+    monkeypatch.setenv("KERASISH_CACHE_DIR", str(wanted))
+    assert config.cache_dir() == str(wanted)
+    assert wanted.is_dir()
+
+
+def test_cache_dir_is_the_package_pycache_when_writable(no_cache_env):
+    assert config.cache_dir() == str(no_cache_env)
+
+
+def test_read_only_package_falls_back_to_the_user_cache(no_cache_env, monkeypatch, tmp_path):
+    _deny_writes_under(monkeypatch, no_cache_env)
+    assert config.cache_dir() == str(tmp_path / "home" / ".cache" / "kerasish")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert config.cache_dir() == str(tmp_path / "xdg" / "kerasish")
+    assert config.jit_options()["cache"] is True
+
+
+def test_nothing_writable_turns_caching_off(no_cache_env, monkeypatch, tmp_path):
+    _deny_writes_under(monkeypatch, tmp_path)
+    assert config.cache_dir() is None
+    assert config.jit_options()["cache"] is False
+
+
+def test_unwritable_cache_dir_from_the_environment_warns_and_falls_back(
+    no_cache_env, monkeypatch, tmp_path
+):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("KERASISH_CACHE_DIR", str(not_a_dir))
+    with pytest.warns(UserWarning, match="is not a writable directory"):
+        assert config.cache_dir() == str(no_cache_env)
+
+
+# --- loading the kernels (fresh interpreters) --------------------------------------------------
+
+
+def test_import_and_config_calls_do_not_import_numba():
+    result = _python(
+        """
+        import sys
+        import backend
+        from backend import config
+        config.jit_options(); config.cache_dir(); config.threading_layer()
+        config.set_num_threads(1)
+        print(config.get_num_threads(), "numba" in sys.modules)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "False"]
+
+
+def test_kernels_set_up_numba_and_a_second_process_loads_the_cache(tmp_path):
+    first = """
+        import os
+        import numpy as np
+        from backend import config
+        config.set_num_threads(1)  # stored, applied when the kernels load
+        from backend import kernels
+        import numba
+        from backend.kernels import optim
+        print(os.environ["NUMBA_CACHE_DIR"], numba.config.CACHE_DIR)
+        print(numba.config.THREADING_LAYER, numba.get_num_threads())
+        optim.sgd(np.ones(3), np.ones(3), 0.5)
+        print(sum(optim._sgd.stats.cache_misses.values()), kernels.compiled_signature_count())
+        """
+    result = _python(first, KERASISH_CACHE_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [str(tmp_path), str(tmp_path)]
+    assert lines[1].split() == ["workqueue", "1"]
+    assert lines[2].split()[0] == "1"  # compiled, then written to the cache
+
+    second = """
+        import numpy as np
+        import numba
+        from backend import config
+        from backend.kernels import optim
+        config.set_parallel_threshold(0)
+        optim.sgd(np.ones(3), np.ones(3), 0.5)
+        layer = numba.threading_layer() if config.get_num_threads() > 1 else "workqueue"
+        print(sum(optim._sgd.stats.cache_hits.values()), layer)
+        """
+    result = _python(second, KERASISH_CACHE_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "workqueue"]
+
+
+def test_a_users_numba_cache_dir_wins_and_late_imports_are_handled(tmp_path):
+    code = """
+        import numba  # imported before the kernels: the cache dir goes to numba.config
+        from backend import kernels
+        print(numba.config.CACHE_DIR)
+        """
+    result = _python(code, KERASISH_CACHE_DIR=str(tmp_path / "ours"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "ours")
+    result = _python(
+        code, KERASISH_CACHE_DIR=str(tmp_path / "ours"), NUMBA_CACHE_DIR=str(tmp_path / "users")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "users")
+
+
+# --- the public face ---------------------------------------------------------------------------
+
+
+def test_kerasish_config_reexports_threads():
+    import kerasish
+
+    assert kerasish.config.set_num_threads is config.set_num_threads
+    assert kerasish.config.get_num_threads is config.get_num_threads
+
+
+def test_docstring_examples(restore_threads):
+    result = doctest.testmod(config, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
