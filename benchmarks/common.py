@@ -173,25 +173,35 @@ def _cpu_times() -> tuple[int, int] | None:
     return sum(fields[:8]), idle
 
 
+class LoadMeter:
+    """Measures the fraction of all CPUs used by *other* processes between start() and stop()."""
+
+    def start(self) -> None:
+        self._cpu = _cpu_times()
+        self._ours = time.process_time()
+
+    def stop(self) -> float | None:
+        after, ours = _cpu_times(), time.process_time() - self._ours
+        if self._cpu is None or after is None:
+            return None
+        total = after[0] - self._cpu[0]
+        if total <= 0:
+            return None
+        ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy = total - (after[1] - self._cpu[1]) - ours * ticks_per_s
+        return min(1.0, max(0.0, busy / total))
+
+
 def other_load(seconds: float = 0.5) -> float | None:
     """Fraction of all CPUs busy with other processes while we sleep (Linux; None elsewhere).
 
     Anything well above 0 means another process is competing for the cores, and BLAS/OpenMP
     thread pools (which wait on each other at every barrier) can slow down many times over.
     """
-    before = _cpu_times()
-    if before is None:
-        return None
-    ours = time.process_time()  # our own threads (a BLAS pool still spinning) do not count
+    meter = LoadMeter()  # our own threads (a BLAS pool still spinning) do not count
+    meter.start()
     time.sleep(seconds)
-    ours = time.process_time() - ours
-    after = _cpu_times()
-    total = after[0] - before[0]
-    if total <= 0:
-        return None
-    ticks_per_s = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    busy = total - (after[1] - before[1]) - ours * ticks_per_s
-    return min(1.0, max(0.0, busy / total))
+    return meter.stop()
 
 
 def busy_warning(load: float | None) -> str | None:
@@ -230,13 +240,17 @@ def time_step(step, *, warmup: int, steps: int | None, target_s: float, repeats:
         per_step = probe_t / probe_n
         steps = max(3, math.ceil(target_s / max(per_step, 1e-9)))
     times = []
+    meter = LoadMeter()
+    meter.start()
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
         times.append(time.perf_counter() - t0)
+    other = meter.stop()
     median = statistics.median(times)
     return {
+        "other_load": other,
         "steps_per_repeat": steps,
         "repeat_seconds": times,
         "median_seconds": median,
@@ -254,12 +268,21 @@ def matmul_peak(n: int = 2048, runs: int = 5) -> dict:
     out = np.empty((n, n), dtype=np.float32)
     np.matmul(a, b, out=out)  # warm-up: pages touched, BLAS threads started
     best = math.inf
+    meter = LoadMeter()
+    meter.start()
     for _ in range(runs):
         t0 = time.perf_counter()
         np.matmul(a, b, out=out)
         best = min(best, time.perf_counter() - t0)
+    other = meter.stop()
     flops = 2.0 * n * n * n
-    return {"n": n, "runs": runs, "best_seconds": best, "gflops": flops / best / 1e9}
+    return {
+        "n": n,
+        "runs": runs,
+        "best_seconds": best,
+        "gflops": flops / best / 1e9,
+        "other_load": other,
+    }
 
 
 def write_json(path: str, data: dict) -> None:

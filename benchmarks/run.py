@@ -43,6 +43,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
 def check_agreement(name: str, runner, reference, losses_ref: list[float]) -> str:
     """Runs two steps and compares losses (and weights after them) with the reference runner."""
     import numpy as np
@@ -143,11 +147,13 @@ def main(argv=None) -> int:
     print("=" * len(title))
     for line in common.format_environment(env):
         print(line)
-    loads = [x for x in (load_before, load_after) if x is not None]
+    during = [r["other_load"] for r in rows.values() if isinstance(r, dict)]
+    loads = [x for x in (load_before, load_after, peak["other_load"], *during) if x is not None]
     if loads:
         print(
-            "other load (CPU busy while we slept, before/after): "
-            + " / ".join("n/a" if x is None else f"{x:.0%}" for x in (load_before, load_after))
+            "other load (CPU used by other processes; before, after, and the most while "
+            f"timing): {' / '.join(_pct(x) for x in (load_before, load_after))}, "
+            f"{_pct(max(loads))}"
         )
         warning = common.busy_warning(max(loads))
         if warning:
@@ -159,7 +165,10 @@ def main(argv=None) -> int:
     )
     print(f"step FLOPs: {flops / 1e6:.1f} MFLOP (3 x forward, 2 per multiply-add)")
     print()
-    header = f"{'':10s} {'samples/s':>11s} {'ms/step':>9s} {'GFLOP/s':>9s} {'% peak':>7s}  steps"
+    header = (
+        f"{'':10s} {'samples/s':>11s} {'ms/step':>9s} {'GFLOP/s':>9s} {'% peak':>7s}  "
+        "steps (spread, other load)"
+    )
     print(header)
     print("-" * len(header))
     figures = {}
@@ -173,6 +182,7 @@ def main(argv=None) -> int:
         gflops = flops / row["seconds_per_step"] / 1e9
         frac = gflops / peak["gflops"]
         spread = max(row["repeat_seconds"]) / min(row["repeat_seconds"]) - 1
+        other = _pct(row["other_load"])
         figures[name] = {
             "available": True,
             "samples_per_s": sps,
@@ -183,7 +193,7 @@ def main(argv=None) -> int:
         }
         print(
             f"{name:10s} {sps:11.0f} {row['seconds_per_step'] * 1e3:9.3f} {gflops:9.2f} "
-            f"{frac:7.1%}  3 x {row['steps_per_repeat']} (spread {spread:.0%})"
+            f"{frac:7.1%}  3 x {row['steps_per_repeat']} ({spread:.0%}, {other})"
         )
     print()
     ratios = {}

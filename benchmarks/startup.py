@@ -106,6 +106,7 @@ def main(argv=None) -> int:
         child(args.batch)
         return 0
 
+    load_before = common.other_load(0.5)
     cache_dir = tempfile.mkdtemp(prefix="kerasish-startup-cache-")
     try:
         cold = run_child(cache_dir, args.batch, args.threads)
@@ -122,10 +123,22 @@ def main(argv=None) -> int:
     )
     print(describe("cold", cold))
     print(describe("warm", warm))
+    load_after = common.other_load(0.5)
+    loads = [x for x in (load_before, load_after) if x is not None]
+    if loads:
+        print(
+            "other load (CPU busy while we slept, before/after): "
+            + " / ".join("n/a" if x is None else f"{x:.0%}" for x in (load_before, load_after))
+        )
+        warning = common.busy_warning(max(loads))
+        if warning:
+            print(warning)
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set, so Python recompiles .py files on import")
     if args.json:
-        common.write_json(args.json, {"batch": args.batch, "cold": cold, "warm": warm})
+        data = {"batch": args.batch, "cold": cold, "warm": warm}
+        data["other_load"] = {"before": load_before, "after": load_after}
+        common.write_json(args.json, data)
         print(f"figures written to {args.json}")
     return 0
 
