@@ -282,11 +282,12 @@ class Tensor(ArrayBacked):
         ([2.0, 4.0], (2,), 'float32')
     """
 
-    __slots__ = ("_value", "_node", "_variable", "__weakref__")
+    __slots__ = ("_value", "_node", "_variable", "_mask", "__weakref__")
 
     def __init__(self, value: np.ndarray, variable=None):
         self._value = value
         self._node = None
+        self._mask = None  # the API layer's mask for this value, if any
         # Set when this tensor is a read of a Variable inside a recorded op, so gradients
         # flow to the Variable while the op keeps the value it actually used.
         self._variable = variable
@@ -306,7 +307,9 @@ class SymbolicTensor(OperatorMixin):
     """A value known only by shape and dtype, produced by tracing or `Input`. Ops on it
     record graph nodes."""
 
-    __slots__ = ("shape", "dtype", "_node", "_index", "name", "__weakref__")
+    # `_history` and `_mask` belong to the API layer: the layer call that made this tensor
+    # (for functional models) and its mask; the engine never reads them.
+    __slots__ = ("shape", "dtype", "_node", "_index", "name", "_history", "_mask", "__weakref__")
 
     _variable = None
 
@@ -316,6 +319,8 @@ class SymbolicTensor(OperatorMixin):
         self._node = node
         self._index = index
         self.name = name
+        self._history = None
+        self._mask = None
 
     def numpy(self):
         raise TypeError(

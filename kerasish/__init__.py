@@ -25,11 +25,12 @@ _sys.modules[__name__ + ".backend"] = backend
 
 from backend import GradientTape, Tensor, Variable  # noqa: E402
 
-from . import config, datasets, ops, random, utils  # noqa: E402
+from . import activations, config, datasets, initializers, layers, ops, random, utils  # noqa: E402
+from .layers import Input, Layer  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientTape", "Tensor", "Variable", "backend", "config", "datasets", "ops", "random",
-    "utils",
+    "GradientTape", "Input", "Layer", "Tensor", "Variable", "activations", "backend", "config",
+    "datasets", "initializers", "layers", "ops", "random", "utils",
 ]  # fmt: skip

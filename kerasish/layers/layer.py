@@ -1,0 +1,378 @@
+"""`Layer`: the base of every layer and model.
+
+A layer stores and validates its config in `__init__`, creates weights in `build` through
+`add_weight`, computes with ops in `call`, and returns its arguments from `get_config`.
+Calling it builds it once (from the input shapes), then calls `call`: eagerly on arrays and
+Tensors (returning Tensors), or symbolically on `Input` tensors (recording the call, so a
+functional `Model` can be made from it).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+
+import numpy as np
+
+from backend import nest
+from backend.dtypes import is_float, standardize_dtype
+from backend.ops import cast, convert_to_tensor
+from backend.tensor import SymbolicTensor, Tensor
+from backend.variables import Variable
+
+from .. import initializers
+
+# ---- names -----------------------------------------------------------------------------
+
+_name_counts: dict = {}
+
+
+def to_snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """`base`, then `base_1`, `base_2`, ... as Keras names layers."""
+    count = _name_counts.get(base, 0)
+    _name_counts[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_names() -> None:
+    """Forgets the names handed out (`kerasish.backend.clear_session` calls it)."""
+    _name_counts.clear()
+
+
+# ---- call context: the `training` flag of the enclosing call and the weight path -----------
+
+
+class _CallContext(threading.local):
+    def __init__(self):
+        self.training = []  # values of enclosing calls, innermost last
+        self.path = []  # names of the layers being built, outermost first
+
+
+_context = _CallContext()
+
+
+class CallNode:
+    """One call of a layer on symbolic tensors: what a functional model is made of."""
+
+    def __init__(self, layer, args: tuple, kwargs: dict, outputs):
+        self.layer = layer
+        self.args = args
+        self.kwargs = kwargs
+        self.outputs = outputs
+        self.input_tensors = [
+            x for x in nest.flatten([args, kwargs]) if isinstance(x, SymbolicTensor)
+        ]
+        self.output_tensors = [x for x in nest.flatten(outputs) if isinstance(x, SymbolicTensor)]
+
+
+class Layer:
+    """The base class of layers.
+
+    Args:
+        trainable: whether the layer's weights are updated in training.
+        name: a name; unique by default (`dense`, `dense_1`, ...).
+        dtype: the dtype of the weights and computations (floatx by default).
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> class Scale(keras.layers.Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, x):
+        ...         return x * self.w
+        >>> Scale()(np.ones((2, 3))).shape
+        (2, 3)
+    """
+
+    def __init__(self, *, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
+        kwargs.pop("input_shape", None)  # accepted for Keras 2 code; Input() is the way now
+        kwargs.pop("input_dim", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword arguments {sorted(kwargs)}")
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise ValueError(
+                f"A layer name must be a non-empty string without '/'. Received: name={name!r}"
+            )
+        object.__setattr__(self, "_layers", [])
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._dtype = standardize_dtype(
+            dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+        )
+        self._trainable = bool(trainable)
+        self.built = False
+        self._trainable_vars: list = []
+        self._non_trainable_vars: list = []
+        self._regularized: list = []  # (variable, regularizer)
+        self._added_losses: list = []
+        self._inbound_nodes: list = []
+        self.supports_masking = False
+        call = inspect.signature(self.call).parameters
+        self._call_takes_training = "training" in call
+        self._call_takes_mask = "mask" in call
+
+    # ---- tracking ------------------------------------------------------------------------
+
+    def __setattr__(self, name, value):
+        if isinstance(value, Layer) and name != "_self":
+            if value not in self._layers:
+                self._layers.append(value)
+        elif (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        ):
+            for v in value:
+                if v not in self._layers:
+                    self._layers.append(v)
+        object.__setattr__(self, name, value)
+
+    @property
+    def dtype(self) -> str:
+        return self._dtype
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        # As Keras 3: freezing a layer freezes its weights and its sublayers from then on.
+        self._trainable = bool(value)
+        for v in self._trainable_vars:
+            v.trainable = self._trainable
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def weights(self) -> list:
+        """Own trainable weights, own non-trainable weights, then the sublayers' (as Keras)."""
+        out = list(self._trainable_vars) + list(self._non_trainable_vars)
+        for layer in self._layers:
+            out.extend(w for w in layer.weights if not any(w is o for o in out))
+        return out
+
+    @property
+    def trainable_weights(self) -> list:
+        if not self._trainable:
+            return []
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        if not self._trainable:
+            return self.weights
+        return [w for w in self.weights if not w.trainable]
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list:
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list:
+        return self.non_trainable_weights
+
+    # ---- weights -----------------------------------------------------------------------------
+
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        regularizer=None,
+        constraint=None,
+        name: str | None = None,
+        **kwargs,
+    ) -> Variable:
+        """Creates a weight of this layer. `initializer` defaults to glorot_uniform for
+        floats and zeros otherwise; its path is `<layer path>/<name>`."""
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = standardize_dtype(dtype or self._dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if is_float(dtype) else "zeros"
+        init = initializers.get(initializer)
+        name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        variable = Variable(
+            init, shape=shape, dtype=dtype, trainable=trainable and self._trainable, name=name
+        )
+        # Inside build the path holds the enclosing layers and this one: "sequential/dense".
+        scope = _context.path if _context.path[-1:] == [self.name] else [self.name]
+        variable.path = "/".join([*scope, name])
+        variable.constraint = constraint
+        (self._trainable_vars if trainable else self._non_trainable_vars).append(variable)
+        if regularizer is not None:
+            self._regularized.append((variable, regularizer))
+        return variable
+
+    def get_weights(self) -> list:
+        """The weights' values as fresh numpy arrays, in `weights` order."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights: list) -> None:
+        """Sets every weight from a list of arrays in `weights` order (shapes must match)."""
+        own = self.weights
+        weights = list(weights)
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(own)} weights, but received {len(weights)}."
+            )
+        for variable, value in zip(own, weights, strict=True):
+            value = np.asarray(value)
+            if value.shape != variable.shape:
+                raise ValueError(
+                    f"Layer '{self.name}': weight '{variable.path}' has shape {variable.shape}, "
+                    f"but the given value has shape {value.shape}."
+                )
+        for variable, value in zip(own, weights, strict=True):
+            variable.assign(value)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' is not built yet: call it on data (or build it) before "
+                "count_params()."
+            )
+        return int(sum(np.prod(w.shape, dtype=np.int64) for w in self.weights))
+
+    # ---- losses ------------------------------------------------------------------------------
+
+    def add_loss(self, loss) -> None:
+        """Adds a loss term (a scalar tensor) that training adds to the compiled loss."""
+        self._added_losses.append(loss)
+
+    @property
+    def losses(self) -> list:
+        """Losses added with `add_loss` during the last call, plus weight regularization."""
+        out = list(self._added_losses)
+        out += [reg(var) for var, reg in self._regularized]
+        for layer in self._layers:
+            out += layer.losses
+        return out
+
+    def _clear_losses(self) -> None:
+        self._added_losses = []
+        for layer in self._layers:
+            layer._clear_losses()
+
+    # ---- building and calling ----------------------------------------------------------------
+
+    def build(self, input_shape) -> None:
+        """Creates the weights; the default creates none."""
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.supports_masking else None
+
+    def _maybe_build(self, inputs) -> None:
+        if self.built:
+            return
+        shapes = nest.pack(inputs, iter([tuple(x.shape) for x in nest.flatten(inputs)]))
+        _context.path.append(self.name)
+        try:
+            self.build(shapes)
+        finally:
+            _context.path.pop()
+        self.built = True
+
+    def _convert_inputs(self, inputs):
+        def convert(x):
+            if isinstance(x, (SymbolicTensor, Variable)):
+                return x
+            t = x if isinstance(x, Tensor) else convert_to_tensor(x)
+            # Floating inputs are cast to the layer's dtype, as Keras autocasts.
+            if is_float(t.dtype) and is_float(self._dtype) and t.dtype != self._dtype:
+                casted = cast(t, self._dtype)
+                casted._mask = t._mask
+                return casted
+            return t
+
+        flat = [convert(x) if _is_tensor_like(x) else x for x in nest.flatten(inputs)]
+        return nest.pack(inputs, iter(flat))
+
+    def __call__(self, *args, **kwargs):
+        if not args:
+            raise ValueError(f"Layer '{self.name}' was called without inputs.")
+        inputs = self._convert_inputs(args[0])
+        args = (inputs, *args[1:])
+        symbolic = any(isinstance(x, SymbolicTensor) for x in nest.flatten(inputs))
+        self._maybe_build(inputs)
+        if self._call_takes_mask and "mask" not in kwargs:
+            masks = [getattr(x, "_mask", None) for x in nest.flatten(inputs)]
+            if any(m is not None for m in masks):
+                kwargs["mask"] = masks[0] if len(masks) == 1 else masks
+        training = kwargs.pop("training", None)
+        if training is None and _context.training:
+            training = _context.training[-1]
+        if self._call_takes_training:
+            kwargs["training"] = training
+        _context.training.append(training)
+        _context.path.append(self.name)
+        try:
+            outputs = self.call(*args, **kwargs)
+        finally:
+            _context.path.pop()
+            _context.training.pop()
+        mask = self.compute_mask(inputs, kwargs.get("mask"))
+        if mask is not None:
+            for out in nest.flatten(outputs):
+                if isinstance(out, (Tensor, SymbolicTensor)):
+                    out._mask = mask
+        if symbolic:
+            node = CallNode(
+                self, args, {k: v for k, v in kwargs.items() if k != "training"}, outputs
+            )
+            index = len(self._inbound_nodes)
+            self._inbound_nodes.append(node)
+            for i, out in enumerate(node.output_tensors):
+                out._history = (self, index, i)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for `input_shape` (a shape tuple, or a list or dict of them for
+        several inputs), found by calling the layer on symbolic tensors."""
+        if isinstance(input_shape, dict):
+            inputs = {k: SymbolicTensor(s, self._dtype) for k, s in input_shape.items()}
+        elif isinstance(input_shape, list):
+            inputs = [SymbolicTensor(s, self._dtype) for s in input_shape]
+        else:
+            inputs = SymbolicTensor(input_shape, self._dtype)
+        out = self(inputs)
+        self._inbound_nodes.pop()
+        if isinstance(out, SymbolicTensor):
+            return tuple(out.shape)
+        return [tuple(o.shape) for o in nest.flatten(out)]
+
+    # ---- config ------------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        """The arguments `from_config` needs to make an identical (unbuilt) layer."""
+        return {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        dtype = config.get("dtype")
+        if isinstance(dtype, dict):  # Keras 3 writes a DTypePolicy config
+            config["dtype"] = dtype.get("config", {}).get("name")
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _is_tensor_like(x) -> bool:
+    return isinstance(
+        x, (np.ndarray, Tensor, SymbolicTensor, Variable, np.generic, list, float, int)
+    )
