@@ -13,6 +13,20 @@ from .dtypes import result_type, standardize_dtype  # noqa: E402
 from .tensor import Spec, SymbolicTensor, Tensor, symbolic_scope  # noqa: E402
 from .variables import Variable  # noqa: E402
 
+_clear_session_hooks: list = []
+
+
+def register_clear_session_hook(hook) -> None:
+    """Registers a function `clear_session()` calls (the API layer resets its names)."""
+    _clear_session_hooks.append(hook)
+
+
+def clear_session() -> None:
+    """Resets global state as `keras.backend.clear_session()`: layer names start again
+    (`dense`, `dense_1`, ...)."""
+    for hook in _clear_session_hooks:
+        hook()
+
 
 def symbolic(shape, dtype=None, name=None) -> SymbolicTensor:
     """A placeholder: a symbolic tensor with no producer (dims may be None)."""
@@ -24,7 +38,8 @@ def is_tensor(x) -> bool:
 
 
 __all__ = [
-    "GradientTape", "Spec", "SymbolicTensor", "Tensor", "Variable", "compiler", "config", "dtypes",
+    "GradientTape", "Spec", "SymbolicTensor", "Tensor", "Variable", "clear_session", "compiler",
+    "config", "dtypes",
     "epsilon", "floatx", "gradients", "graph", "image_data_format", "is_tensor", "ops",
     "result_type", "set_epsilon", "set_floatx", "standardize_dtype", "symbolic",
     "symbolic_scope",

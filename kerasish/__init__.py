@@ -25,12 +25,24 @@ _sys.modules[__name__ + ".backend"] = backend
 
 from backend import GradientTape, Tensor, Variable  # noqa: E402
 
-from . import activations, config, datasets, initializers, layers, ops, random, utils  # noqa: E402
+from . import (  # noqa: E402
+    activations,
+    config,
+    datasets,
+    initializers,
+    layers,
+    models,
+    ops,
+    random,
+    utils,
+)
 from .layers import Input, Layer  # noqa: E402
+from .models import Model, Sequential  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GradientTape", "Input", "Layer", "Tensor", "Variable", "activations", "backend", "config",
-    "datasets", "initializers", "layers", "ops", "random", "utils",
+    "GradientTape", "Input", "Layer", "Model", "Sequential", "Tensor", "Variable",
+    "activations", "backend", "config", "datasets", "initializers", "layers", "models", "ops",
+    "random", "utils",
 ]  # fmt: skip

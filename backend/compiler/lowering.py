@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp
 
-_ALWAYS_VIEWS = {"transpose", "expand_dims", "squeeze"}
+_ALWAYS_VIEWS = {"transpose", "expand_dims", "squeeze", "identity"}
 
 
 def is_view(node) -> bool:

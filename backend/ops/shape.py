@@ -552,3 +552,27 @@ def unstack(x, num=None, axis=0):
     if num is None:
         raise ValueError(f"unstack: axis {axis} has unknown size; give `num`.")
     return [squeeze(p, axis) for p in split(x, num, axis=axis)]
+
+
+class IdentityOp(Op):
+    """The identity: a new value that is the same data. The API layer uses it so a layer
+    that returns its input unchanged still produces a tensor of its own."""
+
+    name = "identity"
+
+    def infer(self, x):
+        return x
+
+    def forward(self, ctx, x):
+        return x
+
+    def vjp(self, ctx, grads, needed):
+        return [grads[0]]
+
+
+_IDENTITY = IdentityOp()
+
+
+def identity(x):
+    """`x` as a new tensor of the same value (engine-internal)."""
+    return apply(_IDENTITY, (convert(x),))

@@ -15,9 +15,11 @@ import threading
 
 import numpy as np
 
+import backend
 from backend import nest
 from backend.dtypes import is_float, standardize_dtype
 from backend.ops import cast, convert_to_tensor
+from backend.ops.shape import identity
 from backend.tensor import SymbolicTensor, Tensor
 from backend.variables import Variable
 
@@ -45,6 +47,9 @@ def reset_names() -> None:
     _name_counts.clear()
 
 
+backend.register_clear_session_hook(reset_names)
+
+
 # ---- call context: the `training` flag of the enclosing call and the weight path -----------
 
 
@@ -55,6 +60,21 @@ class _CallContext(threading.local):
 
 
 _context = _CallContext()
+
+
+class layer_path:
+    """Context manager: weights created inside get `name/` in front of their path."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        _context.path.append(self.name)
+        return self
+
+    def __exit__(self, *exc):
+        _context.path.pop()
+        return False
 
 
 class CallNode:
@@ -330,6 +350,11 @@ class Layer:
                 if isinstance(out, (Tensor, SymbolicTensor)):
                     out._mask = mask
         if symbolic:
+            # A layer returning an input unchanged (Dropout in inference) still gets an
+            # output of its own, so each tensor's history names one layer call.
+            input_ids = {id(x) for x in nest.flatten(inputs)}
+            flat = [identity(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
+            outputs = nest.pack(outputs, iter(flat))
             node = CallNode(
                 self, args, {k: v for k, v in kwargs.items() if k != "training"}, outputs
             )

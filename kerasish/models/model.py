@@ -1,0 +1,150 @@
+"""`Model`: a functional graph of layers (`Model(inputs, outputs)`) or a subclass with
+`__init__` + `call`; `Sequential` builds on it.
+
+Calling a built model on concrete data outside a GradientTape runs its cached inference
+Plan (one compiled Plan per input signature), so `model(x)` is fast; inside a tape, or on
+symbolic tensors, it runs through the layers so gradients and graphs are recorded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend import compiler, nest
+from backend.tensor import SymbolicTensor, Tensor, active_tapes, in_symbolic_scope
+
+from ..layers.layer import Layer
+from .functional import map_graph, run_graph
+
+
+class Model(Layer):
+    """A model: `Model(inputs, outputs, name=None)` for the functional API, or subclass it.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> inputs = keras.Input((3,))
+        >>> outputs = keras.layers.Dense(2)(keras.layers.Dense(4, activation="relu")(inputs))
+        >>> model = keras.Model(inputs, outputs)
+        >>> [l.name.split("_")[0] for l in model.layers], model(np.ones((1, 3))).shape
+        (['input', 'dense', 'dense'], (1, 2))
+    """
+
+    def __init__(self, *args, **kwargs):
+        inputs = kwargs.pop("inputs", args[0] if len(args) > 0 else None)
+        outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
+        super().__init__(**kwargs)
+        self._functional = inputs is not None or outputs is not None
+        self._inference = None
+        self.stop_training = False
+        if self._functional:
+            if inputs is None or outputs is None:
+                raise ValueError("A functional Model needs both `inputs` and `outputs`.")
+            self._init_graph(inputs, outputs)
+
+    # ---- the functional graph ---------------------------------------------------------------
+
+    def _init_graph(self, inputs, outputs) -> None:
+        self._input_struct = inputs
+        self._output_struct = outputs
+        self.inputs = nest.flatten(inputs)
+        self.outputs = nest.flatten(outputs)
+        for x in self.inputs + self.outputs:
+            if not isinstance(x, SymbolicTensor):
+                raise TypeError(
+                    f"Model inputs and outputs must be symbolic tensors (from keras.Input). "
+                    f"Received: {type(x).__name__}"
+                )
+        self._nodes, ordered = map_graph(self.inputs, self.outputs)
+        names = [layer.name for layer in ordered]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"All layers of a model need unique names. Duplicated: {duplicates}")
+        self._graph_layers = ordered
+        for layer in ordered:
+            if layer not in self._layers:
+                self._layers.append(layer)
+        self.built = True
+
+    @property
+    def layers(self) -> list:
+        if self._functional:
+            return list(self._graph_layers)
+        return list(self._layers)
+
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
+        """Prints Keras' table: each layer with its type, output shape and parameter count,
+        then the total, trainable and non-trainable parameters."""
+        from .summary import summary
+
+        summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in `layers`."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No layer named {name!r}. Layers: {[l.name for l in self.layers]}")
+
+    def call(self, inputs, training=None):
+        if not self._functional:
+            raise NotImplementedError(
+                f"Model '{self.name}': a subclassed Model must define call()."
+            )
+        values = nest.flatten(inputs)
+        if len(values) != len(self.inputs):
+            raise ValueError(
+                f"Model '{self.name}' expects {len(self.inputs)} input(s). Received: {len(values)}"
+            )
+        for value, spec in zip(values, self.inputs, strict=True):
+            _check_input_shape(self.name, value, spec)
+        lookup = run_graph(self._nodes, self.inputs, values, training=training)
+        return nest.pack(self._output_struct, iter([lookup(o) for o in self.outputs]))
+
+    # ---- calling ---------------------------------------------------------------------------
+
+    def __call__(self, *args, **kwargs):
+        if self._can_use_inference_plan(args, kwargs):
+            return self._run_inference_plan(args[0])
+        return super().__call__(*args, **kwargs)
+
+    def _can_use_inference_plan(self, args, kwargs) -> bool:
+        if not self.built or len(args) != 1 or kwargs.get("training") or active_tapes():
+            return False
+        if in_symbolic_scope() or set(kwargs) - {"training"}:
+            return False
+        flat = nest.flatten(args[0])
+        return all(isinstance(x, (np.ndarray, Tensor)) for x in flat)
+
+    def _run_inference_plan(self, inputs):
+        if self._inference is None:
+            structure = inputs
+
+            def infer(*flat):
+                return Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
+
+            self._inference = compiler.function(infer)
+        flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
+        flat = [self._cast_input(x) for x in flat]
+        out = self._inference(*flat)
+        return nest.pack(out, iter([Tensor(o) for o in nest.flatten(out)]))
+
+    def _cast_input(self, x):
+        array = x._value if isinstance(x, Tensor) else x
+        if array.dtype.kind == "f" and array.dtype.name != self.dtype:
+            return array.astype(self.dtype)
+        return array
+
+
+def _check_input_shape(model_name: str, value, spec) -> None:
+    shape = tuple(getattr(value, "shape", np.shape(value)))
+    expected = tuple(spec.shape)
+    if len(shape) != len(expected) or any(
+        e is not None and s is not None and e != s for s, e in zip(shape, expected, strict=True)
+    ):
+        raise ValueError(
+            f"Model '{model_name}': input '{spec.name}' expects shape {expected}. Received: "
+            f"an input of shape {shape}"
+        )

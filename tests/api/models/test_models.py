@@ -1,0 +1,155 @@
+"""Sequential, functional and subclassed models: structure, calling, configs, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+import kerasish as keras
+from kerasish import layers, ops
+
+rng = np.random.default_rng(0)
+
+
+def test_sequential_list_add_pop_and_layers_exclude_the_input():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="relu")])
+    model.add(layers.Dense(2))
+    assert [type(l).__name__ for l in model.layers] == ["Dense", "Dense"]
+    assert model(np.ones((5, 4))).shape == (5, 2)
+    assert [w.path for w in model.weights][0] == f"{model.name}/{model.layers[0].name}/kernel"
+    popped = model.pop()
+    assert isinstance(popped, layers.Dense) and model(np.ones((5, 4))).shape == (5, 3)
+
+
+def test_sequential_deferred_build():
+    model = keras.Sequential([layers.Dense(3), layers.Dense(1)])
+    assert not model.built and model.weights == []
+    assert model(np.ones((2, 7))).shape == (2, 1)
+    assert model.built and model.layers[0].kernel.shape == (7, 3)
+
+
+def test_sequential_errors():
+    with pytest.raises(TypeError, match="Layer instances"):
+        keras.Sequential([layers.Dense(2), "dense"])
+    dense = layers.Dense(2, name="same")
+    with pytest.raises(ValueError, match="unique names"):
+        keras.Sequential([dense, layers.Dense(2, name="same")])
+    with pytest.raises(ValueError, match="first layer"):
+        keras.Sequential([layers.Dense(2), keras.Input((3,))])
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"expects shape \(None, 4\).*\(3, 5\)"):
+        model(np.ones((3, 5)))
+
+
+def test_sequential_config_round_trip_gives_the_same_model():
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.Dense(3, activation="tanh"),
+            layers.Dropout(0.2),
+            layers.Dense(2),
+        ]  # fmt: skip
+    )
+    config = json.loads(json.dumps(model.get_config()))
+    assert [c["class_name"] for c in config["layers"]] == [
+        "InputLayer", "Dense", "Dropout", "Dense"
+    ]  # fmt: skip
+    restored = keras.Sequential.from_config(config)
+    restored.set_weights(model.get_weights())
+    x = rng.standard_normal((3, 4)).astype("float32")
+    np.testing.assert_allclose(restored(x).numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_functional_multi_input_output_shared_layers_and_order():
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    shared = layers.Dense(3, name="shared")
+    ha, hb = shared(a), shared(b)
+    out1 = layers.Dense(2, name="head1")(ops.add(ha, hb) if False else ha)
+    out2 = layers.Dense(1, name="head2")(hb)
+    model = keras.Model([a, b], {"first": out1, "second": out2})
+    # Keras' order: deepest first (the inputs), ties in the order a walk from outputs meets them
+    assert [l.name for l in model.layers] == ["a", "b", "shared", "head1", "head2"]
+    xa, xb = np.ones((2, 4), np.float32), np.zeros((2, 4), np.float32)
+    out = model([xa, xb])
+    assert set(out) == {"first", "second"} and out["first"].shape == (2, 2)
+    w, bias = shared.get_weights()
+    np.testing.assert_allclose(
+        out["second"].numpy(),
+        (xb @ w + bias) @ model.get_layer("head2").kernel.numpy()
+        + model.get_layer("head2").bias.numpy(),
+        rtol=1e-6,
+    )
+    assert len(model.weights) == 6  # the shared layer counts once
+
+
+def test_model_used_as_a_layer():
+    inner_in = keras.Input((3,))
+    inner = keras.Model(inner_in, layers.Dense(2, name="inner_dense")(inner_in), name="inner")
+    outer_in = keras.Input((3,))
+    outer = keras.Model(outer_in, layers.Dense(1)(inner(outer_in)))
+    assert outer(np.ones((4, 3))).shape == (4, 1)
+    assert len(outer.weights) == 4 and inner in outer.layers
+
+
+def test_functional_errors():
+    x = keras.Input((3,))
+    other = keras.Input((3,))
+    y = layers.Dense(2)(ops.concatenate([x, other], axis=1) if False else other)
+    with pytest.raises(ValueError, match="disconnected"):
+        keras.Model(x, y)
+    z = layers.Dense(2, name="twin")(x)
+    with pytest.raises(ValueError, match="unique names"):
+        keras.Model(x, layers.Dense(2, name="twin")(z))
+    with pytest.raises(TypeError, match="symbolic"):
+        keras.Model(x, np.ones(3))
+
+
+def test_subclassed_model():
+    class TwoLayers(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers.Dense(8, activation="relu")
+            self.out = layers.Dense(2)
+
+        def call(self, x, training=None):
+            return self.out(self.hidden(x))
+
+    model = TwoLayers()
+    y = model(np.ones((3, 5)))
+    assert y.shape == (3, 2) and len(model.trainable_weights) == 4
+    with keras.GradientTape() as tape:
+        loss = ops.sum(model(np.ones((3, 5))))
+    assert all(g is not None for g in tape.gradient(loss, model.trainable_weights))
+
+
+def test_calling_a_built_model_runs_its_inference_plan_and_tapes_still_work():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
+                              layers.Dropout(0.5), layers.Dense(2)])  # fmt: skip
+    x = rng.standard_normal((3, 4)).astype("float32")
+    first = model(x)
+    second = model(x.astype("float64"))  # cast to the model's dtype; same signature
+    np.testing.assert_allclose(first.numpy(), second.numpy(), rtol=1e-6)
+    assert model._inference is not None and model._inference.plan_count == 1
+    eager = ops.convert_to_numpy(keras.Layer.__call__(model, x))
+    np.testing.assert_allclose(first.numpy(), eager, rtol=1e-6)  # Dropout off in inference
+    with keras.GradientTape() as tape:
+        loss = ops.sum(model(x))
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None for g in grads)
+
+
+def test_summary_prints_keras_table(capsys):
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3, name="d1"),
+                              layers.Dense(2, name="d2")], name="tiny")  # fmt: skip
+    model.layers[0].trainable = False
+    model.summary()
+    text = capsys.readouterr().out
+    assert 'Model: "tiny"' in text
+    assert "d1 (Dense)" in text and "(None, 3)" in text and "15" in text
+    assert "Total params: 23 (92.00 B)" in text
+    assert "Trainable params: 8 (32.00 B)" in text
+    assert "Non-trainable params: 15 (60.00 B)" in text
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines[0] == 'Model: "tiny"'
