@@ -27,6 +27,18 @@ def _bind_ops(module) -> None:
     _ops = module
 
 
+_DTYPE_NAMES: dict = {}
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    """`dtype.name`, cached: numpy computes the name in Python on every access, and eager
+    ops ask for it several times per call."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = dtype.name
+    return name
+
+
 class Spec(NamedTuple):
     """What shape inference knows about a value: a shape tuple (None for unknown dims)
     and a dtype string."""
@@ -239,7 +251,7 @@ class ArrayBacked(OperatorMixin):
 
     @property
     def dtype(self) -> str:
-        return self._value.dtype.name
+        return dtype_name(self._value.dtype)
 
     @property
     def size(self) -> int:
@@ -347,6 +359,20 @@ class SymbolicTensor(OperatorMixin):
     def __repr__(self) -> str:
         name = f" name={self.name}" if self.name else ""
         return f"<SymbolicTensor shape={self.shape}, dtype={self.dtype}{name}>"
+
+
+class eager_scope:
+    """Context manager: ops compute at once even inside a trace (a Variable created while
+    tracing, say by a layer built on its first call, gets a real initial value)."""
+
+    def __enter__(self):
+        self._saved = (_state.symbolic_depth, _state.trace)
+        _state.symbolic_depth, _state.trace = 0, None
+        return self
+
+    def __exit__(self, *exc):
+        _state.symbolic_depth, _state.trace = self._saved
+        return False
 
 
 def is_symbolic(x) -> bool:

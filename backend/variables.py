@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from .dtypes import standardize_dtype, to_array
-from .tensor import ArrayBacked, SymbolicTensor, Tensor, current_trace, in_symbolic_scope
+from .tensor import (
+    ArrayBacked,
+    SymbolicTensor,
+    Tensor,
+    current_trace,
+    eager_scope,
+    in_symbolic_scope,
+)
 
 # String initializers are resolved by the API layer (kerasish.initializers), which
 # registers its resolver here; the engine itself knows only these two.
@@ -71,7 +78,8 @@ class Variable(ArrayBacked):
                     "When creating a Variable from an initializer, `shape` is required. "
                     f"Received: initializer={initializer!r}, shape=None"
                 )
-            value = np.asarray(initializer(tuple(shape), dtype=dtype))
+            with eager_scope():  # also when created while a function is traced
+                value = np.asarray(initializer(tuple(shape), dtype=dtype))
         else:
             value = to_array(initializer)
             if shape is not None and tuple(shape) != value.shape:

@@ -27,12 +27,16 @@ from backend import GradientTape, Tensor, Variable  # noqa: E402
 
 from . import (  # noqa: E402
     activations,
+    callbacks,
     config,
     datasets,
     initializers,
     layers,
+    losses,
+    metrics,
     models,
     ops,
+    optimizers,
     random,
     utils,
 )
@@ -43,6 +47,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientTape", "Input", "Layer", "Model", "Sequential", "Tensor", "Variable",
-    "activations", "backend", "config", "datasets", "initializers", "layers", "models", "ops",
-    "random", "utils",
+    "activations", "backend", "callbacks", "config", "datasets", "initializers", "layers",
+    "losses", "metrics", "models", "ops", "optimizers", "random", "utils",
 ]  # fmt: skip

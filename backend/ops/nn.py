@@ -395,5 +395,27 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         return apply(_SPARSE_SOFTMAX_CROSSENTROPY, (target, output), {"axis": axis})
     # The shape check lives in the fused op's infer; run it here too for the same errors.
     _SPARSE_SOFTMAX_CROSSENTROPY.infer(spec_of(target), spec_of(output), axis=axis)
+    if isinstance(target, SymbolicTensor):
+        # one_hot turns an out-of-range label into a zero row, a silently wrong loss: a
+        # traced graph checks the labels when it runs (the eager path checked above).
+        target = apply(_CHECK_LABELS, (target,), {"num_classes": num_classes, "op_name": name})
     hot = one_hot(target, num_classes, axis=axis, dtype=output.dtype)
     return negative(sum(multiply(hot, _log_probabilities(output, axis)), axis=axis))
+
+
+class CheckLabelsOp(Op):
+    """The identity on integer labels that raises a ValueError, when the graph runs, for a
+    label outside `[0, num_classes)`."""
+
+    name = "check_labels"
+    differentiable = False
+
+    def infer(self, labels, *, num_classes, op_name):
+        return labels
+
+    def forward(self, ctx, labels, *, num_classes, op_name):
+        _check_labels(op_name, labels, num_classes)
+        return labels
+
+
+_CHECK_LABELS = CheckLabelsOp()

@@ -14,10 +14,11 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, in_symbolic_scope
 
 from ..layers.layer import Layer
+from ..trainers.trainer import Trainer
 from .functional import map_graph, run_graph
 
 
-class Model(Layer):
+class Model(Trainer, Layer):
     """A model: `Model(inputs, outputs, name=None)` for the functional API, or subclass it.
 
     Example:
@@ -37,6 +38,7 @@ class Model(Layer):
         self._functional = inputs is not None or outputs is not None
         self._inference = None
         self.stop_training = False
+        self._step_fns = {}  # compiled train/test/predict steps, by batch structure
         if self._functional:
             if inputs is None or outputs is None:
                 raise ValueError("A functional Model needs both `inputs` and `outputs`.")

@@ -22,7 +22,14 @@ def test_doc_code_blocks_run(page):
 MODULES = [
     "backend.tensor", "backend.variables", "backend.autodiff", "backend.ops.creation",
     "backend.ops.elementwise", "backend.ops.reduce", "backend.ops.shape", "backend.ops.indexing",
-    "backend.ops.linalg",
+    "backend.ops.linalg", "kerasish.callbacks.callback", "kerasish.callbacks.history",
+    "kerasish.callbacks.progbar", "kerasish.callbacks.early_stopping",
+    "kerasish.callbacks.reduce_lr",
+    "kerasish.callbacks.lr_scheduler", "kerasish.callbacks.csv_logger",
+    "kerasish.callbacks.terminate_on_nan", "kerasish.callbacks.lambda_callback",
+    "kerasish.utils.numerical_utils", "kerasish.utils.py_dataset", "kerasish.layers.core",
+    "kerasish.layers.layer", "kerasish.models.model", "kerasish.models.sequential",
+    "kerasish.initializers", "kerasish.activations",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
 ]  # fmt: skip
 

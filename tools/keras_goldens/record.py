@@ -16,6 +16,7 @@ layer and weight names, the metric names Keras returned and the history keys.
 The output is byte-for-byte deterministic: the npz archives are written with a
 fixed zip timestamp and sorted keys, and the JSON with sorted keys.
 """
+
 import argparse
 import inspect
 import io
@@ -36,6 +37,7 @@ if keras.backend.backend() != "jax":
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def init_weights(shapes, seed):
     """Initial weights made with numpy only, so kerasish can rebuild them exactly.
@@ -58,8 +60,9 @@ def init_weights(shapes, seed):
 
 def weight_list(model, prefix):
     """{prefix_w0: ..., prefix_w1: ...} from model.get_weights() (Keras' order), float32."""
-    return {f"{prefix}_w{i}": np.asarray(w, dtype=np.float32)
-            for i, w in enumerate(model.get_weights())}
+    return {
+        f"{prefix}_w{i}": np.asarray(w, dtype=np.float32) for i, w in enumerate(model.get_weights())
+    }
 
 
 def as_f32(values):
@@ -107,11 +110,13 @@ def fresh():
 
 
 def mlp_model():
-    return keras.Sequential([
-        keras.Input((8,)),
-        layers.Dense(16, activation="relu"),
-        layers.Dense(3, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((8,)),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 MLP_SHAPES = [(8, 16), (16,), (16, 3), (3,)]
@@ -134,6 +139,7 @@ def to_float(v):
 # ---------------------------------------------------------------- cases
 # Each case returns (arrays, info): arrays go to <case>.npz, info to index.json.
 
+
 def case_mlp():
     fresh()
     x, y = mlp_data()
@@ -142,8 +148,11 @@ def case_mlp():
     model.set_weights(init)
     arrays = {"x": x, "y": y, **weight_list(model, "init")}
     arrays["predict"] = model.predict(x, verbose=0)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     results = []
     for step in (1, 2, 3):
         r = model.train_on_batch(x[:10], y[:10])
@@ -151,11 +160,15 @@ def case_mlp():
         arrays[f"step{step}_result"] = as_f32(r)
         arrays.update(weight_list(model, f"step{step}"))
     arrays["predict_after"] = model.predict(x, verbose=0)
-    info = {"metrics_names": list(model.metrics_names), "train_on_batch": results,
-            "compiled_metrics": compiled_metrics(model),
-            "test_on_batch_dict_after": logs_in_order(model, x[:10], y[:10]),
-            "train_on_batch_x": "x[:10]", "train_on_batch_y": "y[:10]",
-            **model_info(model)}
+    info = {
+        "metrics_names": list(model.metrics_names),
+        "train_on_batch": results,
+        "compiled_metrics": compiled_metrics(model),
+        "test_on_batch_dict_after": logs_in_order(model, x[:10], y[:10]),
+        "train_on_batch_x": "x[:10]",
+        "train_on_batch_y": "y[:10]",
+        **model_info(model),
+    }
     return arrays, info
 
 
@@ -165,19 +178,24 @@ def case_mlp_adam():
     model = mlp_model()
     model.set_weights(init_weights(MLP_SHAPES, MLP_SEED))
     arrays = {"x": x, "y": y, **weight_list(model, "init")}
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy"
+    )
     results = []
     for step in (1, 2, 3):
         r = model.train_on_batch(x[:10], y[:10])
         results.append(to_float(r))
         arrays[f"step{step}_result"] = as_f32(r)
         arrays.update(weight_list(model, f"step{step}"))
-    info = {"metrics_names": list(model.metrics_names), "train_on_batch": results,
-            "returned_type": type(r).__name__,
-            "test_on_batch_dict_after": logs_in_order(model, x[:10], y[:10]),
-            "train_on_batch_x": "x[:10]", "train_on_batch_y": "y[:10]",
-            **model_info(model)}
+    info = {
+        "metrics_names": list(model.metrics_names),
+        "train_on_batch": results,
+        "returned_type": type(r).__name__,
+        "test_on_batch_dict_after": logs_in_order(model, x[:10], y[:10]),
+        "train_on_batch_x": "x[:10]",
+        "train_on_batch_y": "y[:10]",
+        **model_info(model),
+    }
     return arrays, info
 
 
@@ -187,13 +205,25 @@ def case_mlp_fit():
     model = mlp_model()
     model.set_weights(init_weights(MLP_SHAPES, MLP_SEED))
     arrays = {"x": x, "y": y, **weight_list(model, "init")}
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     epoch_weights = []
     record = keras.callbacks.LambdaCallback(
-        on_epoch_end=lambda epoch, logs: epoch_weights.append(model.get_weights()))
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False,
-                        validation_split=0.25, verbose=0, callbacks=[record])
+        on_epoch_end=lambda epoch, logs: epoch_weights.append(model.get_weights())
+    )
+    history = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=2,
+        shuffle=False,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[record],
+    )
     for key, values in history.history.items():
         arrays[f"history_{key}"] = np.asarray(values, dtype=np.float32)
     for e, ws in enumerate(epoch_weights):
@@ -207,7 +237,7 @@ def case_mlp_fit():
         "metrics_names": list(model.metrics_names),
         "compiled_metrics": compiled_metrics(model),
         "note": "validation_split=0.25 -> train on x[:15] (batches of 8 and 7), "
-                "validate on x[15:]; epoch<k>_w* are the weights at the end of epoch k",
+        "validate on x[15:]; epoch<k>_w* are the weights at the end of epoch k",
         **model_info(model),
     }
     return arrays, info
@@ -238,8 +268,11 @@ def case_functional():
     arrays = {"xa": xa, "xb": xb, "y_reg": y_reg, "y_cls": y_cls, **weight_list(model, "init")}
     p_reg, p_cls = model.predict([xa, xb], verbose=0)
     arrays["predict_reg"], arrays["predict_cls"] = p_reg, p_cls
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                  loss=["mse", "sparse_categorical_crossentropy"], loss_weights=[1.0, 0.5])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss=["mse", "sparse_categorical_crossentropy"],
+        loss_weights=[1.0, 0.5],
+    )
     info["metrics_names_after_compile"] = list(model.metrics_names)
     results = []
     for step in (1, 2):
@@ -247,22 +280,26 @@ def case_functional():
         results.append([to_float(v) for v in r] if isinstance(r, (list, tuple)) else to_float(r))
         arrays[f"step{step}_result"] = as_f32(r)
         arrays.update(weight_list(model, f"step{step}"))
-    info.update({
-        "train_on_batch": results,
-        "returned_type": type(r).__name__,
-        "metrics_names": list(model.metrics_names),
-        "test_on_batch_dict_after": logs_in_order(model, [xa, xb], [y_reg, y_cls]),
-        "outputs": ["reg", "cls"],
-    })
+    info.update(
+        {
+            "train_on_batch": results,
+            "returned_type": type(r).__name__,
+            "metrics_names": list(model.metrics_names),
+            "test_on_batch_dict_after": logs_in_order(model, [xa, xb], [y_reg, y_cls]),
+            "outputs": ["reg", "cls"],
+        }
+    )
     return arrays, info
 
 
 def small_binary_model():
-    return keras.Sequential([
-        keras.Input((5,)),
-        layers.Dense(4, activation="tanh"),
-        layers.Dense(1, activation="sigmoid"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((5,)),
+            layers.Dense(4, activation="tanh"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
 
 
 def binary_data():
@@ -280,18 +317,22 @@ def run_binary(loss):
     model.set_weights(init_weights([(5, 4), (4,), (4, 1), (1,)], 3))
     arrays = {"x": x, "y": y, **weight_list(model, "init")}
     arrays["predict"] = model.predict(x, verbose=0)
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.2), loss=loss,
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.2), loss=loss, metrics=["accuracy"]
+    )
     results = []
     for step in (1, 2):
         r = model.train_on_batch(x, y)
         results.append([to_float(v) for v in r])
         arrays[f"step{step}_result"] = as_f32(r)
         arrays.update(weight_list(model, f"step{step}"))
-    info = {"metrics_names": list(model.metrics_names), "train_on_batch": results,
-            "compiled_metrics": compiled_metrics(model),
-            "test_on_batch_dict_after": logs_in_order(model, x, y),
-            **model_info(model)}
+    info = {
+        "metrics_names": list(model.metrics_names),
+        "train_on_batch": results,
+        "compiled_metrics": compiled_metrics(model),
+        "test_on_batch_dict_after": logs_in_order(model, x, y),
+        **model_info(model),
+    }
     return arrays, info
 
 
@@ -308,8 +349,11 @@ def case_evaluate():
     x, y = mlp_data()
     model = mlp_model()
     model.set_weights(init_weights(MLP_SHAPES, MLP_SEED))
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.1),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     for _ in range(3):  # the same 3 steps as case `mlp`
         model.train_on_batch(x[:10], y[:10])
     arrays = {"x": x, "y": y, **weight_list(model, "weights")}
@@ -345,19 +389,26 @@ CASES = {
 }
 
 # Functions whose source is shown with each case (so a reader sees what was run).
-SHARED_SOURCE = [init_weights, mlp_model, mlp_data, functional_model,
-                 small_binary_model, binary_data, run_binary]
+SHARED_SOURCE = [
+    init_weights,
+    mlp_model,
+    mlp_data,
+    functional_model,
+    small_binary_model,
+    binary_data,
+    run_binary,
+]
 
 
 # ---------------------------------------------------------------- writing
+
 
 def write_npz(path, arrays):
     """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(arrays):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]),
-                                      allow_pickle=False)
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
             zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o644 << 16
@@ -380,10 +431,17 @@ def versions():
     import h5py
     import jax
     import jaxlib
-    return {"keras": keras.__version__, "jax": jax.__version__,
-            "jaxlib": jaxlib.__version__, "numpy": np.__version__,
-            "h5py": h5py.__version__, "python": platform.python_version(),
-            "backend": keras.backend.backend(), "floatx": keras.backend.floatx()}
+
+    return {
+        "keras": keras.__version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "numpy": np.__version__,
+        "h5py": h5py.__version__,
+        "python": platform.python_version(),
+        "backend": keras.backend.backend(),
+        "floatx": keras.backend.floatx(),
+    }
 
 
 def main(argv=None):
@@ -393,8 +451,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     index = {
         "description": "Golden values recorded from real Keras by tools/keras_goldens/record.py; "
-                       "arrays in <case>.npz. Initial weights are made with numpy "
-                       "(see shared_source.init_weights) and stored as init_w*.",
+        "arrays in <case>.npz. Initial weights are made with numpy "
+        "(see shared_source.init_weights) and stored as init_w*.",
         "versions": versions(),
         "shared_source": {f.__name__: inspect.getsource(f) for f in SHARED_SOURCE},
         "cases": {},
@@ -406,8 +464,10 @@ def main(argv=None):
         index["cases"][name] = {
             "file": f"{name}.npz",
             "code": inspect.getsource(fn),
-            "arrays": {k: {"shape": list(arrays[k].shape), "dtype": str(arrays[k].dtype)}
-                       for k in sorted(arrays)},
+            "arrays": {
+                k: {"shape": list(arrays[k].shape), "dtype": str(arrays[k].dtype)}
+                for k in sorted(arrays)
+            },
             **info,
         }
         print(f"{name}: {len(arrays)} arrays")

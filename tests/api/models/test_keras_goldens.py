@@ -28,21 +28,21 @@ BUILDERS = {
             keras.Input((8,)),
             layers.Dense(16, activation="relu"),
             layers.Dense(3, activation="softmax"),
-        ]  # fmt: skip
+        ]
     ),
     "bce": lambda: keras.Sequential(
         [
             keras.Input((5,)),
             layers.Dense(4, activation="tanh"),
             layers.Dense(1, activation="sigmoid"),
-        ]  # fmt: skip
+        ]
     ),
     "mse": lambda: keras.Sequential(
         [
             keras.Input((5,)),
             layers.Dense(4, activation="tanh"),
             layers.Dense(1, activation="sigmoid"),
-        ]  # fmt: skip
+        ]
     ),
 }
 

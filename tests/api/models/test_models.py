@@ -48,12 +48,15 @@ def test_sequential_config_round_trip_gives_the_same_model():
             layers.Dense(3, activation="tanh"),
             layers.Dropout(0.2),
             layers.Dense(2),
-        ]  # fmt: skip
+        ]
     )
     config = json.loads(json.dumps(model.get_config()))
     assert [c["class_name"] for c in config["layers"]] == [
-        "InputLayer", "Dense", "Dropout", "Dense"
-    ]  # fmt: skip
+        "InputLayer",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]
     restored = keras.Sequential.from_config(config)
     restored.set_weights(model.get_weights())
     x = rng.standard_normal((3, 4)).astype("float32")
@@ -124,8 +127,14 @@ def test_subclassed_model():
 
 
 def test_calling_a_built_model_runs_its_inference_plan_and_tapes_still_work():
-    model = keras.Sequential([keras.Input((4,)), layers.Dense(8, activation="relu"),
-                              layers.Dropout(0.5), layers.Dense(2)])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(2),
+        ]
+    )
     x = rng.standard_normal((3, 4)).astype("float32")
     first = model(x)
     second = model(x.astype("float64"))  # cast to the model's dtype; same signature
@@ -140,8 +149,9 @@ def test_calling_a_built_model_runs_its_inference_plan_and_tapes_still_work():
 
 
 def test_summary_prints_keras_table(capsys):
-    model = keras.Sequential([keras.Input((4,)), layers.Dense(3, name="d1"),
-                              layers.Dense(2, name="d2")], name="tiny")  # fmt: skip
+    model = keras.Sequential(
+        [keras.Input((4,)), layers.Dense(3, name="d1"), layers.Dense(2, name="d2")], name="tiny"
+    )
     model.layers[0].trainable = False
     model.summary()
     text = capsys.readouterr().out

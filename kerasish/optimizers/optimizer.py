@@ -1,0 +1,434 @@
+"""`Optimizer`: the base every optimizer subclasses.
+
+The base owns everything shared: the `iterations` counter, the learning rate (a
+non-trainable float32 Variable, or a schedule), gradient clipping (`clipnorm`, `clipvalue`,
+`global_clipnorm`), decoupled weight decay, loss-scale unscaling, skipping None gradients,
+constraints, and the slot-variable bookkeeping. A subclass implements only `build` (its
+slot Variables, through `add_optimizer_variables`) and `update_step`, both with ops and
+`Variable.assign*`, so `apply_gradients` runs eagerly and inside a traced training step.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from backend import dtypes as dt
+from backend import ops
+from backend.variables import Variable
+
+# Arguments of Keras 3's base that issue 5 implements; until then they must keep their
+# defaults (a non-default value raises NotImplementedError rather than being ignored).
+_NOT_YET = {"use_ema": False, "ema_overwrite_frequency": None,
+            "gradient_accumulation_steps": None}  # fmt: skip
+# Keys tf.keras 2.x writes into optimizer configs; meaningless here, accepted and dropped.
+_LEGACY_KEYS = ("jit_compile", "is_legacy_optimizer")
+
+
+def _check_learning_rate(value, owner: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{owner}: `learning_rate` must be a non-negative float, a schedule or a "
+                f"callable. Received: learning_rate={value!r}"
+            ) from None
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{owner}: `learning_rate` must be a non-negative finite float. "
+            f"Received: learning_rate={value}"
+        )
+    return value
+
+
+def _check_positive(name: str, value, owner: str):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
+        raise ValueError(f"{owner}: `{name}` must be a positive float. Received: {name}={value!r}")
+    return float(value)
+
+
+def _is_schedule(value) -> bool:
+    return callable(value) and not isinstance(value, Variable)
+
+
+def _schedule_takes_step(schedule) -> bool:
+    """Keras calls a LearningRateSchedule with the step and a plain callable with nothing;
+    we call any callable that takes a positional argument with the step."""
+    try:
+        params = inspect.signature(schedule).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params
+    )
+
+
+def global_norm(tensors):
+    """`sqrt(sum of squares of every element of every tensor)`."""
+    squares = [ops.sum(ops.square(t)) for t in tensors]
+    total = squares[0]
+    for s in squares[1:]:
+        total = ops.add(total, s)
+    return ops.sqrt(total)
+
+
+class Optimizer:
+    """Base optimizer, with Keras 3's arguments.
+
+    Args:
+        learning_rate: a non-negative float (kept in a float32 Variable, so
+            `opt.learning_rate = 0.01` works while training), or a schedule: a callable
+            `schedule(iterations)` (or one taking no argument).
+        weight_decay: decoupled decay, `w -= w * weight_decay * lr` before each update.
+        clipnorm: clips each gradient to this L2 norm.
+        clipvalue: clips each gradient elementwise to `[-clipvalue, clipvalue]`.
+        global_clipnorm: scales all gradients together so their global norm is at most this.
+            At most one of the three clipping arguments may be set.
+        loss_scale_factor: gradients are divided by it before the update.
+        name: the name (paths of slot variables start with it).
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> w = keras.Variable([1.0, 2.0])
+        >>> opt = keras.optimizers.SGD(learning_rate=0.5)
+        >>> _ = opt.apply_gradients([(np.array([1.0, 1.0]), w)])
+        >>> w.numpy().tolist(), int(opt.iterations)
+        ([0.5, 1.5], 1)
+    """
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):  # fmt: skip
+        from ..layers.layer import to_snake_case
+
+        self.name = name or to_snake_case(type(self).__name__)
+        owner = f"{type(self).__name__}"
+        if kwargs.pop("decay", None):
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.",
+                          stacklevel=2)  # fmt: skip
+        for key in _LEGACY_KEYS:
+            kwargs.pop(key, None)
+        if kwargs:
+            raise ValueError(f"{owner}: argument(s) not recognized: {kwargs}")
+        given = {"use_ema": use_ema, "ema_overwrite_frequency": ema_overwrite_frequency,
+                 "gradient_accumulation_steps": gradient_accumulation_steps}  # fmt: skip
+        for key, value in given.items():
+            if value != _NOT_YET[key]:
+                raise NotImplementedError(
+                    f"{owner}: `{key}` is not supported yet (it comes with the optimizer "
+                    f"catalogue). Received: {key}={value!r}"
+                )
+        clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue,
+                    "global_clipnorm": global_clipnorm}  # fmt: skip
+        if sum(v is not None for v in clipping.values()) > 1:
+            set_ = ", ".join(f"{k}={v}" for k, v in clipping.items() if v is not None)
+            raise ValueError(
+                f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
+                f"set. Received: {set_}"
+            )
+        self.clipnorm = _check_positive("clipnorm", clipnorm, owner)
+        self.clipvalue = _check_positive("clipvalue", clipvalue, owner)
+        self.global_clipnorm = _check_positive("global_clipnorm", global_clipnorm, owner)
+        if weight_decay is not None and (
+            isinstance(weight_decay, bool)
+            or not isinstance(weight_decay, numbers.Real)
+            or weight_decay < 0
+        ):
+            raise ValueError(
+                f"{owner}: `weight_decay` must be a non-negative float. "
+                f"Received: weight_decay={weight_decay!r}"
+            )
+        self.weight_decay = None if weight_decay is None else float(weight_decay)
+        self.loss_scale_factor = _check_positive("loss_scale_factor", loss_scale_factor, owner)
+        self.use_ema = use_ema
+        self.ema_momentum = ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.gradient_accumulation_steps = gradient_accumulation_steps
+
+        self.built = False
+        self._variables: list = []
+        self._trainable_variables: list = []
+        self._index: dict = {}  # id(trainable variable) -> its index
+        self._exclude_ids: set = set()
+        self._exclude_names: tuple = ()
+        self._iterations = self._track(Variable(np.int64(0), dtype="int64", trainable=False,
+                                                name="iteration"))  # fmt: skip
+        if _is_schedule(learning_rate):
+            self._learning_rate = learning_rate
+        else:
+            value = _check_learning_rate(learning_rate, owner)
+            self._learning_rate = self._track(
+                Variable(np.float32(value), dtype="float32", trainable=False, name="learning_rate")
+            )
+
+    # ---- variables ---------------------------------------------------------------------------
+
+    def _track(self, variable: Variable) -> Variable:
+        variable.path = f"{self.name}/{variable.name}"
+        self._variables.append(variable)
+        return variable
+
+    @property
+    def variables(self) -> list:
+        """iterations, the learning rate (unless a schedule), then the slots in build order."""
+        return list(self._variables)
+
+    @property
+    def iterations(self) -> Variable:
+        """The number of updates applied so far (an int64 Variable)."""
+        return self._iterations
+
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
+                     name=None) -> Variable:  # fmt: skip
+        """A non-trainable Variable tracked by this optimizer."""
+        dtype = dt.standardize_dtype(dtype)
+        return self._track(Variable(initializer, shape=tuple(shape), dtype=dtype,
+                                    trainable=False, name=name))  # fmt: skip
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A slot Variable shaped like `reference_variable`, named `<its path>_<name>` with
+        '/' replaced by '_', as Keras (`dense_kernel_momentum`)."""
+        base = reference_variable.path.replace("/", "_")
+        return self.add_variable(reference_variable.shape, initializer=initializer,
+                                 dtype=reference_variable.dtype,
+                                 name=f"{base}_{name}" if name else base)  # fmt: skip
+
+    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
+        """One slot per variable for each name in `name` (a str or a list); for several
+        names the slots are created interleaved per variable (Keras' file order). Returns a
+        list, or a tuple of lists when `name` is a list."""
+        names = [name] if isinstance(name, str) else list(name)
+        inits = [initializer] * len(names) if isinstance(initializer, str) else list(initializer)
+        slots = tuple([] for _ in names)
+        for variable in trainable_variables:
+            for i, (slot_name, init) in enumerate(zip(names, inits, strict=True)):
+                slots[i].append(self.add_variable_from_reference(variable, slot_name, init))
+        return slots[0] if isinstance(name, str) else slots
+
+    def _get_variable_index(self, variable) -> int:
+        return self._index[id(variable)]
+
+    def build(self, variables) -> None:
+        """Records the variables this optimizer updates; subclasses then add their slots."""
+        variables = list(variables)
+        self._trainable_variables = variables
+        self._index = {id(v): i for i, v in enumerate(variables)}
+        self.built = True
+
+    # ---- learning rate ---------------------------------------------------------------------
+
+    @property
+    def learning_rate(self):
+        """The current learning rate: the Variable itself, or the schedule's value now."""
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if _is_schedule(value):
+            self._learning_rate = value
+            return
+        if _is_schedule(self._learning_rate):
+            raise TypeError(
+                f"{type(self).__name__} was created with a learning rate schedule, so its "
+                "learning rate cannot be set to a number."
+            )
+        self._learning_rate.assign(np.float32(_check_learning_rate(value, type(self).__name__)))
+
+    def _get_current_learning_rate(self):
+        lr = self._learning_rate
+        if not _is_schedule(lr):
+            return lr
+        value = lr(self._iterations) if _schedule_takes_step(lr) else lr()
+        return ops.cast(ops.convert_to_tensor(value), "float32")
+
+    # ---- applying gradients ------------------------------------------------------------------
+
+    def apply_gradients(self, grads_and_vars):
+        """Applies `(gradient, variable)` pairs; returns `iterations`."""
+        pairs = list(grads_and_vars)
+        if not pairs:
+            return self._iterations
+        grads, variables = zip(*pairs, strict=True)
+        self.apply(list(grads), list(variables))
+        return self._iterations
+
+    def apply(self, grads, trainable_variables=None) -> None:
+        """Updates `trainable_variables` (or those the optimizer was built with) from
+        `grads` (Tensors or arrays; None entries are skipped with a warning)."""
+        grads = list(grads)
+        if not grads:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(
+                    f"{type(self).__name__}: when `grads` come without variables, the "
+                    "optimizer must already be built on a list of variables "
+                    "(call `build(variables)` or pass `trainable_variables`)."
+                )
+            trainable_variables = self._trainable_variables
+        else:
+            trainable_variables = list(trainable_variables)
+            if not self.built:
+                self.build(trainable_variables)
+                self.built = True
+            self._check_known(trainable_variables)
+        if len(grads) != len(trainable_variables):
+            raise ValueError(
+                f"{type(self).__name__}: got {len(grads)} gradients for "
+                f"{len(trainable_variables)} variables."
+            )
+        grads, trainable_variables = self._filter_empty_gradients(grads, trainable_variables)
+        grads = [ops.convert_to_tensor(g) for g in grads]
+        for g, v in zip(grads, trainable_variables, strict=True):
+            if tuple(g.shape) != tuple(v.shape):
+                raise ValueError(
+                    f"{type(self).__name__}: the gradient for '{v.path}' has shape "
+                    f"{tuple(g.shape)}, but the variable has shape {tuple(v.shape)}."
+                )
+        if self.loss_scale_factor is not None:
+            grads = [ops.divide(g, self.loss_scale_factor) for g in grads]
+        grads = self._clip_gradients(grads)
+        learning_rate = self.learning_rate
+        self._apply_weight_decay(trainable_variables, learning_rate)
+        for grad, variable in zip(grads, trainable_variables, strict=True):
+            self.update_step(grad, variable, learning_rate)
+        self._iterations.assign_add(np.int64(1))
+        for variable in trainable_variables:
+            constraint = getattr(variable, "constraint", None)
+            if constraint is not None:
+                variable.assign(constraint(variable))
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        """Updates one variable from its gradient (written with ops and `assign*`)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement `update_step`.")
+
+    def _check_known(self, variables) -> None:
+        for v in variables:
+            if id(v) not in self._index:
+                raise ValueError(
+                    f"{type(self).__name__}: unknown variable '{getattr(v, 'path', v)}'. This "
+                    "optimizer can only update the variables it was built with; make a new "
+                    "optimizer for a new set of variables."
+                )
+
+    def _filter_empty_gradients(self, grads, variables):
+        kept = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        if not kept:
+            raise ValueError(f"{type(self).__name__}: no gradients provided for any variable.")
+        if len(kept) < len(grads):
+            missing = [v.path for g, v in zip(grads, variables, strict=True) if g is None]
+            warnings.warn(
+                f"Gradients do not exist for variables {missing} when minimizing the loss. "
+                "If using `model.compile()`, did you forget to provide a `loss` argument?",
+                stacklevel=3,
+            )
+        return [g for g, _ in kept], [v for _, v in kept]
+
+    def _clip_gradients(self, grads):
+        if self.clipnorm is not None:
+            return [self._clip_by_norm(g, self.clipnorm) for g in grads]
+        if self.global_clipnorm is not None:
+            norm = global_norm(grads)
+            # min(1, clip / norm), written so a zero norm gives 1 (and a NaN norm NaN).
+            scale = ops.divide(self.global_clipnorm, ops.maximum(norm, self.global_clipnorm))
+            return [ops.multiply(g, ops.cast(scale, g.dtype)) for g in grads]
+        if self.clipvalue is not None:
+            return [ops.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    @staticmethod
+    def _clip_by_norm(values, clip_norm: float):
+        """`values * clip_norm / max(||values||, clip_norm)`."""
+        l2sum = ops.sum(ops.square(values))
+        positive = ops.greater(l2sum, 0.0)
+        l2norm = ops.where(positive, ops.sqrt(ops.where(positive, l2sum, 1.0)), l2sum)
+        return ops.divide(ops.multiply(values, clip_norm), ops.maximum(l2norm, clip_norm))
+
+    # ---- weight decay ------------------------------------------------------------------------
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Exempts variables (or those whose path contains one of `var_names`) from decay."""
+        self._exclude_ids = {id(v) for v in var_list or []}
+        self._exclude_names = tuple(var_names or ())
+
+    def _use_weight_decay(self, variable) -> bool:
+        if id(variable) in self._exclude_ids:
+            return False
+        path = getattr(variable, "path", "")
+        return not any(name in path for name in self._exclude_names)
+
+    def _apply_weight_decay(self, variables, learning_rate) -> None:
+        if not self.weight_decay:
+            return
+        for variable in variables:
+            if self._use_weight_decay(variable):
+                lr = ops.cast(learning_rate, variable.dtype)
+                decay = ops.multiply(ops.multiply(variable, self.weight_decay), lr)
+                variable.assign(ops.subtract(variable, decay))
+
+    # ---- state -----------------------------------------------------------------------------
+
+    def save_own_variables(self, store) -> None:
+        """Writes the variables' values to `store["0"]`, `store["1"]`, ... (Keras' layout)."""
+        for i, v in enumerate(self._variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store) -> None:
+        """Restores what `save_own_variables` wrote (the optimizer must be built)."""
+        if len(store.keys()) != len(self._variables):
+            raise ValueError(
+                f"{type(self).__name__}: the store holds {len(store.keys())} variables, but "
+                f"the optimizer has {len(self._variables)} (is it built on the same model?)."
+            )
+        for i, v in enumerate(self._variables):
+            v.assign(np.asarray(store[str(i)]))
+
+    # ---- config ------------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        if isinstance(lr, Variable):
+            lr = float(lr.numpy())
+        elif hasattr(lr, "get_config"):
+            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        config = dict(config)
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            try:
+                from . import schedules
+            except ImportError:
+                raise NotImplementedError(
+                    "Learning rate schedules in configs come with the optimizer catalogue. "
+                    f"Received: learning_rate={lr!r}"
+                ) from None
+            config["learning_rate"] = schedules.deserialize(lr, custom_objects=custom_objects)
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}>"

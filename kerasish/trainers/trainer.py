@@ -1,0 +1,386 @@
+"""`compile`, `fit`, `evaluate`, `predict` and the `*_on_batch` methods, mixed into Model.
+
+The train, test and predict steps are ordinary Python methods written with ops and a
+GradientTape (override `train_step` for a GAN); `fit` traces them into compiled Plans, one
+per batch signature (the last, smaller batch gets its own Plan but no new kernel), unless
+`run_eagerly=True`. Return values follow Keras 3 (`../shared/KERAS_FORMATS.md`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backend import GradientTape, compiler, nest, ops
+
+from .. import metrics as metrics_module
+from .. import optimizers as optimizers_module
+from . import data_adapter as da
+from .compile_utils import CompileLoss, build_metric, check_metric_identifiers, output_names
+
+
+def _treedef(structure):
+    """A hashable description of a nested structure's shape (not its values)."""
+    if isinstance(structure, dict):
+        return ("dict", tuple((k, _treedef(v)) for k, v in structure.items()))
+    if isinstance(structure, (list, tuple)):
+        return (type(structure).__name__, tuple(_treedef(v) for v in structure))
+    return "none" if structure is None else "leaf"
+
+
+def _to_python(logs: dict) -> dict:
+    return {k: float(np.asarray(v)) for k, v in logs.items()}
+
+
+class Trainer:
+    """The training API of `Model`."""
+
+    compiled = False
+    optimizer = None
+    history = None
+    _run_eagerly = False
+
+    # ---- compile ---------------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):  # fmt: skip
+        """Configures training. Names of losses, metrics and optimizers resolve at once, so
+        an unknown one raises here. `jit_compile`, `steps_per_execution` and
+        `auto_scale_loss` are accepted for compatibility: steps are always compiled to Plans
+        (unless `run_eagerly`), one step per execution."""
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = loss
+        self._compile_loss = (
+            None if loss is None else CompileLoss(loss, loss_weights, output_names(self))
+        )
+        check_metric_identifiers(metrics)
+        check_metric_identifiers(weighted_metrics)
+        self._metric_ids = metrics
+        self._weighted_metric_ids = weighted_metrics
+        self._compiled_metrics = None  # built from the first batch's shapes
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._output_loss_trackers = []
+        self.run_eagerly = run_eagerly
+        self.steps_per_execution = steps_per_execution
+        self.jit_compile = jit_compile
+        self.compiled = True
+        self._step_fns = {}
+
+    @property
+    def run_eagerly(self) -> bool:
+        return self._run_eagerly
+
+    @run_eagerly.setter
+    def run_eagerly(self, value: bool) -> None:
+        self._run_eagerly = bool(value)
+
+    @property
+    def metrics(self) -> list:
+        out = [self._loss_tracker] if self.compiled else []
+        out += self._output_loss_trackers
+        out += [m for _, m, _, _ in self._compiled_metrics or []]
+        return out
+
+    @property
+    def metrics_names(self) -> list:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def _assert_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise ValueError(
+                f"Model '{self.name}': call compile() before {what}() "
+                "(it needs an optimizer and a loss)."
+            )
+
+    # ---- the steps ---------------------------------------------------------------------------
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss(es) plus the losses added by layers (`model.losses`)."""
+        total = None
+        self._last_output_losses = []
+        if self._compile_loss is not None:
+            if y is None:
+                raise ValueError(f"Model '{self.name}' was compiled with a loss but got no `y`.")
+            total, parts = self._compile_loss(y, y_pred, sample_weight)
+            self._last_output_losses = parts
+        for extra in self.losses:
+            total = extra if total is None else ops.add(total, extra)
+        if total is None:
+            raise ValueError(
+                f"Model '{self.name}' has no loss: pass `loss` to compile() or add one with "
+                "add_loss()."
+            )
+        return total
+
+    def _build_compiled_metrics(self, y, y_pred) -> None:
+        names = output_names(self)
+        outputs = nest.flatten(y_pred)
+        targets = nest.flatten(y) if not isinstance(y, dict) else [y.get(n) for n in names]
+        several = len(outputs) > 1
+        built = []
+        for weighted, ids in ((False, self._metric_ids), (True, self._weighted_metric_ids)):
+            if ids is None:
+                continue
+            for i, (yt, yp) in enumerate(zip(targets, outputs, strict=False)):
+                out_name = names[i] if i < len(names) else f"output_{i}"
+                if isinstance(ids, dict):
+                    chosen = ids.get(out_name, [])
+                elif several and ids and isinstance(ids[0], (list, tuple)):
+                    chosen = ids[i]
+                else:
+                    chosen = ids
+                for identifier in nest.flatten(chosen):
+                    metric = build_metric(identifier, yt, yp)
+                    log_name = f"{out_name}_{metric.name}" if several else metric.name
+                    built.append((log_name, metric, i, weighted))
+        if several and self._compile_loss is not None:
+            self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names]
+        self._compiled_metrics = built
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None, loss=None) -> dict:
+        """Updates the loss tracker and the compiled metrics; returns their results."""
+        batch = nest.flatten(x)[0].shape[0]
+        if loss is not None:
+            self._loss_tracker.update_state(loss, sample_weight=batch)
+        for tracker, part in zip(
+            self._output_loss_trackers, self._last_output_losses, strict=False
+        ):
+            if part is not None:
+                tracker.update_state(part, sample_weight=batch)
+        names = output_names(self)
+        outputs = nest.flatten(y_pred)
+        targets = nest.flatten(y) if not isinstance(y, dict) else [y.get(n) for n in names]
+        for _, metric, i, weighted in self._compiled_metrics or []:
+            metric.update_state(
+                targets[i], outputs[i], sample_weight=sample_weight if weighted else None
+            )
+        logs = {"loss": self._loss_tracker.result()} if loss is not None else {}
+        for tracker in self._output_loss_trackers:
+            logs[tracker.name] = tracker.result()
+        for name, metric, _, _ in self._compiled_metrics or []:
+            logs[name] = metric.result()
+        return logs
+
+    def train_step(self, data):
+        """One training step on a batch: forward, loss, gradients, update, metrics."""
+        x, y, sample_weight = da.unpack(data)
+        self._clear_losses()
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        if self._compiled_metrics is None:
+            self._build_compiled_metrics(y, y_pred)
+        variables = self.trainable_weights
+        grads = tape.gradient(loss, variables)
+        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+        if pairs:
+            self.optimizer.apply_gradients(pairs)
+        return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def test_step(self, data):
+        x, y, sample_weight = da.unpack(data)
+        self._clear_losses()
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        if self._compiled_metrics is None:
+            self._build_compiled_metrics(y, y_pred)
+        return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+
+    def predict_step(self, data):
+        x, _, _ = da.unpack(data)
+        return self(x, training=False)
+
+    # ---- running a step ------------------------------------------------------------------------
+
+    def _cast_x(self, x):
+        inputs = getattr(self, "inputs", None)
+        flat = nest.flatten(x)
+        if inputs and len(inputs) == len(flat):
+            dtypes = [s.dtype for s in inputs]
+        else:
+            dtypes = [self.dtype] * len(flat)
+        cast = []
+        for array, dtype in zip(flat, dtypes, strict=True):
+            if array.dtype.kind in "fiub" and array.dtype.name != dtype:
+                array = array.astype(dtype)
+            cast.append(array)
+        return nest.pack(x, iter(cast))
+
+    @staticmethod
+    def _cast_targets(y):
+        if y is None:
+            return None
+        flat = [a.astype("float32") if a.dtype == np.float64 else a for a in nest.flatten(y)]
+        return nest.pack(y, iter(flat))
+
+    def _run_step(self, kind: str, batch):
+        x, y, sw = batch
+        data = (
+            self._cast_x(x),
+            self._cast_targets(y),
+            None if sw is None else np.asarray(sw, "float32"),
+        )
+        step = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[
+            kind
+        ]
+        if self.run_eagerly:
+            result = step(data)
+        else:
+            key = (kind, _treedef(data))
+            fn = self._step_fns.get(key)
+            if fn is None:
+                template = data
+
+                def flat_step(*flat):
+                    return step(nest.pack(template, iter(flat)))
+
+                fn = self._step_fns[key] = compiler.function(flat_step)
+            result = fn(*nest.flatten(data))
+        if kind == "predict":
+            return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
+        return _to_python(result)
+
+    # ---- fit / evaluate / predict ----------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):  # fmt: skip
+        """Trains for `epochs` epochs; returns the `History` (also `model.history`)."""
+        from ..callbacks import CallbackList, History
+
+        self._assert_compiled("fit")
+        if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
+            raise ValueError(
+                "`validation_split` must be in [0, 1). Received: "
+                f"validation_split={validation_split!r}"
+            )
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(
+                f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}"
+            )
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if validation_split and validation_data is None:
+            arrays = (
+                da.to_arrays(x, "x"),
+                da.to_arrays(y, "y"),
+                da.to_arrays(sample_weight, "sample_weight"),
+            )
+            (x, y, sample_weight), validation_data = da.split_validation(*arrays, validation_split)
+        y_arrays = da.to_arrays(y, "y")
+        sample_weight = da.class_weights_to_sample_weights(
+            y_arrays, class_weight, da.to_arrays(sample_weight, "sample_weight")
+        )
+        batches = da.make_batches(x, y_arrays, sample_weight, batch_size, shuffle, steps_per_epoch)
+        val = None
+        if validation_data is not None:
+            vx, vy, vsw = da.unpack(tuple(validation_data))
+            val = da.make_batches(
+                vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps
+            )
+
+        callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
+                                     model=self, verbose=verbose, epochs=epochs,
+                                     steps=batches.steps)  # fmt: skip
+        self.stop_training = False
+        callback_list.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            for step, batch in enumerate(batches):
+                callback_list.on_train_batch_begin(step)
+                logs = self._run_step("train", batch)
+                callback_list.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_batches(val)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if hasattr(batches, "on_epoch_end"):
+                batches.on_epoch_end()
+            logs = epoch_logs
+            if self.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        self.history = next(c for c in callback_list.callbacks if isinstance(c, History))
+        return self.history
+
+    def _evaluate_batches(self, batches, callback_list=None) -> dict:
+        self.reset_metrics()
+        logs = {}
+        for step, batch in enumerate(batches):
+            if callback_list is not None:
+                callback_list.on_test_batch_begin(step)
+            logs = self._run_step("test", batch)
+            if callback_list is not None:
+                callback_list.on_test_batch_end(step, logs)
+        return logs
+
+    def _format_results(self, logs: dict, return_dict: bool):
+        if return_dict:
+            return dict(logs)
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, **kwargs):  # fmt: skip
+        """The loss (and metrics) over the data: a scalar, `[loss, *metrics]`, or a dict."""
+        from ..callbacks import CallbackList
+
+        self._assert_compiled("evaluate")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list.on_test_begin()
+        logs = self._evaluate_batches(batches, callback_list)
+        callback_list.on_test_end(logs)
+        return self._format_results(logs, return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for `x`, batch by batch, as numpy arrays."""
+        batches = da.make_batches(x, None, None, batch_size, False, steps)
+        outputs = []
+        for batch in batches:
+            outputs.append(self._run_step("predict", (batch[0], None, None)))
+        if not outputs:
+            raise ValueError("predict() received no data.")
+        flat = [
+            np.concatenate(parts, axis=0)
+            for parts in zip(*[nest.flatten(o) for o in outputs], strict=True)
+        ]
+        return nest.pack(outputs[0], iter(flat))
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch (metrics reset first, as Keras)."""
+        self._assert_compiled("train_on_batch")
+        x, y = da.to_arrays(x, "x"), da.to_arrays(y, "y")
+        sample_weight = da.class_weights_to_sample_weights(
+            y, class_weight, da.to_arrays(sample_weight, "sample_weight")
+        )
+        da.num_samples(x, y, sample_weight)
+        da.check_finite(x, "x")
+        da.check_finite(y, "y")
+        self.reset_metrics()
+        logs = self._run_step("train", (x, y, sample_weight))
+        return self._format_results(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """One evaluation step on one batch (metrics reset first)."""
+        self._assert_compiled("test_on_batch")
+        x, y = da.to_arrays(x, "x"), da.to_arrays(y, "y")
+        da.num_samples(x, y, da.to_arrays(sample_weight, "sample_weight"))
+        self.reset_metrics()
+        logs = self._run_step("test", (x, y, da.to_arrays(sample_weight, "sample_weight")))
+        return self._format_results(logs, return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for one batch, as numpy arrays."""
+        return self._run_step("predict", (da.to_arrays(x, "x"), None, None))
