@@ -23,3 +23,13 @@ def pack(structure, leaves):
         packed = [pack(item, leaves) for item in structure]
         return tuple(packed) if isinstance(structure, tuple) else packed
     return next(leaves)
+
+
+def structure_key(structure):
+    """A hashable description of a nested structure's shape (not its values): a cache key
+    for functions traced per input structure."""
+    if isinstance(structure, dict):
+        return ("dict", tuple((k, structure_key(v)) for k, v in structure.items()))
+    if isinstance(structure, (list, tuple)):
+        return (type(structure).__name__, tuple(structure_key(v) for v in structure))
+    return "none" if structure is None else "leaf"

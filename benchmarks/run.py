@@ -1,11 +1,17 @@
-"""The benchmark: a 784-512-512-10 MLP training step, ours (eager and compiled) against PyTorch.
+"""The benchmarks: a 784-512-512-10 MLP, ours against PyTorch, in three suites.
 
-    python benchmarks/run.py                 # full run (20-30 s)
-    python benchmarks/run.py --quick         # smoke run, a few seconds
+    python benchmarks/run.py                      # every suite (about a minute)
+    python benchmarks/run.py --quick              # smoke run, a few seconds
+    python benchmarks/run.py --suite fit          # one suite: mlp-step, fit, single or all
     python benchmarks/run.py --threads 1 --json /tmp/bench.json
 
-Prints samples/s for each runner, the ratios to PyTorch, and our GFLOP/s as a fraction of
-numpy's float32 2048x2048 matmul measured in the same run. See benchmarks/README.md.
+- mlp-step: a raw training step (ops + GradientTape + SGD), eager and compiled, vs PyTorch.
+- fit: `model.fit` (batch 128, Adam) vs PyTorch's equivalent loop, samples/s.
+- single: single-sample `model(x)` and `predict_on_batch` vs PyTorch's `model(x)` under
+  `inference_mode`, calls/s.
+
+Prints the figures, the ratios to PyTorch, and GFLOP/s as a fraction of numpy's float32
+2048x2048 matmul measured in the same run. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -20,11 +26,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (no numpy import at module level: threads are set first)
 
 
+SUITES = ("mlp-step", "fit", "single")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     parser.add_argument(
-        "--steps", type=int, default=None, help="steps per repetition (default: ~1.5 s worth)"
+        "--suite",
+        choices=(*SUITES, "all"),
+        default="all",
+        help="which suite to run (default all)",
+    )
+    parser.add_argument(
+        "--batch", type=int, default=128, help="batch size of mlp-step and fit (default 128)"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="mlp-step: steps per repetition (default: ~1.5 s worth)",
+    )
+    parser.add_argument(
+        "--fit-samples",
+        type=int,
+        default=None,
+        help="fit: samples per epoch (default 40 batches; 8 with --quick)",
     )
     parser.add_argument(
         "--threads",
@@ -36,8 +62,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", metavar="PATH", default=None, help="also write figures here")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     args = parser.parse_args(argv)
-    if args.batch < 1 or (args.steps is not None and args.steps < 1):
-        parser.error("--batch and --steps must be positive")
+    if args.batch < 1 or any(n is not None and n < 1 for n in (args.steps, args.fit_samples)):
+        parser.error("--batch, --steps and --fit-samples must be positive")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be positive")
     return args

@@ -90,3 +90,147 @@ def run_graph(nodes: list, inputs: list, values: list, training=None):
         for sym, val in zip(call.output_tensors, nest.flatten(out), strict=True):
             computed[id(sym)] = val
     return lambda s: computed[id(s)]
+
+
+# ---- configs ---------------------------------------------------------------------------------
+
+
+def _local_node_index(model, layer, call) -> int:
+    """The index of `call` among `layer`'s calls that belong to `model` (as Keras numbers
+    them in a model's config)."""
+    own = [node for node in layer._inbound_nodes if node in model._nodes]
+    return own.index(call)
+
+
+def _tensor_ref(model, tensor) -> list:
+    layer, node_index, tensor_index = history_of(tensor)
+    if type(layer).__name__ == "InputLayer":
+        return [layer.name, 0, 0]
+    call = layer._inbound_nodes[node_index]
+    return [layer.name, _local_node_index(model, layer, call), tensor_index]
+
+
+def _encode_arg(model, value):
+    if isinstance(value, SymbolicTensor):
+        return {
+            "class_name": "__keras_tensor__",
+            "config": {
+                "shape": list(value.shape),
+                "dtype": value.dtype,
+                "keras_history": _tensor_ref(model, value),
+            },
+        }
+    if isinstance(value, (list, tuple)):
+        return [_encode_arg(model, v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode_arg(model, v) for k, v in value.items()}
+    return value
+
+
+def functional_config(model) -> dict:
+    """Keras 3's functional config: layers with their inbound nodes, input and output refs."""
+    from ..layers import serialization
+
+    layer_configs = []
+    for layer in model.layers:
+        entry = serialization.serialize(layer)
+        entry["name"] = layer.name
+        nodes = [node for node in layer._inbound_nodes if node in model._nodes]
+        entry["inbound_nodes"] = [
+            {"args": _encode_arg(model, list(node.args)), "kwargs": _encode_arg(model, node.kwargs)}
+            for node in nodes
+        ]
+        layer_configs.append(entry)
+
+    def refs(structure):
+        if isinstance(structure, dict):
+            return {k: _tensor_ref(model, v) for k, v in structure.items()}
+        if isinstance(structure, (list, tuple)):
+            return [_tensor_ref(model, v) for v in structure]
+        return _tensor_ref(model, structure)
+
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": layer_configs,
+        "input_layers": refs(model._input_struct),
+        "output_layers": refs(model._output_struct),
+    }
+
+
+def _is_tensor_config(value) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _keras2_node_args(node) -> list:
+    """A Keras 2 node `[[layer, node_index, tensor_index, kwargs], ...]` as Keras 3 args."""
+    refs = [
+        {"class_name": "__keras_tensor__", "config": {"keras_history": list(item[:3])}}
+        for item in node
+    ]
+    return [refs[0] if len(refs) == 1 else refs]
+
+
+def functional_from_config(cls, config: dict, custom_objects=None):
+    """Rebuilds a functional model: create every layer, then sweep the layers in config
+    order, calling each node whose inputs exist, until all nodes are done."""
+    from ..layers import serialization
+
+    layers, pending = {}, []
+    for entry in config["layers"]:
+        layer = serialization.deserialize(entry, custom_objects)
+        name = entry.get("name") or entry.get("config", {}).get("name")
+        layers[name] = layer
+        for node in entry.get("inbound_nodes", []):
+            if isinstance(node, list):  # Keras 2
+                node = {"args": _keras2_node_args(node), "kwargs": {}}
+            pending.append((name, node))
+    made: dict = {}  # (layer, node_index, tensor_index) -> tensor
+    for name, layer in layers.items():
+        if type(layer).__name__ == "InputLayer":
+            made[(name, 0, 0)] = layer.output
+    counts = {name: 0 for name in layers}
+
+    def resolve(value):
+        if _is_tensor_config(value):
+            key = tuple(value["config"]["keras_history"])
+            if key not in made:
+                raise KeyError(key)
+            return made[key]
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict):
+            return {k: resolve(v) for k, v in value.items()}
+        return value
+
+    while pending:
+        progressed = False
+        remaining = []
+        for name, node in pending:
+            try:
+                args = resolve(node.get("args", []))
+                kwargs = resolve(node.get("kwargs", {}))
+            except KeyError:
+                remaining.append((name, node))
+                continue
+            out = layers[name](*args, **kwargs)
+            for i, tensor in enumerate(nest.flatten(out)):
+                made[(name, counts[name], i)] = tensor
+            counts[name] += 1
+            progressed = True
+        if not progressed:
+            raise ValueError(
+                "The model config cannot be rebuilt: these layer calls never get their inputs: "
+                f"{sorted({n for n, _ in remaining})}"
+            )
+        pending = remaining
+
+    def lookup(refs):
+        if isinstance(refs, dict):
+            return {k: lookup(v) for k, v in refs.items()}
+        if refs and isinstance(refs[0], (list, tuple)):
+            return [lookup(r) for r in refs]
+        return made[tuple(refs[:3])]
+
+    inputs, outputs = lookup(config["input_layers"]), lookup(config["output_layers"])
+    return cls(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))

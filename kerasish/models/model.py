@@ -95,7 +95,7 @@ class Model(Trainer, Layer):
             raise NotImplementedError(
                 f"Model '{self.name}': a subclassed Model must define call()."
             )
-        values = nest.flatten(inputs)
+        values = nest.flatten(self.align_inputs(inputs))
         if len(values) != len(self.inputs):
             raise ValueError(
                 f"Model '{self.name}' expects {len(self.inputs)} input(s). Received: {len(values)}"
@@ -104,6 +104,53 @@ class Model(Trainer, Layer):
             _check_input_shape(self.name, value, spec)
         lookup = run_graph(self._nodes, self.inputs, values, training=training)
         return nest.pack(self._output_struct, iter([lookup(o) for o in self.outputs]))
+
+    def align_inputs(self, inputs):
+        """Data given as a dict is matched to the model's inputs by key (the input's name
+        when the model's inputs are a list), whatever the dict's order."""
+        if not self._functional or not isinstance(inputs, dict):
+            return inputs
+        if isinstance(self._input_struct, dict):
+            keys = list(self._input_struct)
+        else:
+            keys = [x.name for x in self.inputs]
+        missing = [k for k in keys if k not in inputs]
+        if missing:
+            raise ValueError(f"Model '{self.name}' expects inputs named {keys}. Missing: {missing}")
+        values = [inputs[k] for k in keys]
+        if isinstance(self._input_struct, dict):
+            return dict(zip(keys, values, strict=True))
+        return values if isinstance(self._input_struct, (list, tuple)) else values[0]
+
+    # ---- configs ---------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        if self._functional:
+            from .functional import functional_config
+
+            return functional_config(self)
+        return super().get_config()
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        if "layers" in config and "input_layers" in config:
+            from .functional import functional_from_config
+
+            return functional_from_config(
+                cls if cls is not Model else Model, config, custom_objects
+            )
+        return super().from_config(config)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as Keras' JSON (`{"class_name", "config", ...}`)."""
+        import json
+
+        from ..layers import serialization
+
+        return json.dumps(
+            {**serialization.serialize(self), "keras_version": "3.15.0", "backend": "kerasish"},
+            **kwargs,
+        )
 
     # ---- calling ---------------------------------------------------------------------------
 
@@ -121,16 +168,20 @@ class Model(Trainer, Layer):
         return all(isinstance(x, (np.ndarray, Tensor)) for x in flat)
 
     def _run_inference_plan(self, inputs):
+        inputs = self.align_inputs(inputs)
         if self._inference is None:
+            self._inference = {}
+        key = nest.structure_key(inputs)
+        function = self._inference.get(key)
+        if function is None:
             structure = inputs
 
             def infer(*flat):
                 return Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
 
-            self._inference = compiler.function(infer)
+            function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        flat = [self._cast_input(x) for x in flat]
-        out = self._inference(*flat)
+        out = function(*[self._cast_input(x) for x in flat])
         return nest.pack(out, iter([Tensor(o) for o in nest.flatten(out)]))
 
     def _cast_input(self, x):

@@ -18,15 +18,6 @@ from . import data_adapter as da
 from .compile_utils import CompileLoss, build_metric, check_metric_identifiers, output_names
 
 
-def _treedef(structure):
-    """A hashable description of a nested structure's shape (not its values)."""
-    if isinstance(structure, dict):
-        return ("dict", tuple((k, _treedef(v)) for k, v in structure.items()))
-    if isinstance(structure, (list, tuple)):
-        return (type(structure).__name__, tuple(_treedef(v) for v in structure))
-    return "none" if structure is None else "leaf"
-
-
 def _to_python(logs: dict) -> dict:
     return {k: float(np.asarray(v)) for k, v in logs.items()}
 
@@ -197,6 +188,7 @@ class Trainer:
     # ---- running a step ------------------------------------------------------------------------
 
     def _cast_x(self, x):
+        x = self.align_inputs(x)
         inputs = getattr(self, "inputs", None)
         flat = nest.flatten(x)
         if inputs and len(inputs) == len(flat):
@@ -230,7 +222,7 @@ class Trainer:
         if self.run_eagerly:
             result = step(data)
         else:
-            key = (kind, _treedef(data))
+            key = (kind, nest.structure_key(data))
             fn = self._step_fns.get(key)
             if fn is None:
                 template = data

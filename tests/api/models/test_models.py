@@ -139,7 +139,8 @@ def test_calling_a_built_model_runs_its_inference_plan_and_tapes_still_work():
     first = model(x)
     second = model(x.astype("float64"))  # cast to the model's dtype; same signature
     np.testing.assert_allclose(first.numpy(), second.numpy(), rtol=1e-6)
-    assert model._inference is not None and model._inference.plan_count == 1
+    (function,) = model._inference.values()
+    assert function.plan_count == 1
     eager = ops.convert_to_numpy(keras.Layer.__call__(model, x))
     np.testing.assert_allclose(first.numpy(), eager, rtol=1e-6)  # Dropout off in inference
     with keras.GradientTape() as tape:
@@ -163,3 +164,38 @@ def test_summary_prints_keras_table(capsys):
     lines = []
     model.summary(print_fn=lines.append)
     assert lines[0] == 'Model: "tiny"'
+
+
+def test_functional_config_round_trip_json_and_clone():
+    a = keras.Input((4,), name="in_a")
+    b = keras.Input((3,), name="in_b")
+    shared = layers.Dense(5, activation="relu", name="enc")
+    h = layers.Concatenate(name="join")([shared(layers.Dense(4, name="pa")(a)), shared(a)])
+    model = keras.Model(
+        {"x": a, "y": b}, [layers.Dense(2, name="o1")(h), layers.Add(name="o2")([b, b])]
+    )
+    config = json.loads(json.dumps(model.get_config()))
+    assert config["input_layers"] == {"x": ["in_a", 0, 0], "y": ["in_b", 0, 0]}
+    enc = next(l for l in config["layers"] if l["name"] == "enc")
+    assert len(enc["inbound_nodes"]) == 2  # the shared layer is called twice
+    restored = keras.Model.from_config(config)
+    assert [l.name for l in restored.layers] == [l.name for l in model.layers]
+    restored.set_weights(model.get_weights())
+    data = {"y": np.ones((2, 3), np.float32), "x": rng.standard_normal((2, 4)).astype("float32")}
+    for ours, theirs in zip(restored(data), model(data), strict=True):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    from_json = keras.models.model_from_json(model.to_json())
+    assert len(from_json.weights) == len(model.weights)
+    clone = keras.models.clone_model(model)
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    assert not np.allclose(clone.get_weights()[0], model.get_weights()[0])  # fresh weights
+    with pytest.raises(ValueError, match="Missing"):
+        model({"x": data["x"]})
+
+
+def test_model_from_json_refuses_unknown_classes():
+    text = json.dumps({"class_name": "os.system", "config": {"name": "evil"}})
+    with pytest.raises(ValueError, match="Unknown layer class"):
+        keras.models.model_from_json(text)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        keras.models.model_from_json("{oops")
