@@ -16,7 +16,7 @@ import kerasish as keras
 
 def main(argv=None) -> float:
     parser = argparse.ArgumentParser(prog="python -m kerasish", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -29,7 +29,7 @@ def main(argv=None) -> float:
     model = keras.Sequential(
         [
             keras.Input((64,)),
-            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(128, activation="relu"),
             keras.layers.Dropout(0.1),
             keras.layers.Dense(10, activation="softmax"),
         ],
@@ -44,7 +44,7 @@ def main(argv=None) -> float:
         batch_size=32,
         epochs=args.epochs,
         validation_split=0.1,
-        callbacks=[keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)],
+        callbacks=[keras.callbacks.EarlyStopping(patience=8, restore_best_weights=True)],
         verbose=args.verbose,
     )
     elapsed = time.perf_counter() - started
