@@ -9,6 +9,7 @@ functional `Model` can be made from it).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import threading
@@ -136,6 +137,20 @@ class Layer:
         call = inspect.signature(self.call).parameters
         self._call_takes_training = "training" in call
         self._call_takes_mask = "mask" in call
+
+    def __init_subclass__(cls, **kwargs):
+        # A layer is built once its `build` has run, however it was called (as Keras).
+        super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_sets_built", False):
+
+            @functools.wraps(build)
+            def build_and_mark(self, *args, **kw):
+                build(self, *args, **kw)
+                self.built = True
+
+            build_and_mark._sets_built = True
+            cls.build = build_and_mark
 
     # ---- tracking ------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """Merging layers: combine a list of inputs (Add, Subtract, Multiply, Average, Maximum,
-Minimum, Concatenate)."""
+Minimum, Concatenate, Dot)."""
 
 from __future__ import annotations
 
-from backend import ops
+from backend import config, ops
 
 from .layer import Layer
 
@@ -123,3 +123,89 @@ class Concatenate(Merge):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(Merge):
+    """The dot product of two inputs along `axes`, per sample (Keras' `batch_dot`).
+
+    `axes` is an int (the same axis of both) or a pair; axis 0, the batch, is not allowed.
+    The output has the first input's remaining axes, then the second's; two 2D inputs give
+    `(batch, 1)`. `normalize=True` L2-normalizes both along `axes` first (cosine proximity).
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> x, y = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+        >>> keras.layers.Dot(axes=(2, 2))([x, y]).shape
+        (2, 3, 5)
+    """
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axes, list):
+            axes = tuple(axes)
+        is_int = isinstance(axes, int) and not isinstance(axes, bool)
+        if not is_int and not (
+            isinstance(axes, tuple)
+            and len(axes) == 2
+            and all(isinstance(a, int) and not isinstance(a, bool) for a in axes)
+        ):
+            raise ValueError(f"Dot: `axes` must be an int or two ints. Received: axes={axes!r}")
+        self.axes = axes
+        self.normalize = bool(normalize)
+        self.supports_masking = False
+
+    def _pair(self, ranks) -> tuple:
+        axes = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        return tuple(a % r if -r <= a < r else None for a, r in zip(axes, ranks, strict=True))
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"Dot '{self.name}' takes exactly 2 inputs. Received: {len(input_shape)}"
+            )
+        shape1, shape2 = (tuple(s) for s in input_shape)
+        if len(shape1) < 2 or len(shape2) < 2:
+            raise ValueError(
+                f"Dot '{self.name}' needs inputs of rank >= 2 (batch first). Received: "
+                f"input_shape={[shape1, shape2]}"
+            )
+        axes = self._pair((len(shape1), len(shape2)))
+        if None in axes or 0 in axes:
+            raise ValueError(
+                f"Dot '{self.name}': axes must be non-batch axes of inputs of shapes {shape1} "
+                f"and {shape2}. Received: axes={self.axes}"
+            )
+        d1, d2 = shape1[axes[0]], shape2[axes[1]]
+        if d1 is not None and d2 is not None and d1 != d2:
+            raise ValueError(
+                f"Dot '{self.name}': incompatible sizes {d1} (axis {axes[0]}) and {d2} "
+                f"(axis {axes[1]}) for inputs of shapes {shape1} and {shape2}."
+            )
+
+    def call(self, inputs):
+        x, y = inputs
+        ndim_x, ndim_y = len(x.shape), len(y.shape)
+        axis_x, axis_y = self._pair((ndim_x, ndim_y))
+        if self.normalize:
+            x, y = _l2_normalize(x, axis_x), _l2_normalize(y, axis_y)
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        x_sub = ["z"] + [letters[i] for i in range(ndim_x - 1)]
+        y_sub = ["z"] + [letters[ndim_x - 1 + i] for i in range(ndim_y - 1)]
+        y_sub[axis_y] = x_sub[axis_x] = "y"
+        out_sub = ["z"] + [c for c in x_sub[1:] + y_sub[1:] if c != "y"]
+        out = ops.einsum(f"{''.join(x_sub)},{''.join(y_sub)}->{''.join(out_sub)}", x, y)
+        if ndim_x == 2 and ndim_y == 2:
+            out = ops.expand_dims(out, 1)  # as batch_dot: (batch, 1)
+        return out
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def _l2_normalize(x, axis: int):
+    """`x / max(||x||, epsilon)` along `axis` (Keras' `ops.normalize`)."""
+    square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    eps = config.epsilon()
+    return ops.divide(x, ops.sqrt(ops.maximum(square_sum, eps * eps)))

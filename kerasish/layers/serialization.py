@@ -6,6 +6,8 @@ Loading resolves class names from the registry (built-in layers and those regist
 
 from __future__ import annotations
 
+import inspect
+
 _REGISTRY: dict = {}
 
 
@@ -43,4 +45,6 @@ def deserialize(config: dict, custom_objects: dict | None = None):
     inner = dict(config.get("config", {}))
     if name == "InputLayer" and "batch_input_shape" in inner and "batch_shape" not in inner:
         inner["batch_shape"] = inner.pop("batch_input_shape")
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(inner, custom_objects=custom_objects)
     return cls.from_config(inner)

@@ -39,6 +39,7 @@ class Model(Trainer, Layer):
         self._inference = None
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
+        self._in_step = False
         if self._functional:
             if inputs is None or outputs is None:
                 raise ValueError("A functional Model needs both `inputs` and `outputs`.")
@@ -162,6 +163,8 @@ class Model(Trainer, Layer):
     def _can_use_inference_plan(self, args, kwargs) -> bool:
         if not self.built or len(args) != 1 or kwargs.get("training") or active_tapes():
             return False
+        if self._in_step:  # a train/test/predict step runs the layers itself
+            return False
         if in_symbolic_scope() or set(kwargs) - {"training"}:
             return False
         flat = nest.flatten(args[0])
@@ -177,7 +180,9 @@ class Model(Trainer, Layer):
             structure = inputs
 
             def infer(*flat):
-                return Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
+                out = Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
+                self._clear_losses()  # losses added while tracing belong to no step
+                return out
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]

@@ -220,7 +220,11 @@ class Trainer:
             kind
         ]
         if self.run_eagerly:
-            result = step(data)
+            self._in_step = True
+            try:
+                result = step(data)
+            finally:
+                self._in_step = False
         else:
             key = (kind, nest.structure_key(data))
             fn = self._step_fns.get(key)

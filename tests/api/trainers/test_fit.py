@@ -26,17 +26,17 @@ def _mlp(seed=0, hidden=32):
 
 def test_digits_mlp_reaches_95_percent_validation_accuracy():
     (x, y), _ = _digits()
-    model = _mlp()
+    model = _mlp(hidden=128)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(
         x,
         y,
         batch_size=32,
-        epochs=40,
+        epochs=60,
         validation_split=0.2,
         verbose=0,
         callbacks=[
-            keras.callbacks.EarlyStopping(patience=6, restore_best_weights=True),
+            keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True),
             keras.callbacks.ReduceLROnPlateau(patience=3, factor=0.5),
         ],
     )
