@@ -1,4 +1,5 @@
-"""Optimizers: the `Optimizer` base, SGD and Adam, and `get` to resolve them by name.
+"""Optimizers: the `Optimizer` base, Keras 3's optimizers, learning-rate `schedules`, and
+`get` to resolve them by name.
 
 Example:
     >>> import kerasish as keras
@@ -8,11 +9,20 @@ Example:
 
 from __future__ import annotations
 
+from . import schedules
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .lion import Lion
+from .nadam import Nadam
 from .optimizer import Optimizer
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adam)}
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax,
+                                          Nadam, Lion)}  # fmt: skip
 _REGISTRY: dict = {}
 
 
@@ -63,4 +73,6 @@ def get(identifier) -> Optimizer | None:
     raise ValueError(f"Could not interpret optimizer identifier. Received: {identifier!r}")
 
 
-__all__ = ["SGD", "Adam", "Optimizer", "deserialize", "get", "register", "serialize"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", "Nadam",
+           "Optimizer", "RMSprop", "deserialize", "get", "register", "schedules",
+           "serialize"]  # fmt: skip

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 from backend import ops
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_float
 
 
 class Adam(Optimizer):
@@ -28,7 +26,7 @@ class Adam(Optimizer):
                  amsgrad=False, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name="adam", **kwargs):  # fmt: skip
+                 gradient_accumulation_steps=None, name=None, **kwargs):  # fmt: skip
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
                          clipnorm=clipnorm, clipvalue=clipvalue,
                          global_clipnorm=global_clipnorm, use_ema=use_ema,
@@ -37,18 +35,10 @@ class Adam(Optimizer):
                          loss_scale_factor=loss_scale_factor,
                          gradient_accumulation_steps=gradient_accumulation_steps, name=name,
                          **kwargs)  # fmt: skip
-        for arg, value in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not (0 <= value < 1)
-            ):
-                raise ValueError(f"Adam: `{arg}` must be a float in [0, 1). Received: {value!r}")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or epsilon < 0:
-            raise ValueError(f"Adam: `epsilon` must be a non-negative float. Received: {epsilon!r}")
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        owner = type(self).__name__
+        self.beta_1 = check_float(owner, "beta_1", beta_1, 0, 1, high_open=True)
+        self.beta_2 = check_float(owner, "beta_2", beta_2, 0, 1, high_open=True)
+        self.epsilon = check_float(owner, "epsilon", epsilon, 0)
         self.amsgrad = bool(amsgrad)
 
     def build(self, variables) -> None:

@@ -3,7 +3,8 @@
 The base owns everything shared: the `iterations` counter, the learning rate (a
 non-trainable float32 Variable, or a schedule), gradient clipping (`clipnorm`, `clipvalue`,
 `global_clipnorm`), decoupled weight decay, loss-scale unscaling, skipping None gradients,
-constraints, and the slot-variable bookkeeping. A subclass implements only `build` (its
+constraints, the moving average of the weights (`use_ema`), gradient accumulation and the
+slot-variable bookkeeping. A subclass implements only `build` (its
 slot Variables, through `add_optimizer_variables`) and `update_step`, both with ops and
 `Variable.assign*`, so `apply_gradients` runs eagerly and inside a traced training step.
 """
@@ -21,10 +22,6 @@ from backend import dtypes as dt
 from backend import ops
 from backend.variables import Variable
 
-# Arguments of Keras 3's base that issue 5 implements; until then they must keep their
-# defaults (a non-default value raises NotImplementedError rather than being ignored).
-_NOT_YET = {"use_ema": False, "ema_overwrite_frequency": None,
-            "gradient_accumulation_steps": None}  # fmt: skip
 # Keys tf.keras 2.x writes into optimizer configs; meaningless here, accepted and dropped.
 _LEGACY_KEYS = ("jit_compile", "is_legacy_optimizer")
 
@@ -53,6 +50,49 @@ def _check_positive(name: str, value, owner: str):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
         raise ValueError(f"{owner}: `{name}` must be a positive float. Received: {name}={value!r}")
     return float(value)
+
+
+def check_float(owner: str, name: str, value, low=None, high=None, high_open=False) -> float:
+    """`value` as a float, or a ValueError naming the argument, if it is not a real number in
+    `[low, high]` (`[low, high)` with `high_open`)."""
+    bad = isinstance(value, bool) or not isinstance(value, (numbers.Real, np.generic))
+    if not bad:
+        value = float(value)
+        bad = not math.isfinite(value)
+        bad = bad or (low is not None and value < low)
+        bad = bad or (high is not None and (value >= high if high_open else value > high))
+    if bad:
+        where = f" in [{low}, {high}{')' if high_open else ']'}" if high is not None else ""
+        where = where or (f" >= {low}" if low is not None else "")
+        raise ValueError(f"{owner}: `{name}` must be a float{where}. Received: {name}={value!r}")
+    return value
+
+
+def _check_ema_and_accumulation(owner, use_ema, ema_momentum, overwrite, accumulation):
+    def is_int(value):
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+    if accumulation is not None and (not is_int(accumulation) or accumulation < 2):
+        raise ValueError(
+            f"{owner}: `gradient_accumulation_steps` must be an integer >= 2. "
+            f"Received: gradient_accumulation_steps={accumulation!r}"
+        )
+    if not isinstance(use_ema, (bool, np.bool_)):
+        raise ValueError(f"{owner}: `use_ema` must be a bool. Received: use_ema={use_ema!r}")
+    if (
+        isinstance(ema_momentum, bool)
+        or not isinstance(ema_momentum, numbers.Real)
+        or not 0 <= ema_momentum <= 1
+    ):
+        raise ValueError(
+            f"{owner}: `ema_momentum` must be in the range [0, 1]. "
+            f"Received: ema_momentum={ema_momentum!r}"
+        )
+    if overwrite is not None and (not is_int(overwrite) or overwrite < 1):
+        raise ValueError(
+            f"{owner}: `ema_overwrite_frequency` must be an integer >= 1 or None. "
+            f"Received: ema_overwrite_frequency={overwrite!r}"
+        )
 
 
 def _is_schedule(value) -> bool:
@@ -120,14 +160,8 @@ class Optimizer:
             kwargs.pop(key, None)
         if kwargs:
             raise ValueError(f"{owner}: argument(s) not recognized: {kwargs}")
-        given = {"use_ema": use_ema, "ema_overwrite_frequency": ema_overwrite_frequency,
-                 "gradient_accumulation_steps": gradient_accumulation_steps}  # fmt: skip
-        for key, value in given.items():
-            if value != _NOT_YET[key]:
-                raise NotImplementedError(
-                    f"{owner}: `{key}` is not supported yet (it comes with the optimizer "
-                    f"catalogue). Received: {key}={value!r}"
-                )
+        _check_ema_and_accumulation(owner, use_ema, ema_momentum, ema_overwrite_frequency,
+                                    gradient_accumulation_steps)  # fmt: skip
         clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue,
                     "global_clipnorm": global_clipnorm}  # fmt: skip
         if sum(v is not None for v in clipping.values()) > 1:
@@ -150,10 +184,12 @@ class Optimizer:
             )
         self.weight_decay = None if weight_decay is None else float(weight_decay)
         self.loss_scale_factor = _check_positive("loss_scale_factor", loss_scale_factor, owner)
-        self.use_ema = use_ema
-        self.ema_momentum = ema_momentum
-        self.ema_overwrite_frequency = ema_overwrite_frequency
-        self.gradient_accumulation_steps = gradient_accumulation_steps
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = float(ema_momentum)
+        self.ema_overwrite_frequency = ema_overwrite_frequency or None
+        self.gradient_accumulation_steps = gradient_accumulation_steps or None
+        self._averages: list = []  # EMA of each trainable variable (use_ema)
+        self._accumulated_gradients: list = []  # summed gradients (gradient_accumulation_steps)
 
         self.built = False
         self._variables: list = []
@@ -184,8 +220,11 @@ class Optimizer:
         return list(self._variables)
 
     @property
-    def iterations(self) -> Variable:
-        """The number of updates applied so far (an int64 Variable)."""
+    def iterations(self):
+        """The number of updates applied so far: the int64 Variable counting `apply` calls,
+        or, with `gradient_accumulation_steps=n`, that count // n (as Keras)."""
+        if self.gradient_accumulation_steps:
+            return ops.floor_divide(self._iterations, np.int64(self.gradient_accumulation_steps))
         return self._iterations
 
     def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none",
@@ -208,7 +247,11 @@ class Optimizer:
         names the slots are created interleaved per variable (Keras' file order). Returns a
         list, or a tuple of lists when `name` is a list."""
         names = [name] if isinstance(name, str) else list(name)
-        inits = [initializer] * len(names) if isinstance(initializer, str) else list(initializer)
+        inits = (
+            list(initializer)
+            if isinstance(initializer, (list, tuple))
+            else [initializer] * len(names)
+        )
         slots = tuple([] for _ in names)
         for variable in trainable_variables:
             for i, (slot_name, init) in enumerate(zip(names, inits, strict=True)):
@@ -221,6 +264,12 @@ class Optimizer:
     def build(self, variables) -> None:
         """Records the variables this optimizer updates; subclasses then add their slots."""
         variables = list(variables)
+        if self.use_ema:
+            self._averages = self.add_optimizer_variables(variables, "average")
+        if self.gradient_accumulation_steps:
+            self._accumulated_gradients = self.add_optimizer_variables(
+                variables, "gradient_accumulator"
+            )
         self._trainable_variables = variables
         self._index = {id(v): i for i, v in enumerate(variables)}
         self.built = True
@@ -297,16 +346,92 @@ class Optimizer:
                 )
         if self.loss_scale_factor is not None:
             grads = [ops.divide(g, self.loss_scale_factor) for g in grads]
-        grads = self._clip_gradients(grads)
-        learning_rate = self.learning_rate
-        self._apply_weight_decay(trainable_variables, learning_rate)
-        for grad, variable in zip(grads, trainable_variables, strict=True):
-            self.update_step(grad, variable, learning_rate)
-        self._iterations.assign_add(np.int64(1))
+        if self.gradient_accumulation_steps:
+            self._accumulate_then_update(grads, trainable_variables)
+        else:
+            self._update(grads, trainable_variables)
+        if self.use_ema:
+            self._update_moving_averages()
         for variable in trainable_variables:
             constraint = getattr(variable, "constraint", None)
             if constraint is not None:
                 variable.assign(constraint(variable))
+        self._iterations.assign_add(np.int64(1))
+
+    def _update(self, grads, trainable_variables) -> None:
+        """Clipping, weight decay, then each variable's `update_step`."""
+        grads = self._clip_gradients(grads)
+        learning_rate = self.learning_rate
+        self._apply_weight_decay(trainable_variables, learning_rate)
+        self.update_variables(grads, trainable_variables, learning_rate)
+
+    def update_variables(self, grads, trainable_variables, learning_rate) -> None:
+        """Runs `update_step` per variable (a subclass may override it to update them all at
+        once, or to update optimizer-wide state first, as Nadam)."""
+        for grad, variable in zip(grads, trainable_variables, strict=True):
+            self.update_step(grad, variable, learning_rate)
+
+    def _accumulate_then_update(self, grads, trainable_variables) -> None:
+        """Keras' (JAX backend's) gradient accumulation, without branches so it traces: every
+        n-th call updates from the mean of the last n gradients and zeroes the sums; the other
+        calls add to the sums. The update is computed every call and kept only on update
+        calls, so variables and slots are selected between their old and new values."""
+        steps = self.gradient_accumulation_steps
+        is_update = ops.equal(
+            ops.mod(ops.add(self._iterations, np.int64(1)), np.int64(steps)), np.int64(0)
+        )
+        sums = [
+            self._accumulated_gradients[self._get_variable_index(v)] for v in trainable_variables
+        ]
+        state = [*trainable_variables, *self._variables]
+        before = [ops.add(ops.zeros_like(v), v) for v in state]  # reads taken now
+        averaged = [
+            ops.where(is_update, ops.divide(ops.add(g, ops.cast(s, g.dtype)), float(steps)), g)
+            for g, s in zip(grads, sums, strict=True)
+        ]
+        new_sums = [
+            ops.where(is_update, ops.zeros_like(s), ops.add(s, ops.cast(g, s.dtype)))
+            for g, s in zip(grads, sums, strict=True)
+        ]
+        self._update(averaged, trainable_variables)
+        for variable, old in zip(state, before, strict=True):
+            variable.assign(ops.where(is_update, variable, old))
+        for s, new in zip(sums, new_sums, strict=True):
+            s.assign(new)
+
+    def _update_moving_averages(self) -> None:
+        """`average = m * average + (1 - m) * variable` with `m = ema_momentum`, except at
+        iteration 0 where the average starts as the variable; every
+        `ema_overwrite_frequency` iterations the variables take their averages."""
+        iterations = self.iterations
+        momentum = ops.multiply(
+            ops.cast(ops.not_equal(iterations, np.int64(0)), "float32"), self.ema_momentum
+        )
+        for variable, average in zip(self._trainable_variables, self._averages, strict=True):
+            m = ops.cast(momentum, variable.dtype)
+            average.assign(ops.add(ops.multiply(m, average),
+                                   ops.multiply(ops.subtract(1.0, m), variable)))  # fmt: skip
+        if self.ema_overwrite_frequency:
+            overwrite = ops.equal(
+                ops.mod(ops.add(iterations, np.int64(1)), np.int64(self.ema_overwrite_frequency)),
+                np.int64(0),
+            )
+            for variable, average in zip(self._trainable_variables, self._averages, strict=True):
+                variable.assign(ops.where(overwrite, average, variable))
+
+    def finalize_variable_values(self, var_list=None) -> None:
+        """With `use_ema`, sets each variable to its moving average (`fit` calls this after
+        the last epoch); otherwise does nothing."""
+        if not self.use_ema:
+            return
+        var_list = self._trainable_variables if var_list is None else list(var_list)
+        if len(var_list) != len(self._averages):
+            raise ValueError(
+                f"{type(self).__name__}: got {len(var_list)} variables to overwrite with their "
+                f"moving averages, but the optimizer holds {len(self._averages)}."
+            )
+        for variable, average in zip(var_list, self._averages, strict=True):
+            variable.assign(average)
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """Updates one variable from its gradient (written with ops and `assign*`)."""
@@ -400,7 +525,9 @@ class Optimizer:
         if isinstance(lr, Variable):
             lr = float(lr.numpy())
         elif hasattr(lr, "get_config"):
-            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+            from . import schedules
+
+            lr = schedules.serialize(lr)
         return {
             "name": self.name,
             "learning_rate": lr,
@@ -420,13 +547,8 @@ class Optimizer:
         config = dict(config)
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
-            try:
-                from . import schedules
-            except ImportError:
-                raise NotImplementedError(
-                    "Learning rate schedules in configs come with the optimizer catalogue. "
-                    f"Received: learning_rate={lr!r}"
-                ) from None
+            from . import schedules
+
             config["learning_rate"] = schedules.deserialize(lr, custom_objects=custom_objects)
         return cls(**config)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 from backend import ops
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_float
 
 
 class SGD(Optimizer):
@@ -28,7 +26,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name="SGD", **kwargs):  # fmt: skip
+                 gradient_accumulation_steps=None, name=None, **kwargs):  # fmt: skip
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
                          clipnorm=clipnorm, clipvalue=clipvalue,
                          global_clipnorm=global_clipnorm, use_ema=use_ema,
@@ -37,13 +35,7 @@ class SGD(Optimizer):
                          loss_scale_factor=loss_scale_factor,
                          gradient_accumulation_steps=gradient_accumulation_steps, name=name,
                          **kwargs)  # fmt: skip
-        if (
-            isinstance(momentum, bool)
-            or not isinstance(momentum, numbers.Real)
-            or not (0 <= momentum <= 1)
-        ):
-            raise ValueError(f"SGD: `momentum` must be a float in [0, 1]. Received: {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = check_float("SGD", "momentum", momentum, 0, 1)
         self.nesterov = bool(nesterov)
 
     def build(self, variables) -> None:

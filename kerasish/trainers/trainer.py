@@ -304,6 +304,8 @@ class Trainer:
             logs = epoch_logs
             if self.stop_training:
                 break
+        if hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA weights in
         callback_list.on_train_end(logs)
         self.history = next(c for c in callback_list.callbacks if isinstance(c, History))
         return self.history
