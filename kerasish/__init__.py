@@ -29,6 +29,7 @@ from . import (  # noqa: E402
     activations,
     callbacks,
     config,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -38,6 +39,7 @@ from . import (  # noqa: E402
     ops,
     optimizers,
     random,
+    regularizers,
     utils,
 )
 from .layers import Input, Layer  # noqa: E402
@@ -47,6 +49,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientTape", "Input", "Layer", "Model", "Sequential", "Tensor", "Variable",
-    "activations", "backend", "callbacks", "config", "datasets", "initializers", "layers",
-    "losses", "metrics", "models", "ops", "optimizers", "random", "utils",
+    "activations", "backend", "callbacks", "config", "constraints", "datasets", "initializers",
+    "layers", "losses", "metrics", "models", "ops", "optimizers", "random", "regularizers",
+    "utils",
 ]  # fmt: skip

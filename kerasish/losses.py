@@ -18,6 +18,7 @@ import math
 from backend import dtypes as dt
 from backend import ops
 
+EPSILON = 1e-7  # Keras' backend.epsilon()
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight")
 
 
@@ -168,6 +169,122 @@ def mean_squared_error(y_true, y_pred):
     return ops.mean(ops.square(ops.subtract(y_true, y_pred)), axis=-1)
 
 
+def mean_absolute_error(y_true, y_pred):
+    """Mean of `abs(y_true - y_pred)` over the last axis.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.losses.mean_absolute_error([[0.0, 2.0]], [[1.0, 1.0]]).numpy().tolist()
+        [1.0]
+    """
+    y_true, y_pred = _prepare("mean_absolute_error", y_true, y_pred)
+    return ops.mean(ops.abs(ops.subtract(y_true, y_pred)), axis=-1)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """`100 * mean(abs((y_true - y_pred) / max(abs(y_true), eps)))` over the last axis."""
+    y_true, y_pred = _prepare("mean_absolute_percentage_error", y_true, y_pred)
+    diff = ops.abs(ops.divide(ops.subtract(y_true, y_pred), ops.maximum(ops.abs(y_true), EPSILON)))
+    return ops.multiply(ops.mean(diff, axis=-1), 100.0)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Mean of `(log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2` over the last
+    axis."""
+    y_true, y_pred = _prepare("mean_squared_logarithmic_error", y_true, y_pred)
+    first = ops.log(ops.add(ops.maximum(y_pred, EPSILON), 1.0))
+    second = ops.log(ops.add(ops.maximum(y_true, EPSILON), 1.0))
+    return ops.mean(ops.square(ops.subtract(first, second)), axis=-1)
+
+
+def l2_normalize(x, axis=-1):
+    """`x / norm(x)` along `axis`, as Keras: `x * min(rsqrt(sum(x**2)), 1 / eps)`."""
+    square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    inv_norm = ops.minimum(ops.divide(1.0, ops.sqrt(square_sum)), 1.0 / EPSILON)
+    return ops.multiply(x, inv_norm)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """The negated cosine similarity along `axis`: -1 for parallel vectors (so that minimizing
+    it aligns them), 0 when either is zero.
+
+    Example:
+        >>> import kerasish as keras
+        >>> float(keras.losses.cosine_similarity([[0.0, 2.0]], [[0.0, 3.0]])[0])
+        -1.0
+    """
+    y_true, y_pred = _prepare("cosine_similarity", y_true, y_pred)
+    products = ops.multiply(l2_normalize(y_true, axis), l2_normalize(y_pred, axis))
+    return ops.negative(ops.sum(products, axis=axis))
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Mean over the last axis of `0.5 * e**2` where `|e| <= delta`, else
+    `delta * |e| - 0.5 * delta**2` (`e = y_pred - y_true`)."""
+    y_true, y_pred = _prepare("huber", y_true, y_pred)
+    error = ops.subtract(y_pred, y_true)
+    abs_error = ops.abs(error)
+    quadratic = ops.multiply(ops.square(error), 0.5)
+    linear = ops.subtract(ops.multiply(abs_error, delta), 0.5 * delta * delta)
+    return ops.mean(ops.where(ops.less_equal(abs_error, delta), quadratic, linear), axis=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """Mean of `log(cosh(y_pred - y_true))` over the last axis, computed stably as
+    `x + softplus(-2x) - log(2)`."""
+    y_true, y_pred = _prepare("log_cosh", y_true, y_pred)
+    x = ops.subtract(y_pred, y_true)
+    values = ops.subtract(ops.add(x, ops.softplus(ops.multiply(x, -2.0))), math.log(2.0))
+    return ops.mean(values, axis=-1)
+
+
+def _to_hinge_labels(y_true):
+    """0/1 labels become -1/1 (when every label is 0 or 1, as Keras); others are kept."""
+    is_binary = ops.logical_or(ops.equal(y_true, 0.0), ops.equal(y_true, 1.0))
+    all_binary = ops.min(ops.cast(is_binary, y_true.dtype))
+    return ops.where(ops.equal(all_binary, 1.0), ops.subtract(ops.multiply(y_true, 2.0), 1.0),
+                     y_true)  # fmt: skip
+
+
+def hinge(y_true, y_pred):
+    """Mean of `max(1 - y_true * y_pred, 0)` over the last axis; 0/1 labels become -1/1."""
+    y_true, y_pred = _prepare("hinge", y_true, y_pred)
+    margin = ops.subtract(1.0, ops.multiply(_to_hinge_labels(y_true), y_pred))
+    return ops.mean(ops.maximum(margin, 0.0), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """Mean of `max(1 - y_true * y_pred, 0) ** 2` over the last axis; 0/1 labels become
+    -1/1."""
+    y_true, y_pred = _prepare("squared_hinge", y_true, y_pred)
+    margin = ops.subtract(1.0, ops.multiply(_to_hinge_labels(y_true), y_pred))
+    return ops.mean(ops.square(ops.maximum(margin, 0.0)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """`max(neg - pos + 1, 0)` with `pos = sum(y_true * y_pred)` and
+    `neg = max((1 - y_true) * y_pred)` over the last axis."""
+    y_true, y_pred = _prepare("categorical_hinge", y_true, y_pred)
+    pos = ops.sum(ops.multiply(y_true, y_pred), axis=-1)
+    neg = ops.max(ops.multiply(ops.subtract(1.0, y_true), y_pred), axis=-1)
+    return ops.maximum(ops.add(ops.subtract(neg, pos), 1.0), 0.0)
+
+
+def kl_divergence(y_true, y_pred):
+    """`sum(y_true * log(y_true / y_pred))` over the last axis, both clipped to `[eps, 1]`."""
+    y_true, y_pred = _prepare("kl_divergence", y_true, y_pred)
+    y_true = ops.clip(y_true, EPSILON, 1.0)
+    y_pred = ops.clip(y_pred, EPSILON, 1.0)
+    return ops.sum(ops.multiply(y_true, ops.log(ops.divide(y_true, y_pred))), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """Mean of `y_pred - y_true * log(y_pred + eps)` over the last axis."""
+    y_true, y_pred = _prepare("poisson", y_true, y_pred)
+    values = ops.subtract(y_pred, ops.multiply(y_true, ops.log(ops.add(y_pred, EPSILON))))
+    return ops.mean(values, axis=-1)
+
+
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Mean over `axis` of the elementwise binary crossentropy; labels are smoothed towards
     0.5 by `label_smoothing`.
@@ -203,6 +320,48 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         num_classes = y_true.shape[axis]
         y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), label_smoothing / num_classes)
     return ops.categorical_crossentropy(y_true, y_pred, from_logits=from_logits, axis=axis)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                              from_logits=False, label_smoothing=0.0, axis=-1):  # fmt: skip
+    """Binary crossentropy scaled by `(1 - p_t) ** gamma` (p_t: the probability given to the
+    true class) and, with `apply_class_balancing`, by `alpha` for class 1 and `1 - alpha`
+    for class 0; mean over `axis`."""
+    y_true, y_pred = _prepare("binary_focal_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), 0.5 * label_smoothing)
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    bce = ops.binary_crossentropy(y_true, y_pred, from_logits=False)
+    p_t = ops.add(ops.multiply(y_true, y_pred),
+                  ops.multiply(ops.subtract(1.0, y_true), ops.subtract(1.0, y_pred)))  # fmt: skip
+    focal = ops.multiply(ops.power(ops.subtract(1.0, p_t), gamma), bce)
+    if apply_class_balancing:
+        weight = ops.add(ops.multiply(y_true, alpha), ops.multiply(ops.subtract(1.0, y_true),
+                                                                   1.0 - alpha))  # fmt: skip
+        focal = ops.multiply(weight, focal)
+    return ops.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False,
+                                   label_smoothing=0.0, axis=-1):  # fmt: skip
+    """Categorical crossentropy with each class term scaled by `alpha * (1 - p) ** gamma`
+    (p: the normalized, clipped prediction); summed over the class axis."""
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be an int. Received: axis={axis}")
+    y_pred = _as_float(y_pred)
+    y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    _check_same_shape("categorical_focal_crossentropy", y_true, y_pred)
+    if label_smoothing:
+        num_classes = y_true.shape[axis]
+        y_true = ops.add(ops.multiply(y_true, 1.0 - label_smoothing), label_smoothing / num_classes)
+    if from_logits:
+        y_pred = ops.softmax(y_pred, axis=axis)
+    output = ops.divide(y_pred, ops.sum(y_pred, axis=axis, keepdims=True))
+    output = ops.clip(output, EPSILON, 1.0 - EPSILON)
+    cce = ops.negative(ops.multiply(y_true, ops.log(output)))
+    factor = ops.multiply(ops.power(ops.subtract(1.0, output), gamma), alpha)
+    return ops.sum(ops.multiply(factor, cce), axis=axis)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
@@ -379,27 +538,172 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         self.axis = axis
 
 
+class MeanAbsoluteError(LossFunctionWrapper):
+    """Mean of absolute errors over the last axis, reduced over the batch."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, reduction=reduction, name=name, dtype=dtype)
+
+
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """`100 * mean(abs((y_true - y_pred) / y_true))` over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size",
+                 name="mean_absolute_percentage_error", dtype=None):  # fmt: skip
+        super().__init__(mean_absolute_percentage_error, reduction=reduction, name=name,
+                         dtype=dtype)  # fmt: skip
+
+
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """Mean of squared differences of `log(1 + x)` over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size",
+                 name="mean_squared_logarithmic_error", dtype=None):  # fmt: skip
+        super().__init__(mean_squared_logarithmic_error, reduction=reduction, name=name,
+                         dtype=dtype)  # fmt: skip
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    """Negated cosine similarity along `axis` (-1 for aligned vectors).
+
+    Example:
+        >>> import kerasish as keras
+        >>> float(keras.losses.CosineSimilarity()([[1.0, 0.0]], [[2.0, 0.0]]))
+        -1.0
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity",
+                 dtype=None):  # fmt: skip
+        super().__init__(cosine_similarity, reduction=reduction, name=name, dtype=dtype,
+                         axis=axis)  # fmt: skip
+        self.axis = axis
+
+
+class Huber(LossFunctionWrapper):
+    """Huber loss: quadratic for errors up to `delta`, linear beyond."""
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
+                 dtype=None):  # fmt: skip
+        super().__init__(huber, reduction=reduction, name=name, dtype=dtype, delta=delta)
+        self.delta = delta
+
+
+class LogCosh(LossFunctionWrapper):
+    """Mean of `log(cosh(y_pred - y_true))` over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, reduction=reduction, name=name, dtype=dtype)
+
+
+class Hinge(LossFunctionWrapper):
+    """Hinge loss for -1/1 (or 0/1) labels."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    """Squared hinge loss for -1/1 (or 0/1) labels."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    """Hinge loss between one-hot labels and class scores."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, reduction=reduction, name=name, dtype=dtype)
+
+
+class KLDivergence(LossFunctionWrapper):
+    """Kullback-Leibler divergence between the distributions `y_true` and `y_pred`."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, reduction=reduction, name=name, dtype=dtype)
+
+
+class Poisson(LossFunctionWrapper):
+    """Poisson loss: mean of `y_pred - y_true * log(y_pred)` over the last axis."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, reduction=reduction, name=name, dtype=dtype)
+
+
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """Binary crossentropy down-weighting easy examples by `(1 - p_t) ** gamma`.
+
+    Example:
+        >>> import kerasish as keras
+        >>> loss = keras.losses.BinaryFocalCrossentropy(gamma=0.0)
+        >>> round(float(loss([[1.0]], [[0.5]])), 4)
+        0.6931
+    """
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_focal_crossentropy", dtype=None):  # fmt: skip
+        super().__init__(binary_focal_crossentropy, reduction=reduction, name=name, dtype=dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing,
+                         axis=axis)  # fmt: skip
+        self.apply_class_balancing = apply_class_balancing
+        self.alpha = alpha
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """Categorical crossentropy with each class scaled by `alpha * (1 - p) ** gamma`."""
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy",
+                 dtype=None):  # fmt: skip
+        super().__init__(categorical_focal_crossentropy, reduction=reduction, name=name,
+                         dtype=dtype, alpha=alpha, gamma=gamma, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)  # fmt: skip
+        self.alpha = alpha
+        self.gamma = gamma
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+        self.axis = axis
+
+
 # ---- resolution ----------------------------------------------------------------------------
 
 _FUNCTIONS = {
-    "mean_squared_error": mean_squared_error,
-    "binary_crossentropy": binary_crossentropy,
-    "categorical_crossentropy": categorical_crossentropy,
-    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-}
-_ALIASES = {"mse": mean_squared_error, "MSE": mean_squared_error, "bce": binary_crossentropy,
-            "BCE": binary_crossentropy}  # fmt: skip
+    fn.__name__: fn
+    for fn in (
+        mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
+        mean_squared_logarithmic_error, cosine_similarity, huber, log_cosh, hinge, squared_hinge,
+        categorical_hinge, kl_divergence, poisson, binary_crossentropy,
+        binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
+        sparse_categorical_crossentropy,
+    )
+}  # fmt: skip
+# Keras' short names (keras.losses.get("mse") is mean_squared_error); "logcosh" and
+# "kullback_leibler_divergence" are Keras 2 names Keras 3 still exports as legacy.
+_ALIASES = {
+    "mse": mean_squared_error, "MSE": mean_squared_error,
+    "mae": mean_absolute_error, "MAE": mean_absolute_error,
+    "mape": mean_absolute_percentage_error, "MAPE": mean_absolute_percentage_error,
+    "msle": mean_squared_logarithmic_error, "MSLE": mean_squared_logarithmic_error,
+    "kld": kl_divergence, "KLD": kl_divergence, "kullback_leibler_divergence": kl_divergence,
+    "logcosh": log_cosh,
+    "bce": binary_crossentropy, "BCE": binary_crossentropy,
+}  # fmt: skip
 _CLASSES = {
     cls.__name__: cls
     for cls in (
-        Loss,
-        LossFunctionWrapper,
-        MeanSquaredError,
-        BinaryCrossentropy,
-        CategoricalCrossentropy,
-        SparseCategoricalCrossentropy,
+        Loss, LossFunctionWrapper, MeanSquaredError, MeanAbsoluteError,
+        MeanAbsolutePercentageError, MeanSquaredLogarithmicError, CosineSimilarity, Huber,
+        LogCosh, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
+        BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy,
+        CategoricalFocalCrossentropy, SparseCategoricalCrossentropy,
     )
-}
+}  # fmt: skip
 _REGISTRY: dict = {}
 
 
@@ -484,12 +788,16 @@ def resolve(identifier, reduction="sum_over_batch_size"):
 
 
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "Loss", "LossFunctionWrapper",
-    "MeanSquaredError", "SparseCategoricalCrossentropy", "binary_crossentropy",
-    "categorical_crossentropy", "deserialize", "get", "mean_squared_error", "register",
-    "resolve", "serialize", "sparse_categorical_crossentropy",
-]  # fmt: skip
+    *_CLASSES,
+    *_FUNCTIONS,
+    *_ALIASES,
+    "deserialize",
+    "get",
+    "register",
+    "resolve",
+    "serialize",
+    "l2_normalize",
+]
 
 # Keras exposes the short aliases as module attributes too (`keras.losses.mse`).
-mse = MSE = mean_squared_error
-bce = BCE = binary_crossentropy
+globals().update(_ALIASES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
-from ..tensor import Spec, SymbolicTensor, Tensor
+from ..tensor import Spec, SymbolicTensor, Tensor, in_symbolic_scope
 from ..variables import Variable
 from .base import Op, TensorTypes, apply, convert
 
@@ -27,6 +27,11 @@ def convert_to_tensor(x, dtype=None, sparse=None):
         'int32'
     """
     if isinstance(x, Variable):
+        if in_symbolic_scope():
+            # While tracing, a read of the Variable at run time (not its value now).
+            from .shape import identity
+
+            return convert(identity(x), dtype)
         x = Tensor(x._value, variable=x)
     return convert(x, dtype)
 

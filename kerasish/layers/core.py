@@ -8,7 +8,7 @@ from backend import ops
 from backend import random as engine_random
 from backend.tensor import SymbolicTensor
 
-from .. import activations, initializers
+from .. import activations, constraints, initializers, regularizers
 from .layer import Layer
 
 
@@ -115,10 +115,11 @@ class Dense(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -155,7 +156,12 @@ class Dense(Layer):
         x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             x = ops.add(x, self.bias)
-        return self.activation(x)
+        x = self.activation(x)
+        if self.activity_regularizer is not None:
+            # As Keras: the regularization of the outputs, averaged over the batch.
+            batch = x.shape[0] or 1  # unknown only while building a functional graph
+            self.add_loss(ops.divide(self.activity_regularizer(x), float(batch)))
+        return x
 
     def get_config(self) -> dict:
         return {
@@ -165,10 +171,11 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None,
-            "bias_regularizer": None,
-            "kernel_constraint": None,
-            "bias_constraint": None,
+            "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
+            "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+            "activity_regularizer": _serialize_or_none(regularizers, self.activity_regularizer),
+            "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
+            "bias_constraint": _serialize_or_none(constraints, self.bias_constraint),
         }
 
 
@@ -273,3 +280,7 @@ class Identity(Layer):
 
     def call(self, inputs):
         return inputs
+
+
+def _serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)

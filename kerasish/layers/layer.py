@@ -347,6 +347,8 @@ class Layer:
             masks = [getattr(x, "_mask", None) for x in nest.flatten(inputs)]
             if any(m is not None for m in masks):
                 kwargs["mask"] = masks[0] if len(masks) == 1 else masks
+        if not _context.training:
+            self._clear_losses()  # an outermost call: `losses` are those of this call
         training = kwargs.pop("training", None)
         if training is None and _context.training:
             training = _context.training[-1]

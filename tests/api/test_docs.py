@@ -29,7 +29,8 @@ MODULES = [
     "kerasish.callbacks.terminate_on_nan", "kerasish.callbacks.lambda_callback",
     "kerasish.utils.numerical_utils", "kerasish.utils.py_dataset", "kerasish.layers.core",
     "kerasish.layers.layer", "kerasish.models.model", "kerasish.models.sequential",
-    "kerasish.initializers", "kerasish.activations",
+    "kerasish.initializers", "kerasish.activations", "kerasish.regularizers",
+    "kerasish.constraints",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
 ]  # fmt: skip
 

@@ -240,3 +240,11 @@ def test_plans_are_safe_to_call_from_two_threads():
     for t in threads:
         t.join()
     assert not errors, errors[0]
+
+
+def test_convert_to_tensor_of_a_variable_reads_it_when_the_plan_runs():
+    v = Variable(np.ones(2))
+    f = compiler.function(lambda x: ops.convert_to_tensor(v) + x)
+    np.testing.assert_allclose(f(np.zeros(2, np.float32)), [1.0, 1.0])
+    v.assign([5.0, 5.0])
+    np.testing.assert_allclose(f(np.zeros(2, np.float32)), [5.0, 5.0])

@@ -155,3 +155,29 @@ def test_count_params_before_build_is_an_error():
 def test_compute_output_shape():
     assert layers.Dense(7).compute_output_shape((None, 3)) == (None, 7)
     assert layers.Flatten().compute_output_shape((None, 2, 5)) == (None, 10)
+
+
+def test_dense_regularizers_constraints_and_their_config():
+    import json
+
+    dense = layers.Dense(
+        3,
+        kernel_regularizer="l2",
+        activity_regularizer=keras.regularizers.L1(0.5),
+        kernel_constraint=keras.constraints.NonNeg(),
+    )
+    model = keras.Sequential([keras.Input((4,)), dense])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype("float32")
+    model.fit(x, np.ones((8, 3), np.float32), epochs=2, verbose=0)
+    assert dense.kernel.numpy().min() >= 0  # the constraint is applied after each update
+    out = dense(x)
+    kernel_penalty = 0.01 * np.sum(dense.kernel.numpy() ** 2)
+    activity_penalty = 0.5 * np.sum(np.abs(out.numpy())) / 8
+    values = sorted(float(v) for v in dense.losses)
+    np.testing.assert_allclose(values, sorted([kernel_penalty, activity_penalty]), rtol=1e-5)
+    config = json.loads(json.dumps(dense.get_config()))
+    assert config["kernel_regularizer"]["class_name"] == "L2"
+    assert config["kernel_constraint"]["class_name"] == "NonNeg"
+    restored = layers.Dense.from_config(config)
+    assert restored.get_config() == config
