@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402  (no numpy import at module level: threads are set first)
 
-
 SUITES = ("mlp-step", "fit", "single")
 
 
@@ -88,37 +87,12 @@ def check_agreement(name: str, runner, reference, losses_ref: list[float]) -> st
     )
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    common.apply_thread_env(args.threads)  # before numpy/numba/torch are imported
-
+def measure_mlp_step(ctx) -> dict:
+    """The mlp-step suite: the raw training step eager, compiled and in PyTorch."""
     import mlp
-    import numpy as np
 
-    started = time.perf_counter()
-    threads = common.set_threads(args.threads)
-
-    torch_reason = None
-    torch = None
-    if args.no_torch:
-        torch_reason = "skipped: --no-torch"
-    else:
-        try:
-            import torch
-        except ImportError:
-            torch_reason = "torch not installed"
-    if torch is not None:
-        torch.set_num_threads(threads)
-
-    if args.quick:
-        warmup, target_s, peak_runs = 2, 0.15, 2
-    else:
-        warmup, target_s, peak_runs = 10, 1.5, 5
-
-    load_before = common.other_load(0.5 if not args.quick else 0.2)
-    batch = args.batch
-    flops = mlp.train_flops(batch)
-    results: dict = {"batch": batch, "threads": threads, "train_flops_per_step": flops}
+    batch, args = ctx.batch, ctx.args
+    warmup, target_s = ctx.warmup, ctx.target_s
     rows = {}
     notes = []
 
@@ -144,7 +118,7 @@ def main(argv=None) -> int:
         except Exception as exc:
             rows["compiled"] = f"n/a (compiled step failed: {common.short_error(exc)})"
 
-    if torch is not None:
+    if ctx.torch is not None:
         try:
             torch_step = mlp.TorchStep(batch)
             notes.append(check_agreement("torch", torch_step, ref_weights, ref_losses))
@@ -154,54 +128,30 @@ def main(argv=None) -> int:
         except Exception as exc:
             rows["torch"] = f"n/a (torch failed: {common.short_error(exc)})"
     else:
-        rows["torch"] = f"n/a ({torch_reason})"
+        rows["torch"] = f"n/a ({ctx.torch_reason})"
+    return {"rows": rows, "checks": notes}
 
-    peak = common.matmul_peak(2048, runs=peak_runs)
-    results["matmul_peak"] = peak
 
-    load_after = common.other_load(0.5 if not args.quick else 0.2)
-    results["other_load"] = {"before": load_before, "after": load_after}
-    env = common.environment_report(torch.get_num_threads() if torch is not None else None)
-    results["environment"] = env
+def report_mlp_step(result: dict, batch: int, peak: dict) -> tuple[list[str], dict]:
+    import mlp
 
-    # ---- report
-    title = (
-        f"MLP 784-512-512-10 training step (fwd + bwd + SGD), batch {batch}, float32, "
-        f"{threads} thread(s)"
-    )
-    print(title)
-    print("=" * len(title))
-    for line in common.format_environment(env):
-        print(line)
-    during = [r["other_load"] for r in rows.values() if isinstance(r, dict)]
-    loads = [x for x in (load_before, load_after, peak["other_load"], *during) if x is not None]
-    if loads:
-        print(
-            "other load (CPU used by other processes; before, after, and the most while "
-            f"timing): {' / '.join(_pct(x) for x in (load_before, load_after))}, "
-            f"{_pct(max(loads))}"
-        )
-        warning = common.busy_warning(max(loads))
-        if warning:
-            print(warning)
-    print()
-    print(
-        f"numpy float32 2048x2048 matmul: {peak['gflops']:.1f} GFLOP/s "
-        f"(best of {peak['runs']}, {peak['best_seconds'] * 1e3:.1f} ms)"
-    )
-    print(f"step FLOPs: {flops / 1e6:.1f} MFLOP (3 x forward, 2 per multiply-add)")
-    print()
+    rows = result["rows"]
+    flops = mlp.train_flops(batch)
+    lines = [
+        f"raw training step (ops + GradientTape, fwd + bwd + SGD), batch {batch}",
+        f"step FLOPs: {flops / 1e6:.1f} MFLOP (3 x forward, 2 per multiply-add)",
+        "",
+    ]
     header = (
         f"{'':10s} {'samples/s':>11s} {'ms/step':>9s} {'GFLOP/s':>9s} {'% peak':>7s}  "
         "steps (spread, other load)"
     )
-    print(header)
-    print("-" * len(header))
+    lines += [header, "-" * len(header)]
     figures = {}
     for name in ("eager", "compiled", "torch"):
         row = rows[name]
         if isinstance(row, str):
-            print(f"{name:10s} {row}")
+            lines.append(f"{name:10s} {row}")
             figures[name] = {"available": False, "reason": row}
             continue
         sps = batch / row["seconds_per_step"]
@@ -217,32 +167,147 @@ def main(argv=None) -> int:
             "fraction_of_matmul_peak": frac,
             **row,
         }
-        print(
+        lines.append(
             f"{name:10s} {sps:11.0f} {row['seconds_per_step'] * 1e3:9.3f} {gflops:9.2f} "
             f"{frac:7.1%}  3 x {row['steps_per_repeat']} ({spread:.0%}, {other})"
         )
-    print()
+    lines.append("")
     ratios = {}
     for name in ("compiled", "eager"):
         key = f"{name}/torch"
         if figures[name]["available"] and figures["torch"]["available"]:
             ratios[key] = figures[name]["samples_per_s"] / figures["torch"]["samples_per_s"]
-            print(f"{key:15s} {ratios[key]:.2f}x")
+            lines.append(f"{key:15s} {ratios[key]:.2f}x")
         else:
             ratios[key] = None
-            print(f"{key:15s} n/a")
+            lines.append(f"{key:15s} n/a")
     if figures["compiled"]["available"]:
         ratios["compiled/eager"] = (
             figures["compiled"]["samples_per_s"] / figures["eager"]["samples_per_s"]
         )
-        print(f"{'compiled/eager':15s} {ratios['compiled/eager']:.2f}x")
+        lines.append(f"{'compiled/eager':15s} {ratios['compiled/eager']:.2f}x")
+    data = {
+        "batch": batch,
+        "train_flops_per_step": flops,
+        "figures": figures,
+        "ratios": ratios,
+        "checks": result["checks"],
+    }
+    return lines, data
+
+
+def _row_loads(result: dict) -> list[float]:
+    return [
+        r["other_load"]
+        for r in result["rows"].values()
+        if isinstance(r, dict) and r.get("other_load") is not None
+    ]
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    common.apply_thread_env(args.threads)  # before numpy/numba/torch are imported
+
+    import keras_api
+    import numpy as np
+
+    started = time.perf_counter()
+    threads = common.set_threads(args.threads)
+    suites = SUITES if args.suite == "all" else (args.suite,)
+
+    torch_reason = None
+    torch = None
+    if args.no_torch:
+        torch_reason = "skipped: --no-torch"
+    else:
+        try:
+            import torch
+        except ImportError:
+            torch_reason = "torch not installed"
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+    if args.quick:
+        warmup, target_s, peak_runs = 2, 0.15, 2
+    else:
+        warmup, target_s, peak_runs = 10, 1.5, 5
+    ctx = argparse.Namespace(
+        args=args,
+        batch=args.batch,
+        quick=args.quick,
+        fit_samples=args.fit_samples,
+        torch=torch,
+        torch_reason=torch_reason,
+        warmup=warmup,
+        target_s=target_s,
+    )
+
+    load_before = common.other_load(0.5 if not args.quick else 0.2)
+    measured = {}
+    for suite in suites:
+        if suite == "mlp-step":
+            measured[suite] = measure_mlp_step(ctx)
+        elif suite == "fit":
+            measured[suite] = keras_api.measure_fit(ctx)
+        else:
+            measured[suite] = keras_api.measure_single(ctx)
+
+    peak = common.matmul_peak(2048, runs=peak_runs)
+    load_after = common.other_load(0.5 if not args.quick else 0.2)
+    env = common.environment_report(torch.get_num_threads() if torch is not None else None)
+    results: dict = {
+        "suites": list(suites),
+        "threads": threads,
+        "matmul_peak": peak,
+        "other_load": {"before": load_before, "after": load_after},
+        "environment": env,
+    }
+
+    # ---- report
+    title = f"MLP 784-512-512-10, float32, {threads} thread(s): {', '.join(suites)}"
+    print(title)
+    print("=" * len(title))
+    for line in common.format_environment(env):
+        print(line)
+    during = [x for result in measured.values() for x in _row_loads(result)]
+    loads = [x for x in (load_before, load_after, peak["other_load"], *during) if x is not None]
+    if loads:
+        print(
+            "other load (CPU used by other processes; before, after, and the most while "
+            f"timing): {' / '.join(_pct(x) for x in (load_before, load_after))}, "
+            f"{_pct(max(loads))}"
+        )
+        warning = common.busy_warning(max(loads))
+        if warning:
+            print(warning)
     print()
-    for note in notes:
+    print(
+        f"numpy float32 2048x2048 matmul: {peak['gflops']:.1f} GFLOP/s "
+        f"(best of {peak['runs']}, {peak['best_seconds'] * 1e3:.1f} ms)"
+    )
+    checks = []
+    for suite in suites:
+        if suite == "mlp-step":
+            lines, data = report_mlp_step(measured[suite], args.batch, peak)
+        elif suite == "fit":
+            lines, data = keras_api.report_fit(measured[suite], peak)
+        else:
+            lines, data = keras_api.report_single(measured[suite])
+        results[suite.replace("-", "_")] = data
+        checks += data["checks"]
+        print()
+        heading = f"[{suite}] {lines[0]}"
+        print(heading)
+        print("-" * min(len(heading), 100))
+        for line in lines[1:]:
+            print(line)
+    print()
+    for note in checks:
         print(f"check: {note}")
     elapsed = time.perf_counter() - started
     print(f"(benchmark took {elapsed:.1f} s)")
 
-    results.update(figures=figures, ratios=ratios, checks=notes, seconds=elapsed)
+    results.update(seconds=elapsed)
     results["argv"] = sys.argv[1:] if argv is None else list(argv)
     results["numpy"] = np.__version__
     if args.json:

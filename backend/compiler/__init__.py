@@ -34,27 +34,26 @@ class Function:
             raise TypeError(f"compiler.function expects a callable. Received: {fn!r}")
         self._fn = fn
         self.name = name or getattr(fn, "__name__", "function")
-        self._plans: dict = {}
-        self._structures: dict = {}
+        self._plans: dict = {}  # signature -> (Plan, output structure)
 
     def plan_for(self, *args) -> Plan:
         """The Plan for these arguments' signature (traced and built on first use)."""
-        key = signature(args)
-        plan = self._plans.get(key)
-        if plan is None:
+        return self._entry(signature(args), args)[0]
+
+    def _entry(self, key, args) -> tuple:
+        entry = self._plans.get(key)
+        if entry is None:
             traced = trace(self._fn, args)
             with PLAN_LOCK:
-                plan = build_plan(traced)
-            self._plans[key] = plan
-            self._structures[key] = traced.structure
-        return plan
+                entry = (build_plan(traced), traced.structure)
+            self._plans[key] = entry
+        return entry
 
     def __call__(self, *args):
-        plan = self.plan_for(*args)
+        plan, structure = self._entry(signature(args), args)
         data = [a._value if isinstance(a, Tensor) else np.asarray(a) for a in args if is_dynamic(a)]
         with PLAN_LOCK:
             flat = plan.run(data)
-        structure = self._structures[signature(args)]
         return nest.pack(structure, iter(flat))
 
     @property

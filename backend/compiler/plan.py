@@ -40,6 +40,14 @@ class Step:
     elementwise: bool = False
     full_inputs: tuple = ()  # input positions read element-for-element (may be overwritten)
 
+    @property
+    def args(self) -> tuple:
+        """The slots the call takes: inputs, then outputs (fixed once the Plan is built)."""
+        cached = self.__dict__.get("_args")
+        if cached is None:
+            cached = self.__dict__["_args"] = tuple(self.inputs) + tuple(self.outputs)
+        return cached
+
 
 @dataclass
 class Slot:
@@ -76,7 +84,7 @@ class Plan:
         for slot, arg in zip(self.input_slots, args, strict=True):
             np.copyto(arrays[slot], arg)
         for step in self.steps:
-            step.run(*[arrays[i] for i in step.inputs], *[arrays[i] for i in step.outputs])
+            step.run(*[arrays[i] for i in step.args])
         for slot, variable in self.assign_copies:
             np.copyto(variable._value, arrays[slot])
         out = []
@@ -176,33 +184,47 @@ class _Builder:
         return self._plan_buffers(steps, input_slots, output_slots, constants, assignments)
 
     def _lower(self, nodes: list, consumers: dict) -> list:
-        """Nodes -> steps, fusing elementwise trees."""
-        group_of: dict = {}  # id(node) -> list of nodes (the group it roots, in order)
+        """Nodes -> steps, fusing elementwise trees.
+
+        A value may live inside a fused group when one node reads it. If it is also a
+        Variable's new value, it stays an output of the group: an optimizer's `m`, `v` and
+        weight updates then run as one pass writing all three."""
+        node_readers: dict = {}
+        for node in nodes:
+            for x in node.inputs:
+                node_readers[id(x)] = node_readers.get(id(x), 0) + 1
+        assigned = {id(v) for _, v in self.traced.assignments}
+        group_of: dict = {}  # id(root node) -> (nodes in order, extra output nodes)
         absorbed: set = set()
         for node in nodes:
             if len(node.outputs) != 1 or not fusion.fusable(node):
                 continue
             out_shape = tuple(node.outputs[0].shape)
-            members = []
+            members, extra = [], []
             for x in node.inputs:
                 producer = x._node if isinstance(x, SymbolicTensor) else None
-                if (
-                    producer is not None
-                    and id(producer) in group_of
-                    and consumers.get(id(x), 0) == 1
-                    and tuple(x.shape) == out_shape
-                ):
-                    members.extend(group_of.pop(id(producer)))
-                    absorbed.add(id(producer))
-            group_of[id(node)] = members + [node]
+                if producer is None or id(producer) not in group_of:
+                    continue
+                if tuple(x.shape) != out_shape or node_readers.get(id(x), 0) != 1:
+                    continue
+                other_readers = consumers.get(id(x), 0) - 1
+                if other_readers and not (other_readers == 1 and id(x) in assigned):
+                    continue
+                inner, inner_extra = group_of.pop(id(producer))
+                members.extend(inner)
+                extra.extend(inner_extra)
+                if other_readers:
+                    extra.append(producer)
+                absorbed.add(id(producer))
+            group_of[id(node)] = (members + [node], extra)
 
         steps = []
         for node in nodes:
             if id(node) in absorbed:
                 continue
-            group = group_of.get(id(node))
+            group, extra = group_of.get(id(node), (None, None))
             if group is not None and (len(group) > 1 or not lowering.has_direct(node)):
-                steps.append(self._fused_step(group))
+                steps.append(self._fused_step(group, extra))
                 continue
             if lowering.is_view(node):
                 self._view_slot(node)
@@ -228,10 +250,9 @@ class _Builder:
         self.slot_of[id(out)] = slot
         self.pins.append(out)
 
-    def _fused_step(self, group: list) -> Step:
+    def _fused_step(self, group: list, extra: list) -> Step:
         root = group[-1]
-        out = root.outputs[0]
-        out_shape = tuple(out.shape)
+        out_shape = tuple(root.outputs[0].shape)
         inner = {id(n.outputs[0]): i for i, n in enumerate(group)}
         leaves, leaf_values, leaf_kinds = {}, [], []
         body = []
@@ -251,7 +272,9 @@ class _Builder:
         from .. import kernels  # imports Numba: only when a Plan needs a kernel
 
         rows = "row" in leaf_kinds
-        kernel = fusion.load_kernel(fusion.generate_source("fused", body, leaf_kinds, rows))
+        results = [len(group) - 1] + [inner[id(n.outputs[0])] for n in extra]
+        source = fusion.generate_source("fused", body, leaf_kinds, rows, results)
+        kernel = fusion.load_kernel(source)
         cols = out_shape[-1] if out_shape else 1
         size = math.prod(out_shape)
         shape2 = (size // cols if cols else 0, cols) if rows else (size,)
@@ -264,18 +287,17 @@ class _Builder:
             return lambda a: a.reshape(1)
 
         preparers = [prepare(k) for k in leaf_kinds]
-
+        n_in = len(leaf_kinds)
         # A fused pass is memory-bound: threads measured slower below ~1M elements here
         # (waking the pool costs more than the pass), so its work counts an eighth.
         work = size // 8
 
         def run(*arrays):
-            *ins, result = arrays
-            prepared = [p(a) for p, a in zip(preparers, ins, strict=True)]
-            kernels.launch(kernel, work, *prepared, result.reshape(shape2))
+            prepared = [p(a) for p, a in zip(preparers, arrays[:n_in], strict=True)]
+            kernels.launch(kernel, work, *prepared, *[o.reshape(shape2) for o in arrays[n_in:]])
 
         ins = [self.slot_for(x) for x in leaf_values]
-        outs = [self.slot_for(out)]
+        outs = [self.slot_for(root.outputs[0])] + [self.slot_for(n.outputs[0]) for n in extra]
         full = tuple(i for i, k in enumerate(leaf_kinds) if k == "full")
         name = "fused[" + ",".join(n.op.name for n in group) + "]"
         return Step(name, run, ins, outs, True, full)
@@ -400,7 +422,7 @@ class _Builder:
         into the Variable: an elementwise step, reading the Variable (if at all) element for
         element, whose value nobody else reads, and after which nothing reads the Variable."""
         step, later = steps[0], steps[1:]
-        if not step.elementwise or step.outputs != [value_slot]:
+        if not step.elementwise or value_slot not in step.outputs:
             return False
         if value_slot in self.output_slots or self.assigned_count[value_slot] != 1:
             return False

@@ -69,8 +69,8 @@ def signature(args: tuple) -> tuple:
     key = []
     for arg in args:
         if is_dynamic(arg):
-            array = np.asarray(arg)
-            key.append(("array", array.shape, array.dtype.name))
+            array = arg._value if isinstance(arg, Tensor) else np.asarray(arg)
+            key.append((array.shape, array.dtype))  # np.dtype hashes fast; .name does not
         else:
             try:
                 hash(arg)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from backend import compiler, nest
-from backend.tensor import SymbolicTensor, Tensor, active_tapes, in_symbolic_scope
+from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer
 from ..trainers.trainer import Trainer
@@ -191,7 +191,7 @@ class Model(Trainer, Layer):
 
     def _cast_input(self, x):
         array = x._value if isinstance(x, Tensor) else x
-        if array.dtype.kind == "f" and array.dtype.name != self.dtype:
+        if array.dtype.kind == "f" and dtype_name(array.dtype) != self.dtype:
             return array.astype(self.dtype)
         return array
 
