@@ -288,9 +288,11 @@ class _Builder:
 
         preparers = [prepare(k) for k in leaf_kinds]
         n_in = len(leaf_kinds)
-        # A fused pass is memory-bound: threads measured slower below ~1M elements here
-        # (waking the pool costs more than the pass), so its work counts an eighth.
-        work = size // 8
+        # A short fused pass is memory-bound: threads measured slower below ~1M elements
+        # here (waking the pool costs more than the pass), so each op counts an eighth of
+        # the size; a long one (an Adam update: a dozen ops with a sqrt and a division per
+        # element) is compute-bound and earns the threads.
+        work = size * len(group) // 8
 
         def run(*arrays):
             prepared = [p(a) for p, a in zip(preparers, arrays[:n_in], strict=True)]
