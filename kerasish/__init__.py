@@ -40,6 +40,7 @@ from . import (  # noqa: E402
     optimizers,
     random,
     regularizers,
+    saving,
     utils,
 )
 from .layers import Input, Layer  # noqa: E402
@@ -51,5 +52,5 @@ __all__ = [
     "GradientTape", "Input", "Layer", "Model", "Sequential", "Tensor", "Variable",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "initializers",
     "layers", "losses", "metrics", "models", "ops", "optimizers", "random", "regularizers",
-    "utils",
+    "saving", "utils",
 ]  # fmt: skip

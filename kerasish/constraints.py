@@ -14,6 +14,8 @@ from __future__ import annotations
 from backend import config as engine_config
 from backend import ops
 
+from .saving.object_registry import Family
+
 
 class Constraint:
     """Base class: `__call__(w)` returns the constrained weight (unchanged here)."""
@@ -126,38 +128,14 @@ _ALIASES = {
     "non_neg": NonNeg,
     "unit_norm": UnitNorm,
 }
-_REGISTRY: dict = {}
-
-
-def register(cls):
-    """Registers a custom Constraint class for `get`/`deserialize` by its name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
-def _known() -> dict:
-    return {**_CLASSES, **_ALIASES, **_REGISTRY}
+_FAMILY = Family("constraint", "keras.constraints", _CLASSES, _ALIASES)
+register = _FAMILY.register
+deserialize = _FAMILY.deserialize
 
 
 def serialize(constraint) -> dict:
     """Keras 3's dict: `{"module", "class_name", "config", "registered_name"}`."""
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}  # fmt: skip
-
-
-def deserialize(config, custom_objects=None):
-    """A constraint from `serialize`'s dict (or `{"class_name", "config"}`) or a name."""
-    known = {**_known(), **(custom_objects or {})}
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret constraint config: {config!r}")
-    cls = known.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"Unknown constraint: {config['class_name']!r}. Known constraints: {sorted(known)}"
-        )
-    return cls.from_config(dict(config.get("config") or {}))
+    return _FAMILY.serialize(constraint)
 
 
 def get(identifier):

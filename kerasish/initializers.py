@@ -25,6 +25,8 @@ from backend import random as engine_random
 from backend.dtypes import standardize_dtype
 from backend.variables import set_initializer_resolver
 
+from .saving.object_registry import Family
+
 
 class Initializer:
     """Base class: `__call__(shape, dtype=None)` returns an array; `get_config()` its args."""
@@ -422,40 +424,16 @@ _ALIASES = {
     "one": Ones,
     "zero": Zeros,
 }
-_REGISTRY: dict = {}
-
-
-def register(cls):
-    """Registers a custom Initializer class for `get`/`deserialize` by its name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
-def _known() -> dict:
-    return {**_CLASSES, **_ALIASES, **_REGISTRY}
+_FAMILY = Family("initializer", "keras.initializers", _CLASSES, _ALIASES)
+register = _FAMILY.register
+deserialize = _FAMILY.deserialize
 
 
 def serialize(initializer) -> dict:
     """Keras 3's dict: `{"module", "class_name", "config", "registered_name"}`."""
     if not isinstance(initializer, Initializer):
         raise ValueError(f"Cannot serialize initializer {initializer!r}: not an Initializer.")
-    return {"module": "keras.initializers", "class_name": type(initializer).__name__,
-            "config": initializer.get_config(), "registered_name": None}  # fmt: skip
-
-
-def deserialize(config, custom_objects=None):
-    """An initializer from `serialize`'s dict (or `{"class_name", "config"}`) or a name."""
-    known = {**_known(), **(custom_objects or {})}
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret initializer config: {config!r}")
-    cls = known.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"Unknown initializer: {config['class_name']!r}. Known initializers: {sorted(known)}"
-        )
-    return cls.from_config(dict(config.get("config") or {}))
+    return _FAMILY.serialize(initializer)
 
 
 def get(identifier):

@@ -19,6 +19,8 @@ import numpy as np
 from backend import config as engine_config
 from backend import ops
 
+from .saving.object_registry import Family
+
 
 def validate_float_arg(value, name: str) -> float:
     """`value` as a float, if it is a finite number >= 0; else a ValueError."""
@@ -167,38 +169,14 @@ _ALIASES = {
     "l1_l2": L1L2,  # the Keras 2 / `keras.regularizers.l1_l2` spelling
     "orthogonal_regularizer": OrthogonalRegularizer,
 }
-_REGISTRY: dict = {}
-
-
-def register(cls):
-    """Registers a custom Regularizer class for `get`/`deserialize` by its name."""
-    _REGISTRY[cls.__name__] = cls
-    return cls
-
-
-def _known() -> dict:
-    return {**_CLASSES, **_ALIASES, **_REGISTRY}
+_FAMILY = Family("regularizer", "keras.regularizers", _CLASSES, _ALIASES)
+register = _FAMILY.register
+deserialize = _FAMILY.deserialize
 
 
 def serialize(regularizer) -> dict:
     """Keras 3's dict: `{"module", "class_name", "config", "registered_name"}`."""
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}  # fmt: skip
-
-
-def deserialize(config, custom_objects=None):
-    """A regularizer from `serialize`'s dict (or `{"class_name", "config"}`) or a name."""
-    known = {**_known(), **(custom_objects or {})}
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Could not interpret regularizer config: {config!r}")
-    cls = known.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"Unknown regularizer: {config['class_name']!r}. Known regularizers: {sorted(known)}"
-        )
-    return cls.from_config(dict(config.get("config") or {}))
+    return _FAMILY.serialize(regularizer)
 
 
 def get(identifier):

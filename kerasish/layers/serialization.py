@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import inspect
 
+from ..saving.object_registry import get_registered_object
+
 _REGISTRY: dict = {}
 
 
@@ -36,7 +38,7 @@ def deserialize(config: dict, custom_objects: dict | None = None):
         raise ValueError(f"A layer config must be a dict with 'class_name'. Received: {config!r}")
     name = config["class_name"]
     classes = {**_builtins(), **_REGISTRY, **(custom_objects or {})}
-    cls = classes.get(name)
+    cls = classes.get(name) or get_registered_object(config.get("registered_name") or name)
     if cls is None:
         raise ValueError(
             f"Unknown layer class {name!r}. Pass it in `custom_objects` or register it with "

@@ -30,7 +30,7 @@ MODULES = [
     "kerasish.utils.numerical_utils", "kerasish.utils.py_dataset", "kerasish.layers.core",
     "kerasish.layers.layer", "kerasish.models.model", "kerasish.models.sequential",
     "kerasish.initializers", "kerasish.activations", "kerasish.regularizers",
-    "kerasish.constraints",
+    "kerasish.constraints", "kerasish.saving.object_registry",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
 ]  # fmt: skip
 
