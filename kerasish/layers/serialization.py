@@ -29,8 +29,12 @@ def _builtins() -> dict:
 
 
 def serialize(layer) -> dict:
-    return {"module": "keras.layers", "class_name": type(layer).__name__,
-            "config": layer.get_config(), "registered_name": None}  # fmt: skip
+    return {
+        "module": "keras.layers",
+        "class_name": type(layer).__name__,
+        "config": layer.get_config(),
+        "registered_name": getattr(type(layer), "_registered_name", None),
+    }
 
 
 def deserialize(config: dict, custom_objects: dict | None = None):

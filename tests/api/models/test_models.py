@@ -199,3 +199,21 @@ def test_model_from_json_refuses_unknown_classes():
         keras.models.model_from_json(text)
     with pytest.raises(ValueError, match="not valid JSON"):
         keras.models.model_from_json("{oops")
+
+
+def test_registered_custom_layer_round_trips_through_json():
+    @keras.saving.register_keras_serializable(package="tests")
+    class Scale(keras.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    model = keras.Sequential([keras.Input((2,)), Scale(3.0), layers.Dense(1)])
+    restored = keras.models.model_from_json(model.to_json())
+    assert isinstance(restored.layers[0], Scale) and restored.layers[0].factor == 3.0
