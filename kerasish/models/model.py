@@ -13,7 +13,7 @@ import numpy as np
 from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
-from ..layers.layer import Layer
+from ..layers.layer import Layer, unique_name
 from ..trainers.trainer import Trainer
 from .functional import map_graph, run_graph
 
@@ -34,6 +34,8 @@ class Model(Trainer, Layer):
     def __init__(self, *args, **kwargs):
         inputs = kwargs.pop("inputs", args[0] if len(args) > 0 else None)
         outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
+        if inputs is not None and kwargs.get("name") is None and type(self) is Model:
+            kwargs["name"] = unique_name("functional")  # Keras 3 names functional models so
         super().__init__(**kwargs)
         self._functional = inputs is not None or outputs is not None
         self._inference = None

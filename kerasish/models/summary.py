@@ -37,25 +37,47 @@ def _count(weights) -> tuple:
     return params, size
 
 
+def _connected_to(model, layer) -> str:
+    """Keras' "Connected to" cell: `layer[node][tensor]` for each input of each call."""
+    if type(layer).__name__ == "InputLayer":
+        return "-"
+    refs = []
+    for node in layer._inbound_nodes:
+        if node not in model._nodes:
+            continue
+        for tensor in node.input_tensors:
+            source, node_index, tensor_index = tensor._history
+            own = [n for n in source._inbound_nodes if n in model._nodes]
+            call = source._inbound_nodes[node_index] if source._inbound_nodes else None
+            index = own.index(call) if call in own else 0
+            refs.append(f"{source.name}[{index}][{tensor_index}]")
+    return ", ".join(refs) or "-"
+
+
 def summary_lines(model, line_length: int | None = None) -> list:
-    rows = [
-        (f"{layer.name} ({type(layer).__name__})", _output_shape(model, layer), _params(layer))
-        for layer in model.layers
-    ]
-    headers = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max([len(headers[i])] + [len(r[i]) for r in rows]) for i in range(3)]
+    functional = bool(getattr(model, "_functional", False)) and type(model).__name__ == "Model"
+    rows = []
+    for layer in model.layers:
+        cells = [f"{layer.name} ({type(layer).__name__})", _output_shape(model, layer)]
+        cells.append(_params(layer))
+        if functional:
+            cells.append(_connected_to(model, layer))
+        rows.append(tuple(cells))
+    headers = ("Layer (type)", "Output Shape", "Param #") + (
+        ("Connected to",) if functional else ()
+    )
+    n = len(headers)
+    widths = [max([len(headers[i])] + [len(r[i]) for r in rows]) for i in range(n)]
     if line_length:
-        widths[0] = max(widths[0], line_length - widths[1] - widths[2] - 4)
+        widths[0] = max(widths[0], line_length - sum(widths[1:]) - 2 * n)
 
     def line(left, mid, right, fill):
         return left + mid.join(fill * (w + 2) for w in widths) + right
 
     def row(cells, bar):
-        parts = [
-            f" {cells[0]:<{widths[0]}} ",
-            f" {cells[1]:<{widths[1]}} ",
-            f" {cells[2]:>{widths[2]}} ",
-        ]
+        parts = []
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            parts.append(f" {cell:>{width}} " if i == 2 else f" {cell:<{width}} ")
         return bar + bar.join(parts) + bar
 
     out = [f'Model: "{model.name}"']

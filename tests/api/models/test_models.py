@@ -217,3 +217,15 @@ def test_registered_custom_layer_round_trips_through_json():
     model = keras.Sequential([keras.Input((2,)), Scale(3.0), layers.Dense(1)])
     restored = keras.models.model_from_json(model.to_json())
     assert isinstance(restored.layers[0], Scale) and restored.layers[0].factor == 3.0
+
+
+def test_functional_summary_has_connected_to_column(capsys):
+    a = keras.Input((4,), name="in_a")
+    b = keras.Input((3,), name="in_b")
+    joined = layers.Concatenate(name="joined")([a, b])
+    model = keras.Model([a, b], layers.Dense(2, name="head")(joined))
+    assert model.name.startswith("functional")
+    model.summary()
+    text = capsys.readouterr().out
+    assert "Connected to" in text
+    assert "in_a[0][0], in_b[0][0]" in text and "joined[0][0]" in text
