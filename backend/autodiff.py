@@ -30,7 +30,7 @@ def _producer(x, tape):
         return None
     # Eager nodes belong to the tapes that recorded them; symbolic nodes (a traced
     # function's graph) are differentiable by any tape used inside the trace.
-    if tape is not None and node._weak and tape not in node.tapes:
+    if tape is not None and node.tapes and tape not in node.tapes:
         return None
     return node
 

@@ -82,6 +82,11 @@ def lower(node):
 
         return run_sum, False
 
+    if op.name == "conv":
+        from ..ops.conv import conv_into
+
+        return (lambda x, k, out: conv_into(x, k, out, **attrs)), False
+
     n_out = len(node.outputs)
 
     def run_forward(*arrays):

@@ -84,9 +84,9 @@ def launch(dispatcher, work: int, *args) -> None:
         dispatcher(False, *args)
 
 
-from . import gemm, nn, optim, reduce  # noqa: E402
+from . import conv, gemm, nn, norm, optim, pool, reduce  # noqa: E402
 
 __all__ = [
-    "PARALLEL_LOCK", "compiled_signature_count", "dispatchers", "gemm", "kernel", "launch",
-    "nn", "optim", "parallel_kernel", "reduce",
+    "PARALLEL_LOCK", "compiled_signature_count", "conv", "dispatchers", "gemm", "kernel", "launch",
+    "nn", "norm", "optim", "parallel_kernel", "pool", "reduce",
 ]  # fmt: skip

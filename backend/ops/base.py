@@ -95,7 +95,10 @@ def apply(op: Op, inputs, attrs: dict | None = None):
         tapes = _recording_tapes(inputs)
         if tapes:
             node.tapes = tapes
-            node.set_outputs(outputs, weak=True)
+            # One output is alive whenever a gradient can reach the node (whoever holds the
+            # gradient's path holds it), so it is held weakly to avoid a reference cycle. A
+            # vjp may need a sibling output the caller dropped, so several are held strongly.
+            node.set_outputs(outputs, weak=len(outputs) == 1)
             for out in outputs:
                 out._node = node
     return outputs[0] if single else tuple(outputs)

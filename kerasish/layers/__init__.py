@@ -1,14 +1,43 @@
 """`kerasish.layers`: the layers (more arrive with each issue)."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .convolutional import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
 from .core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer
 from .lambda_layer import Lambda
 from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
 from .noise import GaussianDropout, GaussianNoise
+from .normalization import BatchNormalization, GroupNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization
 from .reshaping import Permute, RepeatVector, Reshape
+from .spatial import (
+    Cropping1D,
+    Cropping2D,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
 
 __all__ = [
     "Activation", "ActivityRegularization", "Add", "Average", "Concatenate", "Dense", "Dot",
@@ -16,4 +45,11 @@ __all__ = [
     "InputLayer", "Lambda", "Layer", "LeakyReLU", "Maximum", "Minimum", "Multiply",
     "Normalization", "PReLU", "Permute", "ReLU", "RepeatVector", "Rescaling", "Reshape",
     "Softmax", "Subtract",
+    # convolutional networks (issue 6)
+    "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv1DTranspose",
+    "Conv2D", "Conv2DTranspose", "Cropping1D", "Cropping2D", "DepthwiseConv2D",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "GroupNormalization", "MaxPooling1D", "MaxPooling2D",
+    "SeparableConv2D", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
+    "ZeroPadding1D", "ZeroPadding2D",
 ]  # fmt: skip

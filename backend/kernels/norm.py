@@ -1,0 +1,353 @@
+"""Batch normalization over a 3-D view (A, C, B) of the input: C channels on the normalized
+axis, A = the product of the dims before it, B = of the dims after it (1 for channels_last).
+
+- `batch_norm_train`: the per-channel batch mean and biased variance (two passes) and
+  `y = x * inv + (beta - mean * inv)`, `inv = gamma / sqrt(var + epsilon)`, as Keras writes
+  `batch_normalization`.
+- `batch_norm_train_grad`: dx, dgamma and dbeta from the gradients of y, mean and variance.
+
+Sums run in float64 over a fixed number of row chunks (set by the shape alone) whose
+partials are added in chunk order, so results are the same run to run and with any thread
+count; the elementwise passes give each chunk of rows to one thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from . import kernel, launch, parallel_kernel
+from ._checks import check, float_dtype
+
+_MAX_CHUNKS = 64  # at most this many chunks of rows (the A axis) ...
+_ROWS_PER_CHUNK = 16  # ... of at least this many rows
+
+
+def n_chunks(rows: int) -> int:
+    return min(_MAX_CHUNKS, max(1, rows // _ROWS_PER_CHUNK))
+
+
+@kernel
+def _chunk(c, rows, chunks):
+    c = np.int64(c)
+    return c * rows // chunks, (c + 1) * rows // chunks
+
+
+@kernel
+def _sums_range(x, start, stop, shift, partial):
+    """partial[k] = sum over rows [start, stop) and all b of (x[a, k, b] - shift[k]) ** 2."""
+    for k in range(partial.shape[0]):
+        partial[k] = 0.0
+    if x.shape[2] == 1:
+        for a in range(start, stop):
+            row = x[a, :, 0]
+            for k in range(x.shape[1]):
+                d = np.float64(row[k]) - shift[k]
+                partial[k] += d * d
+    else:
+        for a in range(start, stop):
+            for k in range(x.shape[1]):
+                s = 0.0
+                for b in range(x.shape[2]):
+                    d = np.float64(x[a, k, b]) - shift[k]
+                    s += d * d
+                partial[k] += s
+
+
+@kernel
+def _plain_sums_range(x, start, stop, partial):
+    """partial[k] = sum over rows [start, stop) and all b of x[a, k, b] (in float64)."""
+    for k in range(partial.shape[0]):
+        partial[k] = 0.0
+    if x.shape[2] == 1:
+        for a in range(start, stop):
+            row = x[a, :, 0]
+            for k in range(x.shape[1]):
+                partial[k] += row[k]
+    else:
+        for a in range(start, stop):
+            for k in range(x.shape[1]):
+                s = 0.0
+                for b in range(x.shape[2]):
+                    s += x[a, k, b]
+                partial[k] += s
+
+
+@kernel
+def _normalize_range(x, scale, offset, start, stop, y):
+    """y[a, k, b] = x[a, k, b] * scale[k] + offset[k] for rows [start, stop)."""
+    if x.shape[2] == 1:
+        for a in range(start, stop):
+            row = x[a, :, 0]
+            out = y[a, :, 0]
+            for k in range(x.shape[1]):
+                out[k] = row[k] * scale[k] + offset[k]
+    else:
+        for a in range(start, stop):
+            for k in range(x.shape[1]):
+                s, o = scale[k], offset[k]
+                for b in range(x.shape[2]):
+                    y[a, k, b] = x[a, k, b] * s + o
+
+
+@parallel_kernel
+def _batch_norm_train(parallel, x, gamma, beta, epsilon, chunks, y, mean, var):
+    rows, channels = x.shape[0], x.shape[1]
+    count = np.float64(rows * x.shape[2])
+    partial = np.empty((chunks, channels), dtype=np.float64)
+    if parallel:
+        for c in prange(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _plain_sums_range(x, start, stop, partial[c])
+    else:
+        for c in range(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _plain_sums_range(x, start, stop, partial[c])
+    mean64 = np.zeros(channels, dtype=np.float64)
+    for c in range(chunks):
+        for k in range(channels):
+            mean64[k] += partial[c, k]
+    for k in range(channels):
+        mean64[k] /= count
+    if parallel:
+        for c in prange(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _sums_range(x, start, stop, mean64, partial[c])
+    else:
+        for c in range(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _sums_range(x, start, stop, mean64, partial[c])
+    scale = np.empty(channels, dtype=x.dtype)
+    offset = np.empty(channels, dtype=x.dtype)
+    for k in range(channels):
+        v = 0.0
+        for c in range(chunks):
+            v += partial[c, k]
+        mean[k] = mean64[k]
+        var[k] = v / count
+        # In x's dtype, as Keras: inv = gamma * rsqrt(var + eps); offset = beta - mean * inv.
+        inv = x.dtype.type(1) / np.sqrt(var[k] + x.dtype.type(epsilon)) * gamma[k]
+        scale[k] = inv
+        offset[k] = beta[k] - mean[k] * inv
+    if parallel:
+        for c in prange(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _normalize_range(x, scale, offset, start, stop, y)
+    else:
+        for c in range(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _normalize_range(x, scale, offset, start, stop, y)
+
+
+@kernel
+def _grad_sums_range(x, gy, mean, start, stop, s1, s2):
+    """s1[k] = sum gy, s2[k] = sum gy * (x - mean) over rows [start, stop) (float64)."""
+    for k in range(s1.shape[0]):
+        s1[k] = 0.0
+        s2[k] = 0.0
+    if x.shape[2] == 1:
+        for a in range(start, stop):
+            row = x[a, :, 0]
+            grow = gy[a, :, 0]
+            for k in range(x.shape[1]):
+                g = np.float64(grow[k])
+                s1[k] += g
+                s2[k] += g * (np.float64(row[k]) - mean[k])
+    else:
+        for a in range(start, stop):
+            for k in range(x.shape[1]):
+                t1 = 0.0
+                t2 = 0.0
+                for b in range(x.shape[2]):
+                    g = np.float64(gy[a, k, b])
+                    t1 += g
+                    t2 += g * (np.float64(x[a, k, b]) - mean[k])
+                s1[k] += t1
+                s2[k] += t2
+
+
+@kernel
+def _grad_apply_range(x, gy, a_gy, a_x, a_0, start, stop, dx):
+    """dx = gy * a_gy[k] + x * a_x[k] + a_0[k] for rows [start, stop)."""
+    if x.shape[2] == 1:
+        for a in range(start, stop):
+            row = x[a, :, 0]
+            grow = gy[a, :, 0]
+            out = dx[a, :, 0]
+            for k in range(x.shape[1]):
+                out[k] = grow[k] * a_gy[k] + row[k] * a_x[k] + a_0[k]
+    else:
+        for a in range(start, stop):
+            for k in range(x.shape[1]):
+                p, q, r = a_gy[k], a_x[k], a_0[k]
+                for b in range(x.shape[2]):
+                    dx[a, k, b] = gy[a, k, b] * p + x[a, k, b] * q + r
+
+
+@parallel_kernel
+def _batch_norm_train_grad(
+    parallel, x, gamma, mean, var, gy, gmean, gvar, epsilon, chunks, dx, dgamma, dbeta
+):
+    rows, channels = x.shape[0], x.shape[1]
+    count = np.float64(rows * x.shape[2])
+    mean64 = np.empty(channels, dtype=np.float64)
+    for k in range(channels):
+        mean64[k] = mean[k]
+    p1 = np.empty((chunks, channels), dtype=np.float64)
+    p2 = np.empty((chunks, channels), dtype=np.float64)
+    if parallel:
+        for c in prange(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _grad_sums_range(x, gy, mean64, start, stop, p1[c], p2[c])
+    else:
+        for c in range(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _grad_sums_range(x, gy, mean64, start, stop, p1[c], p2[c])
+    a_gy = np.empty(channels, dtype=x.dtype)
+    a_x = np.empty(channels, dtype=x.dtype)
+    a_0 = np.empty(channels, dtype=x.dtype)
+    for k in range(channels):
+        s1 = 0.0
+        s2 = 0.0
+        for c in range(chunks):
+            s1 += p1[c, k]
+            s2 += p2[c, k]
+        rstd = 1.0 / np.sqrt(np.float64(var[k]) + epsilon)
+        g = np.float64(gamma[k])
+        dbeta[k] = s1
+        dgamma[k] = s2 * rstd
+        # dx = gy * g * rstd + (x - mean) * coef + const
+        coef = (-g * rstd * rstd * rstd * s2 + 2.0 * np.float64(gvar[k])) / count
+        const = (-g * rstd * s1 + np.float64(gmean[k])) / count
+        a_gy[k] = g * rstd
+        a_x[k] = coef
+        a_0[k] = const - coef * mean64[k]
+    if parallel:
+        for c in prange(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _grad_apply_range(x, gy, a_gy, a_x, a_0, start, stop, dx)
+    else:
+        for c in range(chunks):
+            start, stop = _chunk(c, rows, chunks)
+            _grad_apply_range(x, gy, a_gy, a_x, a_0, start, stop, dx)
+
+
+# ---- wrappers ----------------------------------------------------------------------------------
+
+
+def _view(name: str, x: np.ndarray, axis: int) -> tuple:
+    if not 0 <= axis < x.ndim:
+        raise ValueError(f"{name}: axis {axis} is out of range for x.shape={x.shape}")
+    rows = int(np.prod(x.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(x.shape[axis + 1 :], dtype=np.int64))
+    return (rows, x.shape[axis], inner)
+
+
+def _check_common(name, x, axis, per_channel: dict):
+    dtype = float_dtype(name, "x", x)
+    check(name, "x", x, dtype=dtype)
+    shape3 = _view(name, x, axis)
+    if shape3[0] * shape3[2] == 0:
+        raise ValueError(
+            f"{name}: cannot take batch statistics over no elements. Received: x.shape={x.shape}, "
+            f"axis={axis}"
+        )
+    for arg, (a, out) in per_channel.items():
+        check(name, arg, a, dtype=dtype, shape=(x.shape[axis],), out=out)
+    return dtype, shape3
+
+
+def batch_norm_train(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    axis: int,
+    epsilon: float,
+    y: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+) -> None:
+    """Training-mode batch norm of `x` over every axis but `axis` (non-negative): writes
+    `y` (x's shape) and the per-channel batch `mean` and biased `var`.
+
+    Example:
+        >>> x = np.array([[1.0], [3.0]], np.float32)
+        >>> y, m, v = np.empty_like(x), np.empty(1, np.float32), np.empty(1, np.float32)
+        >>> one, zero = np.ones(1, np.float32), np.zeros(1, np.float32)
+        >>> batch_norm_train(x, one, zero, 1, 0.0, y, m, v)
+        >>> y.ravel(), m, v
+        (array([-1.,  1.], dtype=float32), array([2.], dtype=float32), array([1.], dtype=float32))
+    """
+    name = "batch_norm_train"
+    dtype, shape3 = _check_common(
+        name,
+        x,
+        axis,
+        {"gamma": (gamma, False), "beta": (beta, False), "mean": (mean, True), "var": (var, True)},
+    )
+    check(name, "y", y, dtype=dtype, shape=x.shape, out=True)
+    chunks = n_chunks(shape3[0])
+    launch(
+        _batch_norm_train,
+        x.size,
+        x.reshape(shape3),
+        gamma,
+        beta,
+        float(epsilon),
+        chunks,
+        y.reshape(shape3),
+        mean,
+        var,
+    )
+
+
+def batch_norm_train_grad(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    gy: np.ndarray,
+    gmean: np.ndarray,
+    gvar: np.ndarray,
+    axis: int,
+    epsilon: float,
+    dx: np.ndarray,
+    dgamma: np.ndarray,
+    dbeta: np.ndarray,
+) -> None:
+    """The gradients of `batch_norm_train` for x, gamma and beta, given the gradients `gy`,
+    `gmean` and `gvar` of its three outputs and the `mean` and `var` it computed."""
+    name = "batch_norm_train_grad"
+    dtype, shape3 = _check_common(
+        name,
+        x,
+        axis,
+        {
+            "gamma": (gamma, False),
+            "mean": (mean, False),
+            "var": (var, False),
+            "gmean": (gmean, False),
+            "gvar": (gvar, False),
+            "dgamma": (dgamma, True),
+            "dbeta": (dbeta, True),
+        },
+    )
+    check(name, "gy", gy, dtype=dtype, shape=x.shape)
+    check(name, "dx", dx, dtype=dtype, shape=x.shape, out=True)
+    chunks = n_chunks(shape3[0])
+    launch(
+        _batch_norm_train_grad,
+        x.size,
+        x.reshape(shape3),
+        gamma,
+        mean,
+        var,
+        gy.reshape(shape3),
+        gmean,
+        gvar,
+        float(epsilon),
+        chunks,
+        dx.reshape(shape3),
+        dgamma,
+        dbeta,
+    )

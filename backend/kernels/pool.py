@@ -1,0 +1,265 @@
+"""Pooling over NHWC arrays: `max_pool2d`, `max_pool2d_grad`, `avg_pool2d`, `avg_pool2d_grad`.
+
+A 1-D pool is the 2-D one with a height of 1. Windows start at `o * stride - pad` and only
+their real (unpadded) cells count: a max is over real cells, an average divides by the
+number of real cells (Keras' `padding="same"`). Every kernel gives each batch element to
+one thread, so results are bit-identical whatever the thread count. The max pool gradient
+recomputes each window's argmax from the input (the first maximum in row-major window
+order, as the forward would pick it) instead of storing indices, so it runs in a Plan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from . import kernel, launch, parallel_kernel
+from ._checks import check, float_dtype
+
+
+@kernel
+def _window(o, stride, pad, k, size):
+    """The real cells [lo, hi) of the window of output `o` along one axis."""
+    start = o * stride - pad
+    lo = max(start, 0)
+    hi = min(start + k, size)
+    return lo, hi
+
+
+@kernel
+def _max_pool_one(x, kh, kw, sh, sw, ph, pw, out):
+    """out[oh, ow, c] = max over the real cells of the window; x (H, W, C)."""
+    height, width, channels = x.shape
+    for oh in range(out.shape[0]):
+        h0, h1 = _window(oh, sh, ph, kh, height)
+        for ow in range(out.shape[1]):
+            w0, w1 = _window(ow, sw, pw, kw, width)
+            o = out[oh, ow]
+            first = x[h0, w0]
+            for c in range(channels):
+                o[c] = first[c]
+            for i in range(h0, h1):
+                for j in range(w0, w1):
+                    row = x[i, j]
+                    for c in range(channels):
+                        v = row[c]
+                        if v > o[c] or (v != v and o[c] == o[c]):
+                            o[c] = v
+
+
+@parallel_kernel
+def _max_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
+    if parallel:
+        for n in prange(x.shape[0]):
+            _max_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
+    else:
+        for n in range(x.shape[0]):
+            _max_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
+
+
+@kernel
+def _max_pool_grad_one(x, g, kh, kw, sh, sw, ph, pw, best, arg, dx):
+    """dx = the gradient `g` (OH, OW, C) sent to each window's first argmax; x, dx (H, W, C);
+    best, arg (C,) scratch."""
+    height, width, channels = x.shape
+    dx[:] = 0
+    for oh in range(g.shape[0]):
+        h0, h1 = _window(oh, sh, ph, kh, height)
+        for ow in range(g.shape[1]):
+            w0, w1 = _window(ow, sw, pw, kw, width)
+            first = x[h0, w0]
+            for c in range(channels):
+                best[c] = first[c]
+                arg[c] = h0 * width + w0
+            for i in range(h0, h1):
+                for j in range(w0, w1):
+                    row = x[i, j]
+                    for c in range(channels):
+                        v = row[c]
+                        if v > best[c] or (v != v and best[c] == best[c]):
+                            best[c] = v
+                            arg[c] = i * width + j
+            grow = g[oh, ow]
+            for c in range(channels):
+                a = arg[c]
+                dx[a // width, a % width, c] += grow[c]
+
+
+@parallel_kernel
+def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, dx):
+    n_batch, channels = x.shape[0], x.shape[3]
+    best = np.empty((n_batch, channels), dtype=x.dtype)
+    arg = np.empty((n_batch, channels), dtype=np.int64)
+    if parallel:
+        for n in prange(n_batch):
+            _max_pool_grad_one(x[n], g[n], kh, kw, sh, sw, ph, pw, best[n], arg[n], dx[n])
+    else:
+        for n in range(n_batch):
+            _max_pool_grad_one(x[n], g[n], kh, kw, sh, sw, ph, pw, best[n], arg[n], dx[n])
+
+
+@kernel
+def _avg_pool_one(x, kh, kw, sh, sw, ph, pw, out):
+    """out[oh, ow, c] = mean over the real cells of the window; x (H, W, C)."""
+    height, width, channels = x.shape
+    for oh in range(out.shape[0]):
+        h0, h1 = _window(oh, sh, ph, kh, height)
+        for ow in range(out.shape[1]):
+            w0, w1 = _window(ow, sw, pw, kw, width)
+            o = out[oh, ow]
+            o[:] = 0
+            for i in range(h0, h1):
+                for j in range(w0, w1):
+                    row = x[i, j]
+                    for c in range(channels):
+                        o[c] += row[c]
+            inv = x.dtype.type(1) / x.dtype.type((h1 - h0) * (w1 - w0))
+            for c in range(channels):
+                o[c] *= inv
+
+
+@parallel_kernel
+def _avg_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
+    if parallel:
+        for n in prange(x.shape[0]):
+            _avg_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
+    else:
+        for n in range(x.shape[0]):
+            _avg_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
+
+
+@kernel
+def _avg_pool_grad_one(g, kh, kw, sh, sw, ph, pw, dx):
+    """dx (H, W, C) = each window's gradient g[oh, ow] / real cells, spread over them."""
+    height, width, channels = dx.shape
+    dx[:] = 0
+    for oh in range(g.shape[0]):
+        h0, h1 = _window(oh, sh, ph, kh, height)
+        for ow in range(g.shape[1]):
+            w0, w1 = _window(ow, sw, pw, kw, width)
+            inv = g.dtype.type(1) / g.dtype.type((h1 - h0) * (w1 - w0))
+            grow = g[oh, ow]
+            for i in range(h0, h1):
+                for j in range(w0, w1):
+                    d = dx[i, j]
+                    for c in range(channels):
+                        d[c] += grow[c] * inv
+
+
+@parallel_kernel
+def _avg_pool_grad(parallel, g, kh, kw, sh, sw, ph, pw, dx):
+    if parallel:
+        for n in prange(g.shape[0]):
+            _avg_pool_grad_one(g[n], kh, kw, sh, sw, ph, pw, dx[n])
+    else:
+        for n in range(g.shape[0]):
+            _avg_pool_grad_one(g[n], kh, kw, sh, sw, ph, pw, dx[n])
+
+
+# ---- wrappers ----------------------------------------------------------------------------------
+
+
+def _check_params(name: str, pool, strides, pads, in_hw: tuple, out_hw: tuple) -> tuple:
+    """Validates the window parameters: every window must hold at least one real cell."""
+    pool, strides, pads = tuple(map(int, pool)), tuple(map(int, strides)), tuple(map(int, pads))
+    if len(pool) != 2 or len(strides) != 2 or len(pads) != 2:
+        raise ValueError(
+            f"{name}: pool, strides and pads must have 2 entries each. Received: pool={pool}, "
+            f"strides={strides}, pads={pads}"
+        )
+    if (
+        min(pool) < 1
+        or min(strides) < 1
+        or min(pads) < 0
+        or any(p >= k for p, k in zip(pads, pool, strict=True))
+    ):
+        raise ValueError(
+            f"{name}: pool sizes and strides must be >= 1 and pads in [0, pool). Received: "
+            f"pool={pool}, strides={strides}, pads={pads}"
+        )
+    for o, s, p, size in zip(out_hw, strides, pads, in_hw, strict=True):
+        if o > 0 and (o - 1) * s - p >= size:
+            raise ValueError(
+                f"{name}: an output of spatial shape {tuple(out_hw)} has windows past the "
+                f"input {tuple(in_hw)}. Received: pool={pool}, strides={strides}, pads={pads}"
+            )
+    return pool, strides, pads
+
+
+def _check_nhwc(name: str, arg: str, a) -> None:
+    if a.ndim != 4:
+        raise ValueError(f"{name}: {arg} must be NHWC (4-D). Received: {arg}.shape={a.shape}")
+
+
+def _check_pair(name: str, big: str, a, small: str, b) -> None:
+    """`a` (the input side) and `b` (the output side) share batch and channels."""
+    if b.ndim != 4 or a.shape[0] != b.shape[0] or a.shape[3] != b.shape[3]:
+        raise ValueError(
+            f"{name}: {big} and {small} must be NHWC with the same batch and channels. "
+            f"Received: {big}.shape={a.shape}, {small}.shape={b.shape}"
+        )
+
+
+def _forward(name, dispatcher, x, pool, strides, pads, out) -> None:
+    dtype = float_dtype(name, "x", x)
+    _check_nhwc(name, "x", x)
+    check(name, "x", x, dtype=dtype)
+    check(name, "out", out, dtype=dtype, out=True)
+    _check_pair(name, "x", x, "out", out)
+    pool, strides, pads = _check_params(name, pool, strides, pads, x.shape[1:3], out.shape[1:3])
+    if out.size == 0:
+        return
+    launch(dispatcher, x.size, x, *pool, *strides, *pads, out)
+
+
+def max_pool2d(x: np.ndarray, pool, strides, pads, out: np.ndarray) -> None:
+    """`out` = the max over each window of NHWC `x` (real cells only); `pads` are the top and
+    left pads; the output's size sets how many windows there are (each must hold a real
+    cell).
+
+    Example:
+        >>> out = np.empty((1, 1, 1, 1), np.float32)
+        >>> max_pool2d(np.arange(4, dtype=np.float32).reshape(1, 2, 2, 1), (2, 2), (2, 2),
+        ...            (0, 0), out)
+        >>> out.ravel()
+        array([3.], dtype=float32)
+    """
+    _forward("max_pool2d", _max_pool, x, pool, strides, pads, out)
+
+
+def avg_pool2d(x: np.ndarray, pool, strides, pads, out: np.ndarray) -> None:
+    """`out` = the mean over the real cells of each window of NHWC `x`."""
+    _forward("avg_pool2d", _avg_pool, x, pool, strides, pads, out)
+
+
+def max_pool2d_grad(x: np.ndarray, g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
+    """`dx` = the output gradient `g` routed to each window's first maximum of `x` (ties go
+    to the first in row-major window order); gradients of overlapping windows add up."""
+    name = "max_pool2d_grad"
+    dtype = float_dtype(name, "x", x)
+    _check_nhwc(name, "x", x)
+    check(name, "x", x, dtype=dtype)
+    check(name, "g", g, dtype=dtype)
+    check(name, "dx", dx, dtype=dtype, shape=x.shape, out=True)
+    _check_pair(name, "x", x, "g", g)
+    pool, strides, pads = _check_params(name, pool, strides, pads, x.shape[1:3], g.shape[1:3])
+    if g.size == 0:
+        dx[...] = 0
+        return
+    launch(_max_pool_grad, x.size, x, g, *pool, *strides, *pads, dx)
+
+
+def avg_pool2d_grad(g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
+    """`dx` (NHWC, the input's shape) = each window's gradient in `g` divided by its real
+    cell count and spread over them."""
+    name = "avg_pool2d_grad"
+    dtype = float_dtype(name, "g", g)
+    _check_nhwc(name, "dx", dx)
+    check(name, "g", g, dtype=dtype)
+    check(name, "dx", dx, dtype=dtype, out=True)
+    _check_pair(name, "dx", dx, "g", g)
+    pool, strides, pads = _check_params(name, pool, strides, pads, dx.shape[1:3], g.shape[1:3])
+    if g.size == 0:
+        dx[...] = 0
+        return
+    launch(_avg_pool_grad, dx.size, g, *pool, *strides, *pads, dx)

@@ -1,0 +1,419 @@
+"""conv, depthwise_conv, separable_conv and conv_transpose against naive numpy loops: forward,
+float64 finite-difference gradients, symbolic inference and compiled Plans (check_op), the
+three primitives directly (groups, trailing rows), double backward, and bad arguments."""
+
+import importlib
+
+import numpy as np
+import pytest
+
+from backend import GradientTape, SymbolicTensor, Tensor, ops
+from backend.ops.base import apply
+from backend.testing import check_op
+
+conv_module = importlib.import_module("backend.ops.conv")  # ops.conv is the function
+RNG = np.random.default_rng(0)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+# ---- naive references --------------------------------------------------------------------
+
+
+def same_pads(n, k, s, d):
+    eff = (k - 1) * d + 1
+    out = -(-n // s)
+    total = max((out - 1) * s + eff - n, 0)
+    return total // 2, total - total // 2
+
+
+def ref_conv2d(x, k, strides=1, pads=((0, 0), (0, 0)), dilation=1):
+    """Direct loops; groups = channels / kernel in-channels; pads >= 0."""
+    (sh, sw), (dh, dw) = pair(strides), pair(dilation)
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    kh, kw, cg, cout = k.shape
+    groups = x.shape[-1] // cg
+    og = cout // groups
+    ho = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
+    wo = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
+    out = np.zeros((x.shape[0], ho, wo, cout), np.result_type(x, k))
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                for b in range(kw):
+                    patch = xp[:, i * sh + a * dh, j * sw + b * dw, :]
+                    for g in range(groups):
+                        out[:, i, j, g * og : (g + 1) * og] += (
+                            patch[:, g * cg : (g + 1) * cg] @ k[a, b, :, g * og : (g + 1) * og]
+                        )
+    return out
+
+
+def ref_conv(x, k, strides=1, padding="valid", dilation=1):
+    if x.ndim == 3:
+        s, d = pair(strides)[0], pair(dilation)[0]
+        out = ref_conv(x[:, None], k[None], (1, s), padding, (1, d))
+        return out[:, 0]
+    (sh, sw), (dh, dw) = pair(strides), pair(dilation)
+    if padding == "same":
+        pads = (
+            same_pads(x.shape[1], k.shape[0], sh, dh),
+            same_pads(x.shape[2], k.shape[1], sw, dw),
+        )
+    else:
+        pads = ((0, 0), (0, 0))
+    return ref_conv2d(x, k, (sh, sw), pads, (dh, dw))
+
+
+def ref_depthwise(x, k, strides=1, padding="valid", dilation=1):
+    c, m = k.shape[-2:]
+    out = np.concatenate(
+        [ref_conv(x[..., i : i + 1], k[..., i : i + 1, :], strides, padding, dilation)
+         for i in range(c)],
+        axis=-1,
+    )  # fmt: skip
+    return out  # channel i*m + j
+
+
+def ref_conv_transpose(x, k, strides, padding="valid", output_padding=None, dilation=1):
+    """JAX's definition: the input dilated by the stride, padded, convolved with the
+    spatially flipped kernel (in/out channels swapped)."""
+    if x.ndim == 3:
+        op = None if output_padding is None else (0, pair(output_padding)[0])
+        out = ref_conv_transpose(
+            x[:, None], k[None], (1, pair(strides)[0]), padding, op, (1, pair(dilation)[0])
+        )
+        return out[:, 0]
+    strides, dilation = pair(strides), pair(dilation)
+    ops_ = (None, None) if output_padding is None else pair(output_padding)
+    n, h, w, cin = x.shape
+    xd = np.zeros((n, (h - 1) * strides[0] + 1, (w - 1) * strides[1] + 1, cin))
+    xd[:, :: strides[0], :: strides[1]] = x
+    pads = []
+    for axis in range(2):
+        s, d, op = strides[axis], dilation[axis], ops_[axis]
+        eff = (k.shape[axis] - 1) * d + 1
+        if padding == "valid":
+            op = max(eff, s) - eff if op is None else op
+            pads.append((eff - 1, eff - 1 + op))
+        else:
+            pad_len = s + eff - 2 if op is None else eff + eff % 2 - 2 + op
+            left = min(pad_len // 2 + pad_len % 2, eff - 1)
+            pads.append((left, pad_len - left))
+    kf = k[::-1, ::-1].transpose(0, 1, 3, 2)
+    return ref_conv2d(xd, kf, 1, tuple(pads), dilation)
+
+
+def deconv_length(n, k, s, padding, output_padding, d=1):
+    """keras.src.utils.conv_utils.deconv_output_length."""
+    k = k + (k - 1) * (d - 1)
+    if output_padding is None:
+        return n * s + max(k - s, 0) if padding == "valid" else n * s
+    pad = 0 if padding == "valid" else k // 2
+    return (n - 1) * s + k - 2 * pad + output_padding
+
+
+# ---- conv ------------------------------------------------------------------------------------
+
+CONV_CASES = [
+    # (input shape, kernel shape, strides, padding, dilation)
+    ((2, 5, 5, 2), (3, 3, 2, 3), 1, "valid", 1),
+    ((2, 5, 5, 2), (3, 3, 2, 3), 1, "same", 1),
+    ((2, 5, 5, 2), (3, 3, 2, 3), 2, "same", 1),
+    ((2, 6, 6, 2), (3, 3, 2, 3), 2, "same", 1),  # odd total pad: asymmetric
+    ((2, 6, 5, 2), (3, 3, 2, 2), 2, "valid", 1),
+    ((2, 5, 6, 2), (2, 2, 2, 3), 1, "same", 1),  # even kernel: asymmetric
+    ((2, 6, 6, 1), (3, 3, 1, 2), 1, "same", 2),
+    ((2, 7, 6, 1), (3, 2, 1, 2), 1, "valid", 2),
+    ((1, 5, 4, 3), (3, 3, 3, 2), (1, 2), "same", (2, 1)),
+    ((2, 5, 5, 4), (3, 3, 2, 4), 1, "same", 1),  # groups 2
+    ((2, 6, 5, 4), (3, 3, 2, 2), 2, "same", 1),  # groups 2, strided, asymmetric
+    ((2, 4, 4, 3), (1, 1, 3, 2), 1, "valid", 1),  # 1x1: no im2col
+    ((2, 7, 2), (3, 2, 3), 1, "valid", 1),  # 1-D
+    ((2, 7, 2), (3, 2, 3), 2, "same", 1),
+    ((2, 6, 2), (3, 2, 3), 2, "same", 1),
+    ((2, 8, 1), (3, 1, 2), 1, "same", 2),
+    ((2, 7, 4), (3, 2, 2), 1, "valid", 1),  # 1-D, groups 2
+]
+
+
+@pytest.mark.parametrize("xs, ks, strides, padding, dilation", CONV_CASES, ids=str)
+def test_conv(xs, ks, strides, padding, dilation):
+    check_op(
+        lambda x, k: ops.conv(x, k, strides=strides, padding=padding, dilation_rate=dilation),
+        [rand(*xs), rand(*ks)],
+        lambda x, k: ref_conv(x, k, strides, padding, dilation),
+        atol=1e-9,
+    )
+
+
+def test_conv_output_size_is_keras():
+    for n in range(3, 9):
+        for s in (1, 2, 3):
+            out = ops.conv(np.ones((1, n, n, 1), "float32"), np.ones((3, 3, 1, 1), "float32"),
+                           strides=s, padding="same")  # fmt: skip
+            assert out.shape == (1, -(-n // s), -(-n // s), 1)
+
+
+# ---- depthwise and separable -------------------------------------------------------------
+
+DEPTHWISE_CASES = [
+    ((2, 5, 5, 2), (3, 3, 2, 1), 1, "valid", 1),
+    ((2, 5, 5, 2), (3, 3, 2, 2), 1, "same", 1),
+    ((2, 6, 6, 3), (3, 3, 3, 2), 2, "same", 1),
+    ((2, 6, 5, 1), (3, 3, 1, 2), 1, "same", 2),
+    ((2, 7, 2), (3, 2, 2), 2, "same", 1),  # 1-D
+]
+
+
+@pytest.mark.parametrize("xs, ks, strides, padding, dilation", DEPTHWISE_CASES, ids=str)
+def test_depthwise_conv(xs, ks, strides, padding, dilation):
+    check_op(
+        lambda x, k: ops.depthwise_conv(x, k, strides, padding, dilation_rate=dilation),
+        [rand(*xs), rand(*ks)],
+        lambda x, k: ref_depthwise(x, k, strides, padding, dilation),
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize(
+    "xs, ds, ps, strides, padding",
+    [
+        ((2, 5, 5, 2), (3, 3, 2, 2), (1, 1, 4, 3), 1, "same"),
+        ((2, 6, 6, 2), (3, 3, 2, 1), (1, 1, 2, 3), 2, "same"),
+        ((2, 7, 2), (3, 2, 2), (1, 4, 3), 1, "valid"),
+    ],
+    ids=str,
+)
+def test_separable_conv(xs, ds, ps, strides, padding):
+    def reference(x, d, p):
+        y = ref_depthwise(x, d, strides, padding)
+        return ref_conv(y, p)
+
+    check_op(
+        lambda x, d, p: ops.separable_conv(x, d, p, strides, padding),
+        [rand(*xs), rand(*ds), rand(*ps)],
+        reference,
+        atol=1e-9,
+    )
+
+
+# ---- conv_transpose --------------------------------------------------------------------------
+
+TRANSPOSE_CASES = [
+    # (input shape, kernel shape (.., C_out, C_in), strides, padding, output_padding, dilation)
+    ((2, 3, 3, 2), (3, 3, 3, 2), 1, "valid", None, 1),
+    ((2, 3, 3, 2), (3, 3, 3, 2), 1, "same", None, 1),
+    ((2, 3, 3, 2), (3, 3, 2, 2), 2, "valid", None, 1),
+    ((2, 3, 4, 2), (3, 3, 2, 2), 2, "same", None, 1),
+    ((2, 3, 3, 2), (2, 2, 3, 2), 2, "same", None, 1),
+    ((2, 3, 3, 1), (3, 3, 2, 1), 2, "same", 1, 1),
+    ((2, 3, 3, 1), (3, 3, 2, 1), 2, "valid", 1, 1),
+    ((2, 3, 3, 1), (2, 2, 1, 1), 3, "valid", None, 1),  # stride > kernel
+    ((2, 3, 3, 1), (3, 3, 2, 1), 1, "same", None, 2),
+    ((2, 3, 3, 3), (3, 3, 1, 3), (2, 1), "same", (1, 0), 1),
+    ((2, 4, 2), (3, 3, 2), 2, "same", None, 1),  # 1-D
+    ((2, 4, 2), (3, 3, 2), 2, "valid", 1, 1),
+]
+
+
+@pytest.mark.parametrize("xs, ks, strides, padding, output_padding, dilation", TRANSPOSE_CASES,
+                         ids=str)  # fmt: skip
+def test_conv_transpose(xs, ks, strides, padding, output_padding, dilation):
+    x, k = rand(*xs), rand(*ks)
+    expected = ref_conv_transpose(x, k, strides, padding, output_padding, dilation)
+    rank = len(xs) - 2
+    st, op, di = (pair(v) if v is not None else (None, None)
+                  for v in (strides, output_padding, dilation))  # fmt: skip
+    lengths = [deconv_length(xs[1 + i], ks[i], st[i], padding, op[i], di[i]) for i in range(rank)]
+    if rank == 1:
+        lengths = [deconv_length(xs[1], ks[0], st[0], padding, op[0], di[0])]
+    assert expected.shape == (xs[0], *lengths, ks[-2])  # the reference has Keras' size
+    check_op(
+        lambda x, k: ops.conv_transpose(
+            x, k, strides, padding, output_padding=output_padding, dilation_rate=dilation
+        ),
+        [x, k],
+        lambda x, k: ref_conv_transpose(x, k, strides, padding, output_padding, dilation),
+        atol=1e-9,
+    )
+
+
+# ---- the primitives directly: groups, negative end pads and trailing rows ---------------------
+
+
+def ref_transpose_primitive(y, k, strides, dilation, pads, extra, groups):
+    (sh, sw), (dh, dw) = strides, dilation
+    n, ho, wo, cout = y.shape
+    kh, kw, cg, _ = k.shape
+    og = cout // groups
+    size = [
+        (o - 1) * s + (ks - 1) * d + 1 - lo - hi + r
+        for o, ks, s, d, (lo, hi), r in zip(
+            (ho, wo), (kh, kw), strides, dilation, pads, extra, strict=True
+        )
+    ]
+    out = np.zeros((n, *size, cg * groups))
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh - pads[0][0], j * sw + b * dw - pads[1][0]
+                    if 0 <= r < size[0] and 0 <= c < size[1]:
+                        for g in range(groups):
+                            out[:, r, c, g * cg : (g + 1) * cg] += (
+                                y[:, i, j, g * og : (g + 1) * og]
+                                @ k[a, b, :, g * og : (g + 1) * og].T
+                            )
+    return out
+
+
+def ref_filter_primitive(x, y, kernel_size, strides, dilation, pads, groups):
+    (sh, sw), (dh, dw) = strides, dilation
+    kh, kw = kernel_size
+    n, h, w, cin = x.shape
+    cout = y.shape[-1]
+    cg, og = cin // groups, cout // groups
+    dk = np.zeros((kh, kw, cg, cout))
+    for i in range(y.shape[1]):
+        for j in range(y.shape[2]):
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh - pads[0][0], j * sw + b * dw - pads[1][0]
+                    if 0 <= r < h and 0 <= c < w:
+                        for g in range(groups):
+                            dk[a, b, :, g * og : (g + 1) * og] += (
+                                x[:, r, c, g * cg : (g + 1) * cg].T
+                                @ y[:, i, j, g * og : (g + 1) * og]
+                            )
+    return dk
+
+
+PRIMITIVE_CASES = [
+    # (strides, dilation, pads, extra, groups)
+    ((2, 2), (1, 1), ((1, 1), (0, 1)), (1, 0), 2),
+    ((2, 1), (1, 2), ((1, -1), (2, 0)), (0, 0), 1),
+    ((1, 1), (1, 1), ((0, 0), (1, 1)), (0, 0), 2),
+]
+
+
+@pytest.mark.parametrize("strides, dilation, pads, extra, groups", PRIMITIVE_CASES, ids=str)
+def test_transpose_and_filter_primitives(strides, dilation, pads, extra, groups):
+    k = rand(3, 3, 1, 2 * groups)
+    attrs = {"strides": strides, "dilation": dilation, "pads": pads, "groups": groups}
+    y = rand(2, 3, 2, 2 * groups)
+    check_op(
+        lambda y, k: apply(conv_module._CONV_TRANSPOSE, (y, k), {**attrs, "extra": extra}),
+        [y, k],
+        lambda y, k: ref_transpose_primitive(y, k, strides, dilation, pads, extra, groups),
+        atol=1e-9,
+    )
+    x = ref_transpose_primitive(y, k, strides, dilation, pads, extra, groups)  # a fitting image
+    x = rand(*x.shape)
+    check_op(
+        lambda x, y: apply(conv_module._CONV_FILTER, (x, y), {**attrs, "kernel_size": (3, 3)}),
+        [x, y],
+        lambda x, y: ref_filter_primitive(x, y, (3, 3), strides, dilation, pads, groups),
+        atol=1e-9,
+    )
+
+
+def test_double_backward():
+    # The gradient of conv in x and k is itself differentiated (conv_transpose and the filter
+    # gradient's vjps): check d/dk of <dL/dx, c> against finite differences.
+    x, k = rand(2, 6, 5, 4), rand(3, 3, 2, 4)
+    cot, c = rand(2, 3, 3, 4), rand(*x.shape)
+
+    def inner(x, k):
+        xt, kt = Tensor(x), Tensor(k)
+        with GradientTape() as tape:
+            tape.watch([xt, kt])
+            loss = ops.sum(ops.conv(xt, kt, 2, "same") * cot)
+        gx, gk = tape.gradient(loss, [xt, kt])
+        return float(np.sum(gx.numpy() * c) + np.sum(gk.numpy() ** 2))
+
+    xt, kt = Tensor(x), Tensor(k)
+    with GradientTape(persistent=True) as outer:
+        outer.watch([xt, kt])
+        with GradientTape() as tape:
+            tape.watch([xt, kt])
+            loss = ops.sum(ops.conv(xt, kt, 2, "same") * cot)
+        gx, gk = tape.gradient(loss, [xt, kt])
+        z = ops.sum(gx * c) + ops.sum(gk * gk)
+    dx, dk = outer.gradient(z, [xt, kt])
+    eps = 1e-6
+    for arr, analytic in ((x, dx), (k, dk)):
+        numeric = np.zeros_like(arr)
+        for i in np.ndindex(arr.shape):
+            old = arr[i]
+            arr[i] = old + eps
+            up = inner(x, k)
+            arr[i] = old - eps
+            down = inner(x, k)
+            arr[i] = old
+            numeric[i] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(analytic.numpy(), numeric, atol=1e-5, rtol=1e-4)
+
+
+# ---- symbolic shapes and errors ----------------------------------------------------------------
+
+
+def test_symbolic_unknown_batch():
+    x = SymbolicTensor((None, 6, 5, 2), "float32")
+    k = Tensor(rand(3, 3, 2, 4).astype("float32"))
+    assert ops.conv(x, k, 2, "same").shape == (None, 3, 3, 4)
+    kt = Tensor(rand(3, 3, 4, 2).astype("float32"))
+    assert ops.conv_transpose(x, kt, 2, "same").shape == (None, 12, 10, 4)
+    assert ops.depthwise_conv(x, Tensor(rand(3, 3, 2, 3).astype("float32"))).shape == (
+        None, 4, 3, 6,
+    )  # fmt: skip
+
+
+def test_float32_and_int_inputs():
+    x = np.arange(2 * 5 * 5 * 2).reshape(2, 5, 5, 2).astype("float32")
+    out = ops.conv(x, np.ones((3, 3, 2, 1), "float32"))
+    assert out.dtype == "float32"
+    assert ops.conv(x.astype("int32"), np.ones((3, 3, 2, 1), "int32")).dtype == "float32"
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ops.conv(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1))), r"conv: .*larger.*"
+         r"inputs.shape=\(1, 2, 2, 1\), kernel.shape=\(3, 3, 1, 1\)"),
+        (lambda: ops.conv(np.ones((1, 5, 5, 3)), np.ones((3, 3, 2, 1))), r"conv: .*3 channels.*"
+         r"multiple.*inputs.shape=\(1, 5, 5, 3\), kernel.shape=\(3, 3, 2, 1\)"),
+        (lambda: ops.conv(np.ones((1, 5, 5, 4)), np.ones((3, 3, 2, 3))), r"conv: .*divisible"),
+        (lambda: ops.conv(np.ones((1, 5, 5, 4)), np.ones((3, 4, 3))), r"conv: .*kernel.shape"),
+        (lambda: ops.conv(np.ones((5, 4)), np.ones((3, 4, 3))), r"conv: .*inputs.shape"),
+        (lambda: ops.conv(np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), data_format=
+         "channels_first"), "channels_first"),  # fmt: skip
+        (lambda: ops.conv(np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), padding="full"),
+         "padding"),
+        (lambda: ops.conv(np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), strides=0), "strides"),
+        (lambda: ops.conv(np.ones((1, 5, 5, 1)), np.ones((3, 3, 1, 1)), dilation_rate=(1,)),
+         "dilation_rate"),
+        (lambda: ops.depthwise_conv(np.ones((1, 5, 5, 3)), np.ones((3, 3, 2, 1))),
+         r"depthwise_conv: .*inputs.shape=\(1, 5, 5, 3\), kernel.shape=\(3, 3, 2, 1\)"),
+        (lambda: ops.conv_transpose(np.ones((1, 5, 5, 3)), np.ones((3, 3, 2, 2)), 1),
+         r"conv_transpose: .*inputs.shape=\(1, 5, 5, 3\), kernel.shape=\(3, 3, 2, 2\)"),
+        (lambda: ops.conv_transpose(np.ones((1, 5, 5, 3)), np.ones((3, 3, 2, 3)), 1,
+                                    data_format="channels_first"), "channels_first"),
+        (lambda: ops.separable_conv(np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 1)),
+                                    np.ones((1, 1, 3, 2))), "separable_conv"),
+    ],
+)  # fmt: skip
+def test_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_bad_shapes_symbolic():
+    with pytest.raises(ValueError, match=r"conv: .*larger"):
+        ops.conv(SymbolicTensor((None, 2, 9, 1)), SymbolicTensor((3, 3, 1, 2)))
