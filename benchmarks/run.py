@@ -1,14 +1,16 @@
-"""The benchmarks: a 784-512-512-10 MLP, ours against PyTorch, in three suites.
+"""The benchmarks: a 784-512-512-10 MLP and the keras.io MNIST convnet, ours against PyTorch.
 
-    python benchmarks/run.py                      # every suite (about a minute)
+    python benchmarks/run.py                      # every suite (a minute or two)
     python benchmarks/run.py --quick              # smoke run, a few seconds
-    python benchmarks/run.py --suite fit          # one suite: mlp-step, fit, single or all
+    python benchmarks/run.py --suite fit          # one suite: mlp-step, fit, single, convnet
     python benchmarks/run.py --threads 1 --json /tmp/bench.json
 
 - mlp-step: a raw training step (ops + GradientTape + SGD), eager and compiled, vs PyTorch.
 - fit: `model.fit` (batch 128, Adam) vs PyTorch's equivalent loop, samples/s.
 - single: single-sample `model(x)` and `predict_on_batch` vs PyTorch's `model(x)` under
   `inference_mode`, calls/s.
+- convnet: the keras.io MNIST convnet on 28x28x1, `fit` (batch 128) and `predict` (batch 512)
+  vs PyTorch's nn.Conv2d equivalent, samples/s (benchmarks/convnet.py).
 
 Prints the figures, the ratios to PyTorch, and GFLOP/s as a fraction of numpy's float32
 2048x2048 matmul measured in the same run. See benchmarks/README.md.
@@ -25,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402  (no numpy import at module level: threads are set first)
 
-SUITES = ("mlp-step", "fit", "single")
+SUITES = ("mlp-step", "fit", "single", "convnet")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,7 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="which suite to run (default all)",
     )
     parser.add_argument(
-        "--batch", type=int, default=128, help="batch size of mlp-step and fit (default 128)"
+        "--batch",
+        type=int,
+        default=128,
+        help="batch size of mlp-step, fit and convnet fit (default 128)",
     )
     parser.add_argument(
         "--steps",
@@ -49,7 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--fit-samples",
         type=int,
         default=None,
-        help="fit: samples per epoch (default 40 batches; 8 with --quick)",
+        help="fit, convnet: samples per epoch (default 40 batches; 8 with --quick)",
     )
     parser.add_argument(
         "--threads",
@@ -208,6 +213,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     common.apply_thread_env(args.threads)  # before numpy/numba/torch are imported
 
+    import convnet
     import keras_api
     import numpy as np
 
@@ -249,6 +255,8 @@ def main(argv=None) -> int:
             measured[suite] = measure_mlp_step(ctx)
         elif suite == "fit":
             measured[suite] = keras_api.measure_fit(ctx)
+        elif suite == "convnet":
+            measured[suite] = convnet.measure_convnet(ctx)
         else:
             measured[suite] = keras_api.measure_single(ctx)
 
@@ -264,7 +272,15 @@ def main(argv=None) -> int:
     }
 
     # ---- report
-    title = f"MLP 784-512-512-10, float32, {threads} thread(s): {', '.join(suites)}"
+    models = [
+        m
+        for m, on in (
+            ("MLP 784-512-512-10", set(suites) - {"convnet"}),
+            ("MNIST convnet", "convnet" in suites),
+        )
+        if on
+    ]
+    title = f"{' + '.join(models)}, float32, {threads} thread(s): {', '.join(suites)}"
     print(title)
     print("=" * len(title))
     for line in common.format_environment(env):
@@ -291,6 +307,8 @@ def main(argv=None) -> int:
             lines, data = report_mlp_step(measured[suite], args.batch, peak)
         elif suite == "fit":
             lines, data = keras_api.report_fit(measured[suite], peak)
+        elif suite == "convnet":
+            lines, data = convnet.report_convnet(measured[suite], peak)
         else:
             lines, data = keras_api.report_single(measured[suite])
         results[suite.replace("-", "_")] = data

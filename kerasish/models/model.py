@@ -77,6 +77,22 @@ class Model(Trainer, Layer):
             return list(self._graph_layers)
         return list(self._layers)
 
+    @property
+    def input_shape(self):
+        """The shape of the input (a list of shapes for several), once the model is built."""
+        return self._shapes_of(getattr(self, "inputs", None), "input_shape")
+
+    @property
+    def output_shape(self):
+        """The shape of the output (a list of shapes for several), once the model is built."""
+        return self._shapes_of(getattr(self, "outputs", None), "output_shape")
+
+    def _shapes_of(self, tensors, what: str):
+        if not self._functional or not tensors:
+            raise AttributeError(f"Model '{self.name}' is not built yet, so it has no {what}.")
+        shapes = [tuple(t.shape) for t in tensors]
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs) -> None:
         """Prints Keras' table: each layer with its type, output shape and parameter count,
         then the total, trainable and non-trainable parameters."""

@@ -229,3 +229,10 @@ def test_functional_summary_has_connected_to_column(capsys):
     text = capsys.readouterr().out
     assert "Connected to" in text
     assert "in_a[0][0], in_b[0][0]" in text and "joined[0][0]" in text
+
+
+def test_input_and_output_shape():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3)])
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 3)
+    with pytest.raises(AttributeError, match="not built"):
+        keras.Sequential([layers.Dense(2)]).output_shape
