@@ -235,4 +235,4 @@ def test_input_and_output_shape():
     model = keras.Sequential([keras.Input((4,)), layers.Dense(3)])
     assert model.input_shape == (None, 4) and model.output_shape == (None, 3)
     with pytest.raises(AttributeError, match="not built"):
-        keras.Sequential([layers.Dense(2)]).output_shape
+        _ = keras.Sequential([layers.Dense(2)]).output_shape
