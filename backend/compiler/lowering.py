@@ -83,7 +83,7 @@ def lower(node):
         return run_sum, False
 
     if op.name == "conv":
-        from ..ops.conv import conv_into
+        from ..ops.conv_primitives import conv_into
 
         return (lambda x, k, out: conv_into(x, k, out, **attrs)), False
 

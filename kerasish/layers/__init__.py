@@ -1,15 +1,10 @@
 """`kerasish.layers`: the layers (more arrive with each issue)."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .convolutional import (
-    Conv1D,
-    Conv1DTranspose,
-    Conv2D,
-    Conv2DTranspose,
-    DepthwiseConv2D,
-    SeparableConv2D,
-)
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose
+from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer
+from .depthwise_separable import DepthwiseConv2D, SeparableConv2D
 from .lambda_layer import Lambda
 from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract

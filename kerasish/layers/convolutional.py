@@ -1,5 +1,6 @@
-"""Convolution layers (channels_last): Conv1D, Conv2D, Conv1DTranspose, Conv2DTranspose,
-DepthwiseConv2D and SeparableConv2D, with Keras 3's arguments, weight layouts and configs.
+"""Convolution layers (channels_last): the shared `BaseConv` plus Conv1D and Conv2D, with
+Keras 3's arguments, weight layouts and configs, and the argument helpers that the other
+convolution layers (`conv_transpose`, `depthwise_separable`), pooling and spatial layers share.
 
 Every layer checks its arguments when constructed (a `ValueError` ending in
 `Received: name=value`) and its input when built (rank, channels, a kernel that does not fit
@@ -200,13 +201,32 @@ class BaseConv(Layer):
             "use_bias": self.use_bias,
         }
 
+    def _weights_config(self, *prefixes: str) -> dict:
+        """The initializer, regularizer and constraint entries of the config, for the kernels
+        named by `prefixes` ("kernel", "depthwise", ...) and then the bias."""
+        names = (*prefixes, "bias")
+        config = {}
+        for p in names:
+            config[f"{p}_initializer"] = initializers.serialize(getattr(self, f"{p}_initializer"))
+        for p in (*names, "activity"):
+            config[f"{p}_regularizer"] = serialize_or_none(
+                regularizers, getattr(self, f"{p}_regularizer")
+            )
+        for p in names:
+            config[f"{p}_constraint"] = serialize_or_none(
+                constraints, getattr(self, f"{p}_constraint")
+            )
+        return config
+
 
 class _Conv(BaseConv):
-    """Conv1D / Conv2D: kernel `(*kernel_size, in/groups, filters)`, then bias."""
+    """Conv1D / Conv2D (the subclasses only set `_rank`): kernel
+    `(*kernel_size, in/groups, filters)`, then bias."""
+
+    _rank = None
 
     def __init__(
         self,
-        rank,
         filters,
         kernel_size,
         strides=1,
@@ -226,7 +246,7 @@ class _Conv(BaseConv):
         **kwargs,
     ):
         super().__init__(
-            rank,
+            self._rank,
             filters,
             kernel_size,
             strides=strides,
@@ -303,13 +323,7 @@ class _Conv(BaseConv):
             "dilation_rate": self.dilation_rate,
             "groups": self.groups,
             **self._tail_config(),
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
-            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
-            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
+            **self._weights_config("kernel"),
         }
 
 
@@ -326,48 +340,8 @@ class Conv1D(_Conv):
         ((2, 10, 4), (3, 3, 4))
     """
 
+    _rank = 1
     _allow_causal = True
-
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        groups=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            1,
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            groups=groups,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
 
 
 class Conv2D(_Conv):
@@ -382,479 +356,4 @@ class Conv2D(_Conv):
         ((2, 5, 5, 8), (3, 3, 3, 8))
     """
 
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        data_format=None,
-        dilation_rate=(1, 1),
-        groups=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            2,
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            groups=groups,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
-
-
-class _ConvTranspose(BaseConv):
-    """Conv1DTranspose / Conv2DTranspose: kernel `(*kernel_size, filters, in)`, then bias."""
-
-    def __init__(
-        self,
-        rank,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        output_padding=None,
-        data_format=None,
-        dilation_rate=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        kwargs.pop("groups", None)  # Keras 2 configs carry groups=1 here
-        super().__init__(
-            rank,
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            activation=activation,
-            use_bias=use_bias,
-            bias_initializer=bias_initializer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
-        owner = type(self).__name__
-        self.output_padding = None
-        if output_padding is not None:
-            self.output_padding = standardize_tuple(
-                owner, output_padding, rank, "output_padding", allow_zero=True
-            )
-            if any(p >= s for p, s in zip(self.output_padding, self.strides, strict=True)):
-                raise ValueError(
-                    f"{owner}: `output_padding` must be smaller than `strides`. Received: "
-                    f"output_padding={self.output_padding}, strides={self.strides}"
-                )
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-
-    def build(self, input_shape):
-        shape = self._check_input(input_shape)
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, self.filters, shape[-1]),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-            name="kernel",
-        )
-        self._add_bias(self.filters)
-        self._channels = shape[-1]
-
-    def call(self, inputs):
-        _check_channels(self, inputs, self._channels)
-        x = ops.conv_transpose(
-            inputs,
-            self.kernel,
-            strides=self.strides,
-            padding=self.padding,
-            output_padding=self.output_padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-        )
-        return self._finish(x)
-
-    def get_config(self) -> dict:
-        return {
-            **self._base_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "output_padding": self.output_padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            **self._tail_config(),
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
-            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
-            "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
-        }
-
-
-class Conv1DTranspose(_ConvTranspose):
-    """Transposed 1-D convolution. Weights: `kernel` `(kernel_size, filters, in)`, `bias`.
-
-    Example:
-        >>> import numpy as np
-        >>> import kerasish as keras
-        >>> keras.layers.Conv1DTranspose(4, 3, strides=2)(np.ones((2, 5, 3))).shape
-        (2, 11, 4)
-    """
-
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        output_padding=None,
-        data_format=None,
-        dilation_rate=1,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            1,
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            output_padding=output_padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
-
-
-class Conv2DTranspose(_ConvTranspose):
-    """Transposed 2-D convolution. Weights: `kernel` `(kh, kw, filters, in)`, then `bias`.
-
-    Example:
-        >>> import numpy as np
-        >>> import kerasish as keras
-        >>> layer = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")
-        >>> layer(np.ones((2, 5, 5, 3))).shape, layer.kernel.shape
-        ((2, 10, 10, 4), (3, 3, 4, 3))
-    """
-
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        output_padding=None,
-        data_format=None,
-        dilation_rate=(1, 1),
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            2,
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            output_padding=output_padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            kernel_constraint=kernel_constraint,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
-
-
-def _check_depth_multiplier(owner: str, depth_multiplier) -> int:
-    if not _is_int(depth_multiplier) or depth_multiplier <= 0:
-        raise ValueError(
-            f"{owner}: `depth_multiplier` must be a positive integer. Received: "
-            f"depth_multiplier={depth_multiplier!r}"
-        )
-    return int(depth_multiplier)
-
-
-class DepthwiseConv2D(BaseConv):
-    """Depthwise 2-D convolution: each input channel convolved with its own
-    `depth_multiplier` filters. Weights: `kernel` `(kh, kw, in, depth_multiplier)`, then
-    `bias` `(in * depth_multiplier,)`.
-
-    Example:
-        >>> import numpy as np
-        >>> import kerasish as keras
-        >>> layer = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
-        >>> layer(np.ones((2, 5, 5, 3))).shape, layer.kernel.shape
-        ((2, 3, 3, 6), (3, 3, 3, 2))
-    """
-
-    _has_filters = False
-
-    def __init__(
-        self,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        depth_multiplier=1,
-        data_format=None,
-        dilation_rate=(1, 1),
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        kwargs.pop("groups", None)  # Keras 2 configs
-        super().__init__(
-            2,
-            None,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            activation=activation,
-            use_bias=use_bias,
-            bias_initializer=bias_initializer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
-        self.depth_multiplier = _check_depth_multiplier(type(self).__name__, depth_multiplier)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-
-    def build(self, input_shape):
-        shape = self._check_input(input_shape)
-        check_fits(self, shape, self.kernel_size, self.dilation_rate, self.padding)
-        channels = shape[-1]
-        self.kernel = self.add_weight(
-            shape=(*self.kernel_size, channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer,
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
-            name="kernel",
-        )
-        self._add_bias(channels * self.depth_multiplier)
-        self._channels = channels
-
-    def call(self, inputs):
-        _check_channels(self, inputs, self._channels)
-        x = ops.depthwise_conv(
-            inputs,
-            self.kernel,
-            strides=self.strides,
-            padding=self.padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-        )
-        return self._finish(x)
-
-    def get_config(self) -> dict:
-        return {
-            **self._base_config(),
-            "depth_multiplier": self.depth_multiplier,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            **self._tail_config(),
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": serialize_or_none(regularizers, self.depthwise_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
-            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
-            "depthwise_constraint": serialize_or_none(constraints, self.depthwise_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
-        }
-
-
-class SeparableConv2D(BaseConv):
-    """A depthwise 2-D convolution followed by a pointwise (1x1) one. Weights:
-    `depthwise_kernel` `(kh, kw, in, depth_multiplier)`, `pointwise_kernel`
-    `(1, 1, in * depth_multiplier, filters)`, then `bias` `(filters,)`.
-
-    Example:
-        >>> import numpy as np
-        >>> import kerasish as keras
-        >>> layer = keras.layers.SeparableConv2D(4, 3, padding="same")
-        >>> layer(np.ones((2, 5, 5, 3))).shape, layer.pointwise_kernel.shape
-        ((2, 5, 5, 4), (1, 1, 3, 4))
-    """
-
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        data_format=None,
-        dilation_rate=(1, 1),
-        depth_multiplier=1,
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        pointwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        pointwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        pointwise_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            2,
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            data_format=data_format,
-            dilation_rate=dilation_rate,
-            activation=activation,
-            use_bias=use_bias,
-            bias_initializer=bias_initializer,
-            bias_regularizer=bias_regularizer,
-            activity_regularizer=activity_regularizer,
-            bias_constraint=bias_constraint,
-            **kwargs,
-        )
-        self.depth_multiplier = _check_depth_multiplier(type(self).__name__, depth_multiplier)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-
-    def build(self, input_shape):
-        shape = self._check_input(input_shape)
-        check_fits(self, shape, self.kernel_size, self.dilation_rate, self.padding)
-        channels = shape[-1]
-        self.depthwise_kernel = self.add_weight(
-            shape=(*self.kernel_size, channels, self.depth_multiplier),
-            initializer=self.depthwise_initializer,
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
-            name="depthwise_kernel",
-        )
-        self.pointwise_kernel = self.add_weight(
-            shape=(1, 1, channels * self.depth_multiplier, self.filters),
-            initializer=self.pointwise_initializer,
-            regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint,
-            name="pointwise_kernel",
-        )
-        self._add_bias(self.filters)
-        self._channels = channels
-
-    def call(self, inputs):
-        _check_channels(self, inputs, self._channels)
-        x = ops.separable_conv(
-            inputs,
-            self.depthwise_kernel,
-            self.pointwise_kernel,
-            strides=self.strides,
-            padding=self.padding,
-            data_format=self.data_format,
-            dilation_rate=self.dilation_rate,
-        )
-        return self._finish(x)
-
-    def get_config(self) -> dict:
-        return {
-            **self._base_config(),
-            "depth_multiplier": self.depth_multiplier,
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            **self._tail_config(),
-            "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-            "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "depthwise_regularizer": serialize_or_none(regularizers, self.depthwise_regularizer),
-            "pointwise_regularizer": serialize_or_none(regularizers, self.pointwise_regularizer),
-            "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
-            "activity_regularizer": serialize_or_none(regularizers, self.activity_regularizer),
-            "depthwise_constraint": serialize_or_none(constraints, self.depthwise_constraint),
-            "pointwise_constraint": serialize_or_none(constraints, self.pointwise_constraint),
-            "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
-        }
+    _rank = 2

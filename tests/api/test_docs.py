@@ -31,8 +31,9 @@ MODULES = [
     "kerasish.layers.layer", "kerasish.models.model", "kerasish.models.sequential",
     "kerasish.initializers", "kerasish.activations", "kerasish.regularizers",
     "kerasish.constraints", "kerasish.saving.object_registry",
-    "kerasish.layers.convolutional", "kerasish.layers.pooling", "kerasish.layers.normalization",
-    "kerasish.layers.spatial",
+    "kerasish.layers.convolutional", "kerasish.layers.conv_transpose",
+    "kerasish.layers.depthwise_separable", "kerasish.layers.pooling",
+    "kerasish.layers.normalization", "kerasish.layers.spatial",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
 ]  # fmt: skip
 

@@ -1,0 +1,381 @@
+"""The convolution primitives, NHWC (`channels_last`), and their geometry and array helpers.
+
+Three primitives, all over 2-D images (a 1-D convolution is a 2-D one over a height-1
+image), with explicit pads `((top, bottom), (left, right))` (a bottom/right pad may be
+negative: the input rows past the last window are then unused), strides, dilations and
+`groups`, and a kernel in the conv layout `(kh, kw, C_in / groups, C_out)`:
+
+- `conv` (`ConvOp`): `y = conv(x, k)`: im2col (`kernels.conv.im2col_nhwc`) + one GEMM
+  (a batched GEMM over groups).
+- `conv_transpose` (`ConvTransposeOp`): the transpose of `conv` in its input, `x = conv^T(y,
+  k)`: one GEMM + col2im. Its attribute `extra` says how many trailing rows/cols past the last
+  window the image has (in `[0, stride)`), which fixes the output size.
+- `conv_filter_grad` (`ConvFilterOp`): the gradient of `conv` in its kernel,
+  `im2col(x)^T @ y`.
+
+Each is linear in each of its two inputs, and each one's vjps are the other two, so the
+backward graphs are differentiable again. The public functions (keras.ops names and
+arguments) are composites over them, in `conv`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as dt
+from ..tensor import Spec
+from .base import Op, apply
+
+# ---- sizes -----------------------------------------------------------------------------------
+
+
+def _effective(k: int, d: int) -> int:
+    return (k - 1) * d + 1
+
+
+def _out_len(n, k: int, s: int, d: int, lo: int, hi: int):
+    """How many windows fit along an axis of length n (None when n is unknown)."""
+    if n is None:
+        return None
+    return (n + lo + hi - _effective(k, d)) // s + 1
+
+
+def _same_pads(n: int, k: int, s: int, d: int) -> tuple:
+    """TF/Keras "same": the output has ceil(n / s) cells; an odd total pad puts the extra
+    cell after (bottom/right)."""
+    total = max((-(-n // s) - 1) * s + _effective(k, d) - n, 0)
+    return total // 2, total - total // 2
+
+
+def _image_shape(op_name: str, x: Spec, k: Spec, kernel_in: int | None, groups: int):
+    """Checks an image (N, H, W, C) and a conv-layout kernel; returns (N, H, W, C)."""
+    if len(x.shape) != 4 or len(k.shape) != 4:
+        raise ValueError(
+            f"{op_name}: expected a 4-D image and a 4-D kernel. Received: "
+            f"inputs.shape={x.shape}, kernel.shape={k.shape}"
+        )
+    if x.dtype != k.dtype or not dt.is_float(x.dtype):
+        raise TypeError(
+            f"{op_name}: both inputs must have one float dtype (the public function promotes "
+            f"them). Received: {x.dtype} and {k.dtype}"
+        )
+    c = x.shape[3]
+    if c is not None and kernel_in is not None and c != kernel_in * groups:
+        raise ValueError(
+            f"{op_name}: the input has {c} channels but the kernel expects {kernel_in} per "
+            f"group x {groups} groups. Received: inputs.shape={x.shape}, kernel.shape={k.shape}"
+        )
+    return x.shape
+
+
+def _check_groups(op_name: str, k: Spec, groups: int, x_shape) -> None:
+    cout = k.shape[3]
+    if cout is not None and cout % groups:
+        raise ValueError(
+            f"{op_name}: the kernel's {cout} output channels are not divisible by the "
+            f"{groups} groups. Received: inputs.shape={tuple(x_shape)}, kernel.shape={k.shape}"
+        )
+
+
+# ---- array helpers (numpy + kernels) ------------------------------------------------------
+
+
+def _kernels():
+    from ..kernels import conv as kconv  # importing Numba is deferred to the first run
+
+    return kconv
+
+
+def _extent(out_hw, ksize, strides, dilation) -> tuple:
+    """The rows/cols of the padded image the windows reach."""
+    return tuple((o - 1) * s + _effective(k, d) for o, k, s, d in
+                 zip(out_hw, ksize, strides, dilation, strict=True))  # fmt: skip
+
+
+def _is_plain_1x1(ksize, strides, pads, x_hw, need) -> bool:
+    return (
+        ksize == (1, 1)
+        and strides == (1, 1)
+        and pads[0][0] == 0
+        and pads[1][0] == 0
+        and tuple(x_hw) == tuple(need)
+    )
+
+
+def _padded(x: np.ndarray, pads, need) -> np.ndarray:
+    """`x` zero-padded before by (top, left) and cut or padded after to `need` (rows, cols)."""
+    n, h, w, c = x.shape
+    (top, _), (left, _) = pads
+    if top == 0 and left == 0 and (h, w) == tuple(need):
+        return np.ascontiguousarray(x)
+    xp = np.zeros((n, need[0], need[1], c), x.dtype)
+    hh, ww = min(h, need[0] - top), min(w, need[1] - left)
+    xp[:, top : top + hh, left : left + ww] = x[:, :hh, :ww]
+    return xp
+
+
+def _im2col(x: np.ndarray, ksize, strides, dilation, pads, out_hw) -> np.ndarray:
+    """The windows of `x` as (N, Ho, Wo, kh, kw, C)."""
+    n, h, w, c = x.shape
+    need = _extent(out_hw, ksize, strides, dilation)
+    if _is_plain_1x1(ksize, strides, pads, (h, w), need):
+        return np.ascontiguousarray(x).reshape(n, h, w, 1, 1, c)
+    xp = _padded(x, pads, need)
+    cols = np.empty((n, *out_hw, *ksize, c), x.dtype)
+    _kernels().im2col_nhwc(xp, *ksize, *strides, *dilation, cols)
+    return cols
+
+
+def _col2im(cols: np.ndarray, image_hw, ksize, strides, dilation, pads) -> np.ndarray:
+    """The transpose of `_im2col`: windows (N, Ho, Wo, kh, kw, C) summed into (N, H, W, C)."""
+    n, ho, wo, _, _, c = cols.shape
+    h, w = image_hw
+    need = _extent((ho, wo), ksize, strides, dilation)
+    if _is_plain_1x1(ksize, strides, pads, (h, w), need):
+        return cols.reshape(n, h, w, c)
+    xp = np.empty((n, need[0], need[1], c), cols.dtype)
+    _kernels().col2im_nhwc(np.ascontiguousarray(cols), *ksize, *strides, *dilation, xp)
+    (top, _), (left, _) = pads
+    if top == 0 and left == 0 and (h, w) == tuple(need):
+        return xp
+    x = np.zeros((n, h, w, c), cols.dtype)
+    hh, ww = min(h, need[0] - top), min(w, need[1] - left)
+    x[:, :hh, :ww] = xp[:, top : top + hh, left : left + ww]
+    return x
+
+
+def _conv_forward(x, k, strides, dilation, pads, groups, out=None):
+    """The convolution; written into `out` (a C-contiguous output buffer) when given."""
+    n, h, w, cin = x.shape
+    kh, kw, cg, cout = k.shape
+    out_hw = tuple(
+        _out_len(size, ks, s, d, lo, hi)
+        for size, ks, s, d, (lo, hi) in zip((h, w), (kh, kw), strides, dilation, pads, strict=True)
+    )
+    cols = _im2col(x, (kh, kw), strides, dilation, pads, out_hw)
+    rows = n * out_hw[0] * out_hw[1]
+    if groups == 1:
+        a, b = cols.reshape(rows, kh * kw * cin), k.reshape(kh * kw * cin, cout)
+        if out is not None and out.flags.c_contiguous:
+            np.matmul(a, b, out=out.reshape(rows, cout))
+            return out
+        result = (a @ b).reshape(n, *out_hw, cout)
+    else:
+        og = cout // groups
+        a = cols.reshape(rows, kh * kw, groups, cg).transpose(2, 0, 1, 3)
+        a = a.reshape(groups, rows, -1)
+        b = k.reshape(kh * kw * cg, groups, og).transpose(1, 0, 2)
+        result = np.matmul(a, b).transpose(1, 0, 2).reshape(n, *out_hw, cout)  # from (G, R, og)
+    if out is not None:
+        np.copyto(out, result)
+        return out
+    return result
+
+
+def conv_into(x, k, out, strides, dilation, pads, groups) -> None:
+    """`ConvOp`'s forward written into the preallocated `out` (for compiled Plans)."""
+    _conv_forward(x, k, strides, dilation, pads, groups, out=out)
+
+
+def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups):
+    n, ho, wo, cout = y.shape
+    kh, kw, cg, _ = k.shape
+    cin = cg * groups
+    image_hw = tuple(
+        (o - 1) * s + _effective(ks, d) - lo - hi + r
+        for o, ks, s, d, (lo, hi), r in zip(
+            (ho, wo), (kh, kw), strides, dilation, pads, extra, strict=True
+        )
+    )
+    rows = n * ho * wo
+    if groups == 1:
+        cols = y.reshape(rows, cout) @ k.reshape(kh * kw * cin, cout).T
+    else:
+        og = cout // groups
+        a = y.reshape(rows, groups, og).transpose(1, 0, 2)
+        b = k.reshape(kh * kw * cg, groups, og).transpose(1, 2, 0)
+        d = np.matmul(a, b)  # (groups, rows, kh*kw*cg)
+        cols = d.reshape(groups, rows, kh * kw, cg).transpose(1, 2, 0, 3)
+    cols = np.ascontiguousarray(cols).reshape(n, ho, wo, kh, kw, cin)
+    return _col2im(cols, image_hw, (kh, kw), strides, dilation, pads)
+
+
+def _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups):
+    n, _, _, cin = x.shape
+    _, ho, wo, cout = y.shape
+    kh, kw = kernel_size
+    cols = _im2col(x, (kh, kw), strides, dilation, pads, (ho, wo))
+    rows = n * ho * wo
+    if groups == 1:
+        dk = cols.reshape(rows, kh * kw * cin).T @ y.reshape(rows, cout)
+        return dk.reshape(kh, kw, cin, cout)
+    cg, og = cin // groups, cout // groups
+    a = cols.reshape(rows, kh * kw, groups, cg).transpose(2, 1, 3, 0).reshape(groups, -1, rows)
+    b = y.reshape(rows, groups, og).transpose(1, 0, 2)
+    d = np.matmul(a, b)  # (groups, kh*kw*cg, og)
+    return d.transpose(1, 0, 2).reshape(kh, kw, cg, cout)
+
+
+# ---- primitives ---------------------------------------------------------------------------
+
+
+def _extra_for(op_name: str, image_hw, ksize, strides, dilation, pads) -> tuple:
+    """The rows/cols of an image past its last window, for the transpose back to it."""
+    if any(n is None for n in image_hw):
+        raise ValueError(
+            f"{op_name}: the gradient needs the input's spatial size. Received: an input of "
+            f"unknown spatial size {tuple(image_hw)}"
+        )
+    return tuple(
+        (n + lo + hi - _effective(k, d)) % s
+        for n, k, s, d, (lo, hi) in zip(image_hw, ksize, strides, dilation, pads, strict=True)
+    )
+
+
+class ConvOp(Op):
+    """`y[n, i, j, o] = sum x_pad[n, i*sh + a*dh, j*sw + b*dw, g*cg + c] k[a, b, c, o]` over
+    a, b, c, with g = o // (C_out / groups)."""
+
+    name = "conv"
+
+    def infer(self, x, k, strides, dilation, pads, groups):
+        n, h, w, _ = _image_shape(self.name, x, k, k.shape[2], groups)
+        _check_groups(self.name, k, groups, x.shape)
+        out_hw = []
+        for size, ks, s, d, (lo, hi) in zip((h, w), k.shape[:2], strides, dilation, pads,
+                                            strict=True):  # fmt: skip
+            out = _out_len(size, ks, s, d, lo, hi)
+            if out is not None and out < 1:
+                raise ValueError(
+                    f"{self.name}: the kernel (dilated to {_effective(ks, d)}) is larger than "
+                    f"the padded input ({size + lo + hi}). Received: inputs.shape={x.shape}, "
+                    f"kernel.shape={k.shape}"
+                )
+            out_hw.append(out)
+        return Spec((n, *out_hw, k.shape[3]), x.dtype)
+
+    def forward(self, ctx, x, k, strides, dilation, pads, groups):
+        return _conv_forward(x, k, strides, dilation, pads, groups)
+
+    def vjp(self, ctx, grads, needed):
+        x, k = ctx.inputs
+        a = ctx.attrs
+        g = grads[0]
+        dx = dk = None
+        if 0 in needed:
+            extra = _extra_for(
+                self.name, x.shape[1:3], k.shape[:2], a["strides"], a["dilation"], a["pads"]
+            )
+            dx = apply(_CONV_TRANSPOSE, (g, k), {**a, "extra": extra})
+        if 1 in needed:
+            dk = apply(_CONV_FILTER, (x, g), {**a, "kernel_size": tuple(k.shape[:2])})
+        return [dx, dk]
+
+
+class ConvTransposeOp(Op):
+    """The transpose of `ConvOp` in its input: `x = conv^T(y, k)` scatters each `y[n, i, j]`
+    times the kernel back over its window. The image has `extra` rows/cols past its last
+    window."""
+
+    name = "conv_transpose"
+
+    def infer(self, y, k, strides, dilation, pads, extra, groups):
+        if len(y.shape) != 4 or len(k.shape) != 4:
+            raise ValueError(
+                f"{self.name}: expected a 4-D image and a 4-D kernel. Received: "
+                f"inputs.shape={y.shape}, kernel.shape={k.shape}"
+            )
+        if y.dtype != k.dtype or not dt.is_float(y.dtype):
+            raise TypeError(
+                f"{self.name}: both inputs must have one float dtype. Received: {y.dtype} and "
+                f"{k.dtype}"
+            )
+        if y.shape[3] is not None and k.shape[3] is not None and y.shape[3] != k.shape[3]:
+            raise ValueError(
+                f"{self.name}: the input has {y.shape[3]} channels but the kernel "
+                f"(kh, kw, out, in) takes {k.shape[3]}. Received: inputs.shape={y.shape}, "
+                f"kernel.shape={k.shape}"
+            )
+        _check_groups(self.name, k, groups, y.shape)
+        out_hw = []
+        for size, ks, s, d, (lo, hi), r in zip(y.shape[1:3], k.shape[:2], strides, dilation,
+                                               pads, extra, strict=True):  # fmt: skip
+            out = None if size is None else (size - 1) * s + _effective(ks, d) - lo - hi + r
+            if out is not None and out < 1:
+                raise ValueError(
+                    f"{self.name}: the output would be empty ({out}). Received: "
+                    f"inputs.shape={y.shape}, kernel.shape={k.shape}"
+                )
+            out_hw.append(out)
+        return Spec((y.shape[0], *out_hw, k.shape[2] * groups), y.dtype)
+
+    def forward(self, ctx, y, k, strides, dilation, pads, extra, groups):
+        return _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups)
+
+    def vjp(self, ctx, grads, needed):
+        y, k = ctx.inputs
+        a = {key: v for key, v in ctx.attrs.items() if key != "extra"}
+        g = grads[0]
+        dy = apply(_CONV, (g, k), a) if 0 in needed else None
+        dk = (
+            apply(_CONV_FILTER, (g, y), {**a, "kernel_size": tuple(k.shape[:2])})
+            if 1 in needed
+            else None
+        )
+        return [dy, dk]
+
+
+class ConvFilterOp(Op):
+    """The gradient of `ConvOp` in its kernel: `dk = im2col(x)^T @ y`, shaped
+    `(kh, kw, C_in / groups, C_out)`."""
+
+    name = "conv_filter_grad"
+
+    def infer(self, x, y, kernel_size, strides, dilation, pads, groups):
+        if len(x.shape) != 4 or len(y.shape) != 4:
+            raise ValueError(
+                f"{self.name}: expected two 4-D images. Received: inputs.shape={x.shape}, "
+                f"grads.shape={y.shape}"
+            )
+        if x.dtype != y.dtype or not dt.is_float(x.dtype):
+            raise TypeError(
+                f"{self.name}: both inputs must have one float dtype. Received: {x.dtype} and "
+                f"{y.dtype}"
+            )
+        for size, o, ks, s, d, (lo, hi) in zip(x.shape[1:3], y.shape[1:3], kernel_size,
+                                               strides, dilation, pads, strict=True):  # fmt: skip
+            out = _out_len(size, ks, s, d, lo, hi)
+            if out is not None and o is not None and out != o:
+                raise ValueError(
+                    f"{self.name}: the gradient's spatial size does not match the windows of "
+                    f"the input. Received: inputs.shape={x.shape}, grads.shape={y.shape}"
+                )
+        cin, cout = x.shape[3], y.shape[3]
+        if (cin is not None and cin % groups) or (cout is not None and cout % groups):
+            raise ValueError(
+                f"{self.name}: channels not divisible by {groups} groups. Received: "
+                f"inputs.shape={x.shape}, grads.shape={y.shape}"
+            )
+        return Spec((*kernel_size, None if cin is None else cin // groups, cout), x.dtype)
+
+    def forward(self, ctx, x, y, kernel_size, strides, dilation, pads, groups):
+        return _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups)
+
+    def vjp(self, ctx, grads, needed):
+        x, y = ctx.inputs
+        a = {key: v for key, v in ctx.attrs.items() if key != "kernel_size"}
+        g = grads[0]  # shaped like the kernel
+        dx = dy = None
+        if 0 in needed:
+            extra = _extra_for(
+                self.name, x.shape[1:3], g.shape[:2], a["strides"], a["dilation"], a["pads"]
+            )
+            dx = apply(_CONV_TRANSPOSE, (y, g), {**a, "extra": extra})
+        if 1 in needed:
+            dy = apply(_CONV, (x, g), a)
+        return [dx, dy]
+
+
+_CONV = ConvOp()
+_CONV_TRANSPOSE = ConvTransposeOp()
+_CONV_FILTER = ConvFilterOp()
