@@ -82,10 +82,17 @@ def lower(node):
 
         return run_sum, False
 
-    if op.name == "conv":
-        from ..ops.conv_primitives import conv_into
+    if op.name in ("conv", "conv_transpose", "conv_filter_grad"):
+        from ..ops import conv_primitives as cp
 
-        return (lambda x, k, out: conv_into(x, k, out, **attrs)), False
+        into = {
+            "conv": cp.conv_into,
+            "conv_transpose": cp.conv_transpose_into,
+            "conv_filter_grad": cp.conv_filter_grad_into,
+        }[op.name]
+        scratch = {}  # this node's work arrays (im2col columns, padded images), by shape
+
+        return (lambda a, b, out: into(a, b, out, **attrs, scratch=scratch)), False
 
     n_out = len(node.outputs)
 

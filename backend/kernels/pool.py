@@ -28,7 +28,8 @@ def _window(o, stride, pad, k, size):
 
 @kernel
 def _max_pool_one(x, kh, kw, sh, sw, ph, pw, out):
-    """out[oh, ow, c] = max over the real cells of the window; x (H, W, C)."""
+    """out[oh, ow, c] = max over the real cells of the window; x (H, W, C). The channel loop
+    is innermost (contiguous in NHWC) and branch-free, so it vectorizes."""
     height, width, channels = x.shape
     for oh in range(out.shape[0]):
         h0, h1 = _window(oh, sh, ph, kh, height)
@@ -43,8 +44,8 @@ def _max_pool_one(x, kh, kw, sh, sw, ph, pw, out):
                     row = x[i, j]
                     for c in range(channels):
                         v = row[c]
-                        if v > o[c] or (v != v and o[c] == o[c]):
-                            o[c] = v
+                        b = o[c]
+                        o[c] = v if (v > b or (v != v and b == b)) else b
 
 
 @parallel_kernel
@@ -58,38 +59,90 @@ def _max_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
 
 
 @kernel
+def _window_argmax(x, h0, h1, w0, w1, best, arg):
+    """best, arg (C,) = each channel's first maximum over x[h0:h1, w0:w1] (row-major window
+    order; a NaN wins over numbers) and its index in the window, (i - h0) * (w1 - w0) + j - w0.
+    Branch-free; `arg` is int32 so the channel loop vectorizes at the width of float32."""
+    channels = x.shape[2]
+    first = x[h0, w0]
+    for c in range(channels):
+        best[c] = first[c]
+        arg[c] = 0
+    for i in range(h0, h1):
+        for j in range(w0, w1):
+            row = x[i, j]
+            idx = np.int32((i - h0) * (w1 - w0) + (j - w0))
+            for c in range(channels):
+                v = row[c]
+                b = best[c]
+                take = v > b or (v != v and b == b)
+                best[c] = v if take else b
+                arg[c] = idx if take else arg[c]
+
+
+@kernel
+def _tiled_span(n_out, s, p, size):
+    """[lo, hi): the cells along one axis covered by windows that tile it (stride == pool)."""
+    lo = max(-p, 0)
+    hi = min(n_out * s - p, size)
+    return lo, max(hi, lo)
+
+
+@kernel
 def _max_pool_grad_one(x, g, kh, kw, sh, sw, ph, pw, best, arg, dx):
     """dx = the gradient `g` (OH, OW, C) sent to each window's first argmax; x, dx (H, W, C);
-    best, arg (C,) scratch."""
+    best, arg (C,) scratch.
+
+    Windows that do not overlap (stride >= pool on both axes) own their cells: each window's
+    cells are written once (g at the argmax, 0 elsewhere) right after its argmax, and only
+    cells no window covers are zeroed apart. Overlapping windows zero dx and add up."""
     height, width, channels = x.shape
+    n_oh, n_ow = g.shape[0], g.shape[1]
+    if sh >= kh and sw >= kw:
+        if sh == kh and sw == kw:
+            r0, r1 = _tiled_span(n_oh, sh, ph, height)
+            c0, c1 = _tiled_span(n_ow, sw, pw, width)
+            for i in range(height):
+                if i < r0 or i >= r1:
+                    dx[i] = 0
+                else:
+                    for j in range(c0):
+                        dx[i, j] = 0
+                    for j in range(c1, width):
+                        dx[i, j] = 0
+        else:
+            dx[:] = 0
+        for oh in range(n_oh):
+            h0, h1 = _window(oh, sh, ph, kh, height)
+            for ow in range(n_ow):
+                w0, w1 = _window(ow, sw, pw, kw, width)
+                _window_argmax(x, h0, h1, w0, w1, best, arg)
+                grow = g[oh, ow]
+                for i in range(h0, h1):
+                    for j in range(w0, w1):
+                        idx = np.int32((i - h0) * (w1 - w0) + (j - w0))
+                        d = dx[i, j]
+                        for c in range(channels):
+                            d[c] = grow[c] if arg[c] == idx else 0
+        return
     dx[:] = 0
-    for oh in range(g.shape[0]):
+    for oh in range(n_oh):
         h0, h1 = _window(oh, sh, ph, kh, height)
-        for ow in range(g.shape[1]):
+        for ow in range(n_ow):
             w0, w1 = _window(ow, sw, pw, kw, width)
-            first = x[h0, w0]
-            for c in range(channels):
-                best[c] = first[c]
-                arg[c] = h0 * width + w0
-            for i in range(h0, h1):
-                for j in range(w0, w1):
-                    row = x[i, j]
-                    for c in range(channels):
-                        v = row[c]
-                        if v > best[c] or (v != v and best[c] == best[c]):
-                            best[c] = v
-                            arg[c] = i * width + j
+            _window_argmax(x, h0, h1, w0, w1, best, arg)
             grow = g[oh, ow]
+            span = w1 - w0
             for c in range(channels):
                 a = arg[c]
-                dx[a // width, a % width, c] += grow[c]
+                dx[h0 + a // span, w0 + a % span, c] += grow[c]
 
 
 @parallel_kernel
 def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, dx):
     n_batch, channels = x.shape[0], x.shape[3]
     best = np.empty((n_batch, channels), dtype=x.dtype)
-    arg = np.empty((n_batch, channels), dtype=np.int64)
+    arg = np.empty((n_batch, channels), dtype=np.int32)
     if parallel:
         for n in prange(n_batch):
             _max_pool_grad_one(x[n], g[n], kh, kw, sh, sw, ph, pw, best[n], arg[n], dx[n])

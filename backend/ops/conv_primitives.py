@@ -102,57 +102,93 @@ def _is_plain_1x1(ksize, strides, pads, x_hw, need) -> bool:
     )
 
 
-def _padded(x: np.ndarray, pads, need) -> np.ndarray:
+def _buffer(scratch, tag: str, shape, dtype, zero: bool = False) -> np.ndarray:
+    """A work array: a fresh one without `scratch` (a dict), else the one cached there under
+    (tag, shape, dtype), made on first use (zeroed when `zero`; callers that rely on zeros
+    write only cells they wrote on the first use too, so the rest stays zero)."""
+    make = np.zeros if zero else np.empty
+    if scratch is None:
+        return make(shape, dtype)
+    key = (tag, tuple(shape), np.dtype(dtype))
+    buf = scratch.get(key)
+    if buf is None:
+        buf = scratch[key] = make(shape, dtype)
+    return buf
+
+
+def _padded(x: np.ndarray, pads, need, scratch=None) -> np.ndarray:
     """`x` zero-padded before by (top, left) and cut or padded after to `need` (rows, cols)."""
     n, h, w, c = x.shape
     (top, _), (left, _) = pads
     if top == 0 and left == 0 and (h, w) == tuple(need):
         return np.ascontiguousarray(x)
-    xp = np.zeros((n, need[0], need[1], c), x.dtype)
+    # Cached: only the same interior cells are written on every call, so the border stays 0.
+    xp = _buffer(scratch, "padded", (n, need[0], need[1], c), x.dtype, zero=True)
     hh, ww = min(h, need[0] - top), min(w, need[1] - left)
     xp[:, top : top + hh, left : left + ww] = x[:, :hh, :ww]
     return xp
 
 
-def _im2col(x: np.ndarray, ksize, strides, dilation, pads, out_hw) -> np.ndarray:
-    """The windows of `x` as (N, Ho, Wo, kh, kw, C)."""
+def _im2col(x: np.ndarray, ksize, strides, dilation, pads, out_hw, scratch=None) -> np.ndarray:
+    """The windows of `x` as (N, Ho, Wo, kh, kw, C) (in a `scratch` buffer when given)."""
     n, h, w, c = x.shape
     need = _extent(out_hw, ksize, strides, dilation)
     if _is_plain_1x1(ksize, strides, pads, (h, w), need):
         return np.ascontiguousarray(x).reshape(n, h, w, 1, 1, c)
-    xp = _padded(x, pads, need)
-    cols = np.empty((n, *out_hw, *ksize, c), x.dtype)
+    xp = _padded(x, pads, need, scratch)
+    cols = _buffer(scratch, "im2col", (n, *out_hw, *ksize, c), x.dtype)
     _kernels().im2col_nhwc(xp, *ksize, *strides, *dilation, cols)
     return cols
 
 
-def _col2im(cols: np.ndarray, image_hw, ksize, strides, dilation, pads) -> np.ndarray:
-    """The transpose of `_im2col`: windows (N, Ho, Wo, kh, kw, C) summed into (N, H, W, C)."""
+def _col2im(cols: np.ndarray, image_hw, ksize, strides, dilation, pads, out=None,
+            scratch=None) -> np.ndarray:  # fmt: skip
+    """The transpose of `_im2col`: windows (N, Ho, Wo, kh, kw, C) summed into (N, H, W, C);
+    written into `out` when given (col2im straight into it when no crop is needed)."""
     n, ho, wo, _, _, c = cols.shape
     h, w = image_hw
     need = _extent((ho, wo), ksize, strides, dilation)
     if _is_plain_1x1(ksize, strides, pads, (h, w), need):
-        return cols.reshape(n, h, w, c)
-    xp = np.empty((n, need[0], need[1], c), cols.dtype)
-    _kernels().col2im_nhwc(np.ascontiguousarray(cols), *ksize, *strides, *dilation, xp)
+        x = cols.reshape(n, h, w, c)
+        if out is not None:
+            if not np.shares_memory(x, out):
+                np.copyto(out, x)
+            return out
+        return x
+    cols = np.ascontiguousarray(cols)
     (top, _), (left, _) = pads
-    if top == 0 and left == 0 and (h, w) == tuple(need):
+    uncropped = top == 0 and left == 0 and (h, w) == tuple(need)
+    if uncropped and out is not None and out.flags.c_contiguous and out.flags.writeable:
+        _kernels().col2im_nhwc(cols, *ksize, *strides, *dilation, out)
+        return out
+    xp = _buffer(scratch, "col2im", (n, need[0], need[1], c), cols.dtype)
+    _kernels().col2im_nhwc(cols, *ksize, *strides, *dilation, xp)
+    if uncropped:
+        if out is not None:
+            np.copyto(out, xp)
+            return out
         return xp
-    x = np.zeros((n, h, w, c), cols.dtype)
     hh, ww = min(h, need[0] - top), min(w, need[1] - left)
+    if out is None:
+        x = np.zeros((n, h, w, c), cols.dtype)
+    else:
+        x = out
+        x[:, hh:] = 0
+        x[:, :hh, ww:] = 0
     x[:, :hh, :ww] = xp[:, top : top + hh, left : left + ww]
     return x
 
 
-def _conv_forward(x, k, strides, dilation, pads, groups, out=None):
-    """The convolution; written into `out` (a C-contiguous output buffer) when given."""
+def _conv_forward(x, k, strides, dilation, pads, groups, out=None, scratch=None):
+    """The convolution; written into `out` (a C-contiguous output buffer) when given, with
+    its work arrays cached in `scratch` (a dict) when given."""
     n, h, w, cin = x.shape
     kh, kw, cg, cout = k.shape
     out_hw = tuple(
         _out_len(size, ks, s, d, lo, hi)
         for size, ks, s, d, (lo, hi) in zip((h, w), (kh, kw), strides, dilation, pads, strict=True)
     )
-    cols = _im2col(x, (kh, kw), strides, dilation, pads, out_hw)
+    cols = _im2col(x, (kh, kw), strides, dilation, pads, out_hw, scratch)
     rows = n * out_hw[0] * out_hw[1]
     if groups == 1:
         a, b = cols.reshape(rows, kh * kw * cin), k.reshape(kh * kw * cin, cout)
@@ -172,12 +208,18 @@ def _conv_forward(x, k, strides, dilation, pads, groups, out=None):
     return result
 
 
-def conv_into(x, k, out, strides, dilation, pads, groups) -> None:
-    """`ConvOp`'s forward written into the preallocated `out` (for compiled Plans)."""
-    _conv_forward(x, k, strides, dilation, pads, groups, out=out)
+def conv_into(x, k, out, strides, dilation, pads, groups, scratch=None) -> None:
+    """`ConvOp`'s forward written into the preallocated `out` (for compiled Plans); `scratch`
+    (a dict kept by the caller) caches the work arrays between calls."""
+    _conv_forward(x, k, strides, dilation, pads, groups, out=out, scratch=scratch)
 
 
-def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups):
+def _writable(out) -> bool:
+    return out is not None and out.flags.c_contiguous and out.flags.writeable
+
+
+def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups, out=None,
+                            scratch=None):  # fmt: skip
     n, ho, wo, cout = y.shape
     kh, kw, cg, _ = k.shape
     cin = cg * groups
@@ -188,32 +230,71 @@ def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups):
         )
     )
     rows = n * ho * wo
+    cols_shape = (n, ho, wo, kh, kw, cin)
     if groups == 1:
-        cols = y.reshape(rows, cout) @ k.reshape(kh * kw * cin, cout).T
+        a, b = y.reshape(rows, cout), k.reshape(kh * kw * cin, cout).T
+        need = _extent((ho, wo), (kh, kw), strides, dilation)
+        if _writable(out) and _is_plain_1x1((kh, kw), strides, pads, image_hw, need):
+            np.matmul(a, b, out=out.reshape(rows, cin))  # the columns are the image
+            return out
+        if out is None:
+            cols = a @ b
+        else:
+            cols = _buffer(scratch, "cols", (rows, kh * kw * cin), y.dtype)
+            np.matmul(a, b, out=cols)
     else:
         og = cout // groups
         a = y.reshape(rows, groups, og).transpose(1, 0, 2)
         b = k.reshape(kh * kw * cg, groups, og).transpose(1, 2, 0)
         d = np.matmul(a, b)  # (groups, rows, kh*kw*cg)
-        cols = d.reshape(groups, rows, kh * kw, cg).transpose(1, 2, 0, 3)
-    cols = np.ascontiguousarray(cols).reshape(n, ho, wo, kh, kw, cin)
-    return _col2im(cols, image_hw, (kh, kw), strides, dilation, pads)
+        d = d.reshape(groups, rows, kh * kw, cg).transpose(1, 2, 0, 3)
+        if out is None:
+            cols = d
+        else:
+            cols = _buffer(scratch, "cols", (rows, kh * kw, groups, cg), y.dtype)
+            np.copyto(cols, d)
+    cols = np.ascontiguousarray(cols).reshape(cols_shape)
+    return _col2im(cols, image_hw, (kh, kw), strides, dilation, pads, out, scratch)
 
 
-def _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups):
+def conv_transpose_into(y, k, out, strides, dilation, pads, extra, groups, scratch=None) -> None:
+    """`ConvTransposeOp`'s forward written into the preallocated `out` (for compiled Plans):
+    the GEMM into a work array (cached in `scratch`, a dict kept by the caller, when given)
+    and col2im straight into `out`."""
+    _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups, out, scratch)
+
+
+def _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups, out=None,
+                         scratch=None):  # fmt: skip
     n, _, _, cin = x.shape
     _, ho, wo, cout = y.shape
     kh, kw = kernel_size
-    cols = _im2col(x, (kh, kw), strides, dilation, pads, (ho, wo))
+    cols = _im2col(x, (kh, kw), strides, dilation, pads, (ho, wo), scratch)
     rows = n * ho * wo
     if groups == 1:
-        dk = cols.reshape(rows, kh * kw * cin).T @ y.reshape(rows, cout)
-        return dk.reshape(kh, kw, cin, cout)
-    cg, og = cin // groups, cout // groups
-    a = cols.reshape(rows, kh * kw, groups, cg).transpose(2, 1, 3, 0).reshape(groups, -1, rows)
-    b = y.reshape(rows, groups, og).transpose(1, 0, 2)
-    d = np.matmul(a, b)  # (groups, kh*kw*cg, og)
-    return d.transpose(1, 0, 2).reshape(kh, kw, cg, cout)
+        a, b = cols.reshape(rows, kh * kw * cin).T, y.reshape(rows, cout)
+        if _writable(out):
+            np.matmul(a, b, out=out.reshape(kh * kw * cin, cout))
+            return out
+        dk = (a @ b).reshape(kh, kw, cin, cout)
+    else:
+        cg, og = cin // groups, cout // groups
+        a = cols.reshape(rows, kh * kw, groups, cg).transpose(2, 1, 3, 0).reshape(groups, -1, rows)
+        b = y.reshape(rows, groups, og).transpose(1, 0, 2)
+        d = np.matmul(a, b)  # (groups, kh*kw*cg, og)
+        dk = d.transpose(1, 0, 2).reshape(kh, kw, cg, cout)
+    if out is not None:
+        np.copyto(out, dk)
+        return out
+    return dk
+
+
+def conv_filter_grad_into(x, y, out, kernel_size, strides, dilation, pads, groups,
+                          scratch=None) -> None:  # fmt: skip
+    """`ConvFilterOp`'s forward written into the preallocated `out` (for compiled Plans):
+    im2col into a work array (cached in `scratch`, a dict kept by the caller, when given) and
+    one GEMM straight into `out`."""
+    _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups, out, scratch)
 
 
 # ---- primitives ---------------------------------------------------------------------------

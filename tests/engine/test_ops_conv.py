@@ -417,3 +417,44 @@ def test_bad_arguments(call, match):
 def test_bad_shapes_symbolic():
     with pytest.raises(ValueError, match=r"conv: .*larger"):
         ops.conv(SymbolicTensor((None, 2, 9, 1)), SymbolicTensor((3, 3, 1, 2)))
+
+
+@pytest.mark.parametrize(
+    "ksize, strides, pads, groups",
+    [
+        ((3, 3), (1, 1), ((0, 0), (0, 0)), 1),  # col2im straight into the output
+        ((3, 3), (2, 1), ((1, 1), (1, 0)), 1),  # padded: cached padded image, cropped col2im
+        ((3, 3), (2, 2), ((1, 1), (0, 1)), 2),  # groups
+        ((1, 1), (1, 1), ((0, 0), (0, 0)), 1),  # 1x1: the GEMM is the whole op
+    ],
+    ids=str,
+)
+def test_lowered_gradient_primitives_reuse_scratch(ksize, strides, pads, groups):
+    # The compiled runs of conv_transpose / conv_filter_grad write into the Plan's buffer and
+    # cache their work arrays per node: repeated runs on new inputs must match eager exactly.
+    import types
+
+    from backend.compiler import lowering
+    from backend.ops import conv_primitives as cp
+
+    attrs = {"strides": strides, "dilation": (1, 1), "pads": pads, "groups": groups}
+    x = rand(2, 7, 6, 2 * groups).astype("float32")
+    k = rand(*ksize, 2, 3 * groups).astype("float32")
+    y = conv_module._CONV.forward(None, x, k, **attrs)
+    extra = cp._extra_for("t", x.shape[1:3], ksize, strides, (1, 1), pads)
+    cases = [
+        (conv_module._CONV_TRANSPOSE, {**attrs, "extra": extra}, lambda: (rand(*y.shape), k)),
+        (conv_module._CONV_FILTER, {**attrs, "kernel_size": ksize}, lambda: (x, rand(*y.shape))),
+        (conv_module._CONV, attrs, lambda: (rand(*x.shape), k)),
+    ]
+    for op, op_attrs, make in cases:
+        node = types.SimpleNamespace(op=op, attrs=op_attrs, inputs=None, outputs=[None])
+        run, _ = lowering.lower(node)
+        out = None
+        for _ in range(3):
+            a, b = (v.astype("float32") for v in make())
+            expected = op.forward(None, a, b, **op_attrs)
+            if out is None:
+                out = np.full(expected.shape, np.nan, "float32")
+            run(a, b, out)
+            np.testing.assert_array_equal(out, expected)
