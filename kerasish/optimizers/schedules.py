@@ -74,7 +74,29 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _RateDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments and the decay
+    progress `step / decay_steps` (floored with `staircase`)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        _check_steps(type(self).__name__, "decay_steps", decay_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def _progress(self, step):
+        p = ops.divide(_f32(step), _f32(self.decay_steps))
+        return _floor(p) if self.staircase else p
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}  # fmt: skip
+
+
+class ExponentialDecay(_RateDecay):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)` (the exponent floored
     with `staircase=True`).
 
@@ -86,23 +108,11 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):  # fmt: skip
-        _check_steps("ExponentialDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = ops.divide(_f32(step), _f32(self.decay_steps))
-        if self.staircase:
-            p = _floor(p)
-        return ops.multiply(_f32(self.initial_learning_rate), ops.power(_f32(self.decay_rate), p))
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}  # fmt: skip
+        rate = ops.power(_f32(self.decay_rate), self._progress(step))
+        return ops.multiply(_f32(self.initial_learning_rate), rate)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -184,7 +194,7 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}  # fmt: skip
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)` (the ratio floored
     with `staircase=True`).
 
@@ -196,24 +206,11 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="InverseTimeDecay"):  # fmt: skip
-        _check_steps("InverseTimeDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = ops.divide(_f32(step), _f32(self.decay_steps))
-        if self.staircase:
-            p = _floor(p)
-        denominator = ops.add(1.0, ops.multiply(_f32(self.decay_rate), p))
+        denominator = ops.add(1.0, ops.multiply(_f32(self.decay_rate), self._progress(step)))
         return ops.divide(_f32(self.initial_learning_rate), denominator)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}  # fmt: skip
 
 
 class CosineDecay(LearningRateSchedule):

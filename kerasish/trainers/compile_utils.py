@@ -55,10 +55,10 @@ class CompileLoss:
         self.weights = [float(w) for w in loss_weights]
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        ys = _flat_by_output(y_true, self.names)
+        ys = flat_by_output(y_true, self.names)
         ps = nest.flatten(y_pred)
         sws = (
-            _flat_by_output(sample_weight, self.names)
+            flat_by_output(sample_weight, self.names)
             if sample_weight is not None
             else [None] * len(ps)
         )
@@ -76,7 +76,8 @@ class CompileLoss:
         return total, parts
 
 
-def _flat_by_output(structure, names):
+def flat_by_output(structure, names):
+    """`structure`'s leaves in output order (a dict is read by output name)."""
     if isinstance(structure, dict):
         return [structure.get(n) for n in names]
     return nest.flatten(structure)
@@ -88,8 +89,3 @@ def check_metric_identifiers(metrics) -> None:
         if isinstance(m, str) and m in _ACCURACY_NAMES:
             continue
         metrics_module.get(m)
-
-
-def build_metric(identifier, y_true, y_pred):
-    """A metric instance; `"accuracy"`/`"acc"` resolved from the shapes of the first batch."""
-    return metrics_module.get_compile_metric(identifier, y_true, y_pred)

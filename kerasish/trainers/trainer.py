@@ -15,7 +15,7 @@ from backend import GradientTape, compiler, nest, ops
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from . import data_adapter as da
-from .compile_utils import CompileLoss, build_metric, check_metric_identifiers, output_names
+from .compile_utils import CompileLoss, check_metric_identifiers, flat_by_output, output_names
 
 
 def _to_python(logs: dict) -> dict:
@@ -107,10 +107,14 @@ class Trainer:
             )
         return total
 
-    def _build_compiled_metrics(self, y, y_pred) -> None:
+    def _per_output(self, y, y_pred) -> tuple:
+        """(output names, targets, predictions), aligned per output (a dict `y` by name)."""
         names = output_names(self)
-        outputs = nest.flatten(y_pred)
-        targets = nest.flatten(y) if not isinstance(y, dict) else [y.get(n) for n in names]
+        targets = flat_by_output(y, names)
+        return names, targets, nest.flatten(y_pred)
+
+    def _build_compiled_metrics(self, y, y_pred) -> None:
+        names, targets, outputs = self._per_output(y, y_pred)
         several = len(outputs) > 1
         built = []
         for weighted, ids in ((False, self._metric_ids), (True, self._weighted_metric_ids)):
@@ -125,7 +129,7 @@ class Trainer:
                 else:
                     chosen = ids
                 for identifier in nest.flatten(chosen):
-                    metric = build_metric(identifier, yt, yp)
+                    metric = metrics_module.get_compile_metric(identifier, yt, yp)
                     log_name = f"{out_name}_{metric.name}" if several else metric.name
                     built.append((log_name, metric, i, weighted))
         if several and self._compile_loss is not None:
@@ -142,9 +146,7 @@ class Trainer:
         ):
             if part is not None:
                 tracker.update_state(part, sample_weight=batch)
-        names = output_names(self)
-        outputs = nest.flatten(y_pred)
-        targets = nest.flatten(y) if not isinstance(y, dict) else [y.get(n) for n in names]
+        _, targets, outputs = self._per_output(y, y_pred)
         for _, metric, i, weighted in self._compiled_metrics or []:
             metric.update_state(
                 targets[i], outputs[i], sample_weight=sample_weight if weighted else None
