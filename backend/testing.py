@@ -185,3 +185,25 @@ def _with_static(fn, inputs: list):
         return fn(*[next(it) if isinstance(a, np.ndarray) else a for a in inputs])
 
     return call
+
+
+def same_bits_any_threads(call):
+    """Runs `call()` twice serially and twice on threads (the parallel threshold at its
+    extremes) and asserts every run gave the same bits; returns the first result (an array
+    or a tuple of arrays). The kernels promise results independent of the thread count."""
+    from . import config
+
+    old = config.parallel_threshold()
+    results = []
+    try:
+        for threshold in (2**62, 2**62, 0, 0):
+            config.set_parallel_threshold(threshold)
+            results.append(call())
+    finally:
+        config.set_parallel_threshold(old)
+    first = results[0] if isinstance(results[0], (tuple, list)) else (results[0],)
+    for other in results[1:]:
+        other = other if isinstance(other, (tuple, list)) else (other,)
+        for a, b in zip(other, first, strict=True):
+            assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
+    return results[0]

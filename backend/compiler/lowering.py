@@ -8,6 +8,8 @@ copy into the output buffer, so every op runs in a Plan; the hot ones write in p
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp
@@ -57,6 +59,36 @@ def _sparse_crossentropy(gradient: bool):
     return lambda labels, logits, out: nn.sparse_softmax_xent(logits, labels, out)
 
 
+def _sum(node):
+    """A sum over the leading axes of a float array with many short rows (a conv layer's bias
+    gradient) runs as the column sum kernel; any other sum, or an input that is not
+    C-contiguous, as np.sum. numpy adds row after row, fast for long rows: measured here (2
+    cores), the kernel takes 0.41 ms for (86528, 32) against numpy's 1.5, 0.15 against 0.28
+    for (15488, 64), 3.4 against 4.2 us for (128, 10), but loses at (128, 1024) or (16, 10)."""
+    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
+    shape = tuple(node.inputs[0].shape)
+
+    def run_sum(x, out):
+        np.sum(x, axis=axes, keepdims=keepdims, out=out)
+
+    leading = 0 < len(axes) < len(shape) and axes == tuple(range(len(axes)))
+    leading = leading and None not in shape
+    if str(node.inputs[0].dtype) not in ("float32", "float64") or not leading:
+        return run_sum
+    rows, cols = math.prod(shape[: len(axes)]), math.prod(shape[len(axes) :])
+    if not (cols <= 128 and rows >= 4 * cols):
+        return run_sum
+    from ..kernels import reduce
+
+    def run_column_sum(x, out):
+        if not (x.flags.c_contiguous and out.flags.c_contiguous):
+            run_sum(x, out)
+            return
+        reduce.sum_rows(x.reshape(rows, cols), out.reshape(cols))
+
+    return run_column_sum
+
+
 def lower(node):
     op = node.op
     attrs = node.attrs
@@ -75,12 +107,19 @@ def lower(node):
     ):
         return _sparse_crossentropy(op.name.endswith("_grad")), False
     if op.name == "sum":
-        axes, keepdims = attrs["axes"], attrs["keepdims"]
+        return _sum(node), False
 
-        def run_sum(x, out):
-            np.sum(x, axis=axes, keepdims=keepdims, out=out)
+    if op.name in ("max_pool", "max_pool_grad", "average_pool", "average_pool_grad"):
+        from ..ops import pool as pool_ops
 
-        return run_sum, False
+        into = {
+            "max_pool": pool_ops.max_pool_into,
+            "max_pool_grad": pool_ops.max_pool_grad_into,
+            "average_pool": pool_ops.average_pool_into,
+            "average_pool_grad": pool_ops.average_pool_grad_into,
+        }[op.name]
+
+        return (lambda *arrays: into(*arrays, **attrs)), False
 
     if op.name in ("conv", "conv_transpose", "conv_filter_grad"):
         from ..ops import conv_primitives as cp

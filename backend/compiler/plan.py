@@ -4,8 +4,9 @@ Building a Plan:
 1. Order the nodes the outputs and Variable assignments need (everything else is pruned).
 2. Give every value a *slot*: an input buffer, a constant, a Variable (read at run time),
    a view of another slot, or an intermediate buffer.
-3. Fuse elementwise trees into generated kernels (`fusion.py`); lower every other node to
-   one call that writes into its output slot (`lowering.py`).
+3. Fuse elementwise trees into generated kernels (`fusion.py`) and the cross-op patterns of
+   `patterns.py` (a conv with its bias and relu, ...) into one call each; lower every other
+   node to one call that writes into its output slot (`lowering.py`).
 4. Plan buffers by liveness: a buffer whose last reader has run goes back to a pool and is
    reused by a later value of the same size and dtype; an elementwise step writes over a
    same-shaped input that dies with it (so `x @ W + b -> relu` runs in the matmul's buffer).
@@ -26,7 +27,7 @@ import numpy as np
 from .. import graph
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
-from . import fusion, lowering
+from . import fusion, lowering, patterns
 
 
 @dataclass
@@ -218,9 +219,19 @@ class _Builder:
                 absorbed.add(id(producer))
             group_of[id(node)] = (members + [node], extra)
 
+        fused_at, replaced = {}, set()
+        for fused in patterns.find(nodes, group_of, consumers):
+            fused_at[id(fused.anchor)] = fused
+            replaced.update(id(n) for n in fused.replaced)
         steps = []
         for node in nodes:
-            if id(node) in absorbed:
+            fused = fused_at.get(id(node))
+            if fused is not None:
+                ins = [self.slot_for(x) for x in fused.inputs]
+                outs = [self.slot_for(o) for o in fused.outputs]
+                steps.append(Step(fused.name, fused.run, ins, outs))
+                continue
+            if id(node) in absorbed or id(node) in replaced:
                 continue
             group, extra = group_of.get(id(node), (None, None))
             if group is not None and (len(group) > 1 or not lowering.has_direct(node)):

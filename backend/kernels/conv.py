@@ -1,10 +1,21 @@
-"""Convolution helpers around BLAS, NHWC: `im2col_nhwc` gathers every window of a padded
+"""Convolution kernels, NHWC. Around BLAS: `im2col_nhwc` gathers every window of a padded
 image into rows (so a convolution is one GEMM), `col2im_nhwc` scatters such rows back into
-an image, adding where windows overlap (the input gradient of a convolution).
+an image, adding where windows overlap (the input gradient of a convolution). Without BLAS,
+for a small reduction (a first layer: kh*kw*C_in = 9 or 27), where the GEMM is cheap but
+im2col is not: `conv_direct_nhwc` (the convolution with its bias and relu fused) and
+`conv_filter_direct_nhwc` (the kernel gradient with the bias gradient in the same pass).
 
-`im2col_nhwc` runs threads over (image, output row) pairs, each writing its own rows of
-`out`; `col2im_nhwc` runs threads over images only, since the windows of one image overlap,
-so every output element is summed in the same order whatever the thread count.
+`im2col_nhwc` and `conv_direct_nhwc` run threads over (image, output row) pairs, each writing
+its own rows of `out`; `col2im_nhwc` runs threads over images only, since the windows of one
+image overlap; `conv_filter_direct_nhwc` over a fixed number of chunks of the batch, each
+summed into its own partial, merged in order. So every output element is summed in the same
+order whatever the thread count.
+
+The direct kernels keep the output channels innermost (contiguous: the loop vectorizes) and
+add up to `_GROUP` taps (forward) or pixels (kernel gradient) per pass over a row of
+`C_out` sums, so a store to the sums serves 8 products. Numba compiles without LLVM's SLP
+vectorizer, so sums cannot live in vector registers across passes; grouping is what amortizes
+the loads, the store and the loop's set-up, and it does not change the order of the sums.
 """
 
 from __future__ import annotations
@@ -136,3 +147,325 @@ def col2im_nhwc(cols, kh, kw, stride_h, stride_w, dil_h, dil_w, out) -> None:
     check(name, "cols", cols, dtype=dtype, shape=(n, ho, wo, kh, kw, c))
     check(name, "out", out, dtype=dtype, out=True)
     launch(_col2im, cols.size, cols, kh, kw, sh, sw, dh, dw, out)
+
+
+# ---- direct convolution (no im2col, no BLAS) ---------------------------------------------
+
+#: Taps (forward) or pixels (kernel gradient) added per pass over a row of sums; the loop
+#: bodies below are written out for 8.
+_GROUP = 8
+
+#: The kernel gradient's partial sums: a fixed count, so its result does not depend on the
+#: threads.
+FILTER_CHUNKS = 16
+
+
+@kernel
+def _tap_offsets(x, kh, kw, dh, dw):
+    """offsets[t] = (a*dh*W + b*dw)*C + c for tap t = (a*kw + b)*C + c: where tap t of a
+    window lies in the flattened x, counted from the window's corner."""
+    width, channels = x.shape[2], x.shape[3]
+    offsets = np.empty(kh * kw * channels, np.int64)
+    t = 0
+    for a in range(kh):
+        for b in range(kw):
+            for c in range(channels):
+                offsets[t] = (a * dh * width + b * dw) * channels + c
+                t += 1
+    return offsets
+
+
+@kernel
+def _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2):
+    """Output row q = (image q // rows, row q % rows) of the convolution, pixels
+    p = q*cols + j: out2[p] = act(bias + sum_t xf[corner(p) + offsets[t]] * k2[t]), the taps
+    t added in order (act = relu or the identity)."""
+    n_taps, cout = k2.shape
+    height, width, channels = x_shape
+    b = q // rows
+    i = q - b * rows
+    p0 = q * cols
+    corner = (b * height + i * sh) * width * channels  # of the row's first window
+    step = sw * channels  # from one window to the next
+    zero = out2.dtype.type(0)
+    if n_taps < _GROUP:
+        for j in range(cols):
+            for o in range(cout):
+                out2[p0 + j, o] = bias[o]
+    t = 0
+    while t + _GROUP <= n_taps:
+        c0, c1 = corner + offsets[t], corner + offsets[t + 1]
+        c2, c3 = corner + offsets[t + 2], corner + offsets[t + 3]
+        c4, c5 = corner + offsets[t + 4], corner + offsets[t + 5]
+        c6, c7 = corner + offsets[t + 6], corner + offsets[t + 7]
+        for j in range(cols):
+            s = j * step
+            x0, x1, x2, x3 = xf[c0 + s], xf[c1 + s], xf[c2 + s], xf[c3 + s]
+            x4, x5, x6, x7 = xf[c4 + s], xf[c5 + s], xf[c6 + s], xf[c7 + s]
+            p = p0 + j
+            if t == 0:  # the first pass starts from the bias: no pass of its own
+                for o in range(cout):
+                    out2[p, o] = (
+                        bias[o] + x0 * k2[0, o] + x1 * k2[1, o] + x2 * k2[2, o]
+                        + x3 * k2[3, o] + x4 * k2[4, o] + x5 * k2[5, o] + x6 * k2[6, o]
+                        + x7 * k2[7, o]
+                    )  # fmt: skip
+            else:
+                for o in range(cout):
+                    out2[p, o] = (
+                        out2[p, o] + x0 * k2[t, o] + x1 * k2[t + 1, o] + x2 * k2[t + 2, o]
+                        + x3 * k2[t + 3, o] + x4 * k2[t + 4, o] + x5 * k2[t + 5, o]
+                        + x6 * k2[t + 6, o] + x7 * k2[t + 7, o]
+                    )  # fmt: skip
+        t += _GROUP
+    while t < n_taps:
+        c0 = corner + offsets[t]
+        for j in range(cols):
+            x0 = xf[c0 + j * step]
+            p = p0 + j
+            for o in range(cout):
+                out2[p, o] = out2[p, o] + x0 * k2[t, o]
+        t += 1
+    if relu:
+        for j in range(cols):
+            for o in range(cout):
+                z = out2[p0 + j, o]
+                out2[p0 + j, o] = zero if z < zero else z
+
+
+@kernel
+def _bias_or_zeros(bias, cout, like):
+    """`bias`, or zeros when it is empty (no bias)."""
+    return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
+
+
+@parallel_kernel
+def _conv_direct(parallel, x, kernel, bias, relu, sh, sw, dh, dw, out):
+    kh, kw, channels, cout = kernel.shape
+    n, rows, cols, _ = out.shape
+    offsets = _tap_offsets(x, kh, kw, dh, dw)
+    xf = x.reshape(x.size)
+    k2 = kernel.reshape(kh * kw * channels, cout)
+    out2 = out.reshape(n * rows * cols, cout)
+    x_shape = (x.shape[1], x.shape[2], channels)
+    bias = _bias_or_zeros(bias, cout, out)
+    if parallel:
+        for k in prange(n * rows):
+            q = np.int64(k)  # prange counts in uint64; one helper signature for both paths
+            _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
+    else:
+        for q in range(n * rows):
+            _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
+
+
+@kernel
+def _pixel_offsets(rows, cols, sh, sw, width, channels):
+    """corners[i*cols + j] = (i*sh*W + j*sw)*C: where the window of output pixel (i, j) starts
+    in a flattened image."""
+    corners = np.empty(rows * cols, np.int64)
+    for i in range(rows):
+        for j in range(cols):
+            corners[i * cols + j] = (i * sh * width + j * sw) * channels
+    return corners
+
+
+@kernel
+def _filter_images(xf, offsets, corners, g2, start, stop, image_size, part, bias_part):
+    """part = sum over the pixels p of images start <= b < stop of x_p[t] * g2[p] (x_p[t] =
+    xf[b*image_size + corners[p mod H*W] + offsets[t]]) and, when bias_part is not empty,
+    bias_part = sum of g2[p]; pixels added in order, up to _GROUP per pass."""
+    n_taps, cout = part.shape
+    pixels = corners.shape[0]
+    with_bias = bias_part.shape[0] != 0
+    for t in range(n_taps):
+        for o in range(cout):
+            part[t, o] = 0
+    for o in range(bias_part.shape[0]):
+        bias_part[o] = 0
+    for b in range(start, stop):
+        image = b * image_size
+        m = 0
+        while m + _GROUP <= pixels:
+            p = b * pixels + m
+            c0, c1 = image + corners[m], image + corners[m + 1]
+            c2, c3 = image + corners[m + 2], image + corners[m + 3]
+            c4, c5 = image + corners[m + 4], image + corners[m + 5]
+            c6, c7 = image + corners[m + 6], image + corners[m + 7]
+            for t in range(n_taps):
+                s = offsets[t]
+                x0, x1, x2, x3 = xf[c0 + s], xf[c1 + s], xf[c2 + s], xf[c3 + s]
+                x4, x5, x6, x7 = xf[c4 + s], xf[c5 + s], xf[c6 + s], xf[c7 + s]
+                for o in range(cout):
+                    part[t, o] = (
+                        part[t, o] + x0 * g2[p, o] + x1 * g2[p + 1, o] + x2 * g2[p + 2, o]
+                        + x3 * g2[p + 3, o] + x4 * g2[p + 4, o] + x5 * g2[p + 5, o]
+                        + x6 * g2[p + 6, o] + x7 * g2[p + 7, o]
+                    )  # fmt: skip
+            if with_bias:
+                for o in range(cout):
+                    bias_part[o] = (
+                        bias_part[o] + g2[p, o] + g2[p + 1, o] + g2[p + 2, o] + g2[p + 3, o]
+                        + g2[p + 4, o] + g2[p + 5, o] + g2[p + 6, o] + g2[p + 7, o]
+                    )  # fmt: skip
+            m += _GROUP
+        while m < pixels:
+            p = b * pixels + m
+            c0 = image + corners[m]
+            for t in range(n_taps):
+                x0 = xf[c0 + offsets[t]]
+                for o in range(cout):
+                    part[t, o] = part[t, o] + x0 * g2[p, o]
+            if with_bias:
+                for o in range(cout):
+                    bias_part[o] = bias_part[o] + g2[p, o]
+            m += 1
+
+
+@kernel
+def _partials(chunks, n_taps, cout, bias_len, like):
+    return np.empty((chunks, n_taps, cout), like.dtype), np.empty((chunks, bias_len), like.dtype)
+
+
+@kernel
+def _merge(parts, bias_parts, out_k2, out_bias):
+    """out_k2 = parts[0] + parts[1] + ... and out_bias likewise, in chunk order."""
+    n_taps, cout = out_k2.shape
+    for t in range(n_taps):
+        for o in range(cout):
+            out_k2[t, o] = 0
+    for o in range(out_bias.shape[0]):
+        out_bias[o] = 0
+    for c in range(parts.shape[0]):
+        for t in range(n_taps):
+            for o in range(cout):
+                out_k2[t, o] += parts[c, t, o]
+        for o in range(out_bias.shape[0]):
+            out_bias[o] += bias_parts[c, o]
+
+
+@parallel_kernel
+def _conv_filter_direct(parallel, x, grads, sh, sw, dh, dw, out_kernel, out_bias):
+    kh, kw, channels, cout = out_kernel.shape
+    n, rows, cols, _ = grads.shape
+    offsets = _tap_offsets(x, kh, kw, dh, dw)
+    corners = _pixel_offsets(rows, cols, sh, sw, x.shape[2], channels)
+    xf = x.reshape(x.size)
+    g2 = grads.reshape(n * rows * cols, cout)
+    image_size = x.shape[1] * x.shape[2] * channels
+    chunks = min(n, FILTER_CHUNKS)
+    parts, bias_parts = _partials(chunks, offsets.shape[0], cout, out_bias.shape[0], grads)
+    if parallel:
+        for k in prange(chunks):
+            c = np.int64(k)
+            _filter_images(xf, offsets, corners, g2, c * n // chunks, (c + 1) * n // chunks,
+                           image_size, parts[c], bias_parts[c])  # fmt: skip
+    else:
+        for c in range(chunks):
+            _filter_images(xf, offsets, corners, g2, c * n // chunks, (c + 1) * n // chunks,
+                           image_size, parts[c], bias_parts[c])  # fmt: skip
+    _merge(parts, bias_parts, out_kernel.reshape(offsets.shape[0], cout), out_bias)
+
+
+_EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.dtype(np.float32), np.dtype(np.float64))}
+
+
+def _check_image(name: str, arg: str, a) -> np.dtype:
+    dtype = float_dtype(name, arg, a)
+    if a.ndim != 4:
+        raise ValueError(f"{name}: {arg} must be 4-D (N, H, W, C). Received: {arg}.shape={a.shape}")
+    check(name, arg, a, dtype=dtype)
+    return dtype
+
+
+def _check_apart(name: str, out_name: str, out: np.ndarray, **inputs) -> None:
+    for arg, a in inputs.items():
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{name}: {out_name} must not overlap {arg} (it is written while "
+                             f"{arg} is read).")  # fmt: skip
+
+
+def conv_direct_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, dil_w, out) -> None:
+    """The convolution of `x_padded` (N, Hp, Wp, C_in) with `kernel` (kh, kw, C_in, C_out), its
+    bias and relu fused, into `out` (N, Ho, Wo, C_out), by direct loops:
+    `out[n, i, j, o] = act(bias[o] + sum_{a, b, c} x_padded[n, i*stride_h + a*dil_h,
+    j*stride_w + b*dil_w, c] * kernel[a, b, c, o])`, the terms added in (a, b, c) order after
+    the bias. `bias` is a (C_out,) array or None (no bias); `relu` a bool: act(z) = max(z, 0)
+    (NaN stays NaN) when true, else z. `Ho`, `Wo` as in `im2col_nhwc`.
+
+    Example:
+        >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+        >>> k = np.ones((2, 2, 1, 1), np.float32)
+        >>> out = np.empty((1, 2, 2, 1), np.float32)
+        >>> conv_direct_nhwc(x, k, np.array([-10.0], np.float32), True, 1, 1, 1, 1, out)
+        >>> out[0, :, :, 0]
+        array([[ 0.,  2.],
+               [10., 14.]], dtype=float32)
+    """
+    name = "conv_direct_nhwc"
+    dtype = _check_image(name, "x_padded", x_padded)
+    if not isinstance(kernel, np.ndarray) or kernel.ndim != 4:
+        raise ValueError(f"{name}: kernel must be a 4-D array (kh, kw, C_in, C_out). Received: "
+                         f"kernel.shape={np.shape(kernel)}")  # fmt: skip
+    check(name, "kernel", kernel, dtype=dtype)
+    kh, kw, cin, cout = kernel.shape
+    if cin != x_padded.shape[3]:
+        raise ValueError(
+            f"{name}: kernel takes {cin} input channels but x_padded has {x_padded.shape[3]}. "
+            f"Received: x_padded.shape={x_padded.shape}, kernel.shape={kernel.shape}"
+        )
+    if bias is None:
+        bias = _EMPTY[dtype]
+    else:
+        check(name, "bias", bias, dtype=dtype, shape=(cout,))
+    sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
+    ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
+    check(name, "out", out, dtype=dtype, shape=(x_padded.shape[0], ho, wo, cout), out=True)
+    _check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
+    launch(_conv_direct, out.size * kh * kw * cin, x_padded, kernel, bias, bool(relu),
+           sh, sw, dh, dw, out)  # fmt: skip
+
+
+def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, out_kernel,
+                            out_bias=None) -> None:  # fmt: skip
+    """The gradient of `conv_direct_nhwc` in its kernel (and bias), by direct loops, into
+    `out_kernel` (kh, kw, C_in, C_out), whose shape gives the kernel size:
+    `out_kernel[a, b, c, o] = sum_{n, i, j} x_padded[n, i*stride_h + a*dil_h,
+    j*stride_w + b*dil_w, c] * grads[n, i, j, o]` for `grads` (N, Ho, Wo, C_out), and, when
+    `out_bias` (C_out,) is given, `out_bias[o] = sum_{n, i, j} grads[n, i, j, o]` in the same
+    pass. Sums run in the arrays' dtype over `FILTER_CHUNKS` chunks of the batch, merged in
+    order, so the result is the same serial or threaded, with any thread count.
+
+    Example:
+        >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+        >>> g = np.ones((1, 2, 2, 1), np.float32)
+        >>> dk, db = np.empty((2, 2, 1, 1), np.float32), np.empty(1, np.float32)
+        >>> conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, db)
+        >>> dk[:, :, 0, 0], db
+        (array([[ 8., 12.],
+               [20., 24.]], dtype=float32), array([4.], dtype=float32))
+    """
+    name = "conv_filter_direct_nhwc"
+    dtype = _check_image(name, "x_padded", x_padded)
+    check(name, "grads", grads, dtype=dtype)
+    if not isinstance(out_kernel, np.ndarray) or out_kernel.ndim != 4:
+        raise ValueError(f"{name}: out_kernel must be a 4-D array (kh, kw, C_in, C_out). "
+                         f"Received: out_kernel.shape={np.shape(out_kernel)}")  # fmt: skip
+    kh, kw, cin, cout = out_kernel.shape
+    sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
+    ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
+    n = x_padded.shape[0]
+    if grads.shape != (n, ho, wo, cout):
+        raise ValueError(
+            f"{name}: grads must have shape {(n, ho, wo, cout)} (the windows of x_padded, "
+            f"out_kernel's C_out). Received: grads.shape={grads.shape}"
+        )
+    check(name, "out_kernel", out_kernel, dtype=dtype, shape=(kh, kw, x_padded.shape[3], cout),
+          out=True)  # fmt: skip
+    if out_bias is None:
+        out_bias = _EMPTY[dtype]
+    else:
+        check(name, "out_bias", out_bias, dtype=dtype, shape=(cout,), out=True)
+    for out_name, a in (("out_kernel", out_kernel), ("out_bias", out_bias)):
+        _check_apart(name, out_name, a, x_padded=x_padded, grads=grads)
+    launch(_conv_filter_direct, grads.size * kh * kw * cin, x_padded, grads, sh, sw, dh, dw,
+           out_kernel, out_bias)  # fmt: skip

@@ -6,6 +6,10 @@ number of real cells (Keras' `padding="same"`). Every kernel gives each batch el
 one thread, so results are bit-identical whatever the thread count. The max pool gradient
 recomputes each window's argmax from the input (the first maximum in row-major window
 order, as the forward would pick it) instead of storing indices, so it runs in a Plan.
+
+Whole 2x2 windows (the common pool) are read in one pass, their running maximum kept in
+registers; a channel loop (contiguous in NHWC) is innermost and branch-free everywhere, so
+it vectorizes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,14 @@ from ._checks import check, float_dtype
 
 
 @kernel
+def _takes(v, best):
+    """Whether `v` replaces the running maximum `best`: it is larger, or it is a NaN and `best`
+    is not (so the first NaN wins, as the first of equal maxima does). Branch-free:
+    `not v <= best` holds for a larger `v` and for a NaN `v`."""
+    return (not (v <= best)) & (best == best)
+
+
+@kernel
 def _window(o, stride, pad, k, size):
     """The real cells [lo, hi) of the window of output `o` along one axis."""
     start = o * stride - pad
@@ -27,14 +39,29 @@ def _window(o, stride, pad, k, size):
 
 
 @kernel
+def _max_2x2(x, i, j, c):
+    """max(x[i:i + 2, j:j + 2, c]): the first maximum in row-major order."""
+    best = x[i, j, c]
+    v = x[i, j + 1, c]
+    best = v if _takes(v, best) else best
+    v = x[i + 1, j, c]
+    best = v if _takes(v, best) else best
+    v = x[i + 1, j + 1, c]
+    return v if _takes(v, best) else best
+
+
+@kernel
 def _max_pool_one(x, kh, kw, sh, sw, ph, pw, out):
-    """out[oh, ow, c] = max over the real cells of the window; x (H, W, C). The channel loop
-    is innermost (contiguous in NHWC) and branch-free, so it vectorizes."""
+    """out[oh, ow, c] = max over the real cells of the window; x (H, W, C)."""
     height, width, channels = x.shape
     for oh in range(out.shape[0]):
         h0, h1 = _window(oh, sh, ph, kh, height)
         for ow in range(out.shape[1]):
             w0, w1 = _window(ow, sw, pw, kw, width)
+            if h1 - h0 == 2 and w1 - w0 == 2:
+                for c in range(channels):
+                    out[oh, ow, c] = _max_2x2(x, h0, w0, c)
+                continue
             o = out[oh, ow]
             first = x[h0, w0]
             for c in range(channels):
@@ -45,7 +72,7 @@ def _max_pool_one(x, kh, kw, sh, sw, ph, pw, out):
                     for c in range(channels):
                         v = row[c]
                         b = o[c]
-                        o[c] = v if (v > b or (v != v and b == b)) else b
+                        o[c] = v if _takes(v, b) else b
 
 
 @parallel_kernel
@@ -59,10 +86,32 @@ def _max_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
 
 
 @kernel
-def _window_argmax(x, h0, h1, w0, w1, best, arg):
+def _argmax_2x2(x, i, j, relu_mask, c, arg):
+    """arg[c] = `_window_argmax`'s index for channel c of the whole window x[i:i + 2, j:j + 2]
+    (0 to 3), in one pass with the running maximum in a register."""
+    best = x[i, j, c]
+    a = np.int32(0)
+    v = x[i, j + 1, c]
+    take = _takes(v, best)
+    best = v if take else best
+    a = np.int32(1) if take else a
+    v = x[i + 1, j, c]
+    take = _takes(v, best)
+    best = v if take else best
+    a = np.int32(2) if take else a
+    v = x[i + 1, j + 1, c]
+    take = _takes(v, best)
+    best = v if take else best
+    a = np.int32(3) if take else a
+    arg[c] = a if (best > 0) | (not relu_mask) else np.int32(-1)
+
+
+@kernel
+def _window_argmax(x, h0, h1, w0, w1, relu_mask, best, arg):
     """best, arg (C,) = each channel's first maximum over x[h0:h1, w0:w1] (row-major window
-    order; a NaN wins over numbers) and its index in the window, (i - h0) * (w1 - w0) + j - w0.
-    Branch-free; `arg` is int32 so the channel loop vectorizes at the width of float32."""
+    order; a NaN wins over numbers) and its index in the window, (i - h0) * (w1 - w0) + j - w0;
+    with `relu_mask`, arg = -1 (no cell) where the maximum is not > 0. Branch-free; `arg` is
+    int32 so the channel loop vectorizes at the width of float32."""
     channels = x.shape[2]
     first = x[h0, w0]
     for c in range(channels):
@@ -75,9 +124,12 @@ def _window_argmax(x, h0, h1, w0, w1, best, arg):
             for c in range(channels):
                 v = row[c]
                 b = best[c]
-                take = v > b or (v != v and b == b)
+                take = _takes(v, b)
                 best[c] = v if take else b
                 arg[c] = idx if take else arg[c]
+    if relu_mask:
+        for c in range(channels):
+            arg[c] = arg[c] if best[c] > 0 else np.int32(-1)
 
 
 @kernel
@@ -89,13 +141,15 @@ def _tiled_span(n_out, s, p, size):
 
 
 @kernel
-def _max_pool_grad_one(x, g, kh, kw, sh, sw, ph, pw, best, arg, dx):
+def _max_pool_grad_one(x, g, kh, kw, sh, sw, ph, pw, relu_mask, best, arg, dx):
     """dx = the gradient `g` (OH, OW, C) sent to each window's first argmax; x, dx (H, W, C);
-    best, arg (C,) scratch.
+    best, arg (C,) scratch. With `relu_mask`, a window whose maximum is not > 0 sends nothing
+    (max_pool's gradient times relu's, when x is a relu's output).
 
     Windows that do not overlap (stride >= pool on both axes) own their cells: each window's
     cells are written once (g at the argmax, 0 elsewhere) right after its argmax, and only
-    cells no window covers are zeroed apart. Overlapping windows zero dx and add up."""
+    cells no window covers are zeroed apart; a whole 2x2 window's argmax takes one pass.
+    Overlapping windows zero dx and add up."""
     height, width, channels = x.shape
     n_oh, n_ow = g.shape[0], g.shape[1]
     if sh >= kh and sw >= kw:
@@ -112,43 +166,54 @@ def _max_pool_grad_one(x, g, kh, kw, sh, sw, ph, pw, best, arg, dx):
                         dx[i, j] = 0
         else:
             dx[:] = 0
+        zero = dx.dtype.type(0)
         for oh in range(n_oh):
             h0, h1 = _window(oh, sh, ph, kh, height)
             for ow in range(n_ow):
                 w0, w1 = _window(ow, sw, pw, kw, width)
-                _window_argmax(x, h0, h1, w0, w1, best, arg)
+                if h1 - h0 == 2 and w1 - w0 == 2:
+                    # The loop stays here, the body in the helper: measured 1.3x faster.
+                    for c in range(channels):
+                        _argmax_2x2(x, h0, w0, relu_mask, c, arg)
+                else:
+                    _window_argmax(x, h0, h1, w0, w1, relu_mask, best, arg)
                 grow = g[oh, ow]
                 for i in range(h0, h1):
                     for j in range(w0, w1):
                         idx = np.int32((i - h0) * (w1 - w0) + (j - w0))
                         d = dx[i, j]
                         for c in range(channels):
-                            d[c] = grow[c] if arg[c] == idx else 0
+                            d[c] = grow[c] if arg[c] == idx else zero
         return
     dx[:] = 0
     for oh in range(n_oh):
         h0, h1 = _window(oh, sh, ph, kh, height)
         for ow in range(n_ow):
             w0, w1 = _window(ow, sw, pw, kw, width)
-            _window_argmax(x, h0, h1, w0, w1, best, arg)
+            _window_argmax(x, h0, h1, w0, w1, relu_mask, best, arg)
             grow = g[oh, ow]
             span = w1 - w0
             for c in range(channels):
                 a = arg[c]
-                dx[h0 + a // span, w0 + a % span, c] += grow[c]
+                if a >= 0:
+                    dx[h0 + a // span, w0 + a % span, c] += grow[c]
 
 
 @parallel_kernel
-def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, dx):
+def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, relu_mask, dx):
     n_batch, channels = x.shape[0], x.shape[3]
     best = np.empty((n_batch, channels), dtype=x.dtype)
     arg = np.empty((n_batch, channels), dtype=np.int32)
     if parallel:
         for n in prange(n_batch):
-            _max_pool_grad_one(x[n], g[n], kh, kw, sh, sw, ph, pw, best[n], arg[n], dx[n])
+            _max_pool_grad_one(
+                x[n], g[n], kh, kw, sh, sw, ph, pw, relu_mask, best[n], arg[n], dx[n]
+            )
     else:
         for n in range(n_batch):
-            _max_pool_grad_one(x[n], g[n], kh, kw, sh, sw, ph, pw, best[n], arg[n], dx[n])
+            _max_pool_grad_one(
+                x[n], g[n], kh, kw, sh, sw, ph, pw, relu_mask, best[n], arg[n], dx[n]
+            )
 
 
 @kernel
@@ -285,9 +350,23 @@ def avg_pool2d(x: np.ndarray, pool, strides, pads, out: np.ndarray) -> None:
     _forward("avg_pool2d", _avg_pool, x, pool, strides, pads, out)
 
 
-def max_pool2d_grad(x: np.ndarray, g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
+def max_pool2d_grad(
+    x: np.ndarray, g: np.ndarray, pool, strides, pads, dx: np.ndarray, relu_mask: bool = False
+) -> None:
     """`dx` = the output gradient `g` routed to each window's first maximum of `x` (ties go
-    to the first in row-major window order); gradients of overlapping windows add up."""
+    to the first in row-major window order); gradients of overlapping windows add up.
+
+    With `relu_mask`, a window whose maximum is not > 0 routes nothing: when `x` is the output
+    of a relu, `dx` is then the gradient with respect to the relu's input, with no separate
+    relu-gradient pass.
+
+    Example:
+        >>> x = np.array([-1.0, 2.0, -3.0, -4.0], np.float32).reshape(2, 1, 2, 1)
+        >>> g, dx = np.ones((2, 1, 1, 1), np.float32), np.empty_like(x)
+        >>> max_pool2d_grad(x, g, (1, 2), (1, 2), (0, 0), dx, relu_mask=True)
+        >>> dx.ravel()
+        array([0., 1., 0., 0.], dtype=float32)
+    """
     name = "max_pool2d_grad"
     dtype = float_dtype(name, "x", x)
     _check_nhwc(name, "x", x)
@@ -299,7 +378,7 @@ def max_pool2d_grad(x: np.ndarray, g: np.ndarray, pool, strides, pads, dx: np.nd
     if g.size == 0:
         dx[...] = 0
         return
-    launch(_max_pool_grad, x.size, x, g, *pool, *strides, *pads, dx)
+    launch(_max_pool_grad, x.size, x, g, *pool, *strides, *pads, bool(relu_mask), dx)
 
 
 def avg_pool2d_grad(g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:

@@ -12,6 +12,10 @@ padding and an average divides by the number of real cells, as Keras.
   `max_pool_gather(x, h)`, `h` read at those argmax cells, whose vjp is `max_pool_grad`.
 - `average_pool` is linear: its vjp is the primitive `average_pool_grad` (spreading
   grad / count back), and the vjp of that is `average_pool` again.
+
+Each op's forward allocates its result and calls its `*_into` function, which compiled Plans
+call directly with the Plan's output buffer (`max_pool_into`, `max_pool_grad_into`,
+`average_pool_into`, `average_pool_grad_into`).
 """
 
 from __future__ import annotations
@@ -88,16 +92,33 @@ def _check_input(op_name: str, spec: Spec) -> None:
         raise TypeError(f"{op_name} expects a float tensor. Received: dtype={spec.dtype}")
 
 
+def _out_shape(op_name: str, shape: tuple, pool, strides, padding) -> tuple:
+    """The pooled shape of an input of `shape` (3-D or 4-D; entries may be None)."""
+    n, h, w, c = _as_2d(shape)
+    _, (oh, ow) = _geometry(op_name, (h, w), pool, strides, padding)
+    return _from_2d((n, oh, ow, c), len(shape))
+
+
 def _pool_spec(op_name: str, x: Spec, pool, strides, padding) -> Spec:
     _check_input(op_name, x)
-    n, h, w, c = _as_2d(x.shape)
-    _, (oh, ow) = _geometry(op_name, (h, w), pool, strides, padding)
-    return Spec(_from_2d((n, oh, ow, c), len(x.shape)), x.dtype)
+    return Spec(_out_shape(op_name, x.shape, pool, strides, padding), x.dtype)
 
 
 def _kernel_args(op_name: str, x4: np.ndarray, pool, strides, padding) -> tuple:
     pads, out_hw = _geometry(op_name, x4.shape[1:3], pool, strides, padding)
     return pads, (x4.shape[0], *out_hw, x4.shape[3])
+
+
+def _write(out: np.ndarray, dtype: np.dtype, kernel) -> None:
+    """Runs `kernel(out4)`, which fills a 4-D (NHWC) array of `dtype`: a view of `out` when
+    `out` can take the result as it is (C-contiguous, of `dtype`), else a scratch array then
+    copied, and cast, into `out` (a float16 result, a strided buffer)."""
+    if out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable:
+        kernel(out.reshape(_as_2d(out.shape)))
+        return
+    out4 = np.empty(_as_2d(out.shape), dtype)
+    kernel(out4)
+    np.copyto(out, out4.reshape(out.shape), casting="unsafe")
 
 
 # ---- max pool ------------------------------------------------------------------------------
@@ -112,23 +133,23 @@ class MaxPoolOp(Op):
         return _pool_spec(self.name, x, pool, strides, padding)
 
     def forward(self, ctx, x, *, pool, strides, padding):
-        from ..kernels import pool as kernels
-
-        x4 = _to_4d(x)
-        pads, out_shape = _kernel_args(self.name, x4, pool, strides, padding)
-        out = np.empty(out_shape, x4.dtype)
-        kernels.max_pool2d(x4, pool, strides, pads, out)
-        return _back(out, x)
+        out = np.empty(_out_shape(self.name, x.shape, pool, strides, padding), x.dtype)
+        max_pool_into(x, out, pool=pool, strides=strides, padding=padding)
+        return out
 
     def vjp(self, ctx, grads, needed):
         x = ctx.inputs[0]
         return [apply(_MAX_POOL_GRAD, (x, convert(grads[0])), ctx.attrs)]
 
 
-def _back(out4: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """A 2-D pooling result in the rank and dtype of `like`."""
-    out = out4[:, 0] if like.ndim == 3 else out4
-    return out.astype(like.dtype, copy=False)
+def max_pool_into(x: np.ndarray, out: np.ndarray, *, pool, strides, padding) -> None:
+    """`max_pool`'s forward written into the preallocated `out` (its output shape and dtype),
+    for compiled Plans; `pool` and `strides` are the op's 2-D attributes."""
+    from ..kernels import pool as kernels
+
+    x4 = _to_4d(x)
+    pads, _ = _geometry("max_pool", x4.shape[1:3], pool, strides, padding)
+    _write(out, x4.dtype, lambda out4: kernels.max_pool2d(x4, pool, strides, pads, out4))
 
 
 class MaxPoolGradOp(Op):
@@ -151,19 +172,39 @@ class MaxPoolGradOp(Op):
         return Spec(x.shape, x.dtype)
 
     def forward(self, ctx, x, g, *, pool, strides, padding):
-        from ..kernels import pool as kernels
-
-        x4 = _to_4d(x)
-        g4 = _to_4d(g).astype(x4.dtype, copy=False)
-        pads, _ = _kernel_args(self.name, x4, pool, strides, padding)
-        dx = np.empty_like(x4)
-        kernels.max_pool2d_grad(x4, g4, pool, strides, pads, dx)
-        return _back(dx, x)
+        out = np.empty(x.shape, x.dtype)
+        max_pool_grad_into(x, g, out, pool=pool, strides=strides, padding=padding)
+        return out
 
     def vjp(self, ctx, grads, needed):
         x = ctx.inputs[0]
         dg = apply(_MAX_POOL_GATHER, (x, convert(grads[0])), ctx.attrs) if 1 in needed else None
         return [None, dg]
+
+
+def max_pool_grad_into(
+    x: np.ndarray, g: np.ndarray, out: np.ndarray, *, pool, strides, padding, relu_mask=False
+) -> None:
+    """`max_pool_grad`'s forward written into the preallocated `out` (x's shape and dtype),
+    for compiled Plans. With `relu_mask`, a window whose maximum is not > 0 routes nothing:
+    for `x = relu(z)` that is the gradient with respect to `z`, the relu's gradient fused in.
+    """
+    from ..kernels import pool as kernels
+
+    x4 = _to_4d(x)
+    g4 = _to_4d(g).astype(x4.dtype, copy=False)
+    pads, _ = _geometry("max_pool_grad", x4.shape[1:3], pool, strides, padding)
+    _write(
+        out,
+        x4.dtype,
+        lambda dx4: kernels.max_pool2d_grad(x4, g4, pool, strides, pads, dx4, relu_mask),
+    )
+
+
+def _back(out4: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A 2-D pooling result in the rank and dtype of `like`."""
+    out = out4[:, 0] if like.ndim == 3 else out4
+    return out.astype(like.dtype, copy=False)
 
 
 def _argmax_cells(x4: np.ndarray, pool, strides, pads, out_hw) -> np.ndarray:
@@ -227,13 +268,9 @@ class AveragePoolOp(Op):
         return _pool_spec(self.name, x, pool, strides, padding)
 
     def forward(self, ctx, x, *, pool, strides, padding):
-        from ..kernels import pool as kernels
-
-        x4 = _to_4d(x)
-        pads, out_shape = _kernel_args(self.name, x4, pool, strides, padding)
-        out = np.empty(out_shape, x4.dtype)
-        kernels.avg_pool2d(x4, pool, strides, pads, out)
-        return _back(out, x)
+        out = np.empty(_out_shape(self.name, x.shape, pool, strides, padding), x.dtype)
+        average_pool_into(x, out, pool=pool, strides=strides, padding=padding)
+        return out
 
     def vjp(self, ctx, grads, needed):
         x = ctx.inputs[0]
@@ -245,6 +282,15 @@ class AveragePoolOp(Op):
             )
         attrs = dict(ctx.attrs, in_shape=shape[1:])
         return [apply(_AVERAGE_POOL_GRAD, (convert(grads[0]),), attrs)]
+
+
+def average_pool_into(x: np.ndarray, out: np.ndarray, *, pool, strides, padding) -> None:
+    """`average_pool`'s forward written into the preallocated `out`, for compiled Plans."""
+    from ..kernels import pool as kernels
+
+    x4 = _to_4d(x)
+    pads, _ = _geometry("average_pool", x4.shape[1:3], pool, strides, padding)
+    _write(out, x4.dtype, lambda out4: kernels.avg_pool2d(x4, pool, strides, pads, out4))
 
 
 class AveragePoolGradOp(Op):
@@ -264,17 +310,25 @@ class AveragePoolGradOp(Op):
         return x
 
     def forward(self, ctx, g, *, pool, strides, padding, in_shape):
-        from ..kernels import pool as kernels
-
-        g4 = _to_4d(g)
-        dx = np.empty(_as_2d((g.shape[0], *in_shape)), g4.dtype)
-        pads, _ = _geometry(self.name, dx.shape[1:3], pool, strides, padding)
-        kernels.avg_pool2d_grad(g4, pool, strides, pads, dx)
-        return _back(dx, g)
+        out = np.empty((g.shape[0], *in_shape), g.dtype)
+        average_pool_grad_into(g, out, pool=pool, strides=strides, padding=padding)
+        return out
 
     def vjp(self, ctx, grads, needed):
         attrs = {k: v for k, v in ctx.attrs.items() if k != "in_shape"}
         return [apply(_AVERAGE_POOL, (convert(grads[0]),), attrs)]
+
+
+def average_pool_grad_into(
+    g: np.ndarray, out: np.ndarray, *, pool, strides, padding, in_shape=None
+) -> None:
+    """`average_pool_grad`'s forward written into the preallocated `out` (the pooled input's
+    shape; `in_shape`, the op's attribute, is `out.shape[1:]`), for compiled Plans."""
+    from ..kernels import pool as kernels
+
+    g4 = _to_4d(g)
+    pads, _ = _geometry("average_pool_grad", _as_2d(out.shape)[1:3], pool, strides, padding)
+    _write(out, g4.dtype, lambda dx4: kernels.avg_pool2d_grad(g4, pool, strides, pads, dx4))
 
 
 _AVERAGE_POOL = AveragePoolOp()

@@ -248,3 +248,37 @@ def test_convert_to_tensor_of_a_variable_reads_it_when_the_plan_runs():
     np.testing.assert_allclose(f(np.zeros(2, np.float32)), [1.0, 1.0])
     v.assign([5.0, 5.0])
     np.testing.assert_allclose(f(np.zeros(2, np.float32)), [5.0, 5.0])
+
+
+def test_pooling_and_bias_gradients_in_a_plan_match_eager():
+    # max_pool / average_pool and their gradients write into the Plan's buffers; the bias
+    # gradient (a sum over the leading axes) runs as the column sum kernel.
+    bias = Variable(np.zeros(6, np.float32))
+
+    def fn(x):
+        x = ops.convert_to_tensor(x)
+        with GradientTape() as tape:
+            tape.watch(x)
+            y = ops.max_pool(ops.relu(x + bias), 2)
+            a = ops.average_pool(x, 3, 2, "same")
+            loss = ops.sum(y * y) + ops.sum(a * a)
+        dx, db = tape.gradient(loss, [x, bias])
+        return y, a, dx, db, ops.sum(x, axis=(0, 1, 2), keepdims=True)
+
+    f = compiler.function(fn)
+    x = np.round(rng.standard_normal((5, 9, 9, 6)), 1).astype("float32")  # ties, odd sizes
+    got = f(x)
+    want = [t.numpy() for t in fn(x)]
+    for g, w in zip(got[:3], want[:3], strict=True):
+        np.testing.assert_array_equal(g, w)  # the same kernels, eager or compiled
+    for g, w in zip(got[3:], want[3:], strict=True):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)  # summed in another order
+    plan = f.plan_for(x)
+    names = plan.describe()
+    assert {"max_pool", "average_pool", "average_pool_grad", "sum"} <= set(names)
+    for step in plan.steps:
+        if "pool" in step.name:
+            assert step.run.__name__ != "run_forward", step.name  # no result to copy in
+    column_sums = [s for s in plan.steps if s.run.__name__ == "run_column_sum"]
+    assert len(column_sums) == 2  # db and the explicit sum; the total sums stay np.sum

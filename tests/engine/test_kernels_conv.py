@@ -4,8 +4,8 @@ float64, serial and threaded (bit-identical), and the wrappers' argument checks.
 import numpy as np
 import pytest
 
-from backend import config
 from backend.kernels import conv
+from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(3)
 DTYPES = [np.float32, np.float64]
@@ -44,21 +44,6 @@ def ref_col2im(cols, shape, kh, kw, sh, sw, dh, dw):
     return out
 
 
-def _runs(call):
-    """`call()` twice serially and twice threaded; all four must be bit-identical."""
-    old = config.parallel_threshold()
-    results = []
-    try:
-        for threshold in (2**62, 2**62, 0, 0):
-            config.set_parallel_threshold(threshold)
-            results.append(call())
-    finally:
-        config.set_parallel_threshold(old)
-    for other in results[1:]:
-        assert other.tobytes() == results[0].tobytes()
-    return results[0]
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_im2col_matches_numpy(case, dtype):
@@ -71,7 +56,7 @@ def test_im2col_matches_numpy(case, dtype):
         conv.im2col_nhwc(x, *geometry, out)
         return out
 
-    np.testing.assert_array_equal(_runs(call), ref_im2col(x, *geometry))
+    np.testing.assert_array_equal(same_bits_any_threads(call), ref_im2col(x, *geometry))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -88,7 +73,9 @@ def test_col2im_matches_numpy(case, dtype):
         return out
 
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(_runs(call), ref_col2im(cols, shape, *geometry), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        same_bits_any_threads(call), ref_col2im(cols, shape, *geometry), rtol=tol, atol=tol
+    )
 
 
 def test_col2im_is_the_transpose_of_im2col():
@@ -120,3 +107,185 @@ def test_wrapper_checks():
         conv.col2im_nhwc(np.zeros((1, 2, 2, 3, 3, 2), np.int32), 3, 3, 1, 1, 1, 1, x)
     with pytest.raises(ValueError, match=r"col2im_nhwc: cols must have shape"):
         conv.col2im_nhwc(np.zeros((1, 2, 1, 3, 3, 2), np.float32), 3, 3, 1, 1, 1, 1, x)
+
+
+# ---- direct convolution: conv_direct_nhwc and conv_filter_direct_nhwc -------------------------
+
+# (batch, height, width, kh, kw, stride_h, stride_w, dil_h, dil_w): taps = kh*kw*C_in cover
+# fewer than a group of 8 (init pass + single taps), 9 (a group and one), 27, 60.
+DIRECT_GEOMETRIES = [
+    (2, 7, 9, 3, 3, 1, 1, 1, 1),
+    (2, 8, 7, 3, 2, 2, 1, 1, 2),
+    (1, 9, 11, 2, 3, 1, 2, 2, 1),
+    (3, 5, 6, 1, 1, 2, 2, 1, 1),
+    (2, 6, 5, 5, 4, 1, 1, 1, 1),  # few windows
+]
+
+
+def ref_conv_direct(x, k, bias, relu, sh, sw, dh, dw):
+    """act(bias + sum over taps), the taps added one at a time in (a, b, c) order."""
+    kh, kw, cin, cout = k.shape
+    ho, wo = _out_hw(x.shape, kh, kw, sh, sw, dh, dw)
+    out = np.zeros((x.shape[0], ho, wo, cout), x.dtype)
+    if bias is not None:
+        out += bias
+    for a in range(kh):
+        for b in range(kw):
+            rows = slice(a * dh, a * dh + (ho - 1) * sh + 1, sh)
+            cols = slice(b * dw, b * dw + (wo - 1) * sw + 1, sw)
+            for c in range(cin):
+                out += x[:, rows, cols, c, None] * k[a, b, c]
+    return np.maximum(out, 0) if relu else out
+
+
+def ref_conv_filter(x, g, kh, kw, sh, sw, dh, dw):
+    n, ho, wo, cout = g.shape
+    dk = np.zeros((kh, kw, x.shape[3], cout))
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                for b in range(kw):
+                    dk[a, b] += x[:, i * sh + a * dh, j * sw + b * dw].T.astype(float) @ g[:, i, j]
+    return dk
+
+
+def _direct_case(geometry, cin, cout, dtype):
+    n, h, w, kh, kw, sh, sw, dh, dw = geometry
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    k = rng.standard_normal((kh, kw, cin, cout)).astype(dtype)
+    return x, k, (sh, sw, dh, dw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cout", [1, 5, 32])
+@pytest.mark.parametrize("cin", [1, 3])
+@pytest.mark.parametrize("geometry", DIRECT_GEOMETRIES, ids=str)
+def test_conv_direct_matches_numpy(geometry, cin, cout, dtype):
+    x, k, steps = _direct_case(geometry, cin, cout, dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for bias in (None, rng.standard_normal(cout).astype(dtype)):
+        for relu in (False, True):
+            expected = ref_conv_direct(x, k, bias, relu, *steps)
+
+            def call(bias=bias, relu=relu, shape=expected.shape):
+                out = np.full(shape, np.nan, dtype)
+                conv.conv_direct_nhwc(x, k, bias, relu, *steps, out)
+                return out
+
+            np.testing.assert_allclose(same_bits_any_threads(call), expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cout", [1, 5, 32])
+@pytest.mark.parametrize("cin", [1, 3])
+@pytest.mark.parametrize("geometry", DIRECT_GEOMETRIES, ids=str)
+def test_conv_filter_direct_matches_numpy(geometry, cin, cout, dtype):
+    x, k, steps = _direct_case(geometry, cin, cout, dtype)
+    kh, kw = k.shape[:2]
+    g = rng.standard_normal((x.shape[0], *_out_hw(x.shape, kh, kw, *steps), cout)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+
+    def call(with_bias):
+        dk = np.full(k.shape, np.nan, dtype)
+        db = np.full(cout, np.nan, dtype) if with_bias else None
+        conv.conv_filter_direct_nhwc(x, g, *steps, dk, db)
+        return dk if db is None else np.concatenate([dk.ravel(), db])
+
+    expected = ref_conv_filter(x, g, kh, kw, *steps)
+    np.testing.assert_allclose(
+        same_bits_any_threads(lambda: call(False)), expected, rtol=tol, atol=tol
+    )
+    both = same_bits_any_threads(lambda: call(True))
+    np.testing.assert_allclose(both[: k.size].reshape(k.shape), expected, rtol=tol, atol=tol)
+    np.testing.assert_allclose(both[k.size :], g.sum(axis=(0, 1, 2)), rtol=tol, atol=tol)
+
+
+def test_conv_filter_direct_chunks_of_the_batch():
+    # More images than chunks (uneven chunks), images with 8+ pixels (pixel groups and a
+    # remainder): bit-identical serial and threaded, and right.
+    x = rng.standard_normal((conv.FILTER_CHUNKS + 5, 6, 7, 2)).astype(np.float32)
+    g = rng.standard_normal((x.shape[0], 4, 5, 9)).astype(np.float32)
+
+    def call():
+        dk, db = np.empty((3, 3, 2, 9), np.float32), np.empty(9, np.float32)
+        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, db)
+        return np.concatenate([dk.ravel(), db])
+
+    got = same_bits_any_threads(call)
+    np.testing.assert_allclose(
+        got[:-9].reshape(3, 3, 2, 9), ref_conv_filter(x, g, 3, 3, 1, 1, 1, 1), rtol=1e-4, atol=1e-4
+    )
+    np.testing.assert_allclose(got[-9:], g.sum(axis=(0, 1, 2)), rtol=1e-5, atol=1e-4)  # fmt: skip
+
+
+def test_conv_direct_relu_keeps_nan_and_sums_in_order():
+    x = np.ones((1, 3, 3, 1), np.float32)
+    x[0, 0, 0, 0] = np.nan
+    out = np.empty((1, 2, 2, 1), np.float32)
+    conv.conv_direct_nhwc(x, -np.ones((2, 2, 1, 1), np.float32), None, True, 1, 1, 1, 1, out)
+    assert np.isnan(out[0, 0, 0, 0]) and (out.ravel()[1:] == 0).all()
+    # The forward adds bias then taps one by one in the array dtype, like the reference.
+    x, k = rng.standard_normal((2, 9, 9, 3)).astype(np.float32), rng.standard_normal((3, 3, 3, 7))
+    k, bias = k.astype(np.float32), rng.standard_normal(7).astype(np.float32)
+    out = np.empty((2, 7, 7, 7), np.float32)
+    conv.conv_direct_nhwc(x, k, bias, False, 1, 1, 1, 1, out)
+    np.testing.assert_array_equal(out, ref_conv_direct(x, k, bias, False, 1, 1, 1, 1))
+
+
+def test_direct_kernels_compile_once_per_dtype():
+    from backend import kernels
+
+    x, k = np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 4))
+    out, g, dk = np.empty((1, 3, 3, 4)), np.ones((1, 3, 3, 4)), np.empty((3, 3, 2, 4))
+    conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, out)
+    conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk)
+    count = kernels.compiled_signature_count()
+    for bias in (None, np.ones(4)):
+        for relu in (False, True):
+            conv.conv_direct_nhwc(x, k, bias, relu, 2, 1, 1, 2, np.empty((1, 2, 1, 4)))
+        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, None if bias is None else np.empty(4))
+    assert kernels.compiled_signature_count() == count
+
+
+def test_direct_wrapper_checks():
+    x, k = np.zeros((1, 5, 5, 2), np.float32), np.zeros((3, 3, 2, 4), np.float32)
+    out = np.zeros((1, 3, 3, 4), np.float32)
+    name = "conv_direct_nhwc"
+    with pytest.raises(TypeError, match=f"{name}: x_padded must be float32 or float64"):
+        conv.conv_direct_nhwc(x.astype(np.int32), k, None, False, 1, 1, 1, 1, out)
+    with pytest.raises(TypeError, match=f"{name}: kernel must be float32"):
+        conv.conv_direct_nhwc(x, k.astype(np.float64), None, False, 1, 1, 1, 1, out)
+    with pytest.raises(TypeError, match=f"{name}: bias must be float32"):
+        conv.conv_direct_nhwc(x, k, np.zeros(4), False, 1, 1, 1, 1, out)
+    with pytest.raises(ValueError, match=rf"{name}: bias must have shape \(4,\)"):
+        conv.conv_direct_nhwc(x, k, np.zeros(3, np.float32), False, 1, 1, 1, 1, out)
+    with pytest.raises(ValueError, match=rf"{name}: out must have shape \(1, 3, 3, 4\)"):
+        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, np.zeros((1, 3, 3, 3), np.float32))
+    with pytest.raises(ValueError, match=f"{name}: kernel takes 2 input channels"):
+        conv.conv_direct_nhwc(x[..., :1].copy(), k, None, False, 1, 1, 1, 1, out)
+    with pytest.raises(ValueError, match=f"{name}: x_padded must be C-contiguous"):
+        conv.conv_direct_nhwc(np.zeros((1, 5, 10, 2), np.float32)[:, :, ::2], k, None, False,
+                              1, 1, 1, 1, out)  # fmt: skip
+    with pytest.raises(ValueError, match=f"{name}: out must be C-contiguous"):
+        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1,
+                              np.zeros((1, 3, 3, 8), np.float32)[..., ::2])  # fmt: skip
+    with pytest.raises(ValueError, match=f"{name}: out must not overlap x_padded"):
+        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, x.reshape(-1)[:36].reshape(1, 3, 3, 4))
+    with pytest.raises(ValueError, match=f"{name}: the window .* larger"):
+        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 3, 1, out)
+    name = "conv_filter_direct_nhwc"
+    g, dk = np.zeros((1, 3, 3, 4), np.float32), np.zeros((3, 3, 2, 4), np.float32)
+    with pytest.raises(TypeError, match=f"{name}: grads must be float32"):
+        conv.conv_filter_direct_nhwc(x, g.astype(np.float64), 1, 1, 1, 1, dk)
+    with pytest.raises(ValueError, match=rf"{name}: grads must have shape \(1, 2, 3, 4\)"):
+        conv.conv_filter_direct_nhwc(x, g, 2, 1, 1, 1, dk)
+    with pytest.raises(ValueError, match=rf"{name}: out_kernel must have shape \(3, 3, 2, 4\)"):
+        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, np.zeros((3, 3, 1, 4), np.float32))
+    with pytest.raises(ValueError, match=rf"{name}: out_bias must have shape \(4,\)"):
+        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match=f"{name}: out_kernel must be C-contiguous"):
+        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, np.zeros((4, 2, 3, 3), np.float32).T)
+    with pytest.raises(ValueError, match=f"{name}: out_bias is written to but is read-only"):
+        read_only = np.zeros(4, np.float32)
+        read_only.flags.writeable = False
+        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, read_only)

@@ -4,8 +4,9 @@ plain-numpy references, float32 and float64, serial and threaded, bit-identical 
 import numpy as np
 import pytest
 
-from backend import config, kernels
+from backend import kernels
 from backend.kernels import gemm
+from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(3)
 DTYPES = [np.float32, np.float64]
@@ -36,21 +37,6 @@ def _act_grad(dy, y, name):
     return dy
 
 
-def _runs(call):
-    """`call()`'s result twice serially and twice threaded; all four must be bit-identical."""
-    old = config.parallel_threshold()
-    results = []
-    try:
-        for threshold in (2**62, 2**62, 0, 0):
-            config.set_parallel_threshold(threshold)
-            results.append(call())
-    finally:
-        config.set_parallel_threshold(old)
-    for other in results[1:]:
-        assert other.tobytes() == results[0].tobytes()
-    return results[0]
-
-
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("rows", ROWS)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -63,7 +49,9 @@ def test_bias_activation_matches_numpy(dtype, rows, activation):
         gemm.bias_activation(out, bias, activation)
         return out
 
-    np.testing.assert_allclose(_runs(call), _act(h + bias, activation), **TOL[dtype])
+    np.testing.assert_allclose(
+        same_bits_any_threads(call), _act(h + bias, activation), **TOL[dtype]
+    )
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -78,7 +66,9 @@ def test_activation_grad_matches_numpy(dtype, rows, activation):
         gemm.activation_grad(dy, y, activation, out)
         return out
 
-    np.testing.assert_allclose(_runs(call), _act_grad(dy, y, activation), **TOL[dtype])
+    np.testing.assert_allclose(
+        same_bits_any_threads(call), _act_grad(dy, y, activation), **TOL[dtype]
+    )
 
 
 def test_bias_activation_takes_leading_axes_and_none():

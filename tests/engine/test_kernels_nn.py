@@ -5,8 +5,8 @@ bit-identical run to run."""
 import numpy as np
 import pytest
 
-from backend import config
 from backend.kernels import nn
+from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(11)
 ROWS = [1, 7, 129]
@@ -31,22 +31,6 @@ def _one_hot(labels, classes, dtype):
     return (labels[..., None] == np.arange(classes)).astype(dtype)
 
 
-def _runs(call):
-    """`call()`'s arrays twice serially and twice threaded; all four must be bit-identical."""
-    old = config.parallel_threshold()
-    results = []
-    try:
-        for threshold in (2**62, 2**62, 0, 0):
-            config.set_parallel_threshold(threshold)
-            results.append(call())
-    finally:
-        config.set_parallel_threshold(old)
-    for other in results[1:]:
-        for a, b in zip(other, results[0], strict=True):
-            assert a.tobytes() == b.tobytes()
-    return results[0]
-
-
 def _logits(rows, dtype, scale=4.0):
     return (rng.standard_normal((rows, CLASSES)) * scale).astype(dtype)
 
@@ -66,7 +50,7 @@ def test_sparse_softmax_xent_and_grads_match_numpy(dtype, label_dtype, rows):
         nn.sparse_softmax_xent_with_grad(z, labels, g, fused_loss, fused_grad)
         return loss, grad, fused_loss, fused_grad
 
-    loss, grad, fused_loss, fused_grad = _runs(call)
+    loss, grad, fused_loss, fused_grad = same_bits_any_threads(call)
     expected_loss = -np.take_along_axis(_log_softmax(z), labels[:, None].astype(np.intp), -1)[:, 0]
     expected_grad = g[:, None] * (_softmax(z) - _one_hot(labels, CLASSES, dtype))
     np.testing.assert_allclose(loss, expected_loss, **TOL[dtype])
@@ -89,7 +73,7 @@ def test_dense_softmax_xent_and_grad_match_numpy(dtype, rows):
         nn.softmax_xent_grad(z, t, g, grad)
         return loss, grad
 
-    loss, grad = _runs(call)
+    loss, grad = same_bits_any_threads(call)
     expected_grad = g[:, None] * (_softmax(z) * t.sum(-1, keepdims=True) - t)
     np.testing.assert_allclose(loss, -(t * _log_softmax(z)).sum(-1), **TOL[dtype])
     np.testing.assert_allclose(grad, expected_grad, **TOL[dtype])
@@ -106,7 +90,7 @@ def test_softmax_and_log_softmax_match_numpy(dtype, rows):
         nn.log_softmax_last(x, log_soft)
         return soft, log_soft
 
-    soft, log_soft = _runs(call)
+    soft, log_soft = same_bits_any_threads(call)
     np.testing.assert_allclose(soft, _softmax(x), **TOL[dtype])
     np.testing.assert_allclose(log_soft, _log_softmax(x), **TOL[dtype])
 

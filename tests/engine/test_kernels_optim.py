@@ -9,27 +9,12 @@ import pytest
 
 from backend import config
 from backend.kernels import optim
+from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(13)
 DTYPES = [np.float32, np.float64]
 SIZES = [1, 7, 129, 10_007]  # 10_007: not a multiple of the 64 chunks
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-14}}
-
-
-def _runs(call):
-    """`call()`'s arrays twice serially and twice threaded; all four must be bit-identical."""
-    old = config.parallel_threshold()
-    results = []
-    try:
-        for threshold in (2**62, 2**62, 0, 0):
-            config.set_parallel_threshold(threshold)
-            results.append(call())
-    finally:
-        config.set_parallel_threshold(old)
-    for other in results[1:]:
-        for a, b in zip(other, results[0], strict=True):
-            assert a.tobytes() == b.tobytes()
-    return results[0]
 
 
 def _buffers(n, dtype, count):
@@ -46,7 +31,7 @@ def test_sgd_matches_numpy(dtype, n):
         optim.sgd(p, grad, 0.05)
         return (p,)
 
-    (p,) = _runs(call)
+    (p,) = same_bits_any_threads(call)
     np.testing.assert_allclose(p, param - 0.05 * grad, **TOL[dtype])
 
 
@@ -63,7 +48,7 @@ def test_sgd_momentum_matches_keras_formula(dtype, n, nesterov):
             optim.sgd_momentum(p, g, v, lr, momentum, nesterov)
         return p, v
 
-    p, v = _runs(call)
+    p, v = same_bits_any_threads(call)
     p_ref, v_ref = param.astype(np.float64), velocity.astype(np.float64)
     for g in grads:
         v_ref = momentum * v_ref - lr * g
@@ -84,7 +69,7 @@ def test_adam_matches_keras_formula(dtype, n):
             optim.adam(p, g, m, v, lr, beta_1, beta_2, epsilon, step)
         return p, m, v
 
-    p, m, v = _runs(call)
+    p, m, v = same_bits_any_threads(call)
     p_ref, m_ref, v_ref = param.astype(np.float64), np.zeros(n), np.zeros(n)
     for t, g in enumerate(grads, start=1):
         alpha = lr * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)

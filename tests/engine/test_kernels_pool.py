@@ -4,8 +4,8 @@ float64, serial and threaded (bit-identical run to run), and their argument chec
 import numpy as np
 import pytest
 
-from backend import config
 from backend.kernels import norm, pool
+from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(29)
 DTYPES = [np.float32, np.float64]
@@ -20,22 +20,6 @@ GEOMETRY = [
     ((5, 5), (2, 2), (2, 2), (1, 1), (3, 3)),  # tiling with a pad
     ((7, 8), (2, 2), (3, 3), (1, 0), (3, 3)),  # stride > pool: uncovered rows and columns
 ]
-
-
-def _runs(call):
-    """`call()`'s results twice serially and twice threaded; all must be bit-identical."""
-    old = config.parallel_threshold()
-    results = []
-    try:
-        for threshold in (2**62, 2**62, 0, 0):
-            config.set_parallel_threshold(threshold)
-            results.append(call())
-    finally:
-        config.set_parallel_threshold(old)
-    for other in results[1:]:
-        for a, b in zip(other, results[0], strict=True):
-            assert a.tobytes() == b.tobytes()
-    return results[0]
 
 
 def _cells(hw, k, s, p, out_hw):
@@ -88,7 +72,7 @@ def test_pool_kernels_match_numpy(dtype, geometry):
         pool.avg_pool2d_grad(g, k, s, p, outs[3])
         return outs
 
-    for got, want in zip(_runs(call), _refs(x, g, k, s, p, out_hw), strict=True):
+    for got, want in zip(same_bits_any_threads(call), _refs(x, g, k, s, p, out_hw), strict=True):
         np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
@@ -155,7 +139,7 @@ def test_batch_norm_kernels_match_numpy(dtype, shape, axis):
                                    dbeta)  # fmt: skip
         return y, mean, var, dx, dgamma, dbeta
 
-    got = _runs(call)
+    got = same_bits_any_threads(call)
     tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else TOL[dtype]
     for a, b in zip(got, _bn_refs(x, gamma, beta, axis, 1e-3, gy, gmean, gvar), strict=True):
         np.testing.assert_allclose(a, b, **tol)
@@ -175,3 +159,99 @@ def test_batch_norm_kernel_argument_checks():
     with pytest.raises(TypeError, match="float32"):
         norm.batch_norm_train(x, c.astype(np.float64), c, 1, 1e-3, np.empty_like(x), c.copy(),
                               c.copy())  # fmt: skip
+
+
+# ---- the max pool's one-pass 2x2 path, relu_mask, ties and NaN ---------------------------------
+
+
+def _max_pool_refs(x, k, s, p, out_hw, relu_mask):
+    """max_pool2d and max_pool2d_grad (g = ones * 1..) by loops over windows: numpy's argmax is
+    the first maximum in row-major order, and the first NaN when there is one."""
+    n, h, w, c = x.shape
+    g = np.arange(1, n * out_hw[0] * out_hw[1] * c + 1, dtype=x.dtype).reshape(n, *out_hw, c)
+    mx = np.empty((n, *out_hw, c), x.dtype)
+    dx = np.zeros_like(x)
+    for oh, ow, rows, cols in _cells((h, w), k, s, p, out_hw):
+        win = x[:, rows.start : rows.stop, cols.start : cols.stop]
+        for b in range(n):
+            for ch in range(c):
+                flat = win[b, :, :, ch].ravel()
+                a = int(np.argmax(flat))
+                mx[b, oh, ow, ch] = flat[a]
+                if relu_mask and not flat[a] > 0:
+                    continue
+                i, j = rows.start + a // len(cols), cols.start + a % len(cols)
+                dx[b, i, j, ch] += g[b, oh, ow, ch]
+    return g, mx, dx
+
+
+# Whole 2x2 windows (odd sizes leave a row and a column uncovered), 2x2 windows cut by "same"
+# padding, overlapping 2x2 windows, and other shapes next to them; channel counts that are not
+# multiples of a vector width.
+FAST_GEOMETRY = [
+    ((6, 6), (2, 2), (2, 2), (0, 0), (3, 3)),
+    ((7, 5), (2, 2), (2, 2), (0, 0), (3, 2)),
+    ((5, 5), (2, 2), (2, 2), (0, 0), (3, 3)),  # "same": the last row and column are cut
+    ((5, 4), (2, 2), (1, 1), (0, 0), (4, 3)),  # overlapping
+    ((5, 5), (3, 3), (2, 2), (1, 1), (3, 3)),
+    ((1, 8), (1, 2), (1, 2), (0, 0), (1, 4)),  # a 1-D pool
+]
+
+
+@pytest.mark.parametrize("relu_mask", [False, True])
+@pytest.mark.parametrize("channels", [1, 5, 33])
+@pytest.mark.parametrize("geometry", FAST_GEOMETRY)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_ties_nan_and_relu_mask_match_numpy(dtype, geometry, channels, relu_mask):
+    hw, k, s, p, out_hw = geometry
+    # Few distinct values: many ties, many windows whose maximum is 0 or negative.
+    x = rng.integers(-2, 2, (3, *hw, channels)).astype(dtype)
+    x[1, 0, 0] = np.nan  # a NaN wins its windows ...
+    x[1, -1, -1, ::2] = np.nan
+    x[2, 0, 1:3] = np.nan  # ... the first NaN of a window
+    x[2, -1, 1:4] = [[np.nan], [5.0], [np.nan]]
+    g, want_max, want_dx = _max_pool_refs(x, k, s, p, out_hw, relu_mask)
+
+    def call():
+        out, dx = np.empty((3, *out_hw, channels), dtype), np.full_like(x, np.nan)
+        pool.max_pool2d(x, k, s, p, out)
+        pool.max_pool2d_grad(x, g, k, s, p, dx, relu_mask=relu_mask)
+        return out, dx
+
+    got_max, got_dx = same_bits_any_threads(call)
+    np.testing.assert_array_equal(got_max, want_max)
+    np.testing.assert_array_equal(got_dx, want_dx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_first_of_equal_maxima_wins_even_for_signed_zeros(dtype):
+    x = np.array([-0.0, 0.0, 0.0, -0.0], dtype).reshape(1, 2, 2, 1)
+    out, dx = np.empty((1, 1, 1, 1), dtype), np.empty_like(x)
+    pool.max_pool2d(x, (2, 2), (2, 2), (0, 0), out)
+    pool.max_pool2d_grad(x, np.ones_like(out), (2, 2), (2, 2), (0, 0), dx)
+    assert np.signbit(out.ravel()[0])
+    np.testing.assert_array_equal(dx.ravel(), [1, 0, 0, 0])
+
+
+def test_max_pool_grad_relu_mask_is_relu_gradient_of_the_pool_gradient():
+    # For x = relu(z): max_pool_grad(x, g, relu_mask=True) == where(x > 0, max_pool_grad(x, g), 0).
+    x = np.maximum(rng.standard_normal((4, 26, 26, 32)), 0).astype(np.float32)
+    x[0, :4, :4] = 0  # whole windows of zeros
+    g = rng.standard_normal((4, 13, 13, 32)).astype(np.float32)
+
+    def call():
+        plain, masked = np.empty_like(x), np.empty_like(x)
+        pool.max_pool2d_grad(x, g, (2, 2), (2, 2), (0, 0), plain)
+        pool.max_pool2d_grad(x, g, (2, 2), (2, 2), (0, 0), masked, relu_mask=True)
+        return plain, masked
+
+    plain, masked = same_bits_any_threads(call)
+    np.testing.assert_array_equal(masked, np.where(x > 0, plain, 0))
+    assert not masked[0, :4, :4].any() and plain[0, :4, :4].any()
+
+
+def test_pool_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(pool, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

@@ -6,6 +6,7 @@ import pytest
 
 from backend import config
 from backend.kernels import reduce
+from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(5)
 DTYPES = [np.float32, np.float64]
@@ -14,28 +15,13 @@ SHAPES = [(1, 5), (7, 3), (129, 7), (5000, 3), (3, 129)]
 TOL = {np.float32: {"rtol": 1e-5, "atol": 1e-5}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}
 
 
-def _runs(call):
-    """`call()`'s result twice serially and twice threaded; all four must be bit-identical."""
-    old = config.parallel_threshold()
-    results = []
-    try:
-        for threshold in (2**62, 2**62, 0, 0):
-            config.set_parallel_threshold(threshold)
-            results.append(call())
-    finally:
-        config.set_parallel_threshold(old)
-    for other in results[1:]:
-        assert other.tobytes() == results[0].tobytes()
-    return results[0]
-
-
 def _reduce(kernel, x, out_shape):
     def call():
         out = np.full(out_shape, np.nan, x.dtype)
         kernel(x, out)
         return out
 
-    return _runs(call)
+    return same_bits_any_threads(call)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -103,3 +89,26 @@ def test_docstring_examples():
 
     result = doctest.testmod(reduce, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("shape", [(20000, 32), (3000, 64), (40, 512)])
+def test_sum_rows_bias_gradient_shapes_same_bits_for_any_thread_count(shape):
+    # The chunks are fixed by the shape, not by the threads, and merged in chunk order.
+    x = rng.standard_normal(shape).astype(np.float32)
+    threads = config.get_num_threads()
+    old = config.parallel_threshold()
+    results = []
+    try:
+        config.set_parallel_threshold(0)
+        for n in sorted({1, threads}):
+            config.set_num_threads(n)
+            out = np.empty(shape[1], np.float32)
+            reduce.sum_rows(x, out)
+            results.append(out)
+    finally:
+        config.set_num_threads(threads)
+        config.set_parallel_threshold(old)
+    assert all(r.tobytes() == results[0].tobytes() for r in results)
+    serial = _reduce(reduce.sum_rows, x, shape[1:])
+    assert serial.tobytes() == results[0].tobytes()
+    np.testing.assert_allclose(serial, x.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)

@@ -458,3 +458,172 @@ def test_lowered_gradient_primitives_reuse_scratch(ksize, strides, pads, groups)
                 out = np.full(expected.shape, np.nan, "float32")
             run(a, b, out)
             np.testing.assert_array_equal(out, expected)
+
+
+# ---- depthwise on its direct kernels ------------------------------------------------------------
+
+DIRECT_DEPTHWISE_CASES = [
+    # (input shape, kernel shape (kh, kw, C, M), strides, padding, dilation)
+    ((2, 7, 6, 3), (3, 3, 3, 2), 2, "same", 1),  # strided same, multiplier 2, uneven pads
+    ((1, 7, 7, 2), (3, 2, 2, 3), (2, 1), "valid", (1, 2)),
+    ((2, 6, 5, 3), (2, 2, 3, 2), 2, "same", 2),  # even kernel, dilated
+    ((2, 4, 5, 4), (1, 1, 4, 2), 1, "valid", 1),  # 1x1
+]
+
+
+@pytest.mark.parametrize("xs, ks, strides, padding, dilation", DIRECT_DEPTHWISE_CASES, ids=str)
+def test_depthwise_conv_direct_kernels(xs, ks, strides, padding, dilation):
+    check_op(
+        lambda x, k: ops.depthwise_conv(x, k, strides, padding, dilation_rate=dilation),
+        [rand(*xs), rand(*ks)],
+        lambda x, k: ref_depthwise(x, k, strides, padding, dilation),
+        atol=1e-9,
+    )
+
+
+def test_separable_conv_strided_with_multiplier():
+    strides, padding = 2, "same"
+
+    def reference(x, d, p):
+        return ref_conv(ref_depthwise(x, d, strides, padding), p)
+
+    check_op(
+        lambda x, d, p: ops.separable_conv(x, d, p, strides, padding),
+        [rand(2, 7, 6, 3), rand(3, 3, 3, 2), rand(1, 1, 6, 4)],
+        reference,
+        atol=1e-9,
+    )
+
+
+@pytest.mark.parametrize("contiguous_out", [True, False])
+def test_depthwise_primitives_write_into_out(contiguous_out):
+    # The three primitives on a depthwise kernel (1 input channel per group) write into the
+    # given output (or copy into a strided one), with work arrays cached in `scratch`.
+    from backend.ops import conv_primitives as cp
+
+    strides, dilation, pads, groups = (2, 1), (1, 2), ((1, 1), (2, 0)), 3
+    x, k = rand(2, 7, 8, groups), rand(3, 3, 1, 2 * groups)
+    y = ref_conv2d(x, k, strides, pads, dilation)
+    g = rand(*y.shape)
+    extra = cp._extra_for("t", x.shape[1:3], (3, 3), strides, dilation, pads)
+    runs = [
+        (lambda out, s: cp._conv_forward(x, k, strides, dilation, pads, groups, out, s), y),
+        (lambda out, s: cp._conv_transpose_forward(g, k, strides, dilation, pads, extra, groups,
+                                                   out, s),
+         ref_transpose_primitive(g, k, strides, dilation, pads, extra, groups)),
+        (lambda out, s: cp._conv_filter_forward(x, g, (3, 3), strides, dilation, pads, groups,
+                                                out, s),
+         ref_filter_primitive(x, g, (3, 3), strides, dilation, pads, groups)),
+    ]  # fmt: skip
+    for run, expected in runs:
+        np.testing.assert_allclose(run(None, None), expected, rtol=1e-12, atol=1e-12)
+        scratch = {}
+        for _ in range(2):
+            if contiguous_out:
+                out = np.full(expected.shape, np.nan)
+            else:
+                out = np.full(expected.shape[::-1], np.nan).T
+            assert run(out, scratch) is out
+            np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+# ---- small kernels on the direct kernels; a conv layer's bias and relu, its bias gradient ----
+
+
+def test_small_kernels_take_the_direct_kernels(monkeypatch):
+    # CONV_CASES' kernels are small: ops.conv and its kernel gradient run on the direct loops.
+    from backend.kernels import conv as kconv
+
+    calls = []
+    for name in ("conv_direct_nhwc", "conv_filter_direct_nhwc", "im2col_nhwc"):
+        real = getattr(kconv, name)
+        monkeypatch.setattr(kconv, name, lambda *a, real=real, name=name: (
+            calls.append(name), real(*a)))  # fmt: skip
+    x, k = Tensor(rand(2, 6, 6, 1)), Tensor(rand(3, 3, 1, 2))
+    with GradientTape() as tape:
+        tape.watch(k)
+        loss = ops.sum(ops.conv(x, k, 2, "same"))
+    tape.gradient(loss, k)
+    assert calls == ["conv_direct_nhwc", "conv_filter_direct_nhwc"]
+
+
+@pytest.mark.parametrize("xs, ks, strides, padding, dilation", CONV_CASES[:9:2], ids=str)
+def test_conv_on_im2col_and_gemm(monkeypatch, xs, ks, strides, padding, dilation):
+    # The same ops end to end with the direct kernels switched off: im2col + GEMM for the
+    # forward and for the kernel gradient.
+    from backend.ops import conv_primitives as cp
+
+    monkeypatch.setattr(cp, "_DIRECT_FORWARD_MAX", 0)
+    monkeypatch.setattr(cp, "_DIRECT_FILTER_MAX", 0)
+    test_conv(xs, ks, strides, padding, dilation)
+
+
+# (input shape, kernel shape, strides, dilation, pads, groups, path): the path each case takes
+# is asserted, so moving the threshold cannot silently drop one.
+EPILOGUE_CASES = [
+    ((2, 7, 6, 3), (3, 3, 3, 5), (1, 1), (1, 1), ((1, 1), (1, 1)), 1, "direct"),
+    ((2, 8, 7, 1), (3, 2, 1, 32), (2, 1), (1, 2), ((1, 0), (0, 1)), 1, "direct"),
+    ((2, 6, 5, 16), (3, 3, 16, 8), (1, 2), (1, 1), ((1, 1), (0, 1)), 1, "gemm"),
+    ((2, 6, 5, 4), (3, 3, 2, 6), (1, 1), (1, 1), ((1, 1), (1, 1)), 2, "groups"),
+    ((2, 6, 5, 3), (3, 3, 1, 6), (2, 2), (1, 1), ((1, 1), (1, 1)), 3, "depthwise"),
+]
+
+
+def _out_buffer(shape, dtype, contiguous):
+    return np.full(shape, np.nan, dtype) if contiguous else np.full(shape[::-1], np.nan, dtype).T
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("contiguous_out", [True, False])
+@pytest.mark.parametrize("xs, ks, strides, dilation, pads, groups, path", EPILOGUE_CASES, ids=str)
+def test_conv_into_adds_bias_and_relu(xs, ks, strides, dilation, pads, groups, path,
+                                      contiguous_out, dtype):  # fmt: skip
+    from backend.ops import conv_primitives as cp
+
+    assert cp._use_direct(np.dtype(dtype), ks, groups) == (path == "direct")
+    x, k, bias = rand(*xs).astype(dtype), rand(*ks).astype(dtype), rand(ks[3]).astype(dtype)
+    y = ref_conv2d(x.astype(float), k.astype(float), strides, pads, dilation)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    scratch = {}
+    for b, relu in ((None, False), (bias, False), (None, True), (bias, True)):
+        expected = y if b is None else y + b
+        expected = np.maximum(expected, 0) if relu else expected
+        out = _out_buffer(y.shape, dtype, contiguous_out)
+        cp.conv_into(x, k, out, strides, dilation, pads, groups, scratch, bias=b, relu=relu)
+        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+        assert (out == 0).any() == relu  # relu cut something, and nothing else makes zeros
+
+
+FILTER_EPILOGUE_CASES = [
+    # (input shape, kernel size, C_out, strides, dilation, pads, groups, path)
+    ((2, 7, 6, 3), (3, 3), 5, (1, 1), (1, 1), ((1, 1), (1, 1)), 1, "direct"),
+    ((3, 8, 9, 1), (3, 2), 32, (2, 1), (1, 2), ((1, -1), (2, 0)), 1, "direct"),
+    ((2, 6, 5, 32), (3, 3), 32, (1, 2), (1, 1), ((1, 1), (0, 1)), 1, "gemm"),
+    ((2, 6, 5, 4), (3, 3), 6, (1, 1), (1, 1), ((1, 1), (1, 1)), 2, "groups"),
+    ((2, 6, 5, 3), (3, 3), 6, (2, 2), (1, 1), ((1, 1), (1, 1)), 3, "depthwise"),
+]
+
+
+@pytest.mark.parametrize("contiguous_out", [True, False])
+@pytest.mark.parametrize("xs, ksize, cout, strides, dilation, pads, groups, path",
+                         FILTER_EPILOGUE_CASES, ids=str)  # fmt: skip
+def test_conv_filter_grad_into_sums_the_bias_gradient(xs, ksize, cout, strides, dilation, pads,
+                                                      groups, path, contiguous_out):  # fmt: skip
+    from backend.ops import conv_primitives as cp
+
+    cg = xs[3] // groups
+    assert cp._use_direct(np.dtype("float64"), (*ksize, cg, cout), groups, gradient=True) == (
+        path == "direct"
+    )
+    out_hw = [cp._out_len(n, k, s, d, lo, hi) for n, k, s, d, (lo, hi) in
+              zip(xs[1:3], ksize, strides, dilation, pads, strict=True)]  # fmt: skip
+    x, y = rand(*xs), rand(xs[0], *out_hw, cout)
+    expected = ref_filter_primitive(x, y, ksize, strides, dilation, pads, groups)
+    scratch = {}
+    for bias_out in (None, _out_buffer((cout,), "float64", contiguous_out)):
+        out = _out_buffer(expected.shape, "float64", contiguous_out)
+        cp.conv_filter_grad_into(x, y, out, ksize, strides, dilation, pads, groups, scratch,
+                                 bias_out=bias_out)  # fmt: skip
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+        if bias_out is not None:
+            np.testing.assert_allclose(bias_out, y.sum(axis=(0, 1, 2)), rtol=1e-12, atol=1e-12)

@@ -199,3 +199,68 @@ def test_bad_arguments(kwargs, match):
 def test_bad_rank():
     with pytest.raises(ValueError, match="3-D"):
         ops.max_pool(np.ones((4, 4), np.float32), 2)
+
+
+# ---- the *_into functions compiled Plans call ---------------------------------------------------
+
+INTO_CASES = [
+    ((4, 9, 9, 5), (2, 2), (2, 2), "valid"),
+    ((4, 9, 9, 5), (2, 2), (2, 2), "same"),
+    ((2, 6, 7, 3), (3, 3), (2, 1), "same"),
+    ((3, 9, 4), (1, 2), (1, 2), "valid"),  # 1-D: (batch, steps, channels), attrs as 2-D
+    ((3, 9, 4), (1, 3), (1, 1), "same"),
+]
+
+
+def _pool_cases(x, g, attrs):
+    """(into function, its inputs, the op's forward result, a numpy reference or None)."""
+    from backend.ops import pool as pool_ops
+
+    one_d = x.ndim == 3
+    k, s = (attrs["pool"][1:], attrs["strides"][1:]) if one_d else (attrs["pool"], attrs["strides"])
+    in_shape = x.shape[1:]
+    return [
+        (pool_ops.max_pool_into, (x,), pool_ops._MAX_POOL.forward(None, x, **attrs),
+         _max_ref(k, s, attrs["padding"])(x)),
+        (pool_ops.average_pool_into, (x,), pool_ops._AVERAGE_POOL.forward(None, x, **attrs),
+         _avg_ref(k, s, attrs["padding"])(x.astype(np.float64))),
+        (pool_ops.max_pool_grad_into, (x, g), pool_ops._MAX_POOL_GRAD.forward(None, x, g, **attrs),
+         None),
+        (pool_ops.average_pool_grad_into, (g,),
+         pool_ops._AVERAGE_POOL_GRAD.forward(None, g, **attrs, in_shape=in_shape), None),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("shape,pool,strides,padding", INTO_CASES)
+def test_into_functions_match_the_ops_forward_and_numpy(shape, pool, strides, padding, dtype):
+    attrs = {"pool": pool, "strides": strides, "padding": padding}
+    x = rng.standard_normal(shape).astype(dtype)
+    y_shape = _max_ref(pool[-len(shape) + 2 :], strides[-len(shape) + 2 :], padding)(x).shape
+    g = rng.standard_normal(y_shape).astype(dtype)
+    for into, args, want, ref in _pool_cases(x, g, attrs):
+        assert want.dtype == x.dtype
+        out = np.full(want.shape, np.nan, dtype)
+        into(*args, out, **attrs)
+        np.testing.assert_array_equal(out, want)
+        if ref is not None:
+            tol = {"float16": 2e-3, "float32": 1e-6, "float64": 1e-12}[dtype]
+            np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
+        # A strided buffer (not C-contiguous) is written through a scratch array.
+        wide = np.full((*want.shape[:-1], 2 * want.shape[-1]), np.nan, dtype)
+        into(*args, wide[..., ::2], **attrs)
+        np.testing.assert_array_equal(wide[..., ::2], want)
+        assert np.isnan(wide[..., 1::2]).all()
+
+
+@pytest.mark.parametrize("shape,pool,strides,padding", INTO_CASES)
+def test_max_pool_grad_into_relu_mask_fuses_the_relu_gradient(shape, pool, strides, padding):
+    from backend.ops import pool as pool_ops
+
+    attrs = {"pool": pool, "strides": strides, "padding": padding}
+    x = np.maximum(rng.integers(-2, 3, shape), 0).astype(np.float32)  # a relu's output, ties
+    g = rng.standard_normal(pool_ops._MAX_POOL.forward(None, x, **attrs).shape).astype(np.float32)
+    routed = pool_ops._MAX_POOL_GRAD.forward(None, x, g, **attrs)
+    out = np.full_like(x, np.nan)
+    pool_ops.max_pool_grad_into(x, g, out, **attrs, relu_mask=True)
+    np.testing.assert_array_equal(out, np.where(x > 0, routed, 0))  # relu's gradient of y

@@ -1,0 +1,122 @@
+"""Cross-op fusions (`backend.compiler.patterns`): each fires where it should, not where it
+must not, and gives the numbers the unfused ops give (eager runs the ops one by one)."""
+
+import numpy as np
+import pytest
+
+from backend import GradientTape, Variable, compiler, ops
+from backend.compiler import patterns
+
+rng = np.random.default_rng(0)
+
+
+def _weights(cin=1, cout=6, k=3, dtype="float32"):
+    kernel = Variable(rng.standard_normal((k, k, cin, cout)) * 0.5, dtype=dtype)
+    bias = Variable(rng.standard_normal(cout) * 0.5, dtype=dtype)
+    return kernel, bias
+
+
+def _image(n=3, h=9, w=8, c=1, dtype="float32"):
+    return rng.standard_normal((n, h, w, c)).astype(dtype)
+
+
+def _eager(fn, *args):
+    out = fn(*args)
+    if isinstance(out, (list, tuple)):
+        return [o.numpy() for o in out]
+    return out.numpy()
+
+
+@pytest.mark.parametrize(
+    ("bias", "relu", "name"),
+    [(True, True, "conv+bias+relu"), (True, False, "conv+bias"), (False, True, "conv+relu")],
+)
+@pytest.mark.parametrize("cin", [1, 8])  # direct kernel and im2col + GEMM
+def test_conv_epilogue_fuses_and_matches_eager(bias, relu, name, cin):
+    kernel, b = _weights(cin=cin)
+
+    def fn(x):
+        y = ops.conv(x, kernel, padding="same")
+        if bias:
+            y = y + b
+        return ops.relu(y) if relu else y
+
+    f = compiler.function(fn)
+    x = _image(c=cin)
+    np.testing.assert_allclose(f(x), _eager(fn, x), rtol=1e-5, atol=1e-5)
+    steps = f.plan_for(x).describe()
+    assert name in steps and "conv" not in steps
+
+
+def test_conv_epilogue_not_fused_when_the_raw_conv_is_read_elsewhere():
+    kernel, b = _weights()
+
+    def fn(x):
+        z = ops.conv(x, kernel)
+        return ops.relu(z + b), z
+
+    f = compiler.function(fn)
+    x = _image()
+    for got, want in zip(f(x), _eager(fn, x), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert "conv" in f.plan_for(x).describe()
+
+
+@pytest.mark.parametrize("cin", [1, 8])
+def test_conv_then_max_pool_runs_by_chunks(monkeypatch, cin):
+    # Tiny chunks: 3 images of 7x6x6 float32 (1 KB each) in chunks of 2, so the last is short.
+    monkeypatch.setattr(patterns, "POOL_CHUNK_BYTES", 2 * 7 * 6 * 6 * 4)
+    kernel, b = _weights(cin=cin)
+
+    def fn(x):
+        return ops.max_pool(ops.relu(ops.conv(x, kernel) + b), 2, 2)
+
+    f = compiler.function(fn)
+    x = _image(n=3, c=cin)
+    np.testing.assert_allclose(f(x), _eager(fn, x), rtol=1e-5, atol=1e-5)
+    assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"]
+
+
+def _train_step(kernel, b, dense):
+    def step(x, target):
+        with GradientTape() as tape:
+            h = ops.max_pool(ops.relu(ops.conv(x, kernel) + b), 2, 2)
+            out = ops.matmul(ops.reshape(h, (h.shape[0], -1)), dense)
+            loss = ops.mean(ops.square(out - target))
+        return tape.gradient(loss, [kernel, b, dense])
+
+    return step
+
+
+@pytest.mark.parametrize("cin", [1, 8])
+def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad(cin):
+    kernel, b = _weights(cin=cin)
+    # Biases pushing some windows wholly negative, so the relu mask matters.
+    b.assign(np.linspace(-3.0, 1.0, 6).astype("float32"))
+    dense = Variable(rng.standard_normal((3 * 3 * 6, 2)), dtype="float32")
+    step = _train_step(kernel, b, dense)
+    f = compiler.function(step)
+    x, target = _image(n=4, h=8, w=8, c=cin), rng.standard_normal((4, 2)).astype("float32")
+    got = f(x, target)
+    for g, want in zip(got, _eager(step, x, target), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5)
+    steps = f.plan_for(x, target).describe()
+    assert "max_pool_grad+relu_grad" in steps and "max_pool_grad" not in steps
+    assert "conv_filter_grad+bias_grad" in steps and "conv_filter_grad" not in steps
+    # The forward keeps the activation (the pool gradient reads it): no chunked conv + pool.
+    assert "conv+bias+relu" in steps and "max_pool" in steps
+
+
+def test_float64_and_keepdims_sum_are_left_alone():
+    kernel, b = _weights(dtype="float64")
+
+    def step(x):
+        with GradientTape() as tape:
+            y = ops.relu(ops.conv(x, kernel) + b)
+            loss = ops.sum(ops.sum(y, axis=(0, 1, 2), keepdims=True))
+        return tape.gradient(loss, [kernel, b])
+
+    f = compiler.function(step)
+    x = _image(dtype="float64")
+    for g, want in zip(f(x), _eager(step, x), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-10)
