@@ -6,6 +6,17 @@ package can tell it apart from an unrelated module that happens to be called `ba
 
 __kerasish_engine__ = True
 
+import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
+
+# OpenBLAS's worker threads spin for about 0.1 s after each GEMM (its default
+# OPENBLAS_THREAD_TIMEOUT=28, 2**28 cycles), holding the cores that the Numba kernels after a
+# convolution's GEMM need: the MNIST convnet trained 14% and predicted 26% slower with the
+# spin. OpenBLAS reads the variable when numpy loads it, so this works only when the engine
+# is imported before numpy; a value of the user's own wins (docs/engine.md, "Threads").
+if "numpy" not in _sys.modules:
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from . import compiler, config, dtypes, graph, ops  # noqa: E402
 from .autodiff import GradientTape, gradients  # noqa: E402
 from .config import epsilon, floatx, image_data_format, set_epsilon, set_floatx  # noqa: E402

@@ -18,18 +18,22 @@ import time
 # Variables an older OpenBLAS needed on this kind of machine; they slow a current numpy.
 OPENBLAS_WORKAROUND_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+BLAS_ENV_VARS = ("OPENBLAS_THREAD_TIMEOUT",)
 
 
 def apply_thread_env(threads: int | None) -> None:
-    """Sets the BLAS/OpenMP/Numba thread variables to `threads` (call before importing numpy).
+    """Sets the BLAS/OpenMP/Numba thread variables to `threads` (call before importing numpy)
+    and imports the engine.
 
     This is the fallback for when threadpoolctl is not installed; `set_threads` below also sets
     the pools at run time where it can.
     """
-    if threads is None:
-        return
-    for name in (*THREAD_ENV_VARS, "NUMBA_NUM_THREADS"):
-        os.environ[name] = str(threads)
+    if threads is not None:
+        for name in (*THREAD_ENV_VARS, "NUMBA_NUM_THREADS"):
+            os.environ[name] = str(threads)
+    # The engine before numpy, as a user's `import kerasish` first would: it sets its process
+    # defaults for BLAS (OPENBLAS_THREAD_TIMEOUT) before numpy loads OpenBLAS.
+    import backend  # noqa: F401
 
 
 def _threadpoolctl():
@@ -101,7 +105,10 @@ def environment_report(torch_threads: int | None = None) -> dict:
     import numba
     import numpy as np
 
-    env = {name: os.environ.get(name) for name in (*OPENBLAS_WORKAROUND_VARS, *THREAD_ENV_VARS)}
+    env = {
+        name: os.environ.get(name)
+        for name in (*OPENBLAS_WORKAROUND_VARS, *THREAD_ENV_VARS, *BLAS_ENV_VARS)
+    }
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),

@@ -90,6 +90,9 @@ def main(argv=None) -> int:
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args(argv)
 
+    import common
+
+    common.apply_thread_env(None)  # the engine before numpy (its BLAS defaults)
     import convnet
     import numpy as np
 

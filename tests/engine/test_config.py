@@ -281,3 +281,21 @@ def test_kerasish_config_reexports_threads():
 def test_docstring_examples(restore_threads):
     result = doctest.testmod(config, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("code", "preset", "expected"),
+    [
+        ("import backend", None, "4"),  # set before numpy loads OpenBLAS
+        ("import numpy, backend", None, "None"),  # too late: left alone
+        ("import backend", "12", "12"),  # the user's value wins
+    ],
+)
+def test_openblas_spin_off_when_the_engine_comes_first(code, preset, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    script = f"{code}; import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected
