@@ -13,9 +13,11 @@ and its neighbours share one pass over memory:
   gradient, written with its output `y`, after the gradient of a max pool over `y`) runs as
   one max-pool gradient that routes a window's gradient only when its max is positive:
   the routed cell is the window's max, which is positive exactly when relu passed it.
-- **conv then max pool** (inference): a conv epilogue read only by a max pool runs by chunks
-  of images, convolution into a cache-sized buffer then the pool, so the full activation
-  (44 MB for the MNIST convnet's first layer at batch 512) never goes to memory.
+- **conv then max pool** (inference): a conv epilogue read only by a max pool runs as one
+  direct kernel that pools each block of convolution rows as it computes it (a small
+  kernel, windows that tile the output), else by chunks of images, convolution into a
+  cache-sized buffer then the pool; either way the full activation (44 MB for the MNIST
+  convnet's first layer at batch 512) never goes to memory.
 
 `find` returns the fusions of a node list; the Plan builder emits each `Fused` at its anchor
 node and skips the nodes it replaced.
@@ -179,15 +181,17 @@ def _conv_bias_grads(nodes: list, skip: set) -> list:
     return fused
 
 
-#: Bytes of convolution output a fused conv + max pool computes per chunk of images: small
-#: enough to stay in the 1-2 MB L2 caches of the machines we measured, so the full-size
-#: activation is never written to memory.
-POOL_CHUNK_BYTES = 2 << 20
+#: Bytes of convolution output a chunked conv + max pool computes per chunk of images: well
+#: inside the 32 MB L3 of the machine we measured, so the full activation never goes to
+#: memory; 1-2 MB chunks measured slower (more, shorter threaded calls).
+POOL_CHUNK_BYTES = 8 << 20
 
 
 def _then_pool(fused: Fused, readers: dict):
-    """A conv epilogue whose only reader is a max pool -> conv and pool by chunks of images
-    (inference: in training the pool's gradient reads the activation too)."""
+    """A conv epilogue whose only reader is a max pool -> one direct kernel that pools each
+    row block of the convolution as it computes it (`conv_primitives.conv_pool_into`), else
+    conv and pool by chunks of images (inference: in training the pool's gradient reads the
+    activation too)."""
     out = fused.outputs[0]
     pool_nodes = readers.get(id(out), [])
     if len(pool_nodes) != 1 or pool_nodes[0].op.name != "max_pool" or len(out.shape) != 4:
@@ -195,15 +199,27 @@ def _then_pool(fused: Fused, readers: dict):
     pool_node = pool_nodes[0]
     if any(s is None for s in out.shape[1:]):
         return None
+    from ..ops import conv_primitives as cp
     from ..ops import pool
 
     conv_run, attrs = fused.run, pool_node.attrs
+    # The epilogue's parts, from its nodes: the conv it replaced, a relu at its root, a bias
+    # as its third input.
+    conv_attrs = next(n for n in fused.replaced if n.op.name == "conv").attrs
+    relu = fused.anchor.op.name == "relu"
+    pool_args = {"pool": attrs["pool"], "pool_strides": attrs["strides"],
+                 "pool_padding": attrs["padding"]}  # fmt: skip
     image_bytes = int(np.prod(out.shape[1:])) * np.dtype(out.dtype).itemsize
     chunk = max(1, POOL_CHUNK_BYTES // image_bytes)
     scratch: dict = {}
+    conv_scratch: dict = {}
 
     def run(*arrays):
         *ins, pooled = arrays
+        bias = ins[2].reshape(-1) if len(ins) == 3 else None
+        if cp.conv_pool_into(ins[0], ins[1], pooled, **conv_attrs, **pool_args,
+                             scratch=conv_scratch, bias=bias, relu=relu):  # fmt: skip
+            return
         n = pooled.shape[0]
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)

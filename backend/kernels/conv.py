@@ -3,13 +3,17 @@ image into rows (so a convolution is one GEMM), `col2im_nhwc` scatters such rows
 an image, adding where windows overlap (the input gradient of a convolution). Without BLAS,
 for a small reduction (a first layer: kh*kw*C_in = 9 or 27), where the GEMM is cheap but
 im2col is not: `conv_direct_nhwc` (the convolution with its bias and relu fused) and
-`conv_filter_direct_nhwc` (the kernel gradient with the bias gradient in the same pass).
+`conv_filter_direct_nhwc` (the kernel gradient with the bias gradient in the same pass);
+`conv_direct_pool_nhwc` is `conv_direct_nhwc` then a non-overlapping max pool in one pass, the
+convolution's rows kept in a few KB per pooled row instead of written out (inference: the pool
+reads a first layer's activation once: not writing it saves both the write and the read).
 
 `im2col_nhwc` and `conv_direct_nhwc` run threads over (image, output row) pairs, each writing
-its own rows of `out`; `col2im_nhwc` runs threads over images only, since the windows of one
-image overlap; `conv_filter_direct_nhwc` over a fixed number of chunks of the batch, each
-summed into its own partial, merged in order. So every output element is summed in the same
-order whatever the thread count.
+its own rows of `out` (`conv_direct_pool_nhwc` over (image, pooled row) pairs); `col2im_nhwc`
+runs threads over images only, since the windows of one image overlap;
+`conv_filter_direct_nhwc` over a fixed number of chunks of the batch, each summed into its own
+partial, merged in order. So every output element is summed in the same order whatever the
+thread count.
 
 The direct kernels keep the output channels innermost (contiguous: the loop vectorizes) and
 add up to `_GROUP` taps (forward) or pixels (kernel gradient) per pass over a row of
@@ -25,6 +29,7 @@ from numba import prange
 
 from . import kernel, launch, parallel_kernel
 from ._checks import check, float_dtype
+from .pool import _takes
 
 
 @kernel
@@ -176,17 +181,12 @@ def _tap_offsets(x, kh, kw, dh, dw):
 
 
 @kernel
-def _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2):
-    """Output row q = (image q // rows, row q % rows) of the convolution, pixels
-    p = q*cols + j: out2[p] = act(bias + sum_t xf[corner(p) + offsets[t]] * k2[t]), the taps
-    t added in order (act = relu or the identity)."""
+def _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, step, cols, out2, p0):
+    """`cols` pixels of one output row of the convolution, into out2[p0:p0 + cols]:
+    out2[p0 + j] = act(bias + sum_t xf[corner + j*step + offsets[t]] * k2[t]), the taps t
+    added in order (act = relu or the identity); `corner` is where the first window starts in
+    the flattened x, `step` the distance from one window to the next."""
     n_taps, cout = k2.shape
-    height, width, channels = x_shape
-    b = q // rows
-    i = q - b * rows
-    p0 = q * cols
-    corner = (b * height + i * sh) * width * channels  # of the row's first window
-    step = sw * channels  # from one window to the next
     zero = out2.dtype.type(0)
     if n_taps < _GROUP:
         for j in range(cols):
@@ -234,6 +234,17 @@ def _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape
 
 
 @kernel
+def _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2):
+    """Output row q = (image q // rows, row q % rows) of the convolution: pixels
+    q*cols + j of out2."""
+    height, width, channels = x_shape
+    b = q // rows
+    i = q - b * rows
+    corner = (b * height + i * sh) * width * channels  # of the row's first window
+    _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, sw * channels, cols, out2, q * cols)
+
+
+@kernel
 def _bias_or_zeros(bias, cout, like):
     """`bias`, or zeros when it is empty (no bias)."""
     return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
@@ -256,6 +267,77 @@ def _conv_direct(parallel, x, kernel, bias, relu, sh, sw, dh, dw, out):
     else:
         for q in range(n * rows):
             _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
+
+
+@kernel
+def _max_pool_rows(conv_rows, ph, pw, out_row):
+    """out_row[v, o] = the max of conv_rows[a, v*pw + c, o] over a < ph, c < pw: the first
+    maximum in row-major (a, c) order, NaN winning as in `pool._takes`; conv_rows is
+    (ph, cols, C_out), its columns past the last whole window unused."""
+    n_windows, cout = out_row.shape
+    if ph == 2 and pw == 2:  # the common pool: the window's maximum stays in a register
+        top, bottom = conv_rows[0], conv_rows[1]
+        for v in range(n_windows):
+            j = 2 * v
+            for o in range(cout):
+                best = top[j, o]
+                z = top[j + 1, o]
+                best = z if _takes(z, best) else best
+                z = bottom[j, o]
+                best = z if _takes(z, best) else best
+                z = bottom[j + 1, o]
+                out_row[v, o] = z if _takes(z, best) else best
+        return
+    for v in range(n_windows):
+        j = v * pw
+        best = out_row[v]
+        first = conv_rows[0, j]
+        for o in range(cout):
+            best[o] = first[o]
+        for a in range(ph):
+            for c in range(pw):
+                cell = conv_rows[a, j + c]
+                for o in range(cout):
+                    z, m = cell[o], best[o]
+                    best[o] = z if _takes(z, m) else m
+
+
+@kernel
+def _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3):
+    """Pooled row q = (image q // rows, row q % rows): its ph rows of the convolution (only
+    the columns that whole windows cover) into a small work array, then their max pool into
+    out3[q] (Q, C_out)."""
+    height, width, channels = x_shape
+    cout = k2.shape[1]
+    b = q // rows
+    i0 = (q - b * rows) * ph  # the first convolution row
+    cols = out3.shape[1] * pw
+    conv_rows = np.empty((ph, cols, cout), out3.dtype)  # a few KB: stays in L1
+    flat = conv_rows.reshape(ph * cols, cout)
+    for a in range(ph):
+        corner = (b * height + (i0 + a) * sh) * width * channels
+        _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, sw * channels, cols, flat,
+                            a * cols)  # fmt: skip
+    _max_pool_rows(conv_rows, ph, pw, out3[q])
+
+
+@parallel_kernel
+def _conv_direct_pool(parallel, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, out):
+    kh, kw, channels, cout = kernel.shape
+    n, rows, cols, _ = out.shape
+    offsets = _tap_offsets(x, kh, kw, dh, dw)
+    xf = x.reshape(x.size)
+    k2 = kernel.reshape(kh * kw * channels, cout)
+    out3 = out.reshape(n * rows, cols, cout)
+    x_shape = (x.shape[1], x.shape[2], channels)
+    bias = _bias_or_zeros(bias, cout, out)
+    if parallel:
+        for k in prange(n * rows):
+            q = np.int64(k)  # prange counts in uint64; one helper signature for both paths
+            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3)
+    else:
+        for q in range(n * rows):
+            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3)
 
 
 @kernel
@@ -402,27 +484,71 @@ def conv_direct_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, di
                [10., 14.]], dtype=float32)
     """
     name = "conv_direct_nhwc"
-    dtype = _check_image(name, "x_padded", x_padded)
-    if not isinstance(kernel, np.ndarray) or kernel.ndim != 4:
-        raise ValueError(f"{name}: kernel must be a 4-D array (kh, kw, C_in, C_out). Received: "
-                         f"kernel.shape={np.shape(kernel)}")  # fmt: skip
-    check(name, "kernel", kernel, dtype=dtype)
+    dtype, bias = _check_conv_inputs(name, x_padded, kernel, bias)
     kh, kw, cin, cout = kernel.shape
-    if cin != x_padded.shape[3]:
-        raise ValueError(
-            f"{name}: kernel takes {cin} input channels but x_padded has {x_padded.shape[3]}. "
-            f"Received: x_padded.shape={x_padded.shape}, kernel.shape={kernel.shape}"
-        )
-    if bias is None:
-        bias = _EMPTY[dtype]
-    else:
-        check(name, "bias", bias, dtype=dtype, shape=(cout,))
     sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
     ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
     check(name, "out", out, dtype=dtype, shape=(x_padded.shape[0], ho, wo, cout), out=True)
     _check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
     launch(_conv_direct, out.size * kh * kw * cin, x_padded, kernel, bias, bool(relu),
            sh, sw, dh, dw, out)  # fmt: skip
+
+
+def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, dil_w,
+                          pool_h, pool_w, out) -> None:  # fmt: skip
+    """`conv_direct_nhwc` followed by a max pool of non-overlapping `pool_h` x `pool_w`
+    windows (stride = pool, "valid": rows and columns past the last whole window are
+    dropped), in one pass that never writes the convolution out: `out[n, p, v, o] = max over
+    a < pool_h, c < pool_w of y[n, p*pool_h + a, v*pool_w + c, o]`, `y` what
+    `conv_direct_nhwc` computes (the same bits), the max the first in row-major window
+    order with NaN winning (as `pool.max_pool2d`). `out` is (N, Ho // pool_h, Wo // pool_w,
+    C_out). Threads run over (image, pooled row) pairs, each computing its pool_h rows of the
+    convolution into a few KB of work array.
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> k = np.ones((2, 2, 1, 1), np.float32)
+        >>> out = np.empty((1, 1, 1, 1), np.float32)
+        >>> conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, out)
+        >>> out.ravel()  # the conv is [[10, 14, 18], [26, 30, 34], [42, 46, 50]]
+        array([30.], dtype=float32)
+    """
+    name = "conv_direct_pool_nhwc"
+    dtype, bias = _check_conv_inputs(name, x_padded, kernel, bias)
+    kh, kw, cin, cout = kernel.shape
+    sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
+    ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
+    ph, pw = int(pool_h), int(pool_w)
+    if ph < 1 or pw < 1:
+        raise ValueError(f"{name}: pool sizes must be >= 1. Received: pool_h={pool_h}, "
+                         f"pool_w={pool_w}")  # fmt: skip
+    shape = (x_padded.shape[0], ho // ph, wo // pw, cout)
+    check(name, "out", out, dtype=dtype, shape=shape, out=True)
+    _check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
+    if out.size == 0:
+        return
+    launch(_conv_direct_pool, out.size * ph * pw * kh * kw * cin, x_padded, kernel, bias,
+           bool(relu), sh, sw, dh, dw, ph, pw, out)  # fmt: skip
+
+
+def _check_conv_inputs(name: str, x_padded, kernel, bias) -> tuple:
+    """Checks a direct convolution's image, kernel and bias; returns (dtype, bias), bias an
+    empty array when None (one compiled signature with and without)."""
+    dtype = _check_image(name, "x_padded", x_padded)
+    if not isinstance(kernel, np.ndarray) or kernel.ndim != 4:
+        raise ValueError(f"{name}: kernel must be a 4-D array (kh, kw, C_in, C_out). Received: "
+                         f"kernel.shape={np.shape(kernel)}")  # fmt: skip
+    check(name, "kernel", kernel, dtype=dtype)
+    cin, cout = kernel.shape[2:]
+    if cin != x_padded.shape[3]:
+        raise ValueError(
+            f"{name}: kernel takes {cin} input channels but x_padded has {x_padded.shape[3]}. "
+            f"Received: x_padded.shape={x_padded.shape}, kernel.shape={kernel.shape}"
+        )
+    if bias is None:
+        return dtype, _EMPTY[dtype]
+    check(name, "bias", bias, dtype=dtype, shape=(cout,))
+    return dtype, bias
 
 
 def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, out_kernel,

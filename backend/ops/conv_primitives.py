@@ -368,6 +368,44 @@ def conv_into(x, k, out, strides, dilation, pads, groups, scratch=None, bias=Non
     _bias_relu(out, bias, relu)
 
 
+def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_strides,
+                   pool_padding, scratch=None, bias=None, relu=False) -> bool:  # fmt: skip
+    """`max_pool(relu(conv(x, k) + bias))` written into the preallocated `out` (the pooled
+    shape) in one pass, without the activation, when it can (for compiled Plans): when the
+    convolution runs on the direct kernel (`_use_direct`, `groups == 1`) and the pool's
+    windows tile its output (`pool == pool_strides`, `pool_padding="valid"`), it runs
+    `kernels.conv.conv_direct_pool_nhwc` and returns True (the same bits as `conv_into` then
+    `pool.max_pool_into`); else it does nothing and returns False. The conv arguments are
+    `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`."""
+    pool, pool_strides = tuple(map(int, pool)), tuple(map(int, pool_strides))
+    if (
+        groups != 1
+        or pool != pool_strides
+        or pool_padding != "valid"
+        or x.ndim != 4
+        or x.dtype != k.dtype
+        or not _use_direct(x.dtype, k.shape, groups)
+    ):
+        return False
+    n, h, w, _ = x.shape
+    kh, kw, _, cout = k.shape
+    out_hw = tuple(
+        _out_len(size, ks, s, d, lo, hi)
+        for size, ks, s, d, (lo, hi) in zip((h, w), (kh, kw), strides, dilation, pads, strict=True)
+    )
+    if out_hw[0] < pool[0] or out_hw[1] < pool[1]:
+        return False
+    xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
+    pooled = (n, out_hw[0] // pool[0], out_hw[1] // pool[1], cout)
+    writable = _writable(out) and out.dtype == x.dtype
+    y = out if writable else _buffer(scratch, "pooled", pooled, x.dtype)
+    bias = None if bias is None else np.ascontiguousarray(bias)
+    _kernels().conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
+                                     *dilation, *pool, y)  # fmt: skip
+    _delivered(y, out)
+    return True
+
+
 def _writable(out) -> bool:
     return out is not None and out.flags.c_contiguous and out.flags.writeable
 

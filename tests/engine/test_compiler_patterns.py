@@ -63,8 +63,9 @@ def test_conv_epilogue_not_fused_when_the_raw_conv_is_read_elsewhere():
 
 
 @pytest.mark.parametrize("cin", [1, 8])
-def test_conv_then_max_pool_runs_by_chunks(monkeypatch, cin):
-    # Tiny chunks: 3 images of 7x6x6 float32 (1 KB each) in chunks of 2, so the last is short.
+def test_conv_then_max_pool_fuses_direct_or_by_chunks(monkeypatch, cin):
+    # cin=1 takes the fused direct kernel; cin=8 (im2col + GEMM) runs by chunks, here tiny
+    # ones: 3 images of 7x6x6 float32 (1 KB each) in chunks of 2, so the last is short.
     monkeypatch.setattr(patterns, "POOL_CHUNK_BYTES", 2 * 7 * 6 * 6 * 4)
     kernel, b = _weights(cin=cin)
 
@@ -120,3 +121,58 @@ def test_float64_and_keepdims_sum_are_left_alone():
     x = _image(dtype="float64")
     for g, want in zip(f(x), _eager(step, x), strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-10)
+
+
+def _spy_conv_pool(monkeypatch):
+    """Counts the calls of the fused conv + max pool kernel."""
+    from backend.kernels import conv as kconv
+
+    calls = []
+    real = kconv.conv_direct_pool_nhwc
+
+    def spy(*args):
+        calls.append(args[-1].shape)
+        real(*args)
+
+    monkeypatch.setattr(kconv, "conv_direct_pool_nhwc", spy)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("padding", "pool"), [("valid", 2), ("same", 2), ("valid", (3, 2))])
+@pytest.mark.parametrize("epilogue", ["bias+relu", "bias", "relu"])
+def test_conv_then_max_pool_runs_the_fused_kernel(monkeypatch, epilogue, padding, pool, dtype):
+    calls = _spy_conv_pool(monkeypatch)
+    kernel, b = _weights(cin=3, cout=5, dtype=dtype)
+
+    def fn(x):
+        y = ops.conv(x, kernel, padding=padding)
+        y = y + b if "bias" in epilogue else y
+        return ops.max_pool(ops.relu(y) if "relu" in epilogue else y, pool)
+
+    f = compiler.function(fn)
+    x = _image(n=3, h=11, w=9, c=3, dtype=dtype)  # odd sizes: the last conv rows are dropped
+    got = f(x)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, _eager(fn, x), rtol=tol, atol=tol)
+    assert f.plan_for(x).describe() == [f"conv+{epilogue}+max_pool"]
+    assert calls == [got.shape]
+
+
+@pytest.mark.parametrize(
+    ("cin", "cout", "pool", "strides"),
+    [(1, 6, 3, 2), (16, 128, 2, 2)],  # overlapping windows; a kernel too big for the direct path
+)
+def test_conv_then_max_pool_falls_back_to_chunks(monkeypatch, cin, cout, pool, strides):
+    monkeypatch.setattr(patterns, "POOL_CHUNK_BYTES", 2 * 7 * 6 * cout * 4)  # 2 images a chunk
+    calls = _spy_conv_pool(monkeypatch)
+    kernel, b = _weights(cin=cin, cout=cout)
+
+    def fn(x):
+        return ops.max_pool(ops.relu(ops.conv(x, kernel) + b), pool, strides)
+
+    f = compiler.function(fn)
+    x = _image(n=3, c=cin)
+    np.testing.assert_allclose(f(x), _eager(fn, x), rtol=1e-5, atol=1e-5)
+    assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"]
+    assert calls == []

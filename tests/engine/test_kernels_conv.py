@@ -289,3 +289,123 @@ def test_direct_wrapper_checks():
         read_only = np.zeros(4, np.float32)
         read_only.flags.writeable = False
         conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, read_only)
+
+
+# ---- conv_direct_pool_nhwc: the direct convolution and a non-overlapping max pool in one --------
+
+POOLS = [(2, 2), (3, 3), (2, 1)]
+
+
+def ref_conv_pool(x, k, bias, relu, steps, pool):
+    """conv_direct_nhwc then the max pool kernel (the unfused path: the bits to match), and
+    numpy's max over the windows (the values)."""
+    from backend.kernels import pool as kpool
+
+    kh, kw, _, cout = k.shape
+    ho, wo = _out_hw(x.shape, kh, kw, *steps)
+    y = np.empty((x.shape[0], ho, wo, cout), x.dtype)
+    conv.conv_direct_nhwc(x, k, bias, relu, *steps, y)
+    (ph, pw), rows, cols = pool, ho // pool[0], wo // pool[1]
+    pooled = np.empty((x.shape[0], rows, cols, cout), x.dtype)
+    if pooled.size:
+        kpool.max_pool2d(y, pool, pool, (0, 0), pooled)
+    windows = y[:, : rows * ph, : cols * pw].reshape(x.shape[0], rows, ph, cols, pw, cout)
+    return pooled, windows.max(axis=(2, 4))
+
+
+def _conv_pool(x, k, bias, relu, steps, pool, shape):
+    out = np.full(shape, np.nan, x.dtype)
+    conv.conv_direct_pool_nhwc(x, k, bias, relu, *steps, *pool, out)
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pool", POOLS, ids=str)
+@pytest.mark.parametrize("cout", [1, 5, 32])
+@pytest.mark.parametrize("cin", [1, 3])
+@pytest.mark.parametrize("geometry", [*DIRECT_GEOMETRIES, (2, 28, 28, 3, 3, 1, 1, 1, 1)], ids=str)
+def test_conv_direct_pool_is_conv_then_max_pool(geometry, cin, cout, pool, dtype):
+    x, k, steps = _direct_case(geometry, cin, cout, dtype)
+    for bias in (None, rng.standard_normal(cout).astype(dtype)):
+        for relu in (False, True):
+            bits, values = ref_conv_pool(x, k, bias, relu, steps, pool)
+            got = same_bits_any_threads(
+                lambda bias=bias, relu=relu, shape=bits.shape: _conv_pool(
+                    x, k, bias, relu, steps, pool, shape
+                )
+            )
+            assert got.tobytes() == bits.tobytes()
+            np.testing.assert_array_equal(got, values)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pool", POOLS, ids=str)
+def test_conv_direct_pool_ties_and_nan_follow_the_pool(pool, dtype):
+    # Exact ties and NaNs: the first maximum in row-major window order wins, a NaN over
+    # numbers, as in the max pool kernel. Ties that show: zeros of both signs. Channel 0 sums
+    # a bias of -0 and -x (x >= 0): -0 where x is 0, below 0 elsewhere, which relu makes +0.
+    x = rng.integers(0, 3, (2, 9, 10, 2)).astype(dtype)
+    x[:, 2:5, 3:7] = 0
+    x[0, 6, 6, 1] = np.nan
+    x[1, 0, 0, 0] = np.nan
+    k = rng.integers(-1, 2, (2, 2, 2, 6)).astype(dtype)
+    k[..., 0], k[..., 1] = -1, 1
+    bias = np.array([-0.0, -0.0, 0.0, -0.0, 1.0, -1.0], dtype)
+    for b in (None, bias):
+        for relu in (False, True):
+            bits, values = ref_conv_pool(x, k, b, relu, (1, 1, 1, 1), pool)
+            got = same_bits_any_threads(
+                lambda b=b, relu=relu, shape=bits.shape: _conv_pool(
+                    x, k, b, relu, (1, 1, 1, 1), pool, shape
+                )
+            )
+            assert got.tobytes() == bits.tobytes()
+            np.testing.assert_array_equal(got, values)
+            assert np.isnan(got).any()
+    zeros = got[..., 0][got[..., 0] == 0]  # bias and relu: +0 and -0 tie in some windows
+    assert np.signbit(zeros).any() and not np.signbit(zeros).all()
+
+
+def test_conv_direct_pool_compiles_once_per_dtype():
+    from backend import kernels
+
+    x, k = np.ones((1, 7, 7, 2)), np.ones((3, 3, 2, 4))
+    conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, np.empty((1, 2, 2, 4)))
+    count = kernels.compiled_signature_count()
+    for bias in (None, np.ones(4)):
+        for relu in (False, True):
+            for pool, shape in (((2, 2), (1, 2, 2, 4)), ((3, 1), (1, 1, 5, 4))):
+                conv.conv_direct_pool_nhwc(x, k, bias, relu, 1, 1, 1, 1, *pool, np.empty(shape))
+    assert kernels.compiled_signature_count() == count
+
+
+def test_conv_direct_pool_wrapper_checks():
+    x, k = np.zeros((1, 7, 7, 2), np.float32), np.zeros((3, 3, 2, 4), np.float32)
+    out = np.zeros((1, 2, 2, 4), np.float32)
+    name = "conv_direct_pool_nhwc"
+    with pytest.raises(TypeError, match=f"{name}: x_padded must be float32 or float64"):
+        conv.conv_direct_pool_nhwc(x.astype(np.int32), k, None, False, 1, 1, 1, 1, 2, 2, out)
+    with pytest.raises(TypeError, match=f"{name}: kernel must be float32"):
+        conv.conv_direct_pool_nhwc(x, k.astype(np.float64), None, False, 1, 1, 1, 1, 2, 2, out)
+    with pytest.raises(ValueError, match=rf"{name}: bias must have shape \(4,\)"):
+        conv.conv_direct_pool_nhwc(x, k, np.zeros(3, np.float32), False, 1, 1, 1, 1, 2, 2, out)
+    with pytest.raises(ValueError, match=f"{name}: kernel takes 2 input channels"):
+        conv.conv_direct_pool_nhwc(x[..., :1].copy(), k, None, False, 1, 1, 1, 1, 2, 2, out)
+    with pytest.raises(ValueError, match=f"{name}: pool sizes must be >= 1"):
+        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 0, 2, out)
+    with pytest.raises(ValueError, match=rf"{name}: out must have shape \(1, 1, 1, 4\)"):
+        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 3, 3, out)  # 5 // 3 = 1
+    with pytest.raises(ValueError, match=f"{name}: out must be C-contiguous"):
+        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2,
+                                   np.zeros((1, 2, 2, 8), np.float32)[..., ::2])  # fmt: skip
+    with pytest.raises(ValueError, match=f"{name}: out must not overlap x_padded"):
+        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2,
+                                   x.reshape(-1)[:16].reshape(1, 2, 2, 4))  # fmt: skip
+    with pytest.raises(ValueError, match=f"{name}: the window .* larger"):
+        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 4, 1, 2, 2, out)
+    read_only = np.zeros((1, 2, 2, 4), np.float32)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match=f"{name}: out is written to but is read-only"):
+        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, read_only)
+    empty = np.zeros((1, 0, 0, 4), np.float32)  # pools larger than the convolution: nothing
+    conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 6, 6, empty)
