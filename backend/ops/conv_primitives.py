@@ -7,10 +7,12 @@ negative: the input rows past the last window are then unused), strides, dilatio
 
 - `conv` (`ConvOp`): `y = conv(x, k)`: im2col (`kernels.conv.im2col_nhwc`) + one GEMM
   (a batched GEMM over groups), or direct loops for a small kernel (`_use_direct`: a first
-  layer, where im2col costs far more than the GEMM).
+  layer, where im2col costs far more than the GEMM), or Winograd F(2x2, 3x3) for a 3x3
+  stride-1 kernel (`_use_winograd`: 16 GEMMs over transformed tiles, 4/9 of the multiplies).
 - `conv_transpose` (`ConvTransposeOp`): the transpose of `conv` in its input, `x = conv^T(y,
-  k)`: one GEMM + col2im. Its attribute `extra` says how many trailing rows/cols past the last
-  window the image has (in `[0, stride)`), which fixes the output size.
+  k)`: one GEMM + col2im, or (stride 1, 3x3) Winograd on the flipped kernel. Its attribute
+  `extra` says how many trailing rows/cols past the last window the image has (in
+  `[0, stride)`), which fixes the output size.
 - `conv_filter_grad` (`ConvFilterOp`): the gradient of `conv` in its kernel,
   `im2col(x)^T @ y`, or direct loops for a small kernel likewise.
 
@@ -317,6 +319,118 @@ def _conv_filter_direct(x, y, kernel_size, strides, dilation, pads, out, scratch
     return _delivered(dk, out)
 
 
+# ---- winograd: a 3x3 stride-1 convolution as 16 GEMMs with 4/9 of im2col's multiplies -------
+
+#: The fewest input channels `_use_winograd` sends to Winograd (with 3-8 it tied or lost).
+_WINOGRAD_MIN_IN = 16
+#: The largest share of the im2col GEMM's multiplies the Winograd GEMMs may do: 16 per 2x2
+#: tile against 9 per output pixel is 0.44, more where tiles overhang an odd-sized output.
+_WINOGRAD_MAX_MULTIPLIES = 0.6
+#: Bytes of transformed input and products (V and M) per chunk of images (1.5 MB): they stay
+#: in cache from the input transform through the GEMMs to the output transform. In a Plan,
+#: where other steps evict the caches between calls, 1-2 MB chunks ran the MNIST layer 1.1x
+#: faster than im2col + GEMM and 4-16 MB chunks 0.7-0.9x (8 MB looked best only in a loop
+#: over the one convolution, with everything in the 32 MB L3).
+_WINOGRAD_CHUNK_BYTES = 3 << 19
+
+
+def _winograd_kernels():
+    from ..kernels import winograd
+
+    return winograd
+
+
+def _use_winograd(dtype, kernel_shape, strides, dilation, groups: int, out_hw,
+                  gemm_pixels=None) -> bool:  # fmt: skip
+    """Whether a convolution with output size `out_hw` runs as Winograd F(2x2, 3x3)
+    (`_conv_winograd`) instead of im2col + one GEMM (whose GEMM has `gemm_pixels` rows per
+    image: Ho*Wo by default; the output gradient's pixels for an input gradient): a 3x3 kernel
+    (3, 3, C_in, C_out), strides and dilation 1, groups 1, at least 16 input channels, and
+    Winograd's 16 multiplies per 2x2 tile at most 0.6 of im2col's 9 per GEMM row (so not for
+    a 5x5 or 3x3 output, nor the input gradient of a "valid" convolution, which grows the
+    image: 11x11 -> 13x13 is 0.72).
+
+    Measured (ms per call, float32, 2 threads on a shared 2-core Zen4 VM, median of 24 calls
+    alternating the two paths, each after a threaded Numba pass over 128 MB as in a Plan;
+    im2col+GEMM / Winograd; the forward with bias + relu (fused on both paths), "dx" the
+    input gradient (GEMM + col2im / Winograd)):
+
+        x (N, H, W, C_in), C_out, padding       im2col+GEMM / Winograd
+        (128,13,13,32), 64, valid                6.1 / 5.3    MNIST convnet's 2nd layer
+        (512,13,13,32), 64, valid               21.8 / 19.9
+        (64,32,32,32), 32, same                 17.5 / 10.3
+        (64,32,32,16), 16, same                  8.8 / 4.5
+        (64,16,16,64), 64, same                 12.8 / 7.7-8.8
+        (64,13,13,16), 16, valid                 1.3-1.6 / 1.0-1.1
+        (64,9,9,64), 64, valid (7x7 out)         2.7 / 2.5
+        (64,8,8,64), 64, same                    3.3 / 2.4
+        (64,32,32,64), 8, same                  27.3 / 9.2
+        (64,7,7,64), 64, valid (5x5 out)         1.6 / 1.6    not taken (0.64)
+        (64,5,5,64), 64, valid (3x3 out)         0.7 / 0.9    not taken (0.79)
+        (64,32,32,8), 32, same                   5.6 / 6.6    not taken (C_in 8)
+        (64,32,32,4), 64, same                   5.5 / 5.4    not taken (C_in 4)
+        dx (128,13,13,32), 64, valid             4.8-5.0 / 6.6-6.8   not taken (0.72)
+        dx (128,13,13,32), 64, same              8.0 / 6.8
+        dx (64,32,32,32), 32, same              13.4 / 10.3
+        dx (64,16,16,64), 64, same              10.5 / 7.6
+
+    In the convnet's compiled training step the 2nd layer's forward went 5.3-5.6 -> 5.1-5.2
+    ms, and inference's conv + max pool 23.3-24.0 -> 22.4-23.4 ms (batch 512): the GEMMs with
+    K = C_in = 32 run at ~130 GFLOP/s against ~180 for im2col's K = 288, and the transforms
+    (memory-bound: the transformed input is 4/9 the size of im2col's columns, the products 4x
+    the output's) cost about what im2col does.
+    They run serially: on this machine's 2 threads, memory-bound loops gained nothing from
+    threads while each wake of the pool cost 60-140 us.
+    """
+    kh, kw, cin, _ = kernel_shape
+    if not (
+        groups == 1
+        and dtype in (np.float32, np.float64)
+        and (kh, kw) == (3, 3)
+        and tuple(strides) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and cin >= _WINOGRAD_MIN_IN
+    ):
+        return False
+    tiles = ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
+    pixels = out_hw[0] * out_hw[1] if gemm_pixels is None else gemm_pixels
+    return 16 * tiles <= _WINOGRAD_MAX_MULTIPLIES * 9 * pixels
+
+
+def _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu):
+    """`relu(conv(x, k) + bias)` for a 3x3 kernel, stride 1, whose windows start at
+    `-top_left` (pads before; any pads after: the output size `out_hw` fixes them, and cells
+    outside `x` read as 0), by Winograd F(2x2, 3x3) (`kernels.winograd`): the filter
+    transformed once per call, then by chunks of images the input transform, one batched
+    GEMM (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the epilogue."""
+    wg = _winograd_kernels()
+    n, _, _, cin = x.shape
+    cout = k.shape[3]
+    x = np.ascontiguousarray(x)
+    y = out if _writable(out) else _buffer(scratch, "winograd_out", (n, *out_hw, cout), x.dtype)
+    u = _buffer(scratch, "winograd_filter", (16, cin, cout), x.dtype)
+    wg.filter_transform(np.ascontiguousarray(k), u)  # the kernel changes every step
+    tiles_h, tiles_w = wg.tile_counts(*out_hw)
+    per_image = tiles_h * tiles_w
+    image_bytes = 16 * per_image * (cin + cout) * x.dtype.itemsize
+    chunk = max(1, min(n, _WINOGRAD_CHUNK_BYTES // image_bytes))
+    # A cache-sized chunk's transforms run serially: waking the thread pool twice per chunk
+    # cost more than the threads saved (measured, see `_use_winograd`).
+    threads = image_bytes > _WINOGRAD_CHUNK_BYTES
+    v_all = _buffer(scratch, "winograd_input", (16 * chunk * per_image * cin,), x.dtype)
+    m_all = _buffer(scratch, "winograd_products", (16 * chunk * per_image * cout,), x.dtype)
+    bias = None if bias is None else np.ascontiguousarray(bias)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        tiles = (stop - start) * per_image
+        v = v_all[: 16 * tiles * cin].reshape(16, tiles, cin)
+        m = m_all[: 16 * tiles * cout].reshape(16, tiles, cout)
+        wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=threads)
+        np.matmul(v, u, out=m)
+        wg.output_transform(m, bias, relu, y[start:stop], threads=threads)
+    return _delivered(y, out)
+
+
 def _conv_forward(x, k, strides, dilation, pads, groups, out=None, scratch=None, bias=None,
                   relu=False):  # fmt: skip
     """The convolution; written into `out` (a C-contiguous output buffer) when given, with
@@ -333,6 +447,9 @@ def _conv_forward(x, k, strides, dilation, pads, groups, out=None, scratch=None,
         return _depthwise_forward(x, k, strides, dilation, pads, out_hw, out, scratch)
     if _use_direct(x.dtype, k.shape, groups):
         return _conv_direct(x, k, strides, dilation, pads, out_hw, out, scratch, bias, relu)
+    if _use_winograd(x.dtype, k.shape, strides, dilation, groups, out_hw):
+        top_left = (pads[0][0], pads[1][0])
+        return _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu)
     cols = _im2col(x, (kh, kw), strides, dilation, pads, out_hw, scratch)
     rows = n * out_hw[0] * out_hw[1]
     if groups == 1:
@@ -423,6 +540,13 @@ def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups, out=No
     )
     if _is_depthwise(y.dtype, cin, cg, groups):
         return _depthwise_transpose(y, k, strides, dilation, pads, image_hw, groups, out, scratch)
+    if _use_winograd(y.dtype, (kh, kw, cout, cin), strides, dilation, groups, image_hw, ho * wo):
+        # x[r] = sum_a y[r + top - a] k[a]: a stride-1 convolution of y with the kernel flipped
+        # and its channels swapped, pads (kh - 1 - top, kh - 1 - bottom + extra) per axis.
+        flipped = _buffer(scratch, "winograd_flipped", (kh, kw, cout, cin), y.dtype)
+        np.copyto(flipped, k[::-1, ::-1].transpose(0, 1, 3, 2))
+        top_left = (kh - 1 - pads[0][0], kw - 1 - pads[1][0])
+        return _conv_winograd(y, flipped, top_left, image_hw, out, scratch, None, False)
     rows = n * ho * wo
     cols_shape = (n, ho, wo, kh, kw, cin)
     if groups == 1:

@@ -627,3 +627,108 @@ def test_conv_filter_grad_into_sums_the_bias_gradient(xs, ksize, cout, strides, 
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
         if bias_out is not None:
             np.testing.assert_allclose(bias_out, y.sum(axis=(0, 1, 2)), rtol=1e-12, atol=1e-12)
+
+
+# ---- Winograd F(2x2, 3x3): 3x3 stride-1 convolutions with 16+ input channels -----------------
+
+# (input shape, kernel shape, pads, forward on Winograd, input gradient on Winograd): the input
+# gradient is a convolution of the output gradient (C_out channels in) with the flipped kernel.
+WINOGRAD_CASES = [
+    ((2, 5, 6, 16), (3, 3, 16, 8), ((1, 1), (1, 1)), True, False),  # its input grad: 8 in
+    ((1, 6, 5, 3), (3, 3, 3, 16), ((1, 1), (1, 1)), False, True),  # forward: direct (3 in)
+    ((1, 6, 7, 16), (3, 3, 16, 20), ((1, 1), (1, 1)), True, True),  # same
+    ((2, 9, 8, 16), (3, 3, 16, 8), ((0, 0), (0, 0)), True, False),  # valid, odd sizes
+    ((1, 8, 6, 16), (3, 3, 16, 17), ((2, 0), (0, 1)), True, True),  # uneven pads
+    ((1, 8, 9, 17), (3, 3, 17, 16), ((0, 0), (0, 0)), True, False),  # valid: its input grad
+]  # grows the image (8x9 from 6x7), more multiplies than the GEMM's
+
+
+def _spy_winograd(monkeypatch) -> list:
+    """Records the shape of every image the Winograd input transform takes."""
+    from backend.kernels import winograd
+
+    seen, real = [], winograd.input_transform
+    monkeypatch.setattr(winograd, "input_transform", lambda x, *a, **kw: (
+        seen.append(x.shape), real(x, *a, **kw)))  # fmt: skip
+    return seen
+
+
+def _winograd_conv_op(pads):
+    attrs = {"strides": (1, 1), "dilation": (1, 1), "pads": pads, "groups": 1}
+    return lambda x, k: apply(conv_module._CONV, (x, k), attrs)
+
+
+@pytest.mark.parametrize("xs, ks, pads, forward, input_grad", WINOGRAD_CASES, ids=str)
+def test_conv_on_winograd(monkeypatch, xs, ks, pads, forward, input_grad):
+    seen = _spy_winograd(monkeypatch)
+    x, k = rand(*xs), rand(*ks)
+    y = ref_conv2d(x, k, 1, pads)
+    check_op(_winograd_conv_op(pads), [x, k], lambda x, k: ref_conv2d(x, k, 1, pads), atol=1e-9)
+    assert (x.shape in seen) == forward
+    assert (y.shape in seen) == input_grad
+    assert set(seen) <= {x.shape, y.shape}
+
+
+@pytest.mark.parametrize("xs, ks, pads, forward, input_grad", WINOGRAD_CASES[2:5], ids=str)
+def test_winograd_shapes_on_im2col_and_gemm(monkeypatch, xs, ks, pads, forward, input_grad):
+    # The same shapes with Winograd switched off: im2col + GEMM forward, GEMM + col2im input
+    # gradient.
+    from backend.ops import conv_primitives as cp
+
+    monkeypatch.setattr(cp, "_WINOGRAD_MIN_IN", 10**9)
+    seen = _spy_winograd(monkeypatch)
+    check_op(_winograd_conv_op(pads), [rand(*xs), rand(*ks)],
+             lambda x, k: ref_conv2d(x, k, 1, pads), atol=1e-9)  # fmt: skip
+    assert seen == []
+
+
+def test_winograd_selection():
+    from backend.ops import conv_primitives as cp
+
+    f32 = np.dtype("float32")
+    one = (1, 1)
+    assert cp._use_winograd(f32, (3, 3, 32, 64), one, one, 1, (11, 11))  # MNIST's 2nd layer
+    assert cp._use_winograd(f32, (3, 3, 16, 1), one, one, 1, (2, 2))
+    assert cp._use_winograd(np.dtype("float64"), (3, 3, 16, 8), one, one, 1, (7, 7))
+    for args in [
+        ((3, 3, 15, 64), one, one, 1, (11, 11)),  # too few input channels
+        ((3, 3, 32, 64), (1, 2), one, 1, (11, 11)),
+        ((3, 3, 32, 64), one, (2, 1), 1, (11, 11)),
+        ((3, 3, 32, 64), one, one, 2, (11, 11)),
+        ((3, 2, 32, 64), one, one, 1, (11, 11)),
+        ((3, 3, 32, 64), one, one, 1, (5, 5)),  # 9 tiles for 25 pixels
+        ((3, 3, 64, 32), one, one, 1, (13, 13), 11 * 11),  # MNIST's input gradient
+    ]:  # fmt: skip
+        assert not cp._use_winograd(f32, *args)
+    assert not cp._use_winograd(np.dtype("float16"), (3, 3, 32, 64), one, one, 1, (11, 11))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("contiguous_out", [True, False])
+def test_winograd_primitives_write_into_out(contiguous_out, dtype):
+    # conv_into with its epilogue and conv_transpose_into on Winograd, in chunks of images
+    # (a small chunk budget), work arrays cached in `scratch` and reused on new inputs.
+    import unittest.mock
+
+    from backend.ops import conv_primitives as cp
+
+    pads, one = ((2, 0), (1, 1)), (1, 1)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    scratch = {}
+    with unittest.mock.patch.object(cp, "_WINOGRAD_CHUNK_BYTES", 3 * 16 * 20 * 33 * 8):
+        for _ in range(2):
+            x, k, bias = rand(5, 8, 9, 16), rand(3, 3, 16, 17), rand(17)
+            x, k, bias = x.astype(dtype), k.astype(dtype), bias.astype(dtype)
+            y = ref_conv2d(x.astype(float), k.astype(float), 1, pads)
+            assert cp._use_winograd(x.dtype, k.shape, one, one, 1, y.shape[1:3])
+            assert cp._use_winograd(x.dtype, (3, 3, 17, 16), one, one, 1, x.shape[1:3], 8 * 9)
+            expected = np.maximum(y + bias, 0)
+            out = _out_buffer(y.shape, dtype, contiguous_out)
+            cp.conv_into(x, k, out, one, one, pads, 1, scratch, bias=bias, relu=True)
+            np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.abs(y).max())
+            g = rand(*y.shape).astype(dtype)
+            expected = ref_transpose_primitive(g, k, one, one, pads, (0, 0), 1)
+            dx = _out_buffer(x.shape, dtype, contiguous_out)
+            cp.conv_transpose_into(g, k, dx, one, one, pads, (0, 0), 1, scratch)
+            np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    assert {"winograd_products", "winograd_flipped"} <= {key[0] for key in scratch}

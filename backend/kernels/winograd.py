@@ -1,0 +1,390 @@
+"""Winograd F(2x2, 3x3) transforms, NHWC: a 3x3 stride-1 convolution as 16 GEMMs.
+
+A 2x2 tile of outputs is `Y = A^T [(G g G^T) * (B^T d B)] A` (Lavin & Gray, 2016) for the
+3x3 filter g of one (c_in, c_out) pair and the 4x4 input tile d under the tile's windows,
+`*` elementwise, with
+
+    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+    G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
+    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+Summed over input channels, each of the 16 positions xi = 4*r + c of the elementwise product
+is a GEMM: `M[xi] = V[xi] @ U[xi]` with V (tiles, C_in) and U (C_in, C_out), 16 multiplies per
+tile and channel pair instead of im2col's 36. The kernels here do everything around the GEMM
+(which the caller runs as a batched `np.matmul(V, U, out=M)`, by chunks of images that stay
+in cache):
+
+- `filter_transform`: U = G g G^T, (3, 3, C_in, C_out) -> (16, C_in, C_out).
+- `input_transform`: V = B^T d B for the tiles of an image, (N, H, W, C) -> (16, T, C); the
+  tiles start every 2 rows/cols from (-pad_top, -pad_left) and cells outside the image read
+  as 0, so padding needs no padded copy.
+- `output_transform`: Y = A^T M A, plus a bias and relu, (16, T, C_out) -> (N, Ho, Wo,
+  C_out), writing only the cells inside the output (Ho and Wo may be odd).
+
+Tiles are numbered t = (n*tiles_h + i)*tiles_w + j, so a tile row's tiles are a contiguous
+run of each plane. The loops run over such runs (or over the channels of one pixel) with
+indices counted from 0: each reads a few runs and writes one, so it vectorizes. (Numba puts a
+wraparound check on an index it cannot prove non-negative, which stops vectorizing, and a
+pass writing all 16 planes at once stalls on 4K-aliased addresses when a plane's size is a
+multiple of 4 KB.) Threads run over a fixed number of runs of tile rows (input channels for
+the filter), each writing its own cells, so the results are bit-identical serial or
+threaded, with any thread count. Each wrapper takes `threads=False` to run serially whatever
+the size (for a caller whose calls are too short to pay for waking the thread pool).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from . import kernel, launch, parallel_kernel
+from ._checks import check, float_dtype
+from .conv import _EMPTY, _bias_or_zeros, _check_apart
+
+#: The 16 positions of a transformed 4x4 tile.
+POSITIONS = 16
+
+#: The image transforms' parallel tasks (runs of tile rows, each with its own work arrays).
+TASKS = 64
+
+
+def tile_counts(out_h: int, out_w: int) -> tuple:
+    """(tiles_h, tiles_w): the 2x2 tiles that cover an (out_h, out_w) output."""
+    return (int(out_h) + 1) // 2, (int(out_w) + 1) // 2
+
+
+# ---- kernels -----------------------------------------------------------------------------
+
+
+@kernel
+def _filter_channel(g, c, h, out):
+    """out[4*i + j, c, :] = (G g[:, :, c, :] G^T)[i, j] for one input channel c, through
+    h (4, 3, C_out) = G g. (Each loop reads and writes a few contiguous runs: the 25 runs of
+    one pass would be 8 KB apart for 32 x 64 channels, 4K-aliased.)"""
+    half = out.dtype.type(0.5)
+    cout = g.shape[3]
+    for b in range(3):
+        for o in range(cout):
+            h[0, b, o] = g[0, b, c, o]
+        for o in range(cout):
+            h[1, b, o] = ((g[0, b, c, o] + g[1, b, c, o]) + g[2, b, c, o]) * half
+        for o in range(cout):
+            h[2, b, o] = ((g[0, b, c, o] - g[1, b, c, o]) + g[2, b, c, o]) * half
+        for o in range(cout):
+            h[3, b, o] = g[2, b, c, o]
+    for i in range(4):
+        for o in range(cout):
+            out[4 * i, c, o] = h[i, 0, o]
+        for o in range(cout):
+            out[4 * i + 1, c, o] = ((h[i, 0, o] + h[i, 1, o]) + h[i, 2, o]) * half
+        for o in range(cout):
+            out[4 * i + 2, c, o] = ((h[i, 0, o] - h[i, 1, o]) + h[i, 2, o]) * half
+        for o in range(cout):
+            out[4 * i + 3, c, o] = h[i, 2, o]
+
+
+@parallel_kernel
+def _filter_transform(parallel, g, out):
+    cin, cout = g.shape[2], g.shape[3]
+    tasks = min(cin, TASKS)
+    if parallel:
+        for k in prange(tasks):
+            task = np.int64(k)
+            h = np.empty((4, 3, cout), out.dtype)
+            for c in range(task * cin // tasks, (task + 1) * cin // tasks):
+                _filter_channel(g, c, h, out)
+    else:
+        h = np.empty((4, 3, cout), out.dtype)
+        for c in range(cin):
+            _filter_channel(g, c, h, out)
+
+
+@kernel
+def _combine(a, b, sign, dst):
+    """dst = a + b (sign > 0) or a - b, elementwise, over 1-D views.
+
+    The kernels here index from 0 in their inner loops (views of the runs they work on, or
+    multi-dim indexing with the loop variable last): an index Numba cannot prove non-negative
+    gets a wraparound check per element, which stops the loop from vectorizing."""
+    if sign > 0:
+        for k in range(dst.shape[0]):
+            dst[k] = a[k] + b[k]
+    else:
+        for k in range(dst.shape[0]):
+            dst[k] = a[k] - b[k]
+
+
+@kernel
+def _row_columns(x, n, row, left, split, split_flat, cols):
+    """cols[s, j*C : (j + 1)*C] = (d B)[., s] for the row d = x[n, row, 2j - left + (0..3)]
+    of every tile j (cells outside the image read as 0; all zero for a row outside it).
+
+    The row is first copied into `split` (2, tiles_w + 1, C), zero-padded and split into its
+    even and odd columns (`split_flat` is the same memory as (2, (tiles_w + 1)*C)): with
+    E[j] = column 2j - left and O[j] = 2j + 1 - left, (d0 - d2, d1 + d2, d2 - d1, d1 - d3) =
+    (E[j] - E[j+1], O[j] + E[j+1], E[j+1] - O[j], O[j] - O[j+1]), one contiguous run each."""
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    tiles_w = split.shape[1] - 1
+    run = tiles_w * channels
+    zero = cols.dtype.type(0)
+    if row < 0 or row >= height:
+        for s in range(4):
+            for k in range(run):
+                cols[s, k] = zero
+        return
+    for p in range(2 * tiles_w + 2):
+        col = p - left
+        dst = split[p & 1, p >> 1]
+        if 0 <= col < width:
+            for ch in range(channels):
+                dst[ch] = x[n, row, col, ch]
+        else:
+            for ch in range(channels):
+                dst[ch] = zero
+    even_j, even_next = split_flat[0, :run], split_flat[0, channels:]
+    odd_j, odd_next = split_flat[1, :run], split_flat[1, channels:]
+    _combine(even_j, even_next, -1, cols[0])
+    _combine(odd_j, even_next, 1, cols[1])
+    _combine(even_next, odd_j, -1, cols[2])
+    _combine(odd_j, odd_next, -1, cols[3])
+
+
+@kernel
+def _input_tile_rows(x, top, left, tiles_h, tiles_w, start, stop, out2):
+    """out2[4*r + s, t*C : (t + 1)*C] = (B^T d B)[r, s] for the tiles t = q*tiles_w + j of the
+    tile rows start <= q < stop (q = n*tiles_h + i), d the 4x4 cells from (2i - top,
+    2j - left) (0 outside the image); out2 is out (16, T, C) seen as (16, T*C).
+
+    d B of each image row (`_row_columns`) is kept in a ring of 4 rows, image row `row` in
+    slot row & 3, so the 2 rows that consecutive tile rows share are transformed once; B^T
+    (d B) then combines the tile row's 4 rows into runs of out's 16 planes."""
+    channels = x.shape[3]
+    run = tiles_w * channels
+    split = np.empty((2, tiles_w + 1, channels), out2.dtype)
+    split_flat = split.reshape(2, (tiles_w + 1) * channels)
+    ring = np.empty((4, 4, run), out2.dtype)
+    held = np.full(4, -1, np.int64)  # the (image, row) each slot holds, as n*span + row + top
+    span = 2 * tiles_h + 2
+    for q in range(start, stop):
+        n = q // tiles_h
+        r0 = 2 * (q - n * tiles_h) - top
+        for row in range(r0, r0 + 4):
+            key = n * span + row + top
+            if held[row & 3] != key:
+                _row_columns(x, n, row, left, split, split_flat, ring[row & 3])
+                held[row & 3] = key
+        d0, d1, d2, d3 = ring[r0 & 3], ring[(r0 + 1) & 3], ring[(r0 + 2) & 3], ring[(r0 + 3) & 3]
+        for s in range(4):
+            _combine(d0[s], d2[s], -1, out2[s, q * run : (q + 1) * run])
+            _combine(d1[s], d2[s], 1, out2[4 + s, q * run : (q + 1) * run])
+            _combine(d2[s], d1[s], -1, out2[8 + s, q * run : (q + 1) * run])
+            _combine(d1[s], d3[s], -1, out2[12 + s, q * run : (q + 1) * run])
+
+
+@parallel_kernel
+def _input_transform(parallel, x, top, left, tiles_h, tiles_w, out):
+    tile_rows = x.shape[0] * tiles_h
+    tasks = min(tile_rows, TASKS)
+    out2 = out.reshape(POSITIONS, out.shape[1] * x.shape[3])
+    if parallel:
+        for k in prange(tasks):
+            task = np.int64(k)
+            _input_tile_rows(x, top, left, tiles_h, tiles_w, task * tile_rows // tasks,
+                             (task + 1) * tile_rows // tasks, out2)  # fmt: skip
+    else:
+        _input_tile_rows(x, top, left, tiles_h, tiles_w, 0, tile_rows, out2)
+
+
+@kernel
+def _sum3(a, b, c, plus, dst):
+    """dst = (a + b) + c when `plus`, else (a - b) - c, elementwise, over 1-D views."""
+    if plus:
+        for k in range(dst.shape[0]):
+            dst[k] = (a[k] + b[k]) + c[k]
+    else:
+        for k in range(dst.shape[0]):
+            dst[k] = (a[k] - b[k]) - c[k]
+
+
+@kernel
+def _output_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, out):
+    """out[n, 2i + r, 2j + s] = act(bias + (A^T m[:, t] A)[r, s]) for the tiles t =
+    q*tiles_w + j of tile row q = n*tiles_h + i and the cells inside out (act = relu or the
+    identity); m2 is m (16, T, C_out) seen as (16, T*C_out). `cols` (8, tiles_w, C_out) takes
+    the column combinations m A of each row of the products, every tile at once (`cols_flat`
+    is the same memory as (8, tiles_w*C_out))."""
+    height, width, cout = out.shape[1], out.shape[2], out.shape[3]
+    tiles_w = cols.shape[1]
+    n = q // tiles_h
+    i0 = 2 * (q - n * tiles_h)
+    run = tiles_w * cout
+    # m A: per row r of the products, (m0 + m1 + m2, m1 - m2 - m3).
+    for r in range(4):
+        p0, p1 = m2[4 * r, q * run : (q + 1) * run], m2[4 * r + 1, q * run : (q + 1) * run]
+        p2, p3 = m2[4 * r + 2, q * run : (q + 1) * run], m2[4 * r + 3, q * run : (q + 1) * run]
+        _sum3(p0, p1, p2, True, cols_flat[2 * r])
+        _sum3(p1, p2, p3, False, cols_flat[2 * r + 1])
+    # A^T (m A) plus the bias: output row 0 = c0 + c1 + c2, row 1 = c1 - c2 - c3.
+    zero = out.dtype.type(0)
+    for r in range(2):
+        i = i0 + r
+        if i >= height:
+            break
+        for j in range(tiles_w):
+            for s in range(2):
+                col = 2 * j + s
+                if col >= width:
+                    break
+                if r == 0 and relu:
+                    for o in range(cout):
+                        z = bias[o] + ((cols[s, j, o] + cols[2 + s, j, o]) + cols[4 + s, j, o])
+                        out[n, i, col, o] = zero if z < zero else z
+                elif r == 0:
+                    for o in range(cout):
+                        out[n, i, col, o] = bias[o] + (
+                            (cols[s, j, o] + cols[2 + s, j, o]) + cols[4 + s, j, o]
+                        )
+                elif relu:
+                    for o in range(cout):
+                        z = bias[o] + ((cols[2 + s, j, o] - cols[4 + s, j, o]) - cols[6 + s, j, o])
+                        out[n, i, col, o] = zero if z < zero else z
+                else:
+                    for o in range(cout):
+                        out[n, i, col, o] = bias[o] + (
+                            (cols[2 + s, j, o] - cols[4 + s, j, o]) - cols[6 + s, j, o]
+                        )
+
+
+@kernel
+def _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, start, stop, out):
+    """`_output_tile_row` for the tile rows start <= q < stop, with their work array."""
+    cout = out.shape[3]
+    cols = np.empty((8, tiles_w, cout), out.dtype)
+    cols_flat = cols.reshape(8, tiles_w * cout)
+    for q in range(start, stop):
+        _output_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, out)
+
+
+@parallel_kernel
+def _output_transform(parallel, m, bias, relu, tiles_h, tiles_w, out):
+    tile_rows = out.shape[0] * tiles_h
+    tasks = min(tile_rows, TASKS)
+    bias = _bias_or_zeros(bias, out.shape[3], out)
+    m2 = m.reshape(POSITIONS, m.shape[1] * out.shape[3])
+    if parallel:
+        for k in prange(tasks):
+            task = np.int64(k)
+            _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, task * tile_rows // tasks,
+                              (task + 1) * tile_rows // tasks, out)  # fmt: skip
+    else:
+        _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, 0, tile_rows, out)
+
+
+# ---- wrappers ----------------------------------------------------------------------------
+
+
+def _run(threads: bool, dispatcher, work: int, *args) -> None:
+    """`launch`, or the serial loop whatever the size when `threads` is false."""
+    if threads:
+        launch(dispatcher, work, *args)
+    else:
+        dispatcher(False, *args)
+
+
+def _check_4d(name: str, arg: str, a, dtype=None) -> np.dtype:
+    dtype = float_dtype(name, arg, a) if dtype is None else dtype
+    if not isinstance(a, np.ndarray) or a.ndim != 4:
+        raise ValueError(f"{name}: {arg} must be a 4-D array. Received: {arg}.shape="
+                         f"{np.shape(a)}")  # fmt: skip
+    check(name, arg, a, dtype=dtype)
+    return dtype
+
+
+def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
+    """Transforms a 3x3 `kernel` (3, 3, C_in, C_out) into `out` (16, C_in, C_out):
+    `out[4*r + s, c, o] = (G kernel[:, :, c, o] G^T)[r, s]` (G in the module docstring).
+
+    Example:
+        >>> k = np.ones((3, 3, 1, 1), np.float32)
+        >>> u = np.empty((16, 1, 1), np.float32)
+        >>> filter_transform(k, u)
+        >>> u[:, 0, 0].reshape(4, 4)
+        array([[1.  , 1.5 , 0.5 , 1.  ],
+               [1.5 , 2.25, 0.75, 1.5 ],
+               [0.5 , 0.75, 0.25, 0.5 ],
+               [1.  , 1.5 , 0.5 , 1.  ]], dtype=float32)
+    """
+    name = "filter_transform"
+    dtype = _check_4d(name, "kernel", kernel)
+    if kernel.shape[:2] != (3, 3):
+        raise ValueError(f"{name}: kernel must be 3x3 (3, 3, C_in, C_out). Received: "
+                         f"kernel.shape={kernel.shape}")  # fmt: skip
+    _, _, cin, cout = kernel.shape
+    check(name, "out", out, dtype=dtype, shape=(POSITIONS, cin, cout), out=True)
+    _check_apart(name, "out", out, kernel=kernel)
+    _run(threads, _filter_transform, out.size, kernel, out)
+
+
+def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, tiles_w: int,
+                    out: np.ndarray, *, threads: bool = True) -> None:  # fmt: skip
+    """Transforms the 4x4 tiles of `x` (N, H, W, C) into `out` (16, N*tiles_h*tiles_w, C):
+    tile t = (n*tiles_h + i)*tiles_w + j covers the cells d[r, s] = x[n, 2i + r - pad_top,
+    2j + s - pad_left] (0 outside the image; a negative pad skips rows/cols), and
+    `out[4*r + s, t] = (B^T d B)[r, s]` (B in the module docstring).
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> v = np.empty((16, 1, 1), np.float32)
+        >>> input_transform(x, 0, 0, 1, 1, v)
+        >>> v[:, 0, 0].reshape(4, 4)
+        array([[  0., -16.,   0.,   0.],
+               [ -4.,  30.,   2.,  -4.],
+               [  0.,   8.,   0.,   0.],
+               [  0., -16.,   0.,   0.]], dtype=float32)
+    """
+    name = "input_transform"
+    dtype = _check_4d(name, "x", x)
+    pad_top, pad_left, tiles_h, tiles_w = (int(v) for v in (pad_top, pad_left, tiles_h, tiles_w))
+    if tiles_h < 1 or tiles_w < 1:
+        raise ValueError(f"{name}: tiles_h and tiles_w must be >= 1. Received: tiles_h="
+                         f"{tiles_h}, tiles_w={tiles_w}")  # fmt: skip
+    n, _, _, c = x.shape
+    check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c), out=True)
+    _check_apart(name, "out", out, x=x)
+    _run(threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h, tiles_w, out)
+
+
+def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
+                     threads: bool = True) -> None:  # fmt: skip
+    """Transforms the GEMM products `m` (16, T, C_out) back into `out` (N, Ho, Wo, C_out):
+    `out[n, 2i + r, 2j + s, o] = act(bias[o] + (A^T m[:, t, o] A)[r, s])` for tile t =
+    (n*tiles_h + i)*tiles_w + j (tiles_h = ceil(Ho / 2), tiles_w = ceil(Wo / 2), T = N*tiles_h*
+    tiles_w) and the cells inside `out`. `bias` is a (C_out,) array or None (no bias); `relu`
+    a bool: act(z) = max(z, 0) (NaN stays NaN) when true, else z.
+
+    Example:
+        >>> m = np.zeros((16, 1, 1), np.float32)
+        >>> m[5] = 1.0  # the centre of the 4x4 product reaches every output of its tile
+        >>> out = np.empty((1, 2, 2, 1), np.float32)
+        >>> output_transform(m, np.array([0.5], np.float32), False, out)
+        >>> out[0, :, :, 0]
+        array([[1.5, 1.5],
+               [1.5, 1.5]], dtype=float32)
+    """
+    name = "output_transform"
+    dtype = float_dtype(name, "m", m)
+    _check_4d(name, "out", out, dtype)
+    n, ho, wo, cout = out.shape
+    tiles_h, tiles_w = tile_counts(ho, wo)
+    if m.shape != (POSITIONS, n * tiles_h * tiles_w, cout):
+        raise ValueError(
+            f"{name}: m must have shape {(POSITIONS, n * tiles_h * tiles_w, cout)} (the 2x2 "
+            f"tiles of out {out.shape}). Received: m.shape={m.shape}"
+        )
+    check(name, "m", m, dtype=dtype)
+    if bias is None:
+        bias = _EMPTY[dtype]
+    else:
+        check(name, "bias", bias, dtype=dtype, shape=(cout,))
+    _check_apart(name, "out", out, m=m, bias=bias)
+    _run(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out)
