@@ -62,3 +62,16 @@ def check_ndim(kernel: str, name: str, a: np.ndarray, ndim: int) -> None:
 def as_rows(a: np.ndarray) -> np.ndarray:
     """A 2-D (rows, last axis) view of a C-contiguous array (also when an axis is empty)."""
     return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
+#: Zero-length arrays standing for "no bias" in kernels with an optional bias: one compiled
+#: signature serves both cases.
+EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.dtype(np.float32), np.dtype(np.float64))}
+
+
+def check_apart(name: str, out_name: str, out: np.ndarray, **inputs) -> None:
+    """Raises ValueError when the output `out` overlaps one of `inputs` (name -> array)."""
+    for arg, a in inputs.items():
+        if np.may_share_memory(out, a):
+            raise ValueError(f"{name}: {out_name} must not overlap {arg} (it is written while "
+                             f"{arg} is read).")  # fmt: skip

@@ -28,8 +28,7 @@ import numpy as np
 from numba import prange
 
 from . import kernel, launch, parallel_kernel
-from ._checks import check, float_dtype
-from .pool import _takes
+from ._checks import EMPTY, check, check_apart, float_dtype
 
 
 @kernel
@@ -152,6 +151,15 @@ def col2im_nhwc(cols, kh, kw, stride_h, stride_w, dil_h, dil_w, out) -> None:
     check(name, "cols", cols, dtype=dtype, shape=(n, ho, wo, kh, kw, c))
     check(name, "out", out, dtype=dtype, out=True)
     launch(_col2im, cols.size, cols, kh, kw, sh, sw, dh, dw, out)
+
+
+@kernel
+def _takes(v, best):
+    """`pool._takes`, here again because Numba's cache watches only a kernel's own file (a
+    helper imported from pool.py could change under a cached kernel): whether `v` replaces
+    the running maximum `best` (larger, or a NaN when `best` is not). The fused conv + pool
+    tests compare with the pool kernels bit for bit, ties and NaN included."""
+    return (not (v <= best)) & (best == best)
 
 
 # ---- direct convolution (no im2col, no BLAS) ---------------------------------------------
@@ -448,22 +456,12 @@ def _conv_filter_direct(parallel, x, grads, sh, sw, dh, dw, out_kernel, out_bias
     _merge(parts, bias_parts, out_kernel.reshape(offsets.shape[0], cout), out_bias)
 
 
-_EMPTY = {dtype: np.empty(0, dtype) for dtype in (np.dtype(np.float32), np.dtype(np.float64))}
-
-
 def _check_image(name: str, arg: str, a) -> np.dtype:
     dtype = float_dtype(name, arg, a)
     if a.ndim != 4:
         raise ValueError(f"{name}: {arg} must be 4-D (N, H, W, C). Received: {arg}.shape={a.shape}")
     check(name, arg, a, dtype=dtype)
     return dtype
-
-
-def _check_apart(name: str, out_name: str, out: np.ndarray, **inputs) -> None:
-    for arg, a in inputs.items():
-        if np.may_share_memory(out, a):
-            raise ValueError(f"{name}: {out_name} must not overlap {arg} (it is written while "
-                             f"{arg} is read).")  # fmt: skip
 
 
 def conv_direct_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, dil_w, out) -> None:
@@ -489,7 +487,7 @@ def conv_direct_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, di
     sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
     ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
     check(name, "out", out, dtype=dtype, shape=(x_padded.shape[0], ho, wo, cout), out=True)
-    _check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
+    check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
     launch(_conv_direct, out.size * kh * kw * cin, x_padded, kernel, bias, bool(relu),
            sh, sw, dh, dw, out)  # fmt: skip
 
@@ -524,7 +522,7 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
                          f"pool_w={pool_w}")  # fmt: skip
     shape = (x_padded.shape[0], ho // ph, wo // pw, cout)
     check(name, "out", out, dtype=dtype, shape=shape, out=True)
-    _check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
+    check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
     if out.size == 0:
         return
     launch(_conv_direct_pool, out.size * ph * pw * kh * kw * cin, x_padded, kernel, bias,
@@ -546,7 +544,7 @@ def _check_conv_inputs(name: str, x_padded, kernel, bias) -> tuple:
             f"Received: x_padded.shape={x_padded.shape}, kernel.shape={kernel.shape}"
         )
     if bias is None:
-        return dtype, _EMPTY[dtype]
+        return dtype, EMPTY[dtype]
     check(name, "bias", bias, dtype=dtype, shape=(cout,))
     return dtype, bias
 
@@ -588,10 +586,10 @@ def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, o
     check(name, "out_kernel", out_kernel, dtype=dtype, shape=(kh, kw, x_padded.shape[3], cout),
           out=True)  # fmt: skip
     if out_bias is None:
-        out_bias = _EMPTY[dtype]
+        out_bias = EMPTY[dtype]
     else:
         check(name, "out_bias", out_bias, dtype=dtype, shape=(cout,), out=True)
     for out_name, a in (("out_kernel", out_kernel), ("out_bias", out_bias)):
-        _check_apart(name, out_name, a, x_padded=x_padded, grads=grads)
+        check_apart(name, out_name, a, x_padded=x_padded, grads=grads)
     launch(_conv_filter_direct, grads.size * kh * kw * cin, x_padded, grads, sh, sw, dh, dw,
            out_kernel, out_bias)  # fmt: skip

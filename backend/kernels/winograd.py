@@ -38,8 +38,7 @@ import numpy as np
 from numba import prange
 
 from . import kernel, launch, parallel_kernel
-from ._checks import check, float_dtype
-from .conv import _EMPTY, _bias_or_zeros, _check_apart
+from ._checks import EMPTY, check, check_apart, float_dtype
 
 #: The 16 positions of a transformed 4x4 tile.
 POSITIONS = 16
@@ -54,6 +53,13 @@ def tile_counts(out_h: int, out_w: int) -> tuple:
 
 
 # ---- kernels -----------------------------------------------------------------------------
+
+
+@kernel
+def _bias_or_zeros(bias, cout, like):
+    """`bias`, or zeros when it is empty (no bias). (conv.py has the same two lines: Numba's
+    cache watches only a kernel's own file, so kernels do not call helpers of other files.)"""
+    return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
 
 
 @kernel
@@ -321,7 +327,7 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
                          f"kernel.shape={kernel.shape}")  # fmt: skip
     _, _, cin, cout = kernel.shape
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, cin, cout), out=True)
-    _check_apart(name, "out", out, kernel=kernel)
+    check_apart(name, "out", out, kernel=kernel)
     _run(threads, _filter_transform, out.size, kernel, out)
 
 
@@ -350,7 +356,7 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
                          f"{tiles_h}, tiles_w={tiles_w}")  # fmt: skip
     n, _, _, c = x.shape
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c), out=True)
-    _check_apart(name, "out", out, x=x)
+    check_apart(name, "out", out, x=x)
     _run(threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h, tiles_w, out)
 
 
@@ -383,8 +389,8 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
         )
     check(name, "m", m, dtype=dtype)
     if bias is None:
-        bias = _EMPTY[dtype]
+        bias = EMPTY[dtype]
     else:
         check(name, "bias", bias, dtype=dtype, shape=(cout,))
-    _check_apart(name, "out", out, m=m, bias=bias)
+    check_apart(name, "out", out, m=m, bias=bias)
     _run(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out)
