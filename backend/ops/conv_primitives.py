@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
+from .. import workers
 from ..tensor import Spec
 from .base import Op, apply
 
@@ -414,20 +415,26 @@ def _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu):
     per_image = tiles_h * tiles_w
     image_bytes = 16 * per_image * (cin + cout) * x.dtype.itemsize
     chunk = max(1, min(n, _WINOGRAD_CHUNK_BYTES // image_bytes))
-    # A cache-sized chunk's transforms run serially: waking the thread pool twice per chunk
-    # cost more than the threads saved (measured, see `_use_winograd`).
-    threads = image_bytes > _WINOGRAD_CHUNK_BYTES
-    v_all = _buffer(scratch, "winograd_input", (16 * chunk * per_image * cin,), x.dtype)
-    m_all = _buffer(scratch, "winograd_products", (16 * chunk * per_image * cout,), x.dtype)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        tiles = (stop - start) * per_image
-        v = v_all[: 16 * tiles * cin].reshape(16, tiles, cin)
-        m = m_all[: 16 * tiles * cout].reshape(16, tiles, cout)
-        wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=threads)
-        np.matmul(v, u, out=m)
-        wg.output_transform(m, bias, relu, y[start:stop], threads=threads)
+    chunks = -(-n // chunk)
+
+    def run_chunks(worker, first, last):
+        # Each worker thread its own work arrays and its own run of chunks, all serial: the
+        # chunks' calls are too small for threads of their own (see `backend.workers`).
+        v_all = _buffer(scratch, f"winograd_input_{worker}", (16 * chunk * per_image * cin,),
+                        x.dtype)  # fmt: skip
+        m_all = _buffer(scratch, f"winograd_products_{worker}",
+                        (16 * chunk * per_image * cout,), x.dtype)  # fmt: skip
+        for c in range(first, last):
+            start, stop = c * chunk, min(n, (c + 1) * chunk)
+            tiles = (stop - start) * per_image
+            v = v_all[: 16 * tiles * cin].reshape(16, tiles, cin)
+            m = m_all[: 16 * tiles * cout].reshape(16, tiles, cout)
+            wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False)
+            np.matmul(v, u, out=m)
+            wg.output_transform(m, bias, relu, y[start:stop], threads=False)
+
+    workers.split(run_chunks, chunks)
     return _delivered(y, out)
 
 

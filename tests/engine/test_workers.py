@@ -1,0 +1,83 @@
+"""`backend.workers.split`: shares cover the range once, run on several threads, raise what a
+share raised; and the Winograd convolution it drives gives the same bits with 1 or 2."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from backend import config, workers
+from backend.ops import conv_primitives as cp
+
+
+@pytest.fixture
+def threads():
+    old = config.get_num_threads()
+
+    def use(n):
+        config.set_num_threads(n)
+
+    yield use
+    config.set_num_threads(old)
+
+
+@pytest.mark.parametrize(("n", "count"), [(1, 7), (2, 7), (2, 1), (2, 0), (2, 2)])
+def test_shares_cover_the_range_once(threads, n, count):
+    threads(n)
+    seen, calls = [], []
+    lock = threading.Lock()
+
+    def work(worker, start, stop):
+        with lock:
+            calls.append((worker, start, stop))
+            seen.extend(range(start, stop))
+
+    workers.split(work, count)
+    assert sorted(seen) == list(range(count))
+    assert len(calls) == max(1, min(n, count))
+    assert sorted(w for w, _, _ in calls) == list(range(len(calls)))
+
+
+def test_shares_run_at_once_on_other_threads(threads):
+    threads(2)
+    barrier = threading.Barrier(2, timeout=10)  # both shares must be inside work() together
+    idents = set()
+
+    def work(worker, start, stop):
+        idents.add(threading.get_ident())
+        barrier.wait()
+
+    workers.split(work, 2)
+    assert len(idents) == 2 and threading.get_ident() in idents
+
+
+def test_an_exception_in_any_share_is_raised_after_all_finish(threads):
+    threads(2)
+    finished = []
+
+    def work(worker, start, stop):
+        if worker == 1:
+            raise ValueError("share 1 failed")
+        finished.append(worker)
+
+    with pytest.raises(ValueError, match="share 1 failed"):
+        workers.split(work, 4)
+    assert finished == [0]
+
+
+def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
+    monkeypatch.setattr(cp, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 9, 8, 16)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 16, 8)).astype(np.float32)
+    bias = rng.standard_normal(8).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        out = np.empty((5, 7, 6, 8), np.float32)
+        cp._conv_winograd(x, k, (0, 0), (7, 6), out, {}, bias, True)
+        results.append(out)
+    assert results[0].tobytes() == results[1].tobytes()
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
+    ref = np.maximum(np.einsum("nijcab,abco->nijo", windows, k) + bias, 0)
+    np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
