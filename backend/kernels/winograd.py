@@ -286,6 +286,50 @@ def _output_transform(parallel, m, bias, relu, tiles_h, tiles_w, out):
         _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, 0, tile_rows, out)
 
 
+@kernel
+def _grad_tile_rows(g, tiles_h, tiles_w, start, stop, out):
+    """out[4*k + l, t] = (A g_t A^T)[k, l] for the tiles t = q*tiles_w + j of the tile rows
+    start <= q < stop (q = n*tiles_h + i), g_t the 2x2 cells g[n, 2i + r, 2j + s] (0 past
+    the edge), A = [[1, 0], [1, 1], [1, -1], [0, -1]] (A^T of the module docstring,
+    transposed)."""
+    height, width, cout = g.shape[1], g.shape[2], g.shape[3]
+    # Made here, not in the parallel kernel: there Numba would turn np.zeros into a parallel
+    # loop, entering the thread pool even on the serial path the worker threads take.
+    zrow = np.zeros(cout, g.dtype)
+    for q in range(start, stop):
+        n = q // tiles_h
+        r0 = 2 * (q - n * tiles_h)
+        for j in range(tiles_w):
+            c0 = 2 * j
+            t = q * tiles_w + j
+            a = g[n, r0, c0]
+            b = g[n, r0, c0 + 1] if c0 + 1 < width else zrow
+            c = g[n, r0 + 1, c0] if r0 + 1 < height else zrow
+            d = g[n, r0 + 1, c0 + 1] if r0 + 1 < height and c0 + 1 < width else zrow
+            for o in range(cout):
+                h0, h1, h2, h3 = a[o], a[o] + b[o], a[o] - b[o], -b[o]
+                e0, e1, e2, e3 = c[o], c[o] + d[o], c[o] - d[o], -d[o]
+                out[0, t, o], out[1, t, o], out[2, t, o], out[3, t, o] = h0, h1, h2, h3
+                out[4, t, o], out[5, t, o] = h0 + e0, h1 + e1
+                out[6, t, o], out[7, t, o] = h2 + e2, h3 + e3
+                out[8, t, o], out[9, t, o] = h0 - e0, h1 - e1
+                out[10, t, o], out[11, t, o] = h2 - e2, h3 - e3
+                out[12, t, o], out[13, t, o], out[14, t, o], out[15, t, o] = -e0, -e1, -e2, -e3
+
+
+@parallel_kernel
+def _grad_transform(parallel, g, tiles_h, tiles_w, out):
+    tile_rows = g.shape[0] * tiles_h
+    tasks = min(tile_rows, TASKS)
+    if parallel:
+        for k in prange(tasks):
+            task = np.int64(k)
+            _grad_tile_rows(g, tiles_h, tiles_w, task * tile_rows // tasks,
+                            (task + 1) * tile_rows // tasks, out)  # fmt: skip
+    else:
+        _grad_tile_rows(g, tiles_h, tiles_w, 0, tile_rows, out)
+
+
 # ---- wrappers ----------------------------------------------------------------------------
 
 
@@ -394,3 +438,57 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
         check(name, "bias", bias, dtype=dtype, shape=(cout,))
     check_apart(name, "out", out, m=m, bias=bias)
     _run(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out)
+
+
+def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
+    """Transforms the 2x2 tiles of an output gradient `g` (N, Ho, Wo, C_out) into `out`
+    (16, N*tiles_h*tiles_w, C_out), tiles as `output_transform`'s: `out[4*k + l, t] =
+    (A g_t A^T)[k, l]` with A = [[1, 0], [1, 1], [1, -1], [0, -1]] and g_t the tile's cells
+    (0 past the edge). With `input_transform`'s V of the convolution's input, the kernel
+    gradient is `G^T (sum over tiles of V_t * out_t) G` (see `filter_grad_from_products`).
+
+    Example:
+        >>> g = np.array([1.0, 2.0, 3.0, 4.0], np.float32).reshape(1, 2, 2, 1)
+        >>> w = np.empty((16, 1, 1), np.float32)
+        >>> grad_transform(g, w)
+        >>> w[:, 0, 0].reshape(4, 4)
+        array([[ 1.,  3., -1., -2.],
+               [ 4., 10., -2., -6.],
+               [-2., -4.,  0.,  2.],
+               [-3., -7.,  1.,  4.]], dtype=float32)
+    """
+    name = "grad_transform"
+    dtype = _check_4d(name, "g", g)
+    n, ho, wo, cout = g.shape
+    tiles_h, tiles_w = tile_counts(ho, wo)
+    check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, cout), out=True)
+    check_apart(name, "out", out, g=g)
+    _run(threads, _grad_transform, out.size, g, tiles_h, tiles_w, out)
+
+
+#: G (4x3) of the module docstring, for the kernel gradient's last step.
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def filter_grad_from_products(m: np.ndarray, out: np.ndarray) -> None:
+    """`out[a, b] = (G^T m G)[a, b]`: the kernel gradient (3, 3, C_in, C_out) from the summed
+    products `m` (16, C_in, C_out) (position 4*k + l), a small numpy contraction.
+
+    Example:
+        >>> m = np.zeros((16, 1, 1), np.float32)
+        >>> m[0] = 1.0
+        >>> out = np.empty((3, 3, 1, 1), np.float32)
+        >>> filter_grad_from_products(m, out)
+        >>> out[:, :, 0, 0]
+        array([[1., 0., 0.],
+               [0., 0., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
+    name = "filter_grad_from_products"
+    dtype = float_dtype(name, "m", m)
+    if m.ndim != 3 or m.shape[0] != POSITIONS:
+        raise ValueError(f"{name}: m must be (16, C_in, C_out). Received: m.shape={m.shape}")
+    check(name, "out", out, dtype=dtype, shape=(3, 3, *m.shape[1:]), out=True)
+    g = _G.astype(dtype)
+    m4 = m.reshape(4, 4, *m.shape[1:])
+    np.einsum("ka,lb,klco->abco", g, g, m4, out=out, optimize=True)

@@ -438,6 +438,49 @@ def _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu):
     return _delivered(y, out)
 
 
+def _filter_winograd(x, y, top_left, out, scratch):
+    """The kernel gradient of a 3x3 stride-1 convolution by Winograd F(3x3, 2x2), the dual of
+    the forward's F(2x2, 3x3): `dk = G^T (sum over tiles t of V_t * W_t) G`, V the forward's
+    input transform of `x` and W the output gradient's 2x2 tiles transformed by A
+    (`kernels.winograd.grad_transform`); per position, the sum over tiles is one GEMM
+    (C_in, T) @ (T, C_out) with a long T. By chunks of images as `_conv_winograd`, on the
+    worker threads; each chunk's products are summed in chunk order afterwards, so the result
+    does not depend on the thread count."""
+    wg = _winograd_kernels()
+    n, _, _, cin = x.shape
+    _, ho, wo, cout = y.shape
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    tiles_h, tiles_w = wg.tile_counts(ho, wo)
+    per_image = tiles_h * tiles_w
+    image_bytes = 16 * per_image * (cin + cout) * x.dtype.itemsize
+    chunk = max(1, min(n, _WINOGRAD_CHUNK_BYTES // image_bytes))
+    chunks = -(-n // chunk)
+    products = _buffer(scratch, "winograd_filter_products", (chunks, 16, cin, cout), x.dtype)
+
+    def run_chunks(worker, first, last):
+        v_all = _buffer(scratch, f"winograd_input_{worker}", (16 * chunk * per_image * cin,),
+                        x.dtype)  # fmt: skip
+        w_all = _buffer(scratch, f"winograd_grads_{worker}", (16 * chunk * per_image * cout,),
+                        x.dtype)  # fmt: skip
+        for c in range(first, last):
+            start, stop = c * chunk, min(n, (c + 1) * chunk)
+            tiles = (stop - start) * per_image
+            v = v_all[: 16 * tiles * cin].reshape(16, tiles, cin)
+            w = w_all[: 16 * tiles * cout].reshape(16, tiles, cout)
+            wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False)
+            wg.grad_transform(y[start:stop], w, threads=False)
+            np.matmul(v.transpose(0, 2, 1), w, out=products[c])
+
+    workers.split(run_chunks, chunks)
+    total = _buffer(scratch, "winograd_filter_total", (16, cin, cout), x.dtype)
+    np.copyto(total, products[0])
+    for c in range(1, chunks):
+        total += products[c]
+    dk = out if _writable(out) else np.empty((3, 3, cin, cout), x.dtype)
+    wg.filter_grad_from_products(total, dk)
+    return _delivered(dk, out)
+
+
 def _conv_forward(x, k, strides, dilation, pads, groups, out=None, scratch=None, bias=None,
                   relu=False):  # fmt: skip
     """The convolution; written into `out` (a C-contiguous output buffer) when given, with
@@ -602,6 +645,9 @@ def _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups, out
     if _use_direct(x.dtype, (kh, kw, cin, cout), groups, gradient=True):
         return _conv_filter_direct(x, y, kernel_size, strides, dilation, pads, out, scratch,
                                    bias_out)  # fmt: skip
+    if _use_winograd(x.dtype, (kh, kw, cin, cout), strides, dilation, groups, (ho, wo)):
+        _bias_grad(y, bias_out)
+        return _filter_winograd(x, y, (pads[0][0], pads[1][0]), out, scratch)
     cols = _im2col(x, (kh, kw), strides, dilation, pads, (ho, wo), scratch)
     rows = n * ho * wo
     if groups == 1:

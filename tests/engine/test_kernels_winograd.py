@@ -281,3 +281,78 @@ def test_docstring_examples():
 
     result = doctest.testmod(winograd, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 9 and result.failed == 0
+
+
+# ---- the kernel gradient, F(3x3, 2x2) ------------------------------------------------------------
+
+A = A_T.T  # (4, 2)
+
+
+def ref_grad_transform(g):
+    """W[4*k + l, t] = (A g_t A^T)[k, l], g_t the tile's 2x2 cells (0 past the edge)."""
+    n, ho, wo, c = g.shape
+    tiles_h, tiles_w = (ho + 1) // 2, (wo + 1) // 2
+    padded = np.zeros((n, 2 * tiles_h, 2 * tiles_w, c))
+    padded[:, :ho, :wo] = g
+    tiles = padded.reshape(n, tiles_h, 2, tiles_w, 2, c).transpose(0, 1, 3, 2, 4, 5)
+    w = np.einsum("kr,trsc,ls->kltc", A, tiles.reshape(-1, 2, 2, c), A)
+    return w.reshape(16, -1, c)
+
+
+def ref_filter_grad(x, g, top, left):
+    """dk[a, b, c, o] = sum_{n, i, j} x[n, i + a - top, j + b - left, c] g[n, i, j, o]."""
+    n, ho, wo, _ = g.shape
+    h, w = x.shape[1:3]
+    xp = np.zeros((n, ho + 2, wo + 2, x.shape[3]))
+    for i in range(ho + 2):
+        for j in range(wo + 2):
+            if 0 <= i - top < h and 0 <= j - left < w:
+                xp[:, i, j] = x[:, i - top, j - left]
+    dk = np.zeros((3, 3, x.shape[3], g.shape[3]))
+    for a in range(3):
+        for b in range(3):
+            dk[a, b] = np.einsum("nijc,nijo->co", xp[:, a : a + ho, b : b + wo], g)
+    return dk
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 2, 2, 1), (2, 5, 4, 3), (1, 3, 7, 33)], ids=str)
+def test_grad_transform_matches_numpy(shape, dtype):
+    g = rng.standard_normal(shape).astype(dtype)
+    tiles = ((shape[1] + 1) // 2) * ((shape[2] + 1) // 2) * shape[0]
+    out = np.full((16, tiles, shape[3]), np.nan, dtype)
+    same_bits_any_threads(lambda: (winograd.grad_transform(g, out), out.copy())[1])
+    expected = ref_grad_transform(g.astype(np.float64))  # sums of 2-4 cells: one rounding
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=str)
+@pytest.mark.parametrize("channels", [(1, 1), (16, 3), (33, 5)], ids=str)
+def test_winograd_filter_grad_matches_direct_sums(geometry, channels):
+    # V of the input and W of the output gradient, one GEMM per position summed over tiles,
+    # then G^T (.) G: the kernel gradient of the convolution.
+    n, h, w, ((top, bottom), (left, right)) = geometry
+    ho, wo = h + top + bottom - 2, w + left + right - 2
+    x = rng.standard_normal((n, h, w, channels[0]))
+    g = rng.standard_normal((n, ho, wo, channels[1]))
+    expected = ref_filter_grad(x, g, top, left)
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-5)):
+        tiles_h, tiles_w = winograd.tile_counts(ho, wo)
+        t = n * tiles_h * tiles_w
+        v = np.empty((16, t, channels[0]), dtype)
+        wt = np.empty((16, t, channels[1]), dtype)
+        winograd.input_transform(x.astype(dtype), top, left, tiles_h, tiles_w, v)
+        winograd.grad_transform(g.astype(dtype), wt)
+        dk = np.full((3, 3, *channels), np.nan, dtype)
+        winograd.filter_grad_from_products(np.matmul(v.transpose(0, 2, 1), wt), dk)
+        assert np.abs(dk - expected).max() <= tol * np.abs(expected).max()
+
+
+def test_grad_transform_checks():
+    g = np.zeros((1, 3, 3, 2), np.float32)
+    with pytest.raises(ValueError, match="grad_transform: out must have shape"):
+        winograd.grad_transform(g, np.zeros((16, 3, 2), np.float32))
+    with pytest.raises(TypeError, match="grad_transform: g must be float32 or float64"):
+        winograd.grad_transform(g.astype(np.int32), np.zeros((16, 4, 2), np.float32))
+    with pytest.raises(ValueError, match="filter_grad_from_products: m must be"):
+        winograd.filter_grad_from_products(np.zeros((9, 2, 2)), np.zeros((3, 3, 2, 2)))

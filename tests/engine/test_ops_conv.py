@@ -660,13 +660,38 @@ def _winograd_conv_op(pads):
 
 @pytest.mark.parametrize("xs, ks, pads, forward, input_grad", WINOGRAD_CASES, ids=str)
 def test_conv_on_winograd(monkeypatch, xs, ks, pads, forward, input_grad):
+    from backend.kernels import winograd
+
     seen = _spy_winograd(monkeypatch)
+    grads_seen, real_grad = [], winograd.grad_transform
+    monkeypatch.setattr(winograd, "grad_transform", lambda g, *a, **kw: (
+        grads_seen.append(g.shape), real_grad(g, *a, **kw)))  # fmt: skip
     x, k = rand(*xs), rand(*ks)
     y = ref_conv2d(x, k, 1, pads)
     check_op(_winograd_conv_op(pads), [x, k], lambda x, k: ref_conv2d(x, k, 1, pads), atol=1e-9)
     assert (x.shape in seen) == forward
+    # The kernel gradient (F(3x3, 2x2) over the same tiles) goes with the forward, unless the
+    # kernel is small enough for the direct kernel-gradient loops.
+    from backend.ops import conv_primitives as cp
+
+    direct = cp._use_direct(np.dtype("float64"), ks, 1, gradient=True)
+    assert bool(grads_seen) == (forward and not direct) and set(grads_seen) <= {y.shape}
     assert (y.shape in seen) == input_grad
     assert set(seen) <= {x.shape, y.shape}
+
+
+def test_conv_kernel_gradient_on_winograd(monkeypatch):
+    # A kernel too large for the direct kernel-gradient loops (3*3*32*32 > 8192): the kernel
+    # gradient runs as Winograd F(3x3, 2x2) on the forward's tiles.
+    from backend.kernels import winograd
+
+    grads_seen, real_grad = [], winograd.grad_transform
+    monkeypatch.setattr(winograd, "grad_transform", lambda g, *a, **kw: (
+        grads_seen.append(g.shape), real_grad(g, *a, **kw)))  # fmt: skip
+    pads = ((1, 0), (0, 1))
+    x, k = rand(2, 5, 4, 32) * 0.3, rand(3, 3, 32, 32) * 0.3
+    check_op(_winograd_conv_op(pads), [x, k], lambda x, k: ref_conv2d(x, k, 1, pads), atol=1e-9)
+    assert grads_seen and set(grads_seen) == {(2, 4, 3, 32)}
 
 
 @pytest.mark.parametrize("xs, ks, pads, forward, input_grad", WINOGRAD_CASES[2:5], ids=str)

@@ -81,3 +81,18 @@ def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
     windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
     ref = np.maximum(np.einsum("nijcab,abco->nijo", windows, k) + bias, 0)
     np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_winograd_kernel_gradient_same_bits_with_one_or_two_workers(threads, monkeypatch):
+    monkeypatch.setattr(cp, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 9, 8, 32)).astype(np.float32)
+    g = rng.standard_normal((5, 7, 6, 32)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        results.append(cp._filter_winograd(x, g, (0, 0), None, {}))
+    assert results[0].tobytes() == results[1].tobytes()
+    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
+    ref = np.einsum("nijcab,nijo->abco", windows.astype(np.float64), g)
+    np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
