@@ -326,7 +326,11 @@ def _conv_filter_direct(x, y, kernel_size, strides, dilation, pads, out, scratch
 _WINOGRAD_MIN_IN = 16
 #: The largest share of the im2col GEMM's multiplies the Winograd GEMMs may do: 16 per 2x2
 #: tile against 9 per output pixel is 0.44, more where tiles overhang an odd-sized output.
-_WINOGRAD_MAX_MULTIPLIES = 0.6
+#: (0.6 while the chunks ran on one core; 0.8 since they run on every worker thread.)
+_WINOGRAD_MAX_MULTIPLIES = 0.8
+#: The largest C_in * C_out sent to Winograd: at 128 x 128 its chunk-sized GEMMs (a few
+#: dozen tiles by 128) lost to im2col's one big GEMM (32x9x9x128: 2.9 ms against 4.2).
+_WINOGRAD_MAX_CHANNELS = 64 * 64
 #: Bytes of transformed input and products (V and M) per chunk of images (1.5 MB): they stay
 #: in cache from the input transform through the GEMMs to the output transform. In a Plan,
 #: where other steps evict the caches between calls, 1-2 MB chunks ran the MNIST layer 1.1x
@@ -346,10 +350,17 @@ def _use_winograd(dtype, kernel_shape, strides, dilation, groups: int, out_hw,
     """Whether a convolution with output size `out_hw` runs as Winograd F(2x2, 3x3)
     (`_conv_winograd`) instead of im2col + one GEMM (whose GEMM has `gemm_pixels` rows per
     image: Ho*Wo by default; the output gradient's pixels for an input gradient): a 3x3 kernel
-    (3, 3, C_in, C_out), strides and dilation 1, groups 1, at least 16 input channels, and
-    Winograd's 16 multiplies per 2x2 tile at most 0.6 of im2col's 9 per GEMM row (so not for
-    a 5x5 or 3x3 output, nor the input gradient of a "valid" convolution, which grows the
-    image: 11x11 -> 13x13 is 0.72).
+    (3, 3, C_in, C_out), strides and dilation 1, groups 1, at least 16 input channels,
+    C_in * C_out at most 64 * 64, and Winograd's 16 multiplies per 2x2 tile at most 0.8 of
+    im2col's 9 per GEMM row (0.72 for the input gradient of the MNIST second layer, whose
+    image grows 11x11 -> 13x13; 0.79 for a 3x3 output).
+
+    Since the chunks run on all worker threads (`backend.workers`; the table below was taken
+    while they ran on one core), batch 128 unless noted: the MNIST second layer's forward
+    5.2 -> 2.5 ms (im2col + GEMM: 5.2), at batch 512 19.6 / 9.8; its input gradient
+    (valid, 0.72) GEMM + col2im 4.1-4.2 / Winograd 3.2-3.4, so now taken; (64,7,7,64) valid
+    1.0 / 0.8; (64,5,5,64) valid (3x3 out, 0.79) 0.49 / 0.42; (32,9,9,128) x 128 2.9 / 4.2
+    (not taken: `_WINOGRAD_MAX_CHANNELS`).
 
     Measured (ms per call, float32, 2 threads on a shared 2-core Zen4 VM, median of 24 calls
     alternating the two paths, each after a threaded Numba pass over 128 MB as in a Plan;
@@ -383,9 +394,10 @@ def _use_winograd(dtype, kernel_shape, strides, dilation, groups: int, out_hw,
     They run serially: on this machine's 2 threads, memory-bound loops gained nothing from
     threads while each wake of the pool cost 60-140 us.
     """
-    kh, kw, cin, _ = kernel_shape
+    kh, kw, cin, cout = kernel_shape
     if not (
         groups == 1
+        and cin * cout <= _WINOGRAD_MAX_CHANNELS
         and dtype in (np.float32, np.float64)
         and (kh, kw) == (3, 3)
         and tuple(strides) == (1, 1)

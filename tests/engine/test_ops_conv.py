@@ -715,14 +715,18 @@ def test_winograd_selection():
     assert cp._use_winograd(f32, (3, 3, 32, 64), one, one, 1, (11, 11))  # MNIST's 2nd layer
     assert cp._use_winograd(f32, (3, 3, 16, 1), one, one, 1, (2, 2))
     assert cp._use_winograd(np.dtype("float64"), (3, 3, 16, 8), one, one, 1, (7, 7))
+    assert cp._use_winograd(f32, (3, 3, 64, 32), one, one, 1, (13, 13), 11 * 11)  # its dx
+    assert cp._use_winograd(f32, (3, 3, 32, 64), one, one, 1, (5, 5))  # 9 tiles, 25 pixels
     for args in [
         ((3, 3, 15, 64), one, one, 1, (11, 11)),  # too few input channels
         ((3, 3, 32, 64), (1, 2), one, 1, (11, 11)),
         ((3, 3, 32, 64), one, (2, 1), 1, (11, 11)),
         ((3, 3, 32, 64), one, one, 2, (11, 11)),
         ((3, 2, 32, 64), one, one, 1, (11, 11)),
-        ((3, 3, 32, 64), one, one, 1, (5, 5)),  # 9 tiles for 25 pixels
-        ((3, 3, 64, 32), one, one, 1, (13, 13), 11 * 11),  # MNIST's input gradient
+        ((3, 3, 32, 64), one, one, 1, (1, 1)),  # a tile for one pixel
+        ((3, 3, 32, 64), one, one, 1, (3, 1)),  # 2 tiles for 3 pixels
+        ((3, 3, 128, 128), one, one, 1, (11, 11)),  # channels past _WINOGRAD_MAX_CHANNELS
+        ((3, 3, 17, 16), one, one, 1, (8, 9), 6 * 7),  # a 20-tile image from 42 pixels
     ]:  # fmt: skip
         assert not cp._use_winograd(f32, *args)
     assert not cp._use_winograd(np.dtype("float16"), (3, 3, 32, 64), one, one, 1, (11, 11))
