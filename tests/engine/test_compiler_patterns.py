@@ -108,7 +108,9 @@ def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad(cin):
     assert "conv+bias+relu" in steps and "max_pool" in steps
 
 
-def test_float64_and_keepdims_sum_are_left_alone():
+def test_float64_training_step_matches_eager():
+    # float64 takes the same fusions (the bias gradient's sum over (0, 1, 2) rides with the
+    # kernel gradient); the loss's own keepdims sum of the activation is not a bias sum.
     kernel, b = _weights(dtype="float64")
 
     def step(x):
@@ -121,6 +123,8 @@ def test_float64_and_keepdims_sum_are_left_alone():
     x = _image(dtype="float64")
     for g, want in zip(f(x), _eager(step, x), strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-10)
+    steps = f.plan_for(x).describe()
+    assert "conv_filter_grad+bias_grad" in steps and "conv+bias+relu" in steps
 
 
 def _spy_conv_pool(monkeypatch):
