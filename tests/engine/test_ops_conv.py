@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from backend import GradientTape, SymbolicTensor, Tensor, ops
+from backend.ops import conv_paths
 from backend.ops.base import apply
 from backend.testing import check_op
 
@@ -551,10 +552,9 @@ def test_small_kernels_take_the_direct_kernels(monkeypatch):
 def test_conv_on_im2col_and_gemm(monkeypatch, xs, ks, strides, padding, dilation):
     # The same ops end to end with the direct kernels switched off: im2col + GEMM for the
     # forward and for the kernel gradient.
-    from backend.ops import conv_primitives as cp
 
-    monkeypatch.setattr(cp, "_DIRECT_FORWARD_MAX", 0)
-    monkeypatch.setattr(cp, "_DIRECT_FILTER_MAX", 0)
+    monkeypatch.setattr(conv_paths, "_DIRECT_FORWARD_MAX", 0)
+    monkeypatch.setattr(conv_paths, "_DIRECT_FILTER_MAX", 0)
     test_conv(xs, ks, strides, padding, dilation)
 
 
@@ -698,9 +698,8 @@ def test_conv_kernel_gradient_on_winograd(monkeypatch):
 def test_winograd_shapes_on_im2col_and_gemm(monkeypatch, xs, ks, pads, forward, input_grad):
     # The same shapes with Winograd switched off: im2col + GEMM forward, GEMM + col2im input
     # gradient.
-    from backend.ops import conv_primitives as cp
 
-    monkeypatch.setattr(cp, "_WINOGRAD_MIN_IN", 10**9)
+    monkeypatch.setattr(conv_paths, "_WINOGRAD_MIN_IN", 10**9)
     seen = _spy_winograd(monkeypatch)
     check_op(_winograd_conv_op(pads), [rand(*xs), rand(*ks)],
              lambda x, k: ref_conv2d(x, k, 1, pads), atol=1e-9)  # fmt: skip
@@ -744,7 +743,7 @@ def test_winograd_primitives_write_into_out(contiguous_out, dtype):
     pads, one = ((2, 0), (1, 1)), (1, 1)
     tol = 1e-12 if dtype == "float64" else 2e-5
     scratch = {}
-    with unittest.mock.patch.object(cp, "_WINOGRAD_CHUNK_BYTES", 3 * 16 * 20 * 33 * 8):
+    with unittest.mock.patch.object(conv_paths, "_WINOGRAD_CHUNK_BYTES", 3 * 16 * 20 * 33 * 8):
         for _ in range(2):
             x, k, bias = rand(5, 8, 9, 16), rand(3, 3, 16, 17), rand(17)
             x, k, bias = x.astype(dtype), k.astype(dtype), bias.astype(dtype)

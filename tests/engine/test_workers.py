@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from backend import config, workers
+from backend.ops import conv_paths
 from backend.ops import conv_primitives as cp
 
 
@@ -66,7 +67,7 @@ def test_an_exception_in_any_share_is_raised_after_all_finish(threads):
 
 
 def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
-    monkeypatch.setattr(cp, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    monkeypatch.setattr(conv_paths, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 9, 8, 16)).astype(np.float32)
     k = rng.standard_normal((3, 3, 16, 8)).astype(np.float32)
@@ -84,7 +85,7 @@ def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
 
 
 def test_winograd_kernel_gradient_same_bits_with_one_or_two_workers(threads, monkeypatch):
-    monkeypatch.setattr(cp, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    monkeypatch.setattr(conv_paths, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 9, 8, 32)).astype(np.float32)
     g = rng.standard_normal((5, 7, 6, 32)).astype(np.float32)
