@@ -7,6 +7,10 @@ im2col is not: `conv_direct_nhwc` (the convolution with its bias and relu fused)
 `conv_direct_pool_nhwc` is `conv_direct_nhwc` then a non-overlapping max pool in one pass, the
 convolution's rows kept in a few KB per pooled row instead of written out (inference: the pool
 reads a first layer's activation once: not writing it saves both the write and the read).
+In training it also records each window's argmax (a byte per pooled value), from which
+`conv_filter_pool_direct_nhwc` computes the kernel gradient, rebuilding the convolution's
+gradient (the pool's and relu's gradients) a few rows at a time: the activation and its
+gradient never go to memory.
 
 `im2col_nhwc` and `conv_direct_nhwc` run threads over (image, output row) pairs, each writing
 its own rows of `out` (`conv_direct_pool_nhwc` over (image, pooled row) pairs); `col2im_nhwc`
@@ -196,6 +200,32 @@ def _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, step, cols, out2, p
     the flattened x, `step` the distance from one window to the next."""
     n_taps, cout = k2.shape
     zero = out2.dtype.type(0)
+    if n_taps == 9:  # a 3x3 kernel on one channel: one pass, the activation in its store
+        c0, c1, c2 = corner + offsets[0], corner + offsets[1], corner + offsets[2]
+        c3, c4, c5 = corner + offsets[3], corner + offsets[4], corner + offsets[5]
+        c6, c7, c8 = corner + offsets[6], corner + offsets[7], corner + offsets[8]
+        for j in range(cols):
+            s = j * step
+            x0, x1, x2 = xf[c0 + s], xf[c1 + s], xf[c2 + s]
+            x3, x4, x5 = xf[c3 + s], xf[c4 + s], xf[c5 + s]
+            x6, x7, x8 = xf[c6 + s], xf[c7 + s], xf[c8 + s]
+            p = p0 + j
+            if relu:
+                for o in range(cout):
+                    z = (
+                        bias[o] + x0 * k2[0, o] + x1 * k2[1, o] + x2 * k2[2, o]
+                        + x3 * k2[3, o] + x4 * k2[4, o] + x5 * k2[5, o] + x6 * k2[6, o]
+                        + x7 * k2[7, o] + x8 * k2[8, o]
+                    )  # fmt: skip
+                    out2[p, o] = zero if z < zero else z
+            else:
+                for o in range(cout):
+                    out2[p, o] = (
+                        bias[o] + x0 * k2[0, o] + x1 * k2[1, o] + x2 * k2[2, o]
+                        + x3 * k2[3, o] + x4 * k2[4, o] + x5 * k2[5, o] + x6 * k2[6, o]
+                        + x7 * k2[7, o] + x8 * k2[8, o]
+                    )  # fmt: skip
+        return
     if n_taps < _GROUP:
         for j in range(cols):
             for o in range(cout):
@@ -277,16 +307,44 @@ def _conv_direct(parallel, x, kernel, bias, relu, sh, sw, dh, dw, out):
             _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
 
 
+#: `conv_direct_pool_nhwc`'s argmax for a window whose gradient is 0 (relu's, at a max <= 0).
+NO_GRADIENT = 255
+
+
 @kernel
-def _max_pool_rows(conv_rows, ph, pw, out_row):
+def _max_pool_rows(conv_rows, ph, pw, relu, out_row, idx3, q):
     """out_row[v, o] = the max of conv_rows[a, v*pw + c, o] over a < ph, c < pw: the first
     maximum in row-major (a, c) order, NaN winning as in `pool._takes`; conv_rows is
-    (ph, cols, C_out), its columns past the last whole window unused."""
+    (ph, cols, C_out), its columns past the last whole window unused. When idx3 is not
+    empty, idx3[q, v, o] = a*pw + c of that maximum, or NO_GRADIENT when `relu` and it is
+    not positive."""
     n_windows, cout = out_row.shape
+    record = idx3.shape[0] != 0
+    none = np.uint8(NO_GRADIENT)
+    zero = out_row.dtype.type(0)
     if ph == 2 and pw == 2:  # the common pool: the window's maximum stays in a register
         top, bottom = conv_rows[0], conv_rows[1]
         for v in range(n_windows):
             j = 2 * v
+            if record:
+                at_row = idx3[q, v]
+                for o in range(cout):
+                    best, at = top[j, o], np.uint8(0)
+                    z = top[j + 1, o]
+                    t = _takes(z, best)
+                    at = np.uint8(1) if t else at
+                    best = z if t else best
+                    z = bottom[j, o]
+                    t = _takes(z, best)
+                    at = np.uint8(2) if t else at
+                    best = z if t else best
+                    z = bottom[j + 1, o]
+                    t = _takes(z, best)
+                    at = np.uint8(3) if t else at
+                    best = z if t else best
+                    out_row[v, o] = best
+                    at_row[o] = none if relu and not (best > zero) else at
+                continue
             for o in range(cout):
                 best = top[j, o]
                 z = top[j + 1, o]
@@ -302,19 +360,34 @@ def _max_pool_rows(conv_rows, ph, pw, out_row):
         first = conv_rows[0, j]
         for o in range(cout):
             best[o] = first[o]
+        if record:
+            at_row = idx3[q, v]
+            for o in range(cout):
+                at_row[o] = 0
         for a in range(ph):
             for c in range(pw):
                 cell = conv_rows[a, j + c]
-                for o in range(cout):
-                    z, m = cell[o], best[o]
-                    best[o] = z if _takes(z, m) else m
+                if record:
+                    at = np.uint8(a * pw + c)
+                    for o in range(cout):
+                        if _takes(cell[o], best[o]):
+                            best[o] = cell[o]
+                            at_row[o] = at
+                else:
+                    for o in range(cout):
+                        z, m = cell[o], best[o]
+                        best[o] = z if _takes(z, m) else m
+        if record and relu:
+            for o in range(cout):
+                if not (best[o] > zero):
+                    at_row[o] = none
 
 
 @kernel
-def _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3):
+def _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3, idx3):
     """Pooled row q = (image q // rows, row q % rows): its ph rows of the convolution (only
     the columns that whole windows cover) into a small work array, then their max pool into
-    out3[q] (Q, C_out)."""
+    out3[q] (Q, C_out) and, when idx3 is not empty, the argmax into idx3[q]."""
     height, width, channels = x_shape
     cout = k2.shape[1]
     b = q // rows
@@ -326,26 +399,29 @@ def _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape
         corner = (b * height + (i0 + a) * sh) * width * channels
         _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, sw * channels, cols, flat,
                             a * cols)  # fmt: skip
-    _max_pool_rows(conv_rows, ph, pw, out3[q])
+    _max_pool_rows(conv_rows, ph, pw, relu, out3[q], idx3, q)
 
 
 @parallel_kernel
-def _conv_direct_pool(parallel, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, out):
+def _conv_direct_pool(parallel, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, out, argmax):
     kh, kw, channels, cout = kernel.shape
     n, rows, cols, _ = out.shape
     offsets = _tap_offsets(x, kh, kw, dh, dw)
     xf = x.reshape(x.size)
     k2 = kernel.reshape(kh * kw * channels, cout)
     out3 = out.reshape(n * rows, cols, cout)
+    idx3 = argmax.reshape(argmax.shape[0] * argmax.shape[1], argmax.shape[2], argmax.shape[3])
     x_shape = (x.shape[1], x.shape[2], channels)
     bias = _bias_or_zeros(bias, cout, out)
     if parallel:
         for k in prange(n * rows):
             q = np.int64(k)  # prange counts in uint64; one helper signature for both paths
-            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3)
+            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3,
+                           idx3)  # fmt: skip
     else:
         for q in range(n * rows):
-            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3)
+            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3,
+                           idx3)  # fmt: skip
 
 
 @kernel
@@ -360,55 +436,102 @@ def _pixel_offsets(rows, cols, sh, sw, width, channels):
 
 
 @kernel
+def _filter_block(xf, offsets, corners, c0, base, g2, p0, count, part, bias_part):
+    """Adds `count` pixels m to the kernel gradient's sums: part[t] += x_m[t] * g2[p0 + m]
+    (x_m[t] = xf[base + corners[c0 + m] + offsets[t]]) and, when bias_part is not empty,
+    bias_part += g2[p0 + m]; pixels added in order, up to _GROUP per pass."""
+    n_taps, cout = part.shape
+    with_bias = bias_part.shape[0] != 0
+    m = 0
+    while m + _GROUP <= count:
+        p = p0 + m
+        c = c0 + m
+        x0, x1 = base + corners[c], base + corners[c + 1]
+        x2, x3 = base + corners[c + 2], base + corners[c + 3]
+        x4, x5 = base + corners[c + 4], base + corners[c + 5]
+        x6, x7 = base + corners[c + 6], base + corners[c + 7]
+        for t in range(n_taps):
+            s = offsets[t]
+            v0, v1, v2, v3 = xf[x0 + s], xf[x1 + s], xf[x2 + s], xf[x3 + s]
+            v4, v5, v6, v7 = xf[x4 + s], xf[x5 + s], xf[x6 + s], xf[x7 + s]
+            for o in range(cout):
+                part[t, o] = (
+                    part[t, o] + v0 * g2[p, o] + v1 * g2[p + 1, o] + v2 * g2[p + 2, o]
+                    + v3 * g2[p + 3, o] + v4 * g2[p + 4, o] + v5 * g2[p + 5, o]
+                    + v6 * g2[p + 6, o] + v7 * g2[p + 7, o]
+                )  # fmt: skip
+        if with_bias:
+            for o in range(cout):
+                bias_part[o] = (
+                    bias_part[o] + g2[p, o] + g2[p + 1, o] + g2[p + 2, o] + g2[p + 3, o]
+                    + g2[p + 4, o] + g2[p + 5, o] + g2[p + 6, o] + g2[p + 7, o]
+                )  # fmt: skip
+        m += _GROUP
+    while m < count:
+        p = p0 + m
+        x0 = base + corners[c0 + m]
+        for t in range(n_taps):
+            v0 = xf[x0 + offsets[t]]
+            for o in range(cout):
+                part[t, o] = part[t, o] + v0 * g2[p, o]
+        if with_bias:
+            for o in range(cout):
+                bias_part[o] = bias_part[o] + g2[p, o]
+        m += 1
+
+
+@kernel
+def _zero_parts(part, bias_part):
+    for t in range(part.shape[0]):
+        for o in range(part.shape[1]):
+            part[t, o] = 0
+    for o in range(bias_part.shape[0]):
+        bias_part[o] = 0
+
+
+@kernel
 def _filter_images(xf, offsets, corners, g2, start, stop, image_size, part, bias_part):
     """part = sum over the pixels p of images start <= b < stop of x_p[t] * g2[p] (x_p[t] =
     xf[b*image_size + corners[p mod H*W] + offsets[t]]) and, when bias_part is not empty,
     bias_part = sum of g2[p]; pixels added in order, up to _GROUP per pass."""
-    n_taps, cout = part.shape
     pixels = corners.shape[0]
-    with_bias = bias_part.shape[0] != 0
-    for t in range(n_taps):
-        for o in range(cout):
-            part[t, o] = 0
-    for o in range(bias_part.shape[0]):
-        bias_part[o] = 0
+    _zero_parts(part, bias_part)
     for b in range(start, stop):
-        image = b * image_size
-        m = 0
-        while m + _GROUP <= pixels:
-            p = b * pixels + m
-            c0, c1 = image + corners[m], image + corners[m + 1]
-            c2, c3 = image + corners[m + 2], image + corners[m + 3]
-            c4, c5 = image + corners[m + 4], image + corners[m + 5]
-            c6, c7 = image + corners[m + 6], image + corners[m + 7]
-            for t in range(n_taps):
-                s = offsets[t]
-                x0, x1, x2, x3 = xf[c0 + s], xf[c1 + s], xf[c2 + s], xf[c3 + s]
-                x4, x5, x6, x7 = xf[c4 + s], xf[c5 + s], xf[c6 + s], xf[c7 + s]
-                for o in range(cout):
-                    part[t, o] = (
-                        part[t, o] + x0 * g2[p, o] + x1 * g2[p + 1, o] + x2 * g2[p + 2, o]
-                        + x3 * g2[p + 3, o] + x4 * g2[p + 4, o] + x5 * g2[p + 5, o]
-                        + x6 * g2[p + 6, o] + x7 * g2[p + 7, o]
-                    )  # fmt: skip
-            if with_bias:
-                for o in range(cout):
-                    bias_part[o] = (
-                        bias_part[o] + g2[p, o] + g2[p + 1, o] + g2[p + 2, o] + g2[p + 3, o]
-                        + g2[p + 4, o] + g2[p + 5, o] + g2[p + 6, o] + g2[p + 7, o]
-                    )  # fmt: skip
-            m += _GROUP
-        while m < pixels:
-            p = b * pixels + m
-            c0 = image + corners[m]
-            for t in range(n_taps):
-                x0 = xf[c0 + offsets[t]]
-                for o in range(cout):
-                    part[t, o] = part[t, o] + x0 * g2[p, o]
-            if with_bias:
-                for o in range(cout):
-                    bias_part[o] = bias_part[o] + g2[p, o]
-            m += 1
+        _filter_block(xf, offsets, corners, 0, b * image_size, g2, b * pixels, pixels, part,
+                      bias_part)  # fmt: skip
+
+
+@kernel
+def _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, start, stop, image_size, ph,
+                          pw, cols, part, bias_part):  # fmt: skip
+    """`_filter_images` for a convolution followed by a max pool, from the pool's output
+    gradient g3 (N*rows, V, C_out) and its argmax idx3 (`_max_pool_rows`): the convolution's
+    gradient is rebuilt one pooled row at a time (its ph rows, `cols` wide, each window's
+    gradient at its argmax and 0 elsewhere, as the pool and relu gradients would write it)
+    in a small work array, then added as `_filter_images` adds those rows; rows no window
+    covers have no gradient and are skipped."""
+    windows, cout = idx3.shape[1], idx3.shape[2]
+    _zero_parts(part, bias_part)
+    covered = windows * pw
+    zero = g3.dtype.type(0)
+    block = np.empty((ph * cols, cout), g3.dtype)  # a few KB: stays in L1
+    for a in range(ph):  # columns no window covers stay 0
+        for j in range(covered, cols):
+            for o in range(cout):
+                block[a * cols + j, o] = zero
+    for b in range(start, stop):
+        for r in range(rows):
+            q = b * rows + r
+            for at in range(ph * pw):
+                a = at // pw
+                c = at - a * pw
+                code = np.uint8(at)
+                for v in range(windows):
+                    dst = a * cols + v * pw + c
+                    for o in range(cout):
+                        block[dst, o] = g3[q, v, o] if idx3[q, v, o] == code else zero
+            _filter_block(xf, offsets, corners, r * ph * cols, b * image_size, block, 0,
+                          ph * cols, part, bias_part)  # fmt: skip
 
 
 @kernel
@@ -456,6 +579,36 @@ def _conv_filter_direct(parallel, x, grads, sh, sw, dh, dw, out_kernel, out_bias
     _merge(parts, bias_parts, out_kernel.reshape(offsets.shape[0], cout), out_bias)
 
 
+@parallel_kernel
+def _conv_filter_pooled(parallel, x, argmax, grads, sh, sw, dh, dw, ph, pw, out_kernel,
+                        out_bias):  # fmt: skip
+    kh, kw, channels, cout = out_kernel.shape
+    n, rows, windows, _ = grads.shape
+    height, width = x.shape[1], x.shape[2]
+    conv_rows = (height - (kh - 1) * dh - 1) // sh + 1
+    conv_cols = (width - (kw - 1) * dw - 1) // sw + 1
+    offsets = _tap_offsets(x, kh, kw, dh, dw)
+    corners = _pixel_offsets(conv_rows, conv_cols, sh, sw, width, channels)
+    xf = x.reshape(x.size)
+    g3 = grads.reshape(n * rows, windows, cout)
+    idx3 = argmax.reshape(n * rows, windows, cout)
+    image_size = height * width * channels
+    chunks = min(n, FILTER_CHUNKS)
+    parts, bias_parts = _partials(chunks, offsets.shape[0], cout, out_bias.shape[0], grads)
+    if parallel:
+        for k in prange(chunks):
+            c = np.int64(k)
+            _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, c * n // chunks,
+                                  (c + 1) * n // chunks, image_size, ph, pw, conv_cols, parts[c],
+                                  bias_parts[c])  # fmt: skip
+    else:
+        for c in range(chunks):
+            _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, c * n // chunks,
+                                  (c + 1) * n // chunks, image_size, ph, pw, conv_cols, parts[c],
+                                  bias_parts[c])  # fmt: skip
+    _merge(parts, bias_parts, out_kernel.reshape(offsets.shape[0], cout), out_bias)
+
+
 def _check_image(name: str, arg: str, a) -> np.dtype:
     dtype = float_dtype(name, arg, a)
     if a.ndim != 4:
@@ -493,7 +646,7 @@ def conv_direct_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, di
 
 
 def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, dil_w,
-                          pool_h, pool_w, out) -> None:  # fmt: skip
+                          pool_h, pool_w, out, argmax=None) -> None:  # fmt: skip
     """`conv_direct_nhwc` followed by a max pool of non-overlapping `pool_h` x `pool_w`
     windows (stride = pool, "valid": rows and columns past the last whole window are
     dropped), in one pass that never writes the convolution out: `out[n, p, v, o] = max over
@@ -502,6 +655,11 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
     order with NaN winning (as `pool.max_pool2d`). `out` is (N, Ho // pool_h, Wo // pool_w,
     C_out). Threads run over (image, pooled row) pairs, each computing its pool_h rows of the
     convolution into a few KB of work array.
+
+    With `argmax` (uint8, `out`'s shape), also records where each window's maximum lies,
+    `a*pool_w + c`, or `NO_GRADIENT` (255) when `relu` and the maximum is not positive (relu's
+    gradient is 0 there): all `conv_filter_pool_direct_nhwc` needs for the training step's
+    kernel gradient, so the activation is not kept for it either (pool_h*pool_w < 255).
 
     Example:
         >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
@@ -515,18 +673,63 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
     dtype, bias = _check_conv_inputs(name, x_padded, kernel, bias)
     kh, kw, cin, cout = kernel.shape
     sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
-    ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
+    ph, pw, shape = _pooled(name, x_padded, kernel.shape, (sh, sw, dh, dw), pool_h, pool_w)
+    check(name, "out", out, dtype=dtype, shape=shape, out=True)
+    check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
+    if argmax is None:
+        argmax = _NO_ARGMAX
+    else:
+        _check_argmax(name, argmax, ph, pw, shape)
+        if not argmax.flags.writeable:
+            raise ValueError(f"{name}: argmax is written to but is read-only.")
+        check_apart(name, "argmax", argmax, pooled=out, x_padded=x_padded)
+    if out.size == 0:
+        return
+    launch(_conv_direct_pool, out.size * ph * pw * kh * kw * cin, x_padded, kernel, bias,
+           bool(relu), sh, sw, dh, dw, ph, pw, out, argmax)  # fmt: skip
+
+
+#: "No argmax wanted": one compiled signature with and without.
+_NO_ARGMAX = np.empty((0, 0, 0, 0), np.uint8)
+
+
+def _check_argmax(name: str, argmax, ph: int, pw: int, shape: tuple) -> None:
+    if ph * pw >= NO_GRADIENT:
+        raise ValueError(f"{name}: an argmax needs pool windows of fewer than {NO_GRADIENT} "
+                         f"cells. Received: pool_h={ph}, pool_w={pw}")  # fmt: skip
+    check(name, "argmax", argmax, dtype=np.dtype(np.uint8), shape=shape)
+
+
+def _kernel_shape(name: str, out_kernel) -> tuple:
+    if not isinstance(out_kernel, np.ndarray) or out_kernel.ndim != 4:
+        raise ValueError(f"{name}: out_kernel must be a 4-D array (kh, kw, C_in, C_out). "
+                         f"Received: out_kernel.shape={np.shape(out_kernel)}")  # fmt: skip
+    return out_kernel.shape
+
+
+def _check_filter_outs(name: str, dtype, x_padded, grads, out_kernel, out_bias):
+    """Checks a kernel gradient's outputs; returns `out_bias`, an empty array when None."""
+    kh, kw, _, cout = out_kernel.shape
+    check(name, "out_kernel", out_kernel, dtype=dtype, shape=(kh, kw, x_padded.shape[3], cout),
+          out=True)  # fmt: skip
+    if out_bias is None:
+        out_bias = EMPTY[dtype]
+    else:
+        check(name, "out_bias", out_bias, dtype=dtype, shape=(cout,), out=True)
+    for out_name, a in (("out_kernel", out_kernel), ("out_bias", out_bias)):
+        check_apart(name, out_name, a, x_padded=x_padded, grads=grads)
+    return out_bias
+
+
+def _pooled(name: str, x_padded, kernel_shape, steps, pool_h, pool_w) -> tuple:
+    """(pool_h, pool_w, the pooled shape) of a conv + non-overlapping max pool."""
+    kh, kw, _, cout = kernel_shape
+    ho, wo = _windows(name, x_padded.shape, kh, kw, *steps)
     ph, pw = int(pool_h), int(pool_w)
     if ph < 1 or pw < 1:
         raise ValueError(f"{name}: pool sizes must be >= 1. Received: pool_h={pool_h}, "
                          f"pool_w={pool_w}")  # fmt: skip
-    shape = (x_padded.shape[0], ho // ph, wo // pw, cout)
-    check(name, "out", out, dtype=dtype, shape=shape, out=True)
-    check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
-    if out.size == 0:
-        return
-    launch(_conv_direct_pool, out.size * ph * pw * kh * kw * cin, x_padded, kernel, bias,
-           bool(relu), sh, sw, dh, dw, ph, pw, out)  # fmt: skip
+    return ph, pw, (x_padded.shape[0], ho // ph, wo // pw, cout)
 
 
 def _check_conv_inputs(name: str, x_padded, kernel, bias) -> tuple:
@@ -571,10 +774,7 @@ def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, o
     name = "conv_filter_direct_nhwc"
     dtype = _check_image(name, "x_padded", x_padded)
     check(name, "grads", grads, dtype=dtype)
-    if not isinstance(out_kernel, np.ndarray) or out_kernel.ndim != 4:
-        raise ValueError(f"{name}: out_kernel must be a 4-D array (kh, kw, C_in, C_out). "
-                         f"Received: out_kernel.shape={np.shape(out_kernel)}")  # fmt: skip
-    kh, kw, cin, cout = out_kernel.shape
+    kh, kw, cin, cout = _kernel_shape(name, out_kernel)
     sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
     ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
     n = x_padded.shape[0]
@@ -583,13 +783,44 @@ def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, o
             f"{name}: grads must have shape {(n, ho, wo, cout)} (the windows of x_padded, "
             f"out_kernel's C_out). Received: grads.shape={grads.shape}"
         )
-    check(name, "out_kernel", out_kernel, dtype=dtype, shape=(kh, kw, x_padded.shape[3], cout),
-          out=True)  # fmt: skip
-    if out_bias is None:
-        out_bias = EMPTY[dtype]
-    else:
-        check(name, "out_bias", out_bias, dtype=dtype, shape=(cout,), out=True)
-    for out_name, a in (("out_kernel", out_kernel), ("out_bias", out_bias)):
-        check_apart(name, out_name, a, x_padded=x_padded, grads=grads)
+    out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
     launch(_conv_filter_direct, grads.size * kh * kw * cin, x_padded, grads, sh, sw, dh, dw,
            out_kernel, out_bias)  # fmt: skip
+
+
+def conv_filter_pool_direct_nhwc(x_padded, argmax, grads, stride_h, stride_w, dil_h, dil_w,
+                                 pool_h, pool_w, out_kernel, out_bias=None) -> None:  # fmt: skip
+    """The kernel (and bias) gradient of `conv_direct_pool_nhwc`'s convolution, from the
+    pool's output gradient `grads` (N, P, V, C_out) and the `argmax` that call recorded
+    (uint8, the same shape): `conv_filter_direct_nhwc` of the convolution's gradient, which
+    is grads[n, p, v, o] at the window's argmax and 0 elsewhere (and 0 everywhere in a window
+    whose argmax is `NO_GRADIENT`), rebuilt a few KB at a time so it never goes to memory.
+    Sums as `conv_filter_direct_nhwc`: `FILTER_CHUNKS` chunks of the batch merged in order,
+    so the result is the same serial or threaded (the rows no window covers are skipped:
+    they add only zeros).
+
+    Example:
+        >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+        >>> k = np.ones((3, 3, 1, 1), np.float32)
+        >>> pooled = np.empty((1, 1, 1, 1), np.float32)
+        >>> argmax = np.empty((1, 1, 1, 1), np.uint8)
+        >>> conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, pooled, argmax)
+        >>> argmax.ravel()  # the conv is [[45, 54], [81, 90]]: the max is the 4th cell
+        array([3], dtype=uint8)
+        >>> dk = np.empty((3, 3, 1, 1), np.float32)
+        >>> conv_filter_pool_direct_nhwc(x, argmax, np.ones_like(pooled), 1, 1, 1, 1, 2, 2, dk)
+        >>> dk[:, :, 0, 0]  # the window of conv cell (1, 1)
+        array([[ 5.,  6.,  7.],
+               [ 9., 10., 11.],
+               [13., 14., 15.]], dtype=float32)
+    """
+    name = "conv_filter_pool_direct_nhwc"
+    dtype = _check_image(name, "x_padded", x_padded)
+    kh, kw, cin, cout = _kernel_shape(name, out_kernel)
+    sh, sw, dh, dw = (int(v) for v in (stride_h, stride_w, dil_h, dil_w))
+    ph, pw, shape = _pooled(name, x_padded, out_kernel.shape, (sh, sw, dh, dw), pool_h, pool_w)
+    check(name, "grads", grads, dtype=dtype, shape=shape)
+    _check_argmax(name, argmax, ph, pw, shape)
+    out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
+    launch(_conv_filter_pooled, grads.size * ph * pw * kh * kw * cin, x_padded, argmax, grads,
+           sh, sw, dh, dw, ph, pw, out_kernel, out_bias)  # fmt: skip

@@ -158,42 +158,82 @@ def conv_into(x, k, out, strides, dilation, pads, groups, scratch=None, bias=Non
     _bias_relu(out, bias, relu)
 
 
-def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_strides,
-                   pool_padding, scratch=None, bias=None, relu=False) -> bool:  # fmt: skip
-    """`max_pool(relu(conv(x, k) + bias))` written into the preallocated `out` (the pooled
-    shape) in one pass, without the activation, when it can (for compiled Plans): when the
-    convolution runs on the direct kernel (`_use_direct`, `groups == 1`) and the pool's
-    windows tile its output (`pool == pool_strides`, `pool_padding="valid"`), it runs
-    `kernels.conv.conv_direct_pool_nhwc` and returns True (the same bits as `conv_into` then
-    `pool.max_pool_into`); else it does nothing and returns False. The conv arguments are
-    `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`."""
+def conv_pool_fusable(
+    x_shape, dtype, kernel_shape, strides, dilation, pads, groups, pool, pool_strides, pool_padding
+) -> bool:
+    """Whether `conv_pool_into` (and, in training, `conv_pool_filter_grad_into`) runs a conv
+    with a max pool after it in one pass: when the convolution runs on the direct kernel
+    (`_use_direct`, `groups == 1`), the pool's windows tile its output (`pool ==
+    pool_strides`, `pool_padding="valid"`, at least one whole window, fewer than 255 cells)
+    and every size is known."""
     pool, pool_strides = tuple(map(int, pool)), tuple(map(int, pool_strides))
     if (
         groups != 1
         or pool != pool_strides
         or pool_padding != "valid"
-        or x.ndim != 4
-        or x.dtype != k.dtype
-        or not _use_direct(x.dtype, k.shape, groups)
+        or len(x_shape) != 4
+        or any(s is None for s in x_shape[1:])
+        or pool[0] * pool[1] >= 255
+        or not _use_direct(np.dtype(dtype), kernel_shape, groups)
     ):
         return False
-    n, h, w, _ = x.shape
-    kh, kw, _, cout = k.shape
-    out_hw = tuple(
+    out_hw = _conv_out_hw(x_shape, kernel_shape, strides, dilation, pads)
+    return out_hw[0] >= pool[0] and out_hw[1] >= pool[1]
+
+
+def _conv_out_hw(x_shape, kernel_shape, strides, dilation, pads) -> tuple:
+    return tuple(
         _out_len(size, ks, s, d, lo, hi)
-        for size, ks, s, d, (lo, hi) in zip((h, w), (kh, kw), strides, dilation, pads, strict=True)
+        for size, ks, s, d, (lo, hi) in zip(
+            x_shape[1:3], kernel_shape[:2], strides, dilation, pads, strict=True
+        )
     )
-    if out_hw[0] < pool[0] or out_hw[1] < pool[1]:
+
+
+def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_strides,
+                   pool_padding, scratch=None, bias=None, relu=False,
+                   argmax=None) -> bool:  # fmt: skip
+    """`max_pool(relu(conv(x, k) + bias))` written into the preallocated `out` (the pooled
+    shape) in one pass, without the activation, when it can (for compiled Plans): when
+    `conv_pool_fusable`, it runs `kernels.conv.conv_direct_pool_nhwc` and returns True (the
+    same bits as `conv_into` then `pool.max_pool_into`); else it does nothing and returns
+    False. The conv arguments are `conv_into`'s, the pool ones `max_pool`'s attributes
+    `pool`, `strides` and `padding`. With `argmax` (uint8, the pooled shape), also records
+    each window's argmax for `conv_pool_filter_grad_into`."""
+    if x.dtype != k.dtype or not conv_pool_fusable(x.shape, x.dtype, k.shape, strides,
+                                                   dilation, pads, groups, pool, pool_strides,
+                                                   pool_padding):  # fmt: skip
         return False
+    kh, kw, _, cout = k.shape
+    out_hw = _conv_out_hw(x.shape, k.shape, strides, dilation, pads)
     xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
-    pooled = (n, out_hw[0] // pool[0], out_hw[1] // pool[1], cout)
+    pool = tuple(map(int, pool))
+    pooled = (x.shape[0], out_hw[0] // pool[0], out_hw[1] // pool[1], cout)
     writable = _writable(out) and out.dtype == x.dtype
     y = out if writable else _buffer(scratch, "pooled", pooled, x.dtype)
     bias = None if bias is None else np.ascontiguousarray(bias)
     _kernels().conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
-                                     *dilation, *pool, y)  # fmt: skip
+                                     *dilation, *pool, y, argmax)  # fmt: skip
     _delivered(y, out)
     return True
+
+
+def conv_pool_filter_grad_into(x, argmax, grads, out, kernel_size, strides, dilation, pads,
+                               pool, scratch=None, bias_out=None) -> None:  # fmt: skip
+    """The kernel gradient (and, with `bias_out`, the bias gradient) of the convolution in a
+    `conv_pool_into(..., argmax=argmax)` call, from the pool's output gradient `grads`: what
+    `conv_filter_grad_into` gives for the convolution's gradient that the max pool's (and
+    relu's) gradients would build, without building it
+    (`kernels.conv.conv_filter_pool_direct_nhwc`). Only for a `conv_pool_fusable` call."""
+    kh, kw = kernel_size
+    cout = grads.shape[3]
+    kernel_shape = (kh, kw, x.shape[3], cout)
+    out_hw = _conv_out_hw(x.shape, kernel_shape, strides, dilation, pads)
+    xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
+    dk = out if _writable(out) else _buffer(scratch, "pool_filter_grad", kernel_shape, x.dtype)
+    _kernels().conv_filter_pool_direct_nhwc(xp, argmax, np.ascontiguousarray(grads), *strides,
+                                            *dilation, *map(int, pool), dk, bias_out)  # fmt: skip
+    _delivered(dk, out)
 
 
 def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups, out=None,

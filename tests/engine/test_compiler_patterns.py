@@ -89,8 +89,10 @@ def _train_step(kernel, b, dense):
     return step
 
 
-@pytest.mark.parametrize("cin", [1, 8])
+@pytest.mark.parametrize("cin", [24, 32])
 def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad(cin):
+    # Kernels too large for the direct path (3*3*24*6 > 1024 weights), so the conv + pool is
+    # not trained as one (see below).
     kernel, b = _weights(cin=cin)
     # Biases pushing some windows wholly negative, so the relu mask matters.
     b.assign(np.linspace(-3.0, 1.0, 6).astype("float32"))
@@ -135,7 +137,7 @@ def _spy_conv_pool(monkeypatch):
     real = kconv.conv_direct_pool_nhwc
 
     def spy(*args):
-        calls.append(args[-1].shape)
+        calls.append(args[-2].shape)  # the pooled output (the argmax last, None here)
         real(*args)
 
     monkeypatch.setattr(kconv, "conv_direct_pool_nhwc", spy)
@@ -180,3 +182,79 @@ def test_conv_then_max_pool_falls_back_to_chunks(monkeypatch, cin, cout, pool, s
     np.testing.assert_allclose(f(x), _eager(fn, x), rtol=1e-5, atol=1e-5)
     assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"]
     assert calls == []
+
+
+def _train_step_of(kernel, b, dense, epilogue, pool, padding, scale=None):
+    def step(x, target):
+        with GradientTape() as tape:
+            z = x if scale is None else x * scale
+            y = ops.conv(z, kernel, padding=padding)
+            y = y + b if "bias" in epilogue else y
+            h = ops.max_pool(ops.relu(y) if "relu" in epilogue else y, pool)
+            out = ops.matmul(ops.reshape(h, (h.shape[0], -1)), dense)
+            loss = ops.mean(ops.square(out - target))
+        wrt = [kernel, dense] + ([b] if "bias" in epilogue else [])
+        return tape.gradient(loss, wrt + ([] if scale is None else [scale]))
+
+    return step
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("padding", "pool"), [("valid", 2), ("same", (3, 2))])
+@pytest.mark.parametrize("epilogue", ["bias+relu", "relu", "bias"])
+def test_trained_conv_then_max_pool_keeps_an_argmax_not_the_activation(epilogue, padding, pool,
+                                                                       dtype):  # fmt: skip
+    # A first layer (its input needs no gradient): the forward records the pool's argmax,
+    # the kernel (and bias) gradient comes from it; the activation is never a buffer.
+    kernel, b = _weights(cin=1, cout=6, dtype=dtype)
+    b.assign(np.linspace(-3.0, 1.0, 6).astype(dtype))  # some windows wholly negative
+    x = _image(n=4, h=9, w=11, c=1, dtype=dtype)  # odd sizes: rows and columns no window has
+    pooled = ops.max_pool(ops.conv(x, kernel, padding=padding), pool).shape
+    dense = Variable(rng.standard_normal((int(np.prod(pooled[1:])), 2)), dtype=dtype)
+    step = _train_step_of(kernel, b, dense, epilogue, pool, padding)
+    f = compiler.function(step)
+    target = rng.standard_normal((4, 2)).astype(dtype)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    steps = f.plan_for(x, target).describe()
+    grad = "conv_filter_grad" + ("+bias_grad" if "bias" in epilogue else "") + "+max_pool_grad"
+    assert f"conv+{epilogue}+max_pool+argmax" in steps and grad in steps
+    assert not any(s.startswith("max_pool") or s == f"conv+{epilogue}" for s in steps)
+    plan = f.plan_for(x, target)
+    conv_hw = ops.conv(x, kernel, padding=padding).shape
+    assert not any(a is not None and a.shape == conv_hw for a in plan.arrays)  # no activation
+    assert any(a is not None and a.dtype == np.uint8 for a in plan.arrays)  # the argmax
+
+
+def test_trained_conv_then_max_pool_unfused_when_its_input_needs_a_gradient():
+    kernel, b = _weights(cin=1, cout=6)
+    scale = Variable(np.float32(1.5), dtype="float32")
+    dense = Variable(rng.standard_normal((3 * 3 * 6, 2)), dtype="float32")
+    step = _train_step_of(kernel, b, dense, "bias+relu", 2, "valid", scale=scale)
+    f = compiler.function(step)
+    x, target = _image(n=4, h=8, w=8, c=1), rng.standard_normal((4, 2)).astype("float32")
+    for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    steps = f.plan_for(x, target).describe()
+    assert "conv+bias+relu" in steps and "max_pool" in steps and "conv_transpose" in steps
+    assert not any(s.endswith("+argmax") for s in steps)
+
+
+def test_trained_conv_then_max_pool_unfused_when_the_activation_is_read_elsewhere():
+    kernel, b = _weights(cin=1, cout=6)
+    dense = Variable(rng.standard_normal((3 * 3 * 6, 2)), dtype="float32")
+
+    def step(x, target):
+        with GradientTape() as tape:
+            y = ops.relu(ops.conv(x, kernel) + b)
+            h = ops.max_pool(y, 2)
+            out = ops.matmul(ops.reshape(h, (h.shape[0], -1)), dense)
+            loss = ops.mean(ops.square(out - target)) + ops.mean(y)
+        return tape.gradient(loss, [kernel, b, dense])
+
+    f = compiler.function(step)
+    x, target = _image(n=4, h=8, w=8, c=1), rng.standard_normal((4, 2)).astype("float32")
+    for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert not any(s.endswith("+argmax") for s in f.plan_for(x, target).describe())
