@@ -262,9 +262,12 @@ def _same_geometry(conv, grad) -> bool:
 
 
 def _trained_pool(fused: Fused, found: list, readers: dict, consumers: dict, position: dict):
-    """A conv epilogue `fused`, read by a max pool and by that pool's gradient (through
-    relu's, when the epilogue has a relu), which feeds only the conv's kernel gradient (and
-    its bias sum) -> (forward, backward, the fusions they replace), else None."""
+    """A conv epilogue `fused` on a `conv_pool_path`, read by a max pool and by that pool's
+    gradient (through relu's, when the epilogue has a relu) -> (forward, backward, the
+    fusions they replace), else None. The forward is the conv + pool recording the argmax;
+    the backward is the conv's kernel (and bias) gradient from the argmax when the pool's
+    gradient feeds nothing else and the conv runs direct, else the pool's gradient from the
+    argmax (`max_unpool2d`), which the conv's gradients then read as before."""
     y = fused.outputs[0]
     conv = next((n for n in fused.replaced if n.op.name == "conv"), None)
     if conv is None or len(y.shape) != 4:
@@ -291,25 +294,15 @@ def _trained_pool(fused: Fused, found: list, readers: dict, consumers: dict, pos
         dy = masked.outputs[0]
     else:
         dy = pool_grad.outputs[0]
-    dy_readers = readers.get(id(dy), [])
-    filters = [n for n in dy_readers if n.op.name == "conv_filter_grad"]
-    if len(filters) != 1 or consumers.get(id(dy), 0) != len(dy_readers):
-        return None
-    filter_grad = filters[0]
-    x, k = conv.inputs
-    if filter_grad.inputs[0] is not x or not _same_geometry(conv, filter_grad):
-        return None
-    paired = next((f for f in found if f.name == "conv_filter_grad+bias_grad"
-                   and filter_grad in (f.anchor, *f.replaced)), None)  # fmt: skip
-    if len(dy_readers) != (2 if paired else 1):
-        return None
     from ..ops import conv_primitives as cp
 
+    x, k = conv.inputs
     attrs, pool_attrs = conv.attrs, pool.attrs
-    if not cp.conv_pool_fusable(tuple(x.shape), x.dtype, tuple(k.shape), attrs["strides"],
-                                attrs["dilation"], attrs["pads"], attrs["groups"],
-                                pool_attrs["pool"], pool_attrs["strides"],
-                                pool_attrs["padding"]):  # fmt: skip
+    path = cp.conv_pool_path(tuple(x.shape), x.dtype, tuple(k.shape), attrs["strides"],
+                             attrs["dilation"], attrs["pads"], attrs["groups"],
+                             pool_attrs["pool"], pool_attrs["strides"],
+                             pool_attrs["padding"])  # fmt: skip
+    if path is None:
         return None
     pooled = pool.outputs[0]
     argmax = Hidden(tuple(pooled.shape), "uint8")
@@ -324,28 +317,65 @@ def _trained_pool(fused: Fused, found: list, readers: dict, consumers: dict, pos
                                  bias=bias, relu=relu, argmax=idx):  # fmt: skip
             raise AssertionError("internal error: a fused conv + max pool did not run fused")
 
-    grad_scratch: dict = {}
-    geometry = {key: attrs[key] for key in ("strides", "dilation", "pads")}
-
-    def backward(x, idx, g, out, bias_out=None):
-        cp.conv_pool_filter_grad_into(x, idx, g, out, filter_grad.attrs["kernel_size"],
-                                      **geometry, pool=pool_attrs["pool"], scratch=grad_scratch,
-                                      bias_out=bias_out)  # fmt: skip
-
-    parts = [filter_grad] + ([] if paired is None else [paired.anchor, *paired.replaced])
-    gradients = sorted(set(parts), key=lambda n: position[id(n)])
-    outputs = [filter_grad.outputs[0]]
-    if paired is not None:
-        outputs = paired.outputs
-    dropped = [fused] + [f for f in (masked, paired) if f is not None]
     forward_step = Fused(fused.name + "+max_pool+argmax", forward, fused.inputs,
                          [pooled, argmax], anchor=pool,
                          replaced=[*fused.replaced, fused.anchor])  # fmt: skip
-    replaced = [pool_grad, *gradients[1:]] + ([masked.anchor] if masked is not None else [])
-    backward_step = Fused("conv_filter_grad" + ("+bias_grad" if paired else "") + "+max_pool_grad",
-                          backward, [x, argmax, pool_grad.inputs[1]], outputs,
-                          anchor=gradients[0], replaced=replaced)  # fmt: skip
+    dropped = [fused] + ([masked] if masked is not None else [])
+    grad_anchor = pool_grad if masked is None else masked.anchor
+    g = pool_grad.inputs[1]
+    backward_step = None
+    if path == "direct":
+        backward_step = _filter_from_argmax(x, argmax, g, dy, conv, pool_attrs["pool"], found,
+                                            readers, consumers, position, dropped)  # fmt: skip
+        if backward_step is not None:
+            backward_step.replaced += [pool_grad, grad_anchor]
+    if backward_step is None:
+        from ..kernels import pool as kpool
+
+        window = tuple(pool_attrs["pool"])
+
+        def unpool(idx, g, out):
+            kpool.max_unpool2d(g, idx, window, out)
+
+        backward_step = Fused("max_pool_grad" + ("+relu_grad" if relu else "") + "+argmax",
+                              unpool, [argmax, g], [dy], anchor=grad_anchor,
+                              replaced=[pool_grad])  # fmt: skip
     return forward_step, backward_step, dropped
+
+
+def _filter_from_argmax(x, argmax, g, dy, conv, pool, found, readers, consumers, position,
+                        dropped):  # fmt: skip
+    """When `dy` (the conv's output gradient) feeds only the conv's kernel gradient (and its
+    bias sum): one call computing them from the pool's gradient `g` and the `argmax`
+    (appending the kernel-gradient fusion it replaces to `dropped`), else None."""
+    dy_readers = readers.get(id(dy), [])
+    filters = [n for n in dy_readers if n.op.name == "conv_filter_grad"]
+    if len(filters) != 1 or consumers.get(id(dy), 0) != len(dy_readers):
+        return None
+    filter_grad = filters[0]
+    if filter_grad.inputs[0] is not x or not _same_geometry(conv, filter_grad):
+        return None
+    paired = next((f for f in found if f.name == "conv_filter_grad+bias_grad"
+                   and filter_grad in (f.anchor, *f.replaced)), None)  # fmt: skip
+    if len(dy_readers) != (2 if paired else 1):
+        return None
+    from ..ops import conv_primitives as cp
+
+    scratch: dict = {}
+    geometry = {key: conv.attrs[key] for key in ("strides", "dilation", "pads")}
+    kernel_size = filter_grad.attrs["kernel_size"]
+
+    def backward(x, idx, g, out, bias_out=None):
+        cp.conv_pool_filter_grad_into(x, idx, g, out, kernel_size, **geometry, pool=pool,
+                                      scratch=scratch, bias_out=bias_out)  # fmt: skip
+
+    parts = [filter_grad] + ([] if paired is None else [paired.anchor, *paired.replaced])
+    gradients = sorted(set(parts), key=lambda n: position[id(n)])
+    if paired is not None:
+        dropped.append(paired)
+    return Fused("conv_filter_grad" + ("+bias_grad" if paired else "") + "+max_pool_grad",
+                 backward, [x, argmax, g], paired.outputs if paired else [filter_grad.outputs[0]],
+                 anchor=gradients[0], replaced=list(gradients[1:]))  # fmt: skip
 
 
 def find(nodes: list, groups: dict, consumers: dict) -> list:

@@ -84,9 +84,10 @@ def launch(dispatcher, work: int, *args) -> None:
         dispatcher(False, *args)
 
 
-from . import conv, depthwise, gemm, nn, norm, optim, pool, reduce, winograd  # noqa: E402
+from . import conv, depthwise, gemm, nn, norm, optim, pool, reduce, winograd, winograd_output  # noqa: E402
 
 __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "depthwise", "dispatchers", "gemm",
     "kernel", "launch", "nn", "norm", "optim", "parallel_kernel", "pool", "reduce", "winograd",
+    "winograd_output",
 ]  # fmt: skip

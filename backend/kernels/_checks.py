@@ -51,6 +51,17 @@ def check(
         raise ValueError(f"{kernel}: {name} is written to but is read-only.")
 
 
+def check_4d(name: str, arg: str, a, dtype=None) -> np.dtype:
+    """Checks that `a` is a 4-D array (of `dtype`, else float32 or float64) passing `check`;
+    returns its dtype."""
+    dtype = float_dtype(name, arg, a) if dtype is None else dtype
+    if not isinstance(a, np.ndarray) or a.ndim != 4:
+        raise ValueError(f"{name}: {arg} must be a 4-D array. Received: {arg}.shape="
+                         f"{np.shape(a)}")  # fmt: skip
+    check(name, arg, a, dtype=dtype)
+    return dtype
+
+
 def check_ndim(kernel: str, name: str, a: np.ndarray, ndim: int) -> None:
     """Checks that `a` has at least `ndim` dims."""
     if a.ndim < ndim:

@@ -13,7 +13,7 @@ gradient (the pool's and relu's gradients) a few rows at a time: the activation 
 gradient never go to memory.
 
 `im2col_nhwc` and `conv_direct_nhwc` run threads over (image, output row) pairs, each writing
-its own rows of `out` (`conv_direct_pool_nhwc` over (image, pooled row) pairs); `col2im_nhwc`
+its own rows of `out` (`conv_direct_pool_nhwc` over images); `col2im_nhwc`
 runs threads over images only, since the windows of one image overlap;
 `conv_filter_direct_nhwc` over a fixed number of chunks of the batch, each summed into its own
 partial, merged in order. So every output element is summed in the same order whatever the
@@ -384,22 +384,25 @@ def _max_pool_rows(conv_rows, ph, pw, relu, out_row, idx3, q):
 
 
 @kernel
-def _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3, idx3):
-    """Pooled row q = (image q // rows, row q % rows): its ph rows of the convolution (only
-    the columns that whole windows cover) into a small work array, then their max pool into
-    out3[q] (Q, C_out) and, when idx3 is not empty, the argmax into idx3[q]."""
+def _conv_pool_rows(xf, offsets, k2, bias, relu, first, last, rows, sh, sw, ph, pw, x_shape, out3,
+                    idx3):  # fmt: skip
+    """Pooled rows first <= q < last, q = (image q // rows, row q % rows): each one's ph rows
+    of the convolution (only the columns that whole windows cover) into a small work array,
+    then their max pool into out3[q] (Q, C_out) and, when idx3 is not empty, the argmax into
+    idx3[q]."""
     height, width, channels = x_shape
     cout = k2.shape[1]
-    b = q // rows
-    i0 = (q - b * rows) * ph  # the first convolution row
     cols = out3.shape[1] * pw
     conv_rows = np.empty((ph, cols, cout), out3.dtype)  # a few KB: stays in L1
     flat = conv_rows.reshape(ph * cols, cout)
-    for a in range(ph):
-        corner = (b * height + (i0 + a) * sh) * width * channels
-        _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, sw * channels, cols, flat,
-                            a * cols)  # fmt: skip
-    _max_pool_rows(conv_rows, ph, pw, relu, out3[q], idx3, q)
+    for q in range(first, last):
+        b = q // rows
+        i0 = (q - b * rows) * ph  # the first convolution row
+        for a in range(ph):
+            corner = (b * height + (i0 + a) * sh) * width * channels
+            _conv_direct_pixels(xf, offsets, k2, bias, relu, corner, sw * channels, cols, flat,
+                                a * cols)  # fmt: skip
+        _max_pool_rows(conv_rows, ph, pw, relu, out3[q], idx3, q)
 
 
 @parallel_kernel
@@ -413,15 +416,14 @@ def _conv_direct_pool(parallel, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, o
     idx3 = argmax.reshape(argmax.shape[0] * argmax.shape[1], argmax.shape[2], argmax.shape[3])
     x_shape = (x.shape[1], x.shape[2], channels)
     bias = _bias_or_zeros(bias, cout, out)
-    if parallel:
-        for k in prange(n * rows):
-            q = np.int64(k)  # prange counts in uint64; one helper signature for both paths
-            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3,
-                           idx3)  # fmt: skip
+    if parallel:  # by images: one work array each
+        for k in prange(n):
+            b = np.int64(k)  # prange counts in uint64; one helper signature for both paths
+            _conv_pool_rows(xf, offsets, k2, bias, relu, b * rows, (b + 1) * rows, rows, sh, sw,
+                            ph, pw, x_shape, out3, idx3)  # fmt: skip
     else:
-        for q in range(n * rows):
-            _conv_pool_row(xf, offsets, k2, bias, relu, q, rows, sh, sw, ph, pw, x_shape, out3,
-                           idx3)  # fmt: skip
+        _conv_pool_rows(xf, offsets, k2, bias, relu, 0, n * rows, rows, sh, sw, ph, pw, x_shape,
+                        out3, idx3)  # fmt: skip
 
 
 @kernel
@@ -653,7 +655,7 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
     a < pool_h, c < pool_w of y[n, p*pool_h + a, v*pool_w + c, o]`, `y` what
     `conv_direct_nhwc` computes (the same bits), the max the first in row-major window
     order with NaN winning (as `pool.max_pool2d`). `out` is (N, Ho // pool_h, Wo // pool_w,
-    C_out). Threads run over (image, pooled row) pairs, each computing its pool_h rows of the
+    C_out). Threads run over images, each computing its pool_h rows at a time of the
     convolution into a few KB of work array.
 
     With `argmax` (uint8, `out`'s shape), also records where each window's maximum lies,

@@ -1,4 +1,5 @@
-"""Pooling over NHWC arrays: `max_pool2d`, `max_pool2d_grad`, `avg_pool2d`, `avg_pool2d_grad`.
+"""Pooling over NHWC arrays: `max_pool2d`, `max_pool2d_grad`, `avg_pool2d`, `avg_pool2d_grad`,
+and `max_unpool2d` (a max pool's gradient from the argmax a fused forward recorded).
 
 A 1-D pool is the 2-D one with a height of 1. Windows start at `o * stride - pad` and only
 their real (unpadded) cells count: a max is over real cells, an average divides by the
@@ -18,7 +19,7 @@ import numpy as np
 from numba import prange
 
 from . import kernel, launch, parallel_kernel
-from ._checks import check, float_dtype
+from ._checks import check, check_apart, float_dtype
 
 
 @kernel
@@ -217,6 +218,45 @@ def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, relu_mask, dx):
 
 
 @kernel
+def _unpool_one(g, argmax, ph, pw, dx):
+    """dx (H, W, C) = g (P, V, C) at each window's recorded cell argmax (a*pw + c), 0
+    elsewhere (everywhere in a window whose argmax is 255, and in rows and columns no
+    window covers)."""
+    height, width, channels = dx.shape
+    rows, windows = g.shape[0], g.shape[1]
+    zero = dx.dtype.type(0)
+    for p in range(rows):
+        for a in range(ph):
+            i = p * ph + a
+            for v in range(windows):
+                grow, arow = g[p, v], argmax[p, v]
+                for c in range(pw):
+                    code = np.uint8(a * pw + c)
+                    d = dx[i, v * pw + c]
+                    for o in range(channels):
+                        d[o] = grow[o] if arow[o] == code else zero
+            for j in range(windows * pw, width):
+                d = dx[i, j]
+                for o in range(channels):
+                    d[o] = zero
+    for i in range(rows * ph, height):
+        for j in range(width):
+            d = dx[i, j]
+            for o in range(channels):
+                d[o] = zero
+
+
+@parallel_kernel
+def _unpool(parallel, g, argmax, ph, pw, dx):
+    if parallel:
+        for n in prange(dx.shape[0]):
+            _unpool_one(g[n], argmax[n], ph, pw, dx[n])
+    else:
+        for n in range(dx.shape[0]):
+            _unpool_one(g[n], argmax[n], ph, pw, dx[n])
+
+
+@kernel
 def _avg_pool_one(x, kh, kw, sh, sw, ph, pw, out):
     """out[oh, ow, c] = mean over the real cells of the window; x (H, W, C)."""
     height, width, channels = x.shape
@@ -395,3 +435,40 @@ def avg_pool2d_grad(g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
         dx[...] = 0
         return
     launch(_avg_pool_grad, dx.size, g, *pool, *strides, *pads, dx)
+
+
+def max_unpool2d(g: np.ndarray, argmax: np.ndarray, pool, dx: np.ndarray) -> None:
+    """The gradient of a non-overlapping max pool (windows of `pool` = strides, no padding)
+    from the cells its forward recorded: `dx` (N, H, W, C) = `g` (N, P, V, C) at each
+    window's `argmax` cell (uint8, g's shape: `a*pool_w + c`, as
+    `conv.conv_direct_pool_nhwc` and `winograd_output.output_pool_transform` write it) and 0
+    elsewhere; a window whose argmax is 255 (relu's gradient 0) routes nothing. No input is
+    read: `max_pool2d_grad` with `relu_mask`, without the pool's input.
+
+    Example:
+        >>> g = np.array([5.0, 7.0], np.float32).reshape(1, 1, 2, 1)
+        >>> argmax = np.array([3, 255], np.uint8).reshape(1, 1, 2, 1)
+        >>> dx = np.empty((1, 2, 4, 1), np.float32)
+        >>> max_unpool2d(g, argmax, (2, 2), dx)
+        >>> dx[0, :, :, 0]
+        array([[0., 0., 0., 0.],
+               [0., 5., 0., 0.]], dtype=float32)
+    """
+    name = "max_unpool2d"
+    dtype = float_dtype(name, "g", g)
+    _check_nhwc(name, "dx", dx)
+    check(name, "g", g, dtype=dtype)
+    check(name, "dx", dx, dtype=dtype, out=True)
+    _check_pair(name, "dx", dx, "g", g)
+    check(name, "argmax", argmax, dtype=np.dtype(np.uint8), shape=g.shape)
+    ph, pw = (int(v) for v in pool)
+    if ph < 1 or pw < 1 or ph * pw > 255:
+        raise ValueError(f"{name}: pool sizes must be >= 1 and hold at most 255 cells. "
+                         f"Received: pool={tuple(pool)}")  # fmt: skip
+    if (g.shape[1], g.shape[2]) != (dx.shape[1] // ph, dx.shape[2] // pw):
+        raise ValueError(
+            f"{name}: g must hold the whole {ph}x{pw} windows of dx: {dx.shape[1] // ph}x"
+            f"{dx.shape[2] // pw}. Received: g.shape={g.shape}, dx.shape={dx.shape}"
+        )
+    check_apart(name, "dx", dx, g=g, argmax=argmax)
+    launch(_unpool, dx.size, g, argmax, ph, pw, dx)

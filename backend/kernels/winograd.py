@@ -38,7 +38,8 @@ import numpy as np
 from numba import prange
 
 from . import kernel, launch, parallel_kernel
-from ._checks import EMPTY, check, check_apart, float_dtype
+from ._checks import check, check_4d, check_apart, float_dtype
+from .winograd_output import output_transform  # noqa: F401  (the forward's last step)
 
 #: The 16 positions of a transformed 4x4 tile.
 POSITIONS = 16
@@ -53,13 +54,6 @@ def tile_counts(out_h: int, out_w: int) -> tuple:
 
 
 # ---- kernels -----------------------------------------------------------------------------
-
-
-@kernel
-def _bias_or_zeros(bias, cout, like):
-    """`bias`, or zeros when it is empty (no bias). (conv.py has the same two lines: Numba's
-    cache watches only a kernel's own file, so kernels do not call helpers of other files.)"""
-    return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
 
 
 @kernel
@@ -202,91 +196,6 @@ def _input_transform(parallel, x, top, left, tiles_h, tiles_w, out):
 
 
 @kernel
-def _sum3(a, b, c, plus, dst):
-    """dst = (a + b) + c when `plus`, else (a - b) - c, elementwise, over 1-D views."""
-    if plus:
-        for k in range(dst.shape[0]):
-            dst[k] = (a[k] + b[k]) + c[k]
-    else:
-        for k in range(dst.shape[0]):
-            dst[k] = (a[k] - b[k]) - c[k]
-
-
-@kernel
-def _output_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, out):
-    """out[n, 2i + r, 2j + s] = act(bias + (A^T m[:, t] A)[r, s]) for the tiles t =
-    q*tiles_w + j of tile row q = n*tiles_h + i and the cells inside out (act = relu or the
-    identity); m2 is m (16, T, C_out) seen as (16, T*C_out). `cols` (8, tiles_w, C_out) takes
-    the column combinations m A of each row of the products, every tile at once (`cols_flat`
-    is the same memory as (8, tiles_w*C_out))."""
-    height, width, cout = out.shape[1], out.shape[2], out.shape[3]
-    tiles_w = cols.shape[1]
-    n = q // tiles_h
-    i0 = 2 * (q - n * tiles_h)
-    run = tiles_w * cout
-    # m A: per row r of the products, (m0 + m1 + m2, m1 - m2 - m3).
-    for r in range(4):
-        p0, p1 = m2[4 * r, q * run : (q + 1) * run], m2[4 * r + 1, q * run : (q + 1) * run]
-        p2, p3 = m2[4 * r + 2, q * run : (q + 1) * run], m2[4 * r + 3, q * run : (q + 1) * run]
-        _sum3(p0, p1, p2, True, cols_flat[2 * r])
-        _sum3(p1, p2, p3, False, cols_flat[2 * r + 1])
-    # A^T (m A) plus the bias: output row 0 = c0 + c1 + c2, row 1 = c1 - c2 - c3.
-    zero = out.dtype.type(0)
-    for r in range(2):
-        i = i0 + r
-        if i >= height:
-            break
-        for j in range(tiles_w):
-            for s in range(2):
-                col = 2 * j + s
-                if col >= width:
-                    break
-                if r == 0 and relu:
-                    for o in range(cout):
-                        z = bias[o] + ((cols[s, j, o] + cols[2 + s, j, o]) + cols[4 + s, j, o])
-                        out[n, i, col, o] = zero if z < zero else z
-                elif r == 0:
-                    for o in range(cout):
-                        out[n, i, col, o] = bias[o] + (
-                            (cols[s, j, o] + cols[2 + s, j, o]) + cols[4 + s, j, o]
-                        )
-                elif relu:
-                    for o in range(cout):
-                        z = bias[o] + ((cols[2 + s, j, o] - cols[4 + s, j, o]) - cols[6 + s, j, o])
-                        out[n, i, col, o] = zero if z < zero else z
-                else:
-                    for o in range(cout):
-                        out[n, i, col, o] = bias[o] + (
-                            (cols[2 + s, j, o] - cols[4 + s, j, o]) - cols[6 + s, j, o]
-                        )
-
-
-@kernel
-def _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, start, stop, out):
-    """`_output_tile_row` for the tile rows start <= q < stop, with their work array."""
-    cout = out.shape[3]
-    cols = np.empty((8, tiles_w, cout), out.dtype)
-    cols_flat = cols.reshape(8, tiles_w * cout)
-    for q in range(start, stop):
-        _output_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, out)
-
-
-@parallel_kernel
-def _output_transform(parallel, m, bias, relu, tiles_h, tiles_w, out):
-    tile_rows = out.shape[0] * tiles_h
-    tasks = min(tile_rows, TASKS)
-    bias = _bias_or_zeros(bias, out.shape[3], out)
-    m2 = m.reshape(POSITIONS, m.shape[1] * out.shape[3])
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, task * tile_rows // tasks,
-                              (task + 1) * tile_rows // tasks, out)  # fmt: skip
-    else:
-        _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, 0, tile_rows, out)
-
-
-@kernel
 def _grad_tile_rows(g, tiles_h, tiles_w, start, stop, out):
     """out[4*k + l, t] = (A g_t A^T)[k, l] for the tiles t = q*tiles_w + j of the tile rows
     start <= q < stop (q = n*tiles_h + i), g_t the 2x2 cells g[n, 2i + r, 2j + s] (0 past
@@ -341,15 +250,6 @@ def _run(threads: bool, dispatcher, work: int, *args) -> None:
         dispatcher(False, *args)
 
 
-def _check_4d(name: str, arg: str, a, dtype=None) -> np.dtype:
-    dtype = float_dtype(name, arg, a) if dtype is None else dtype
-    if not isinstance(a, np.ndarray) or a.ndim != 4:
-        raise ValueError(f"{name}: {arg} must be a 4-D array. Received: {arg}.shape="
-                         f"{np.shape(a)}")  # fmt: skip
-    check(name, arg, a, dtype=dtype)
-    return dtype
-
-
 def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
     """Transforms a 3x3 `kernel` (3, 3, C_in, C_out) into `out` (16, C_in, C_out):
     `out[4*r + s, c, o] = (G kernel[:, :, c, o] G^T)[r, s]` (G in the module docstring).
@@ -365,7 +265,7 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
                [1.  , 1.5 , 0.5 , 1.  ]], dtype=float32)
     """
     name = "filter_transform"
-    dtype = _check_4d(name, "kernel", kernel)
+    dtype = check_4d(name, "kernel", kernel)
     if kernel.shape[:2] != (3, 3):
         raise ValueError(f"{name}: kernel must be 3x3 (3, 3, C_in, C_out). Received: "
                          f"kernel.shape={kernel.shape}")  # fmt: skip
@@ -393,7 +293,7 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
                [  0., -16.,   0.,   0.]], dtype=float32)
     """
     name = "input_transform"
-    dtype = _check_4d(name, "x", x)
+    dtype = check_4d(name, "x", x)
     pad_top, pad_left, tiles_h, tiles_w = (int(v) for v in (pad_top, pad_left, tiles_h, tiles_w))
     if tiles_h < 1 or tiles_w < 1:
         raise ValueError(f"{name}: tiles_h and tiles_w must be >= 1. Received: tiles_h="
@@ -402,42 +302,6 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c), out=True)
     check_apart(name, "out", out, x=x)
     _run(threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h, tiles_w, out)
-
-
-def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
-                     threads: bool = True) -> None:  # fmt: skip
-    """Transforms the GEMM products `m` (16, T, C_out) back into `out` (N, Ho, Wo, C_out):
-    `out[n, 2i + r, 2j + s, o] = act(bias[o] + (A^T m[:, t, o] A)[r, s])` for tile t =
-    (n*tiles_h + i)*tiles_w + j (tiles_h = ceil(Ho / 2), tiles_w = ceil(Wo / 2), T = N*tiles_h*
-    tiles_w) and the cells inside `out`. `bias` is a (C_out,) array or None (no bias); `relu`
-    a bool: act(z) = max(z, 0) (NaN stays NaN) when true, else z.
-
-    Example:
-        >>> m = np.zeros((16, 1, 1), np.float32)
-        >>> m[5] = 1.0  # the centre of the 4x4 product reaches every output of its tile
-        >>> out = np.empty((1, 2, 2, 1), np.float32)
-        >>> output_transform(m, np.array([0.5], np.float32), False, out)
-        >>> out[0, :, :, 0]
-        array([[1.5, 1.5],
-               [1.5, 1.5]], dtype=float32)
-    """
-    name = "output_transform"
-    dtype = float_dtype(name, "m", m)
-    _check_4d(name, "out", out, dtype)
-    n, ho, wo, cout = out.shape
-    tiles_h, tiles_w = tile_counts(ho, wo)
-    if m.shape != (POSITIONS, n * tiles_h * tiles_w, cout):
-        raise ValueError(
-            f"{name}: m must have shape {(POSITIONS, n * tiles_h * tiles_w, cout)} (the 2x2 "
-            f"tiles of out {out.shape}). Received: m.shape={m.shape}"
-        )
-    check(name, "m", m, dtype=dtype)
-    if bias is None:
-        bias = EMPTY[dtype]
-    else:
-        check(name, "bias", bias, dtype=dtype, shape=(cout,))
-    check_apart(name, "out", out, m=m, bias=bias)
-    _run(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out)
 
 
 def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
@@ -458,7 +322,7 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> N
                [-3., -7.,  1.,  4.]], dtype=float32)
     """
     name = "grad_transform"
-    dtype = _check_4d(name, "g", g)
+    dtype = check_4d(name, "g", g)
     n, ho, wo, cout = g.shape
     tiles_h, tiles_w = tile_counts(ho, wo)
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, cout), out=True)

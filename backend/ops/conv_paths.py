@@ -377,24 +377,36 @@ def _winograd_chunks(wg, x, top_left, out_hw, cout, scratch, body) -> int:
     return chunks
 
 
-def _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu):
+def _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False,
+                   argmax=None):  # fmt: skip
     """`relu(conv(x, k) + bias)` for a 3x3 kernel, stride 1, whose windows start at
     `-top_left` (pads before; any pads after: the output size `out_hw` fixes them, and cells
     outside `x` read as 0), by Winograd F(2x2, 3x3) (`kernels.winograd`): the filter
     transformed once per call, then by chunks of images the input transform, one batched
-    GEMM (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the epilogue."""
+    GEMM (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the epilogue.
+    With `pooled`, `out` takes its 2x2 stride-2 max pool instead, from the output transform
+    (`kernels.winograd_output`), and `argmax` (when given) each window's argmax."""
     wg = _winograd_kernels()
     n, _, _, cin = x.shape
     cout = k.shape[3]
     x = np.ascontiguousarray(x)
-    y = out if _writable(out) else _buffer(scratch, "winograd_out", (n, *out_hw, cout), x.dtype)
+    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout) if pooled else (n, *out_hw, cout)
+    y = out if _writable(out) else _buffer(scratch, "winograd_out", shape, x.dtype)
     u = _buffer(scratch, "winograd_filter", (16, cin, cout), x.dtype)
     wg.filter_transform(np.ascontiguousarray(k), u)  # the kernel changes every step
     bias = None if bias is None else np.ascontiguousarray(bias)
+    if pooled:
+        from ..kernels import winograd_output
 
     def products_to_output(c, start, stop, v, m):
         np.matmul(v, u, out=m)
-        wg.output_transform(m, bias, relu, y[start:stop], threads=False)
+        if pooled:
+            winograd_output.output_pool_transform(
+                m, bias, relu, out_hw, y[start:stop],
+                None if argmax is None else argmax[start:stop], threads=False,
+            )  # fmt: skip
+        else:
+            wg.output_transform(m, bias, relu, y[start:stop], threads=False)
 
     _winograd_chunks(wg, x, top_left, out_hw, cout, scratch, products_to_output)
     return _delivered(y, out)

@@ -158,14 +158,15 @@ def conv_into(x, k, out, strides, dilation, pads, groups, scratch=None, bias=Non
     _bias_relu(out, bias, relu)
 
 
-def conv_pool_fusable(
+def conv_pool_path(
     x_shape, dtype, kernel_shape, strides, dilation, pads, groups, pool, pool_strides, pool_padding
-) -> bool:
-    """Whether `conv_pool_into` (and, in training, `conv_pool_filter_grad_into`) runs a conv
-    with a max pool after it in one pass: when the convolution runs on the direct kernel
-    (`_use_direct`, `groups == 1`), the pool's windows tile its output (`pool ==
-    pool_strides`, `pool_padding="valid"`, at least one whole window, fewer than 255 cells)
-    and every size is known."""
+):
+    """How `conv_pool_into` runs a conv with a max pool after it in one pass, or None when it
+    cannot: `"direct"` when the convolution runs on the direct kernel (`_use_direct`) and the
+    pool's windows tile its output (`pool == pool_strides`, "valid", fewer than 255 cells);
+    `"winograd"` when it runs on Winograd (`_use_winograd`) and the pool is 2x2 with stride 2,
+    "valid" (its windows are the output tiles). Either way at least one whole window, every
+    size known and `groups == 1`."""
     pool, pool_strides = tuple(map(int, pool)), tuple(map(int, pool_strides))
     if (
         groups != 1
@@ -174,11 +175,17 @@ def conv_pool_fusable(
         or len(x_shape) != 4
         or any(s is None for s in x_shape[1:])
         or pool[0] * pool[1] >= 255
-        or not _use_direct(np.dtype(dtype), kernel_shape, groups)
     ):
-        return False
+        return None
+    dtype = np.dtype(dtype)
     out_hw = _conv_out_hw(x_shape, kernel_shape, strides, dilation, pads)
-    return out_hw[0] >= pool[0] and out_hw[1] >= pool[1]
+    if out_hw[0] < pool[0] or out_hw[1] < pool[1]:
+        return None
+    if _use_direct(dtype, kernel_shape, groups):
+        return "direct"
+    if pool == (2, 2) and _use_winograd(dtype, kernel_shape, strides, dilation, groups, out_hw):
+        return "winograd"
+    return None
 
 
 def _conv_out_hw(x_shape, kernel_shape, strides, dilation, pads) -> tuple:
@@ -194,26 +201,31 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
                    pool_padding, scratch=None, bias=None, relu=False,
                    argmax=None) -> bool:  # fmt: skip
     """`max_pool(relu(conv(x, k) + bias))` written into the preallocated `out` (the pooled
-    shape) in one pass, without the activation, when it can (for compiled Plans): when
-    `conv_pool_fusable`, it runs `kernels.conv.conv_direct_pool_nhwc` and returns True (the
-    same bits as `conv_into` then `pool.max_pool_into`); else it does nothing and returns
-    False. The conv arguments are `conv_into`'s, the pool ones `max_pool`'s attributes
-    `pool`, `strides` and `padding`. With `argmax` (uint8, the pooled shape), also records
-    each window's argmax for `conv_pool_filter_grad_into`."""
-    if x.dtype != k.dtype or not conv_pool_fusable(x.shape, x.dtype, k.shape, strides,
-                                                   dilation, pads, groups, pool, pool_strides,
-                                                   pool_padding):  # fmt: skip
+    shape) in one pass, without the activation, when it can (for compiled Plans): on a
+    `conv_pool_path`, it runs `kernels.conv.conv_direct_pool_nhwc` or Winograd with the pool
+    in its output transform and returns True (the same bits as `conv_into` then
+    `pool.max_pool_into`); else it does nothing and returns False. The conv arguments are
+    `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`.
+    With `argmax` (uint8, the pooled shape), also records each window's argmax (for
+    `conv_pool_filter_grad_into` or `kernels.pool.max_unpool2d`)."""
+    path = conv_pool_path(x.shape, x.dtype, k.shape, strides, dilation, pads, groups, pool,
+                          pool_strides, pool_padding)  # fmt: skip
+    if x.dtype != k.dtype or path is None:
         return False
     kh, kw, _, cout = k.shape
     out_hw = _conv_out_hw(x.shape, k.shape, strides, dilation, pads)
-    xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
     pool = tuple(map(int, pool))
     pooled = (x.shape[0], out_hw[0] // pool[0], out_hw[1] // pool[1], cout)
     writable = _writable(out) and out.dtype == x.dtype
     y = out if writable else _buffer(scratch, "pooled", pooled, x.dtype)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    _kernels().conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
-                                     *dilation, *pool, y, argmax)  # fmt: skip
+    if path == "winograd":
+        _conv_winograd(x, k, (pads[0][0], pads[1][0]), out_hw, y, scratch, bias, relu,
+                       pooled=True, argmax=argmax)  # fmt: skip
+    else:
+        xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
+        _kernels().conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
+                                         *dilation, *pool, y, argmax)  # fmt: skip
     _delivered(y, out)
     return True
 
@@ -224,7 +236,7 @@ def conv_pool_filter_grad_into(x, argmax, grads, out, kernel_size, strides, dila
     `conv_pool_into(..., argmax=argmax)` call, from the pool's output gradient `grads`: what
     `conv_filter_grad_into` gives for the convolution's gradient that the max pool's (and
     relu's) gradients would build, without building it
-    (`kernels.conv.conv_filter_pool_direct_nhwc`). Only for a `conv_pool_fusable` call."""
+    (`kernels.conv.conv_filter_pool_direct_nhwc`). Only for a "direct" `conv_pool_path`."""
     kh, kw = kernel_size
     cout = grads.shape[3]
     kernel_shape = (kh, kw, x.shape[3], cout)

@@ -89,17 +89,16 @@ def _train_step(kernel, b, dense):
     return step
 
 
-@pytest.mark.parametrize("cin", [24, 32])
-def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad(cin):
-    # Kernels too large for the direct path (3*3*24*6 > 1024 weights), so the conv + pool is
-    # not trained as one (see below).
-    kernel, b = _weights(cin=cin)
+def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad():
+    # A kernel on im2col + GEMM (too large for the direct path, 8 input channels too few for
+    # Winograd), so the conv + pool is not trained as one (see below).
+    kernel, b = _weights(cin=8, cout=16)
     # Biases pushing some windows wholly negative, so the relu mask matters.
-    b.assign(np.linspace(-3.0, 1.0, 6).astype("float32"))
-    dense = Variable(rng.standard_normal((3 * 3 * 6, 2)), dtype="float32")
+    b.assign(np.linspace(-3.0, 1.0, 16).astype("float32"))
+    dense = Variable(rng.standard_normal((3 * 3 * 16, 2)), dtype="float32")
     step = _train_step(kernel, b, dense)
     f = compiler.function(step)
-    x, target = _image(n=4, h=8, w=8, c=cin), rng.standard_normal((4, 2)).astype("float32")
+    x, target = _image(n=4, h=8, w=8, c=8), rng.standard_normal((4, 2)).astype("float32")
     got = f(x, target)
     for g, want in zip(got, _eager(step, x, target), strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5)
@@ -227,7 +226,9 @@ def test_trained_conv_then_max_pool_keeps_an_argmax_not_the_activation(epilogue,
     assert any(a is not None and a.dtype == np.uint8 for a in plan.arrays)  # the argmax
 
 
-def test_trained_conv_then_max_pool_unfused_when_its_input_needs_a_gradient():
+def test_trained_direct_conv_then_pool_unpools_when_its_input_needs_a_gradient():
+    # The conv's output gradient is read by its input gradient too: the backward rebuilds it
+    # from the argmax (max_unpool2d) instead of going straight to the kernel gradient.
     kernel, b = _weights(cin=1, cout=6)
     scale = Variable(np.float32(1.5), dtype="float32")
     dense = Variable(rng.standard_normal((3 * 3 * 6, 2)), dtype="float32")
@@ -237,8 +238,9 @@ def test_trained_conv_then_max_pool_unfused_when_its_input_needs_a_gradient():
     for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     steps = f.plan_for(x, target).describe()
-    assert "conv+bias+relu" in steps and "max_pool" in steps and "conv_transpose" in steps
-    assert not any(s.endswith("+argmax") for s in steps)
+    assert "conv+bias+relu+max_pool+argmax" in steps and "max_pool_grad+relu_grad+argmax" in steps
+    assert "conv_transpose" in steps and "conv_filter_grad+bias_grad" in steps
+    assert "max_pool" not in steps and "conv_filter_grad+bias_grad+max_pool_grad" not in steps
 
 
 def test_trained_conv_then_max_pool_unfused_when_the_activation_is_read_elsewhere():
@@ -258,3 +260,49 @@ def test_trained_conv_then_max_pool_unfused_when_the_activation_is_read_elsewher
     for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     assert not any(s.endswith("+argmax") for s in f.plan_for(x, target).describe())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("h", "padding"), [(13, "valid"), (10, "same")])
+@pytest.mark.parametrize("epilogue", ["bias+relu", "bias"])
+def test_trained_winograd_conv_then_pool_keeps_an_argmax(epilogue, h, padding, dtype):
+    # A conv on the Winograd path (3x3, 16 input channels): its output tiles are the 2x2
+    # pool's windows, so the output transform pools and records the argmax; the backward
+    # rebuilds the conv's output gradient from it (max_unpool2d) for the conv's gradients.
+    kernel, b = _weights(cin=16, cout=8, dtype=dtype)
+    b.assign(np.linspace(-2.0, 1.0, 8).astype(dtype))
+    x = _image(n=3, h=h, w=h + 1, c=16, dtype=dtype)  # odd outputs: a row no window has
+    pooled = ops.max_pool(ops.conv(x, kernel, padding=padding), 2).shape
+    dense = Variable(rng.standard_normal((int(np.prod(pooled[1:])), 2)), dtype=dtype)
+    scale = Variable(np.array(1.5, dtype), dtype=dtype)  # the conv's input needs a gradient
+    step = _train_step_of(kernel, b, dense, epilogue, 2, padding, scale=scale)
+    f = compiler.function(step)
+    target = rng.standard_normal((3, 2)).astype(dtype)
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    steps = f.plan_for(x, target).describe()
+    unpool = "max_pool_grad" + ("+relu_grad" if "relu" in epilogue else "") + "+argmax"
+    assert f"conv+{epilogue}+max_pool+argmax" in steps and unpool in steps
+    assert "max_pool" not in steps and "conv_transpose" in steps
+
+
+def test_winograd_conv_then_pool_in_inference_pools_in_the_output_transform(monkeypatch):
+    from backend.kernels import winograd_output
+
+    calls = []
+    real = winograd_output.output_pool_transform
+    monkeypatch.setattr(winograd_output, "output_pool_transform",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))  # fmt: skip
+    kernel, b = _weights(cin=16, cout=8)
+
+    def fn(x):
+        return ops.max_pool(ops.relu(ops.conv(x, kernel) + b), 2)
+
+    f = compiler.function(fn)
+    x = _image(n=3, h=13, w=12, c=16)
+    got = f(x)
+    want = _eager(fn, x)
+    assert got.tobytes() == f.plan_for(x).run([x])[0].tobytes()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"] and calls

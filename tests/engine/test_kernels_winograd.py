@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from backend.kernels import winograd
+from backend.kernels import winograd, winograd_output
 from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(7)
@@ -234,7 +234,7 @@ def test_one_signature_per_dtype():
         winograd_conv(np.ones((3, 9, 4, 5), dtype), np.ones((3, 3, 5, 1), dtype), 0, 1, 7, 4,
                       np.ones(1, dtype), True)  # fmt: skip
     for kernel in (winograd._filter_transform, winograd._input_transform,
-                   winograd._output_transform):  # fmt: skip
+                   winograd_output._output_transform):  # fmt: skip
         assert len(kernel.signatures) == 2
 
 
