@@ -25,7 +25,11 @@ and its neighbours share one pass over memory:
   argmax (a byte per pooled value) in a buffer of its own, and the backward as one kernel
   gradient from the pooled gradient and that argmax. Neither the activation (11 MB for the
   MNIST convnet's first layer at batch 128) nor its gradient is written, nor read by the
-  pool and its gradient.
+  pool and its gradient. On Winograd (a 2x2 pool, whose windows are the output tiles), the
+  backward is the conv's gradients made from the pool's gradient and the argmax in one call.
+- **Winograd conv gradients**: a Winograd conv's input, kernel and bias gradients, when they
+  are all that read its output gradient and each would run on Winograd alone, run as one
+  call that transforms the gradient's tiles once (`conv_winograd.winograd_backward`).
 
 `find` returns the fusions of a node list; the Plan builder emits each `Fused` at its anchor
 node and skips the nodes it replaced.
@@ -261,123 +265,6 @@ def _same_geometry(conv, grad) -> bool:
     return all(a[k] == b[k] for k in ("strides", "dilation", "pads", "groups"))
 
 
-def _trained_pool(fused: Fused, found: list, readers: dict, consumers: dict, position: dict):
-    """A conv epilogue `fused` on a `conv_pool_path`, read by a max pool and by that pool's
-    gradient (through relu's, when the epilogue has a relu) -> (forward, backward, the
-    fusions they replace), else None. The forward is the conv + pool recording the argmax;
-    the backward is the conv's kernel (and bias) gradient from the argmax when the pool's
-    gradient feeds nothing else and the conv runs direct, else the pool's gradient from the
-    argmax (`max_unpool2d`), which the conv's gradients then read as before."""
-    y = fused.outputs[0]
-    conv = next((n for n in fused.replaced if n.op.name == "conv"), None)
-    if conv is None or len(y.shape) != 4:
-        return None
-    relu = fused.anchor.op.name == "relu"
-    by_name: dict = {}
-    for node in readers.get(id(y), []):
-        by_name.setdefault(node.op.name, []).append(node)
-    pools, grads = by_name.pop("max_pool", []), by_name.pop("max_pool_grad", [])
-    greater = by_name.pop("greater", [])
-    if by_name or len(pools) != 1 or len(grads) != 1 or len(greater) != int(relu):
-        return None
-    pool, pool_grad = pools[0], grads[0]
-    if consumers.get(id(y), 0) != 2 + int(relu) or pool_grad.attrs != pool.attrs:
-        return None
-    if pool_grad.inputs[0] is not y:
-        return None
-    masked = None
-    if relu:
-        masked = next((f for f in found if len(f.replaced) == 1 and f.replaced[0] is pool_grad
-                       and f.inputs[0] is y), None)  # fmt: skip
-        if masked is None or masked.anchor.inputs[0] is not greater[0].outputs[0]:
-            return None
-        dy = masked.outputs[0]
-    else:
-        dy = pool_grad.outputs[0]
-    from ..ops import conv_primitives as cp
-
-    x, k = conv.inputs
-    attrs, pool_attrs = conv.attrs, pool.attrs
-    path = cp.conv_pool_path(tuple(x.shape), x.dtype, tuple(k.shape), attrs["strides"],
-                             attrs["dilation"], attrs["pads"], attrs["groups"],
-                             pool_attrs["pool"], pool_attrs["strides"],
-                             pool_attrs["padding"])  # fmt: skip
-    if path is None:
-        return None
-    pooled = pool.outputs[0]
-    argmax = Hidden(tuple(pooled.shape), "uint8")
-    conv_scratch: dict = {}
-    pool_args = {"pool": pool_attrs["pool"], "pool_strides": pool_attrs["strides"],
-                 "pool_padding": pool_attrs["padding"]}  # fmt: skip
-
-    def forward(*arrays):
-        *ins, out, idx = arrays
-        bias = ins[2].reshape(-1) if len(ins) == 3 else None
-        if not cp.conv_pool_into(ins[0], ins[1], out, **attrs, **pool_args, scratch=conv_scratch,
-                                 bias=bias, relu=relu, argmax=idx):  # fmt: skip
-            raise AssertionError("internal error: a fused conv + max pool did not run fused")
-
-    forward_step = Fused(fused.name + "+max_pool+argmax", forward, fused.inputs,
-                         [pooled, argmax], anchor=pool,
-                         replaced=[*fused.replaced, fused.anchor])  # fmt: skip
-    dropped = [fused] + ([masked] if masked is not None else [])
-    grad_anchor = pool_grad if masked is None else masked.anchor
-    g = pool_grad.inputs[1]
-    backward_step = None
-    if path == "direct":
-        backward_step = _filter_from_argmax(x, argmax, g, dy, conv, pool_attrs["pool"], found,
-                                            readers, consumers, position, dropped)  # fmt: skip
-        if backward_step is not None:
-            backward_step.replaced += [pool_grad, grad_anchor]
-    if backward_step is None:
-        from ..kernels import pool as kpool
-
-        window = tuple(pool_attrs["pool"])
-
-        def unpool(idx, g, out):
-            kpool.max_unpool2d(g, idx, window, out)
-
-        backward_step = Fused("max_pool_grad" + ("+relu_grad" if relu else "") + "+argmax",
-                              unpool, [argmax, g], [dy], anchor=grad_anchor,
-                              replaced=[pool_grad])  # fmt: skip
-    return forward_step, backward_step, dropped
-
-
-def _filter_from_argmax(x, argmax, g, dy, conv, pool, found, readers, consumers, position,
-                        dropped):  # fmt: skip
-    """When `dy` (the conv's output gradient) feeds only the conv's kernel gradient (and its
-    bias sum): one call computing them from the pool's gradient `g` and the `argmax`
-    (appending the kernel-gradient fusion it replaces to `dropped`), else None."""
-    dy_readers = readers.get(id(dy), [])
-    filters = [n for n in dy_readers if n.op.name == "conv_filter_grad"]
-    if len(filters) != 1 or consumers.get(id(dy), 0) != len(dy_readers):
-        return None
-    filter_grad = filters[0]
-    if filter_grad.inputs[0] is not x or not _same_geometry(conv, filter_grad):
-        return None
-    paired = next((f for f in found if f.name == "conv_filter_grad+bias_grad"
-                   and filter_grad in (f.anchor, *f.replaced)), None)  # fmt: skip
-    if len(dy_readers) != (2 if paired else 1):
-        return None
-    from ..ops import conv_primitives as cp
-
-    scratch: dict = {}
-    geometry = {key: conv.attrs[key] for key in ("strides", "dilation", "pads")}
-    kernel_size = filter_grad.attrs["kernel_size"]
-
-    def backward(x, idx, g, out, bias_out=None):
-        cp.conv_pool_filter_grad_into(x, idx, g, out, kernel_size, **geometry, pool=pool,
-                                      scratch=scratch, bias_out=bias_out)  # fmt: skip
-
-    parts = [filter_grad] + ([] if paired is None else [paired.anchor, *paired.replaced])
-    gradients = sorted(set(parts), key=lambda n: position[id(n)])
-    if paired is not None:
-        dropped.append(paired)
-    return Fused("conv_filter_grad" + ("+bias_grad" if paired else "") + "+max_pool_grad",
-                 backward, [x, argmax, g], paired.outputs if paired else [filter_grad.outputs[0]],
-                 anchor=gradients[0], replaced=list(gradients[1:]))  # fmt: skip
-
-
 def find(nodes: list, groups: dict, consumers: dict) -> list:
     """The fusions among `nodes`; `groups` maps id(root node) -> (members, extra outputs) of
     the elementwise groups, `consumers` id(value) -> how many readers it has."""
@@ -396,11 +283,6 @@ def find(nodes: list, groups: dict, consumers: dict) -> list:
                 break
     taken = {id(n) for f in found for n in f.replaced}
     found += _conv_bias_grads(nodes, taken)
-    position = {id(n): i for i, n in enumerate(nodes)}
-    for fused in [f for f in found if f.name.startswith("conv+")]:
-        trained = _trained_pool(fused, found, readers, consumers, position)
-        if trained is not None:
-            forward, backward, dropped = trained
-            found = [f for f in found if all(f is not d for d in dropped)]
-            found += [forward, backward]
-    return found
+    from .patterns_trained import trained_fusions  # it builds on this module's helpers
+
+    return trained_fusions(nodes, found, readers, consumers)

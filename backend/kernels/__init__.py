@@ -84,10 +84,31 @@ def launch(dispatcher, work: int, *args) -> None:
         dispatcher(False, *args)
 
 
-from . import conv, depthwise, gemm, nn, norm, optim, pool, reduce, winograd, winograd_output  # noqa: E402
+def launch_or_serial(threads: bool, dispatcher, work: int, *args) -> None:
+    """`launch`, or the serial branch whatever the size when `threads` is false (for a caller
+    already on a worker thread, or whose calls are too short to pay for waking the pool)."""
+    if threads:
+        launch(dispatcher, work, *args)
+    else:
+        dispatcher(False, *args)
+
+
+from . import (  # noqa: E402
+    conv,
+    depthwise,
+    gemm,
+    nn,
+    norm,
+    optim,
+    pool,
+    reduce,
+    winograd,
+    winograd_grad,
+    winograd_output,
+)
 
 __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "depthwise", "dispatchers", "gemm",
-    "kernel", "launch", "nn", "norm", "optim", "parallel_kernel", "pool", "reduce", "winograd",
-    "winograd_output",
+    "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
+    "reduce", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip

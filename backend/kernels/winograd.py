@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch_or_serial, parallel_kernel
 from ._checks import check, check_4d, check_apart, float_dtype
 from .winograd_output import output_transform  # noqa: F401  (the forward's last step)
 
@@ -100,99 +100,64 @@ def _filter_transform(parallel, g, out):
 
 
 @kernel
-def _combine(a, b, sign, dst):
-    """dst = a + b (sign > 0) or a - b, elementwise, over 1-D views.
+def _input_tile_rows(x, top, left, tiles_h, tiles_w, start, stop, out):
+    """out[4*r + s, t, :] = (B^T d B)[r, s] for the tiles t = q*tiles_w + j of the tile rows
+    start <= q < stop (q = n*tiles_h + i), d the 4x4 cells from (2i - top, 2j - left) (0
+    outside the image).
 
-    The kernels here index from 0 in their inner loops (views of the runs they work on, or
-    multi-dim indexing with the loop variable last): an index Numba cannot prove non-negative
-    gets a wraparound check per element, which stops the loop from vectorizing."""
-    if sign > 0:
-        for k in range(dst.shape[0]):
-            dst[k] = a[k] + b[k]
-    else:
-        for k in range(dst.shape[0]):
-            dst[k] = a[k] - b[k]
-
-
-@kernel
-def _row_columns(x, n, row, left, split, split_flat, cols):
-    """cols[s, j*C : (j + 1)*C] = (d B)[., s] for the row d = x[n, row, 2j - left + (0..3)]
-    of every tile j (cells outside the image read as 0; all zero for a row outside it).
-
-    The row is first copied into `split` (2, tiles_w + 1, C), zero-padded and split into its
-    even and odd columns (`split_flat` is the same memory as (2, (tiles_w + 1)*C)): with
-    E[j] = column 2j - left and O[j] = 2j + 1 - left, (d0 - d2, d1 + d2, d2 - d1, d1 - d3) =
-    (E[j] - E[j+1], O[j] + E[j+1], E[j+1] - O[j], O[j] - O[j+1]), one contiguous run each."""
-    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-    tiles_w = split.shape[1] - 1
-    run = tiles_w * channels
-    zero = cols.dtype.type(0)
-    if row < 0 or row >= height:
-        for s in range(4):
-            for k in range(run):
-                cols[s, k] = zero
-        return
-    for p in range(2 * tiles_w + 2):
-        col = p - left
-        dst = split[p & 1, p >> 1]
-        if 0 <= col < width:
-            for ch in range(channels):
-                dst[ch] = x[n, row, col, ch]
-        else:
-            for ch in range(channels):
-                dst[ch] = zero
-    even_j, even_next = split_flat[0, :run], split_flat[0, channels:]
-    odd_j, odd_next = split_flat[1, :run], split_flat[1, channels:]
-    _combine(even_j, even_next, -1, cols[0])
-    _combine(odd_j, even_next, 1, cols[1])
-    _combine(even_next, odd_j, -1, cols[2])
-    _combine(odd_j, odd_next, -1, cols[3])
-
-
-@kernel
-def _input_tile_rows(x, top, left, tiles_h, tiles_w, start, stop, out2):
-    """out2[4*r + s, t*C : (t + 1)*C] = (B^T d B)[r, s] for the tiles t = q*tiles_w + j of the
-    tile rows start <= q < stop (q = n*tiles_h + i), d the 4x4 cells from (2i - top,
-    2j - left) (0 outside the image); out2 is out (16, T, C) seen as (16, T*C).
-
-    d B of each image row (`_row_columns`) is kept in a ring of 4 rows, image row `row` in
-    slot row & 3, so the 2 rows that consecutive tile rows share are transformed once; B^T
-    (d B) then combines the tile row's 4 rows into runs of out's 16 planes."""
-    channels = x.shape[3]
-    run = tiles_w * channels
-    split = np.empty((2, tiles_w + 1, channels), out2.dtype)
-    split_flat = split.reshape(2, (tiles_w + 1) * channels)
-    ring = np.empty((4, 4, run), out2.dtype)
-    held = np.full(4, -1, np.int64)  # the (image, row) each slot holds, as n*span + row + top
-    span = 2 * tiles_h + 2
+    Rows first: `rows` (4, 2*tiles_w + 2, C) takes B^T d for every column of the tile row at
+    once (rows[0] = d0 - d2, rows[1] = d1 + d2, rows[2] = d2 - d1, rows[3] = d1 - d3 of the
+    image rows d0..d3; column p is image column p - left, its columns outside the image stay
+    0), then each plane of out takes its column combination, tile by tile. Every inner loop
+    runs over the channels with 3-D indices, so it vectorizes (a flat index computed from
+    offsets gets a wraparound check per element that stops it)."""
+    _, height, width, channels = x.shape
+    span = 2 * tiles_w + 2
+    rows = np.zeros((4, span, channels), out.dtype)
+    blank = np.zeros((width, channels), out.dtype)  # an image row outside the image
+    first, last = max(0, -left), min(width, span - left)  # the image columns tiles reach
     for q in range(start, stop):
         n = q // tiles_h
         r0 = 2 * (q - n * tiles_h) - top
-        for row in range(r0, r0 + 4):
-            key = n * span + row + top
-            if held[row & 3] != key:
-                _row_columns(x, n, row, left, split, split_flat, ring[row & 3])
-                held[row & 3] = key
-        d0, d1, d2, d3 = ring[r0 & 3], ring[(r0 + 1) & 3], ring[(r0 + 2) & 3], ring[(r0 + 3) & 3]
-        for s in range(4):
-            _combine(d0[s], d2[s], -1, out2[s, q * run : (q + 1) * run])
-            _combine(d1[s], d2[s], 1, out2[4 + s, q * run : (q + 1) * run])
-            _combine(d2[s], d1[s], -1, out2[8 + s, q * run : (q + 1) * run])
-            _combine(d1[s], d3[s], -1, out2[12 + s, q * run : (q + 1) * run])
+        d0 = x[n, r0] if 0 <= r0 < height else blank
+        d1 = x[n, r0 + 1] if 0 <= r0 + 1 < height else blank
+        d2 = x[n, r0 + 2] if 0 <= r0 + 2 < height else blank
+        d3 = x[n, r0 + 3] if 0 <= r0 + 3 < height else blank
+        for col in range(first, last):
+            p = col + left
+            for c in range(channels):
+                rows[0, p, c] = d0[col, c] - d2[col, c]
+            for c in range(channels):
+                rows[1, p, c] = d1[col, c] + d2[col, c]
+            for c in range(channels):
+                rows[2, p, c] = d2[col, c] - d1[col, c]
+            for c in range(channels):
+                rows[3, p, c] = d1[col, c] - d3[col, c]
+        base = q * tiles_w
+        for r in range(4):
+            for j in range(tiles_w):
+                t, p = base + j, 2 * j
+                for c in range(channels):
+                    out[4 * r, t, c] = rows[r, p, c] - rows[r, p + 2, c]
+                for c in range(channels):
+                    out[4 * r + 1, t, c] = rows[r, p + 1, c] + rows[r, p + 2, c]
+                for c in range(channels):
+                    out[4 * r + 2, t, c] = rows[r, p + 2, c] - rows[r, p + 1, c]
+                for c in range(channels):
+                    out[4 * r + 3, t, c] = rows[r, p + 1, c] - rows[r, p + 3, c]
 
 
 @parallel_kernel
 def _input_transform(parallel, x, top, left, tiles_h, tiles_w, out):
     tile_rows = x.shape[0] * tiles_h
     tasks = min(tile_rows, TASKS)
-    out2 = out.reshape(POSITIONS, out.shape[1] * x.shape[3])
     if parallel:
         for k in prange(tasks):
             task = np.int64(k)
             _input_tile_rows(x, top, left, tiles_h, tiles_w, task * tile_rows // tasks,
-                             (task + 1) * tile_rows // tasks, out2)  # fmt: skip
+                             (task + 1) * tile_rows // tasks, out)  # fmt: skip
     else:
-        _input_tile_rows(x, top, left, tiles_h, tiles_w, 0, tile_rows, out2)
+        _input_tile_rows(x, top, left, tiles_h, tiles_w, 0, tile_rows, out)
 
 
 @kernel
@@ -200,7 +165,8 @@ def _grad_tile_rows(g, tiles_h, tiles_w, start, stop, out):
     """out[4*k + l, t] = (A g_t A^T)[k, l] for the tiles t = q*tiles_w + j of the tile rows
     start <= q < stop (q = n*tiles_h + i), g_t the 2x2 cells g[n, 2i + r, 2j + s] (0 past
     the edge), A = [[1, 0], [1, 1], [1, -1], [0, -1]] (A^T of the module docstring,
-    transposed)."""
+    transposed). Each of the 16 positions is its own loop over the channels (three or four
+    streams each, so each vectorizes)."""
     height, width, cout = g.shape[1], g.shape[2], g.shape[3]
     # Made here, not in the parallel kernel: there Numba would turn np.zeros into a parallel
     # loop, entering the thread pool even on the serial path the worker threads take.
@@ -215,15 +181,40 @@ def _grad_tile_rows(g, tiles_h, tiles_w, start, stop, out):
             b = g[n, r0, c0 + 1] if c0 + 1 < width else zrow
             c = g[n, r0 + 1, c0] if r0 + 1 < height else zrow
             d = g[n, r0 + 1, c0 + 1] if r0 + 1 < height and c0 + 1 < width else zrow
+            # Row k of A g A^T combines the rows (a, b) and (c, d) as A's row k, then its
+            # cells as A's row l (the sums grouped as the unfused transforms group them).
             for o in range(cout):
-                h0, h1, h2, h3 = a[o], a[o] + b[o], a[o] - b[o], -b[o]
-                e0, e1, e2, e3 = c[o], c[o] + d[o], c[o] - d[o], -d[o]
-                out[0, t, o], out[1, t, o], out[2, t, o], out[3, t, o] = h0, h1, h2, h3
-                out[4, t, o], out[5, t, o] = h0 + e0, h1 + e1
-                out[6, t, o], out[7, t, o] = h2 + e2, h3 + e3
-                out[8, t, o], out[9, t, o] = h0 - e0, h1 - e1
-                out[10, t, o], out[11, t, o] = h2 - e2, h3 - e3
-                out[12, t, o], out[13, t, o], out[14, t, o], out[15, t, o] = -e0, -e1, -e2, -e3
+                out[0, t, o] = a[o]
+            for o in range(cout):
+                out[1, t, o] = a[o] + b[o]
+            for o in range(cout):
+                out[2, t, o] = a[o] - b[o]
+            for o in range(cout):
+                out[3, t, o] = -b[o]
+            for o in range(cout):
+                out[4, t, o] = a[o] + c[o]
+            for o in range(cout):
+                out[5, t, o] = (a[o] + b[o]) + (c[o] + d[o])
+            for o in range(cout):
+                out[6, t, o] = (a[o] - b[o]) + (c[o] - d[o])
+            for o in range(cout):
+                out[7, t, o] = -b[o] - d[o]
+            for o in range(cout):
+                out[8, t, o] = a[o] - c[o]
+            for o in range(cout):
+                out[9, t, o] = (a[o] + b[o]) - (c[o] + d[o])
+            for o in range(cout):
+                out[10, t, o] = (a[o] - b[o]) - (c[o] - d[o])
+            for o in range(cout):
+                out[11, t, o] = d[o] - b[o]
+            for o in range(cout):
+                out[12, t, o] = -c[o]
+            for o in range(cout):
+                out[13, t, o] = -(c[o] + d[o])
+            for o in range(cout):
+                out[14, t, o] = -(c[o] - d[o])
+            for o in range(cout):
+                out[15, t, o] = d[o]
 
 
 @parallel_kernel
@@ -240,14 +231,6 @@ def _grad_transform(parallel, g, tiles_h, tiles_w, out):
 
 
 # ---- wrappers ----------------------------------------------------------------------------
-
-
-def _run(threads: bool, dispatcher, work: int, *args) -> None:
-    """`launch`, or the serial loop whatever the size when `threads` is false."""
-    if threads:
-        launch(dispatcher, work, *args)
-    else:
-        dispatcher(False, *args)
 
 
 def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
@@ -272,7 +255,7 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
     _, _, cin, cout = kernel.shape
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, cin, cout), out=True)
     check_apart(name, "out", out, kernel=kernel)
-    _run(threads, _filter_transform, out.size, kernel, out)
+    launch_or_serial(threads, _filter_transform, out.size, kernel, out)
 
 
 def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, tiles_w: int,
@@ -301,7 +284,9 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
     n, _, _, c = x.shape
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c), out=True)
     check_apart(name, "out", out, x=x)
-    _run(threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h, tiles_w, out)
+    launch_or_serial(
+        threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h, tiles_w, out
+    )
 
 
 def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
@@ -327,7 +312,7 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> N
     tiles_h, tiles_w = tile_counts(ho, wo)
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, cout), out=True)
     check_apart(name, "out", out, g=g)
-    _run(threads, _grad_transform, out.size, g, tiles_h, tiles_w, out)
+    launch_or_serial(threads, _grad_transform, out.size, g, tiles_h, tiles_w, out)
 
 
 #: G (4x3) of the module docstring, for the kernel gradient's last step.

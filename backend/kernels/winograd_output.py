@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch_or_serial, parallel_kernel
 from ._checks import EMPTY, check, check_4d, check_apart, float_dtype
 
 #: The transformed tile's positions (winograd.POSITIONS).
@@ -215,14 +215,6 @@ def _output_pool_transform(parallel, m, bias, relu, tiles_h, tiles_w, pooled, ar
 # ---- wrappers ----------------------------------------------------------------------------
 
 
-def _run(threads: bool, dispatcher, work: int, *args) -> None:
-    """`launch`, or the serial loop whatever the size when `threads` is false."""
-    if threads:
-        launch(dispatcher, work, *args)
-    else:
-        dispatcher(False, *args)
-
-
 def _check_products(name: str, m, bias, out_shape, dtype, out_name: str, out) -> tuple:
     """Checks the products `m` (16, T, C_out) of an `out_shape` output and the bias; returns
     (tiles_h, tiles_w, bias), bias an empty array when None."""
@@ -263,7 +255,9 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
     dtype = float_dtype(name, "m", m)
     check_4d(name, "out", out, dtype)
     tiles_h, tiles_w, bias = _check_products(name, m, bias, out.shape, dtype, "out", out)
-    _run(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out)
+    launch_or_serial(
+        threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out
+    )
 
 
 def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.ndarray,
@@ -299,5 +293,5 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
         check_apart(name, "argmax", argmax, m=m, pooled=pooled)
     if pooled.size == 0:
         return
-    _run(threads, _output_pool_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w,
-         pooled, argmax)  # fmt: skip
+    launch_or_serial(threads, _output_pool_transform, m.size * 2, m, bias, bool(relu), tiles_h,
+                     tiles_w, pooled, argmax)  # fmt: skip

@@ -8,9 +8,9 @@ negative: the input rows past the last window are then unused), strides, dilatio
 - `conv` (`ConvOp`): `y = conv(x, k)`: im2col (`kernels.conv.im2col_nhwc`) + one GEMM
   (a batched GEMM over groups), or direct loops for a small kernel (`_use_direct`: a first
   layer, where im2col costs far more than the GEMM), or Winograd F(2x2, 3x3) for a 3x3
-  stride-1 kernel (`_use_winograd`: 16 GEMMs over transformed tiles, 4/9 of the multiplies).
+  stride-1 kernel (`use_winograd`: 16 GEMMs over transformed tiles, 4/9 of the multiplies).
 - `conv_transpose` (`ConvTransposeOp`): the transpose of `conv` in its input, `x = conv^T(y,
-  k)`: one GEMM + col2im, or (stride 1, 3x3) Winograd on the flipped kernel. Its attribute
+  k)`: one GEMM + col2im, or (stride 1, 3x3) the transpose of the Winograd forward. Its attribute
   `extra` says how many trailing rows/cols past the last window the image has (in
   `[0, stride)`), which fixes the output size.
 - `conv_filter_grad` (`ConvFilterOp`): the gradient of `conv` in its kernel,
@@ -19,7 +19,7 @@ negative: the input rows past the last window are then unused), strides, dilatio
 Each is linear in each of its two inputs, and each one's vjps are the other two, so the
 backward graphs are differentiable again. The public functions (keras.ops names and
 arguments) are composites over them, in `conv`. How each runs (the direct, depthwise,
-Winograd and im2col paths, chosen by shape) is in `conv_paths`.
+Winograd and im2col paths, chosen by shape) is in `conv_paths` and `conv_winograd`.
 
 A depthwise convolution (one input channel per group) runs all three on the direct loops of
 `kernels.depthwise` instead: no im2col and no batched GEMM over tiny matrices.
@@ -39,23 +39,21 @@ from .conv_paths import (
     _col2im,
     _conv_direct,
     _conv_filter_direct,
-    _conv_winograd,
     _delivered,
     _depthwise_filter,
     _depthwise_forward,
     _depthwise_transpose,
     _effective,
     _extent,
-    _filter_winograd,
     _im2col,
     _is_depthwise,
     _is_plain_1x1,
     _kernels,
     _padded,
     _use_direct,
-    _use_winograd,
     _writable,
 )
+from .conv_winograd import conv_winograd, use_winograd, winograd_backward
 
 # ---- sizes -----------------------------------------------------------------------------------
 
@@ -120,9 +118,9 @@ def _conv_forward(x, k, strides, dilation, pads, groups, out=None, scratch=None,
         return _depthwise_forward(x, k, strides, dilation, pads, out_hw, out, scratch)
     if _use_direct(x.dtype, k.shape, groups):
         return _conv_direct(x, k, strides, dilation, pads, out_hw, out, scratch, bias, relu)
-    if _use_winograd(x.dtype, k.shape, strides, dilation, groups, out_hw):
+    if use_winograd(x.dtype, k.shape, strides, dilation, groups, out_hw):
         top_left = (pads[0][0], pads[1][0])
-        return _conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu)
+        return conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu)
     cols = _im2col(x, (kh, kw), strides, dilation, pads, out_hw, scratch)
     rows = n * out_hw[0] * out_hw[1]
     if groups == 1:
@@ -164,7 +162,7 @@ def conv_pool_path(
     """How `conv_pool_into` runs a conv with a max pool after it in one pass, or None when it
     cannot: `"direct"` when the convolution runs on the direct kernel (`_use_direct`) and the
     pool's windows tile its output (`pool == pool_strides`, "valid", fewer than 255 cells);
-    `"winograd"` when it runs on Winograd (`_use_winograd`) and the pool is 2x2 with stride 2,
+    `"winograd"` when it runs on Winograd (`use_winograd`) and the pool is 2x2 with stride 2,
     "valid" (its windows are the output tiles). Either way at least one whole window, every
     size known and `groups == 1`."""
     pool, pool_strides = tuple(map(int, pool)), tuple(map(int, pool_strides))
@@ -183,9 +181,26 @@ def conv_pool_path(
         return None
     if _use_direct(dtype, kernel_shape, groups):
         return "direct"
-    if pool == (2, 2) and _use_winograd(dtype, kernel_shape, strides, dilation, groups, out_hw):
+    if pool == (2, 2) and use_winograd(dtype, kernel_shape, strides, dilation, groups, out_hw):
         return "winograd"
     return None
+
+
+def winograd_grads_path(x_shape, dtype, kernel_shape, strides, dilation, pads, groups) -> tuple:
+    """(input gradient, kernel gradient): whether each of a convolution's gradients runs on
+    Winograd (`conv_winograd.winograd_backward`) when taken alone, as `conv_transpose` and
+    `conv_filter_grad` choose: the input gradient with K = C_out for its GEMM, the kernel
+    gradient unless the direct loops take it."""
+    dtype = np.dtype(dtype)
+    if len(x_shape) != 4 or any(s is None for s in x_shape[1:]):
+        return False, False
+    out_hw = _conv_out_hw(x_shape, kernel_shape, strides, dilation, pads)
+    kh, kw, cin, cout = kernel_shape
+    dx = use_winograd(dtype, (kh, kw, cout, cin), strides, dilation, groups, out_hw)
+    dk = use_winograd(dtype, kernel_shape, strides, dilation, groups, out_hw) and not _use_direct(
+        dtype, kernel_shape, groups, gradient=True
+    )
+    return dx, dk
 
 
 def _conv_out_hw(x_shape, kernel_shape, strides, dilation, pads) -> tuple:
@@ -220,8 +235,8 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
     y = out if writable else _buffer(scratch, "pooled", pooled, x.dtype)
     bias = None if bias is None else np.ascontiguousarray(bias)
     if path == "winograd":
-        _conv_winograd(x, k, (pads[0][0], pads[1][0]), out_hw, y, scratch, bias, relu,
-                       pooled=True, argmax=argmax)  # fmt: skip
+        conv_winograd(x, k, (pads[0][0], pads[1][0]), out_hw, y, scratch, bias, relu,
+                      pooled=True, argmax=argmax)  # fmt: skip
     else:
         xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
         _kernels().conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
@@ -261,13 +276,13 @@ def _conv_transpose_forward(y, k, strides, dilation, pads, extra, groups, out=No
     )
     if _is_depthwise(y.dtype, cin, cg, groups):
         return _depthwise_transpose(y, k, strides, dilation, pads, image_hw, groups, out, scratch)
-    if _use_winograd(y.dtype, (kh, kw, cout, cin), strides, dilation, groups, image_hw, ho * wo):
-        # x[r] = sum_a y[r + top - a] k[a]: a stride-1 convolution of y with the kernel flipped
-        # and its channels swapped, pads (kh - 1 - top, kh - 1 - bottom + extra) per axis.
-        flipped = _buffer(scratch, "winograd_flipped", (kh, kw, cout, cin), y.dtype)
-        np.copyto(flipped, k[::-1, ::-1].transpose(0, 1, 3, 2))
-        top_left = (kh - 1 - pads[0][0], kw - 1 - pads[1][0])
-        return _conv_winograd(y, flipped, top_left, image_hw, out, scratch, None, False)
+    # Winograd when the forward convolution would take it (with K = C_out for dx's GEMM):
+    # its transpose over the forward's own tiles (`winograd_backward`).
+    if use_winograd(y.dtype, (kh, kw, cout, cin), strides, dilation, groups, (ho, wo)):
+        dx = out if _writable(out) else np.empty((n, *image_hw, cin), y.dtype)
+        winograd_backward((n, *image_hw, cin), (kh, kw, cin, cout), (pads[0][0], pads[1][0]),
+                          (ho, wo), k=k, dy=y, dx=dx, scratch=scratch)  # fmt: skip
+        return _delivered(dx, out)
     rows = n * ho * wo
     cols_shape = (n, ho, wo, kh, kw, cin)
     if groups == 1:
@@ -316,9 +331,11 @@ def _conv_filter_forward(x, y, kernel_size, strides, dilation, pads, groups, out
     if _use_direct(x.dtype, (kh, kw, cin, cout), groups, gradient=True):
         return _conv_filter_direct(x, y, kernel_size, strides, dilation, pads, out, scratch,
                                    bias_out)  # fmt: skip
-    if _use_winograd(x.dtype, (kh, kw, cin, cout), strides, dilation, groups, (ho, wo)):
-        _bias_grad(y, bias_out)
-        return _filter_winograd(x, y, (pads[0][0], pads[1][0]), out, scratch)
+    if use_winograd(x.dtype, (kh, kw, cin, cout), strides, dilation, groups, (ho, wo)):
+        dk = out if _writable(out) else np.empty((kh, kw, cin, cout), x.dtype)
+        winograd_backward(x.shape, dk.shape, (pads[0][0], pads[1][0]), (ho, wo), x=x, dy=y,
+                          dk=dk, db=bias_out, scratch=scratch)  # fmt: skip
+        return _delivered(dk, out)
     cols = _im2col(x, (kh, kw), strides, dilation, pads, (ho, wo), scratch)
     rows = n * ho * wo
     if groups == 1:

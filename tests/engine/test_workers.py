@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from backend import config, workers
-from backend.ops import conv_paths
-from backend.ops import conv_primitives as cp
+from backend.ops import conv_winograd
 
 
 @pytest.fixture
@@ -67,7 +66,7 @@ def test_an_exception_in_any_share_is_raised_after_all_finish(threads):
 
 
 def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
-    monkeypatch.setattr(conv_paths, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 1)  # one image a chunk: many
     rng = np.random.default_rng(0)
     x = rng.standard_normal((5, 9, 8, 16)).astype(np.float32)
     k = rng.standard_normal((3, 3, 16, 8)).astype(np.float32)
@@ -76,7 +75,7 @@ def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
     for n in (1, 2):
         threads(n)
         out = np.empty((5, 7, 6, 8), np.float32)
-        cp._conv_winograd(x, k, (0, 0), (7, 6), out, {}, bias, True)
+        conv_winograd.conv_winograd(x, k, (0, 0), (7, 6), out, {}, bias, True)
         results.append(out)
     assert results[0].tobytes() == results[1].tobytes()
     windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
@@ -85,15 +84,36 @@ def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
 
 
 def test_winograd_kernel_gradient_same_bits_with_one_or_two_workers(threads, monkeypatch):
-    monkeypatch.setattr(conv_paths, "_WINOGRAD_CHUNK_BYTES", 1)  # one image per chunk: many chunks
+    monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 1)  # one image a chunk: many
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 9, 8, 32)).astype(np.float32)
     g = rng.standard_normal((5, 7, 6, 32)).astype(np.float32)
     results = []
     for n in (1, 2):
         threads(n)
-        results.append(cp._filter_winograd(x, g, (0, 0), None, {}))
+        dk = np.empty((3, 3, 32, 32), np.float32)
+        conv_winograd.winograd_backward(x.shape, dk.shape, (0, 0), (7, 6), x=x, dy=g, dk=dk)
+        results.append(dk)
     assert results[0].tobytes() == results[1].tobytes()
     windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
     ref = np.einsum("nijcab,nijo->abco", windows.astype(np.float64), g)
+    np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_winograd_input_gradient_same_bits_with_one_or_two_workers(threads, monkeypatch):
+    monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 1)  # one image a chunk: many
+    rng = np.random.default_rng(2)
+    k = rng.standard_normal((3, 3, 16, 24)).astype(np.float32)
+    g = rng.standard_normal((5, 7, 6, 24)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        threads(n)
+        dx = np.empty((5, 9, 8, 16), np.float32)
+        conv_winograd.winograd_backward(dx.shape, k.shape, (0, 0), (7, 6), k=k, dy=g, dx=dx)
+        results.append(dx)
+    assert results[0].tobytes() == results[1].tobytes()
+    ref = np.zeros((5, 9, 8, 16))
+    for a in range(3):
+        for b in range(3):
+            ref[:, a : a + 7, b : b + 6] += g.astype(np.float64) @ k[a, b].T
     np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)

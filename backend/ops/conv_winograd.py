@@ -1,0 +1,256 @@
+"""Winograd F(2x2, 3x3): a 3x3 stride-1 convolution and its gradients as 16 GEMMs each.
+
+The forward (`conv_winograd`) transforms the filter once and, by cache-sized chunks of
+images, the input tiles (`kernels.winograd.input_transform`), runs one batched GEMM
+(16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the bias and relu (or a
+2x2 max pool, `kernels.winograd_output`). The backward (`winograd_backward`) is its
+adjoint, over the same tiles: the output gradient's tiles transformed once into W
+(`grad_transform`, or `winograd_grad.pooled_grad_transform` straight from a max pool's
+gradient and argmax), then per chunk the kernel gradient's products V^T W (one GEMM per
+position over the tiles) and the input gradient's `dV = W @ U^T` with the transpose of the
+input transform (`winograd_grad.input_grad_transform`). docs/kernels.md has the
+measurements behind the thresholds here.
+
+Chunks run on the worker threads (`backend.workers`), each with its own work arrays and its
+own run of chunks, all serial kernels: a chunk's calls are too short to wake a thread pool
+for. Sums over chunks (the kernel and bias gradients) are added in chunk order, so results
+do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import workers
+from .conv_paths import _buffer, _delivered, _writable
+
+#: The fewest input channels `use_winograd` sends to Winograd (with 3-8 it tied or lost).
+WINOGRAD_MIN_IN = 16
+#: The largest share of the im2col GEMM's multiplies the Winograd GEMMs may do: 16 per 2x2
+#: tile against 9 per output pixel is 0.44, more where tiles overhang an odd-sized output.
+#: (0.6 while the chunks ran on one core; 0.8 since they run on every worker thread.)
+WINOGRAD_MAX_MULTIPLIES = 0.8
+#: The largest C_in * C_out sent to Winograd: at 128 x 128 its chunk-sized GEMMs (a few
+#: dozen tiles by 128) lost to im2col's one big GEMM (32x9x9x128: 2.9 ms against 4.2).
+WINOGRAD_MAX_CHANNELS = 64 * 64
+#: Bytes of transformed tiles per chunk of images (1.5 MB): they stay in cache from the
+#: first transform through the GEMMs to the last. In a Plan, where other steps evict the
+#: caches between calls, 1-2 MB chunks ran the MNIST layer 1.1x faster than im2col + GEMM and
+#: 4-16 MB chunks 0.7-0.9x (8 MB looked best only in a loop over the one convolution, with
+#: everything in the L3).
+WINOGRAD_CHUNK_BYTES = 3 << 19
+
+
+def _kernels():
+    from ..kernels import winograd
+
+    return winograd
+
+
+def use_winograd(dtype, kernel_shape, strides, dilation, groups: int, out_hw) -> bool:
+    """Whether a convolution with output size `out_hw` runs as Winograd F(2x2, 3x3) instead
+    of im2col + one GEMM (and its gradients likewise, over the same tiles): a 3x3 kernel
+    (3, 3, C_in, C_out), strides and dilation 1, groups 1, at least 16 input channels,
+    C_in * C_out at most 64 * 64, and Winograd's 16 multiplies per 2x2 tile at most 0.8 of
+    im2col's 9 per output pixel (0.79 for a 3x3 output, 0.53 for 11x11).
+
+    Measured for the forward (ms per call, float32, 2 threads on a shared 2-core VM, median
+    of 24 calls alternating the two paths, each after a threaded Numba pass over 128 MB as in
+    a Plan; im2col+GEMM / Winograd, with bias + relu fused on both paths; batch 128 unless
+    noted): the MNIST second layer (128,13,13,32) x 64 valid 5.2 / 2.5, at batch 512
+    19.6 / 9.8; (64,7,7,64) valid 1.0 / 0.8; (64,5,5,64) valid (3x3 out) 0.49 / 0.42;
+    (32,9,9,128) x 128 2.9 / 4.2 (not taken: `WINOGRAD_MAX_CHANNELS`). With the chunks on one
+    core (before `backend.workers`):
+
+        x (N, H, W, C_in), C_out, padding       im2col+GEMM / Winograd
+        (64,32,32,32), 32, same                 17.5 / 10.3
+        (64,32,32,16), 16, same                  8.8 / 4.5
+        (64,16,16,64), 64, same                 12.8 / 7.7-8.8
+        (64,13,13,16), 16, valid                 1.3-1.6 / 1.0-1.1
+        (64,9,9,64), 64, valid (7x7 out)         2.7 / 2.5
+        (64,8,8,64), 64, same                    3.3 / 2.4
+        (64,32,32,64), 8, same                  27.3 / 9.2
+        (64,32,32,8), 32, same                   5.6 / 6.6    not taken (C_in 8)
+        (64,32,32,4), 64, same                   5.5 / 5.4    not taken (C_in 4)
+
+    The GEMMs with K = C_in = 32 run at ~130-140 GFLOP/s per core against ~180 for im2col's
+    K = 288; the transforms are memory-bound passes over cache-sized chunks.
+    """
+    kh, kw, cin, cout = kernel_shape
+    if not (
+        groups == 1
+        and cin * cout <= WINOGRAD_MAX_CHANNELS
+        and dtype in (np.float32, np.float64)
+        and (kh, kw) == (3, 3)
+        and tuple(strides) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and cin >= WINOGRAD_MIN_IN
+    ):
+        return False
+    tiles = ((out_hw[0] + 1) // 2) * ((out_hw[1] + 1) // 2)
+    return 16 * tiles <= WINOGRAD_MAX_MULTIPLIES * 9 * out_hw[0] * out_hw[1]
+
+
+def _chunk_size(n: int, per_image_bytes: int) -> int:
+    """Images per chunk: `WINOGRAD_CHUNK_BYTES` of work arrays at `per_image_bytes` each."""
+    return max(1, min(n, WINOGRAD_CHUNK_BYTES // max(1, per_image_bytes)))
+
+
+def _chunks(n: int, chunk: int, body) -> int:
+    """Runs `body(worker, c, start, stop)` for the chunks c of `chunk` images of the `n`,
+    shared out to the worker threads, each taking a contiguous run of chunks. Returns the
+    chunk count."""
+
+    def run_chunks(worker, first, last):
+        for c in range(first, last):
+            body(worker, c, c * chunk, min(n, (c + 1) * chunk))
+
+    chunks = -(-n // chunk)
+    workers.split(run_chunks, chunks)
+    return chunks
+
+
+def _work(scratch, tag: str, worker: int, per_tile: int, tiles: int, capacity: int,
+          dtype) -> np.ndarray:  # fmt: skip
+    """A worker's work array (16, tiles, per_tile), cut from one cached buffer sized for
+    `capacity` tiles (a whole chunk's)."""
+    flat = _buffer(scratch, f"{tag}_{worker}", (16 * capacity * per_tile,), dtype)
+    return flat[: 16 * tiles * per_tile].reshape(16, tiles, per_tile)
+
+
+def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False,
+                  argmax=None):  # fmt: skip
+    """`relu(conv(x, k) + bias)` for a 3x3 kernel, stride 1, whose windows start at
+    `-top_left` (pads before; any pads after: the output size `out_hw` fixes them, and cells
+    outside `x` read as 0): the filter transformed once per call, then by chunks of images
+    the input transform, one batched GEMM (16, tiles, C_in) @ (16, C_in, C_out) and the
+    output transform with the epilogue. With `pooled`, `out` takes its 2x2 stride-2 max pool
+    instead, from the output transform (`kernels.winograd_output`), and `argmax` (when given)
+    each window's argmax."""
+    wg = _kernels()
+    n, _, _, cin = x.shape
+    cout = k.shape[3]
+    x = np.ascontiguousarray(x)
+    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout) if pooled else (n, *out_hw, cout)
+    y = out if _writable(out) else _buffer(scratch, "winograd_out", shape, x.dtype)
+    u = _buffer(scratch, "winograd_filter", (16, cin, cout), x.dtype)
+    wg.filter_transform(np.ascontiguousarray(k), u)  # the kernel changes every step
+    bias = None if bias is None else np.ascontiguousarray(bias)
+    if pooled:
+        from ..kernels import winograd_output
+    tiles_h, tiles_w = wg.tile_counts(*out_hw)
+    per_image = tiles_h * tiles_w
+    chunk = _chunk_size(n, 16 * per_image * (cin + cout) * x.dtype.itemsize)
+    cap = chunk * per_image
+
+    def body(worker, c, start, stop):
+        tiles = (stop - start) * per_image
+        v = _work(scratch, "winograd_input", worker, cin, tiles, cap, x.dtype)
+        m = _work(scratch, "winograd_products", worker, cout, tiles, cap, x.dtype)
+        wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False)
+        np.matmul(v, u, out=m)
+        if pooled:
+            winograd_output.output_pool_transform(
+                m, bias, relu, out_hw, y[start:stop],
+                None if argmax is None else argmax[start:stop], threads=False,
+            )  # fmt: skip
+        else:
+            wg.output_transform(m, bias, relu, y[start:stop], threads=False)
+
+    _chunks(n, chunk, body)
+    return _delivered(y, out)
+
+
+def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=None,
+                      pooled_grad=None, argmax=None, dx=None, dk=None, db=None,
+                      scratch=None):  # fmt: skip
+    """Gradients of the Winograd convolution `y = conv(x, k)` (`conv_winograd`'s geometry:
+    x of `x_shape`, kernel of `k_shape` (3, 3, C_in, C_out), windows from `-top_left`, output
+    `out_hw`), written into the arrays given: `dx` (x_shape) the input gradient (needs `k`),
+    `dk` (k_shape) the kernel gradient (needs `x`), `db` (C_out,) the bias gradient. The
+    output gradient is `dy` (N, *out_hw, C_out), or the gradient that a 2x2 stride-2 max pool
+    over y (with relu's, where the argmax says NO_GRADIENT) routes from its `pooled_grad` and
+    the forward's `argmax` (`conv_winograd(..., pooled=True, argmax=...)`): then only the
+    tiles under the pool's windows, the others having no gradient.
+
+    Per chunk of images: W of the output gradient's tiles (once for both gradients), then
+    for dk the input transform V of x and the products V^T W (summed over chunks in chunk
+    order, then `G^T (.) G`), and for dx `dV = W @ U^T` and the transpose of the input
+    transform into dx's images."""
+    wg = _kernels()
+    from ..kernels import winograd_grad
+
+    n, _, _, cin = x_shape
+    cout = k_shape[3]
+    dtype = np.dtype((x if x is not None else k).dtype)
+    if pooled_grad is not None:
+        tiles_h, tiles_w = pooled_grad.shape[1:3]
+        pooled_grad = np.ascontiguousarray(pooled_grad)
+    else:
+        tiles_h, tiles_w = wg.tile_counts(*out_hw)
+        dy = np.ascontiguousarray(dy)
+    per_image = tiles_h * tiles_w
+    if dk is not None:
+        x = np.ascontiguousarray(x)
+    ut = None
+    if dx is not None:
+        ut = _buffer(scratch, "winograd_filter_t", (16, cout, cin), dtype)
+        kt = _buffer(scratch, "winograd_kernel_t", (3, 3, cout, cin), dtype)
+        np.copyto(kt, np.asarray(k).transpose(0, 1, 3, 2))
+        wg.filter_transform(kt, ut)  # U^T: the transform commutes with swapping channels
+    if n == 0:  # no images: nothing flows back to the kernel or the bias
+        for grad in (dk, db):
+            if grad is not None:
+                grad[...] = 0
+        return
+    dx_out = None
+    if dx is not None:
+        dx_out = dx if _writable(dx) else _buffer(scratch, "winograd_dx", x_shape, dtype)
+    pooled_bias = db is not None and pooled_grad is not None
+    parts = {}  # chunk -> its kernel products and bias sums, in buffers kept in `scratch`
+    widths = cout + (2 * cin if dx is not None else 0) + (cin if dk is not None else 0)
+    chunk = _chunk_size(n, 16 * per_image * widths * dtype.itemsize)
+    cap = chunk * per_image
+
+    def body(worker, c, start, stop):
+        tiles = (stop - start) * per_image
+        w = _work(scratch, "winograd_grads", worker, cout, tiles, cap, dtype)
+        bias_part = None
+        if pooled_bias:
+            bias_part = _buffer(scratch, f"winograd_bias_{c}", (cout,), dtype)
+        if pooled_grad is not None:
+            winograd_grad.pooled_grad_transform(pooled_grad[start:stop], argmax[start:stop], w,
+                                                bias_part, threads=False)  # fmt: skip
+        else:
+            wg.grad_transform(dy[start:stop], w, threads=False)
+        products = None
+        if dk is not None:
+            v = _work(scratch, "winograd_input", worker, cin, tiles, cap, dtype)
+            wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False)
+            products = _buffer(scratch, f"winograd_filter_products_{c}", (16, cin, cout), dtype)
+            np.matmul(v.transpose(0, 2, 1), w, out=products)
+        if dx is not None:
+            dv = _work(scratch, "winograd_input_grads", worker, cin, tiles, cap, dtype)
+            np.matmul(w, ut, out=dv)
+            winograd_grad.input_grad_transform(dv, *top_left, tiles_h, tiles_w,
+                                               dx_out[start:stop], threads=False)  # fmt: skip
+        parts[c] = (products, bias_part)
+
+    chunks = _chunks(n, chunk, body)
+    if dk is not None:
+        total = _buffer(scratch, "winograd_filter_total", (16, cin, cout), dtype)
+        np.copyto(total, parts[0][0])
+        for c in range(1, chunks):
+            total += parts[c][0]
+        dk_out = dk if _writable(dk) else _buffer(scratch, "winograd_dk", k_shape, dtype)
+        wg.filter_grad_from_products(total, dk_out)
+        _delivered(dk_out, dk)
+    if db is not None:
+        if pooled_bias:
+            np.copyto(db, parts[0][1])
+            for c in range(1, chunks):
+                db += parts[c][1]
+        else:
+            np.sum(dy.reshape(-1, cout), axis=0, out=db)
+    if dx is not None:
+        _delivered(dx_out, dx)
