@@ -215,11 +215,14 @@ def _output_pool_transform(parallel, m, bias, relu, tiles_h, tiles_w, pooled, ar
 # ---- wrappers ----------------------------------------------------------------------------
 
 
-def _check_products(name: str, m, bias, out_shape, dtype, out_name: str, out) -> tuple:
+def _check_products(name: str, m, bias, out_shape, dtype, out_name: str, out,
+                    grids=None) -> tuple:  # fmt: skip
     """Checks the products `m` (16, T, C_out) of an `out_shape` output and the bias; returns
-    (tiles_h, tiles_w, bias), bias an empty array when None."""
+    (tiles_h, tiles_w, bias), bias an empty array when None. The tiles are those covering
+    the output, or the first of `grids` (tile counts) whose tiles T counts."""
     n, ho, wo, cout = out_shape
-    tiles_h, tiles_w = (ho + 1) // 2, (wo + 1) // 2
+    grids = grids or [((ho + 1) // 2, (wo + 1) // 2)]
+    tiles_h, tiles_w = next((g for g in grids if m.shape[1:2] == (n * g[0] * g[1],)), grids[0])
     if m.shape != (POSITIONS, n * tiles_h * tiles_w, cout):
         raise ValueError(
             f"{name}: m must have shape {(POSITIONS, n * tiles_h * tiles_w, cout)} (the 2x2 "
@@ -264,9 +267,12 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
                           argmax=None, *, threads: bool = True) -> None:  # fmt: skip
     """`output_transform` of the products `m` (16, T, C_out) for an (Ho, Wo) =
     `out_hw` output, then a 2x2 stride-2 "valid" max pool, into `pooled` (N, Ho // 2,
-    Wo // 2, C_out), the output never written: the same bits as the two in turn. With
-    `argmax` (uint8, `pooled`'s shape), also each window's first maximum's cell `r*2 + s`,
-    or `NO_GRADIENT` where `relu` and the maximum is not positive.
+    Wo // 2, C_out), the output never written: the same bits as the two in turn. The tiles
+    of `m` are either all those covering the output (T = N*ceil(Ho/2)*ceil(Wo/2)) or only the
+    pool's windows (T = N*(Ho//2)*(Wo//2): an odd output's last row and column of tiles,
+    which no window reads, not computed at all). With `argmax` (uint8, `pooled`'s shape),
+    also each window's first maximum's cell `r*2 + s`, or `NO_GRADIENT` where `relu` and the
+    maximum is not positive.
 
     Example:
         >>> m = np.zeros((16, 1, 1), np.float32)
@@ -284,8 +290,9 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
     n, _, _, cout = pooled.shape
     ho, wo = (int(v) for v in out_hw)
     check(name, "pooled", pooled, dtype=dtype, shape=(n, ho // 2, wo // 2, cout), out=True)
+    grids = [((ho + 1) // 2, (wo + 1) // 2), (ho // 2, wo // 2)]
     tiles_h, tiles_w, bias = _check_products(name, m, bias, (n, ho, wo, cout), dtype, "pooled",
-                                             pooled)  # fmt: skip
+                                             pooled, grids)  # fmt: skip
     if argmax is None:
         argmax = _NO_ARGMAX
     else:

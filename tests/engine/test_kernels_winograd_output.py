@@ -66,6 +66,22 @@ def test_output_pool_transform_is_the_transform_then_the_pool(out_hw, dtype):
             assert plain.tobytes() == want.tobytes()
 
 
+@pytest.mark.parametrize("out_hw", [(11, 11), (8, 5), (3, 7)], ids=str)
+def test_output_pool_transform_takes_the_windows_tiles_only(out_hw):
+    # Products for the pool's windows only (an odd output's last tile row and column
+    # dropped): the same pooled bits and argmax as from every tile.
+    m = _products(3, *out_hw, 19, np.float32)
+    th, tw = winograd.tile_counts(*out_hw)
+    ph, pw = out_hw[0] // 2, out_hw[1] // 2
+    windows = np.ascontiguousarray(m.reshape(16, 3, th, tw, 19)[:, :, :ph, :pw]).reshape(16, -1, 19)
+    bias = rng.standard_normal(19).astype(np.float32)
+    want, want_argmax = _pool(m, bias, True, out_hw, (3, ph, pw, 19))
+    got, argmax = same_bits_any_threads(lambda: _pool(windows, bias, True, out_hw, want.shape))
+    assert got.tobytes() == want.tobytes() and argmax.tobytes() == want_argmax.tobytes()
+    with pytest.raises(ValueError, match="output_pool_transform: m must have shape"):
+        _pool(windows[:, 1:].copy(), bias, True, out_hw, want.shape)
+
+
 @pytest.mark.parametrize("relu", [False, True])
 def test_output_pool_transform_ties_and_nan(relu):
     # Products on a coarse grid give exact ties between cells; a NaN wins its window.
@@ -107,8 +123,8 @@ def test_checks():
     name = "output_pool_transform"
     with pytest.raises(ValueError, match=rf"{name}: pooled must have shape \(1, 2, 2, 3\)"):
         winograd_output.output_pool_transform(m, None, True, (4, 4), pooled[:, :1].copy())
-    with pytest.raises(ValueError, match=rf"{name}: m must have shape \(16, 9, 3\)"):
-        winograd_output.output_pool_transform(m, None, True, (5, 5), pooled)
+    with pytest.raises(ValueError, match=rf"{name}: m must have shape \(16, 4, 3\)"):
+        winograd_output.output_pool_transform(m[:, :3].copy(), None, True, (4, 4), pooled)
     with pytest.raises(TypeError, match=f"{name}: argmax must be uint8"):
         winograd_output.output_pool_transform(m, None, True, (4, 4), pooled, pooled.copy())
     with pytest.raises(ValueError, match=rf"{name}: bias must have shape \(3,\)"):
