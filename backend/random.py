@@ -207,8 +207,19 @@ def _sample_randint(rng, shape, dtype, *, minval, maxval):
     return rng.integers(minval, maxval, size=shape, dtype=dtype)
 
 
+def _bernoulli_into(rng, out, *, p):
+    """`out` (a C-contiguous float32 or float64 array) = independent 0/1 draws, 1 with
+    probability p: one vectorized kernel pass keyed by a 64-bit draw of `rng`."""
+    from .kernels import random as krandom  # imports Numba: only when a mask is drawn
+
+    key = int(rng.integers(0, 2**64, dtype=np.uint64))
+    krandom.bernoulli(key, float(p), out.reshape(-1))
+
+
 def _sample_bernoulli(rng, shape, dtype, *, p):
-    return (rng.random(shape, dtype=_work_dtype(dtype)) < p).astype(dtype)
+    out = np.empty(shape, _work_dtype(dtype))
+    _bernoulli_into(rng, out, p=p)
+    return out.astype(dtype, copy=False)
 
 
 def _resolve_shape(shape: tuple, like_shape) -> tuple:
@@ -227,9 +238,10 @@ class RandomOp(Op):
 
     differentiable = False
 
-    def __init__(self, name, sampler):
+    def __init__(self, name, sampler, sampler_into=None):
         self.name = name
         self._sampler = sampler
+        self._sampler_into = sampler_into  # (rng, out, **params): a draw written into out
 
     def infer(self, *like, shape, dtype, seed, **params):
         return Spec(_resolve_shape(shape, like[0].shape if like else None), dtype)
@@ -237,6 +249,16 @@ class RandomOp(Op):
     def forward(self, ctx, *like, shape, dtype, seed, **params):
         shape = _resolve_shape(shape, like[0].shape if like else None)
         return self._sampler(_rng(seed), shape, np.dtype(dtype), **params)
+
+    def forward_into(self, *arrays, shape, dtype, seed, **params) -> None:
+        """The draw written into the preallocated `arrays[-1]` (for compiled Plans), the
+        same numbers as `forward`."""
+        *like, out = arrays
+        fits = out.dtype == np.dtype(dtype) and out.dtype in (np.float32, np.float64)
+        if self._sampler_into is not None and fits and out.flags.c_contiguous:
+            self._sampler_into(_rng(seed), out, **params)
+            return
+        np.copyto(out, self.forward(None, *like, shape=shape, dtype=dtype, seed=seed, **params))
 
 
 class PermutationOp(Op):
@@ -256,7 +278,7 @@ _NORMAL = RandomOp("random_normal", _sample_normal)
 _TRUNCATED_NORMAL = RandomOp("random_truncated_normal", _sample_truncated_normal)
 _UNIFORM = RandomOp("random_uniform", _sample_uniform)
 _RANDINT = RandomOp("random_randint", _sample_randint)
-_BERNOULLI = RandomOp("random_bernoulli", _sample_bernoulli)
+_BERNOULLI = RandomOp("random_bernoulli", _sample_bernoulli, _bernoulli_into)
 _PERMUTATION = PermutationOp()
 
 

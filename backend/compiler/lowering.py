@@ -133,6 +133,10 @@ def lower(node):
 
         return (lambda a, b, out: into(a, b, out, **attrs, scratch=scratch)), False
 
+    forward_into = getattr(op, "forward_into", None)
+    if forward_into is not None:  # an op that writes into its output itself (random draws)
+        return (lambda *arrays: forward_into(*arrays, **attrs)), False
+
     n_out = len(node.outputs)
 
     def run_forward(*arrays):

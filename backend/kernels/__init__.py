@@ -101,6 +101,7 @@ from . import (  # noqa: E402
     norm,
     optim,
     pool,
+    random,
     reduce,
     winograd,
     winograd_grad,
@@ -110,5 +111,5 @@ from . import (  # noqa: E402
 __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "depthwise", "dispatchers", "gemm",
     "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
-    "reduce", "winograd", "winograd_grad", "winograd_output",
+    "random", "reduce", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip
