@@ -125,14 +125,17 @@ def test_pooled_grad_transform_equals_grad_transform_of_the_unpooled_gradient():
     np.testing.assert_array_equal(pooled, under_windows)
 
 
-def test_pooled_grad_transform_propagates_nan():
-    g = np.array([np.nan, 1.0], np.float32).reshape(1, 1, 2, 1)
-    argmax = np.array([0, 255], np.uint8).reshape(1, 1, 2, 1)
-    out = np.empty((16, 2, 1), np.float32)
+def test_pooled_grad_transform_propagates_nan_where_there_is_a_gradient():
+    g = np.array([np.nan, np.nan, 2.0], np.float32).reshape(1, 1, 3, 1)
+    argmax = np.array([0, 255, 255], np.uint8).reshape(1, 1, 3, 1)
+    out = np.empty((16, 3, 1), np.float32)
     bias = np.empty(1, np.float32)
     winograd_grad.pooled_grad_transform(g, argmax, out, bias)
     assert np.isnan(out[0, 0, 0]) and np.isnan(bias[0])
-    assert (out[:, 1] == 0).all()  # no gradient: zeros, whatever g holds
+    # No gradient (relu's, at a maximum <= 0): zeros whatever g holds, as the unpooled path.
+    assert (out[:, 1:] == 0).all()
+    winograd_grad.pooled_grad_transform(g[:, :, 1:], argmax[:, :, 1:], out[:, 1:].copy(), bias)
+    assert bias[0] == 0
 
 
 # ---- the input gradient -------------------------------------------------------------------------
