@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import conv_window, kernel, launch, parallel_kernel
 from ._checks import EMPTY, check, check_apart, float_dtype
 
 
@@ -687,8 +687,12 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
         check_apart(name, "argmax", argmax, pooled=out, x_padded=x_padded)
     if out.size == 0:
         return
-    launch(_conv_direct_pool, out.size * ph * pw * kh * kw * cin, x_padded, kernel, bias,
-           bool(relu), sh, sw, dh, dw, ph, pw, out, argmax)  # fmt: skip
+    work = out.size * ph * pw * kh * kw * cin
+    if conv_window.applies(kernel.shape, (sh, sw), (dh, dw), (ph, pw), (ph, pw)):
+        launch(conv_window._forward, work, x_padded, kernel, bias, bool(relu), out, argmax)
+        return
+    launch(_conv_direct_pool, work, x_padded, kernel, bias, bool(relu), sh, sw, dh, dw, ph, pw,
+           out, argmax)  # fmt: skip
 
 
 #: "No argmax wanted": one compiled signature with and without.
@@ -824,5 +828,9 @@ def conv_filter_pool_direct_nhwc(x_padded, argmax, grads, stride_h, stride_w, di
     check(name, "grads", grads, dtype=dtype, shape=shape)
     _check_argmax(name, argmax, ph, pw, shape)
     out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
-    launch(_conv_filter_pooled, grads.size * ph * pw * kh * kw * cin, x_padded, argmax, grads,
-           sh, sw, dh, dw, ph, pw, out_kernel, out_bias)  # fmt: skip
+    work = grads.size * ph * pw * kh * kw * cin
+    if conv_window.applies(out_kernel.shape, (sh, sw), (dh, dw), (ph, pw), (ph, pw)):
+        launch(conv_window._gradient, work, x_padded, argmax, grads, out_kernel, out_bias)
+        return
+    launch(_conv_filter_pooled, work, x_padded, argmax, grads, sh, sw, dh, dw, ph, pw,
+           out_kernel, out_bias)  # fmt: skip
