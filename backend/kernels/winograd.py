@@ -29,7 +29,9 @@ pass writing all 16 planes at once stalls on 4K-aliased addresses when a plane's
 multiple of 4 KB.) Threads run over a fixed number of runs of tile rows (input channels for
 the filter), each writing its own cells, so the results are bit-identical serial or
 threaded, with any thread count. Each wrapper takes `threads=False` to run serially whatever
-the size (for a caller whose calls are too short to pay for waking the thread pool).
+the size (for a caller whose calls are too short to pay for waking the thread pool), and
+`validate=False` to skip its argument checks (for a loop of calls over arrays the first call
+checked: the checks cost a few microseconds, as much as a small chunk's kernel).
 """
 
 from __future__ import annotations
@@ -259,7 +261,8 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
 
 
 def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, tiles_w: int,
-                    out: np.ndarray, *, threads: bool = True) -> None:  # fmt: skip
+                    out: np.ndarray, *, threads: bool = True,
+                    validate: bool = True) -> None:  # fmt: skip
     """Transforms the 4x4 tiles of `x` (N, H, W, C) into `out` (16, N*tiles_h*tiles_w, C):
     tile t = (n*tiles_h + i)*tiles_w + j covers the cells d[r, s] = x[n, 2i + r - pad_top,
     2j + s - pad_left] (0 outside the image; a negative pad skips rows/cols), and
@@ -275,6 +278,10 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
                [  0.,   8.,   0.,   0.],
                [  0., -16.,   0.,   0.]], dtype=float32)
     """
+    if not validate:  # a caller's loop over arrays it checked once (the first call)
+        launch_or_serial(threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h,
+                         tiles_w, out)  # fmt: skip
+        return
     name = "input_transform"
     dtype = check_4d(name, "x", x)
     pad_top, pad_left, tiles_h, tiles_w = (int(v) for v in (pad_top, pad_left, tiles_h, tiles_w))
@@ -289,7 +296,8 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
     )
 
 
-def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
+def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,
+                   validate: bool = True) -> None:  # fmt: skip
     """Transforms the 2x2 tiles of an output gradient `g` (N, Ho, Wo, C_out) into `out`
     (16, N*tiles_h*tiles_w, C_out), tiles as `output_transform`'s: `out[4*k + l, t] =
     (A g_t A^T)[k, l]` with A = [[1, 0], [1, 1], [1, -1], [0, -1]] and g_t the tile's cells
@@ -306,6 +314,10 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True) -> N
                [-2., -4.,  0.,  2.],
                [-3., -7.,  1.,  4.]], dtype=float32)
     """
+    if not validate:  # a caller's loop over arrays it checked once (the first call)
+        tiles_h, tiles_w = tile_counts(g.shape[1], g.shape[2])
+        launch_or_serial(threads, _grad_transform, out.size, g, tiles_h, tiles_w, out)
+        return
     name = "grad_transform"
     dtype = check_4d(name, "g", g)
     n, ho, wo, cout = g.shape

@@ -22,7 +22,8 @@ a pool window (a tile row or column past the last whole window has no gradient).
 
 Threads run over whole images (`input_grad_transform`) or runs of tiles, each writing its own
 cells; the bias gradient's per-task sums are added in task order: bit-identical serial or
-threaded. Each wrapper takes `threads=False` to run serially whatever the size.
+threaded. Each wrapper takes `threads=False` to run serially whatever the size, and
+`validate=False` to skip its checks (as `winograd`'s wrappers).
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def _input_grad_transform(parallel, dv, top, left, tiles_h, tiles_w, dx):
 
 
 def pooled_grad_transform(g: np.ndarray, argmax: np.ndarray, out: np.ndarray, bias_out=None,
-                          *, threads: bool = True) -> None:  # fmt: skip
+                          *, threads: bool = True, validate: bool = True) -> None:  # fmt: skip
     """`winograd.grad_transform` of the convolution output gradient that a 2x2 stride-2 max
     pool's gradient `g` (N, Ph, Pw, C_out) and its forward's `argmax` (uint8, the same shape:
     the window cell r*2 + s of the maximum, or 255 for no gradient) would build, for the tiles
@@ -215,6 +216,10 @@ def pooled_grad_transform(g: np.ndarray, argmax: np.ndarray, out: np.ndarray, bi
                [2., 2., 2., 0.],
                [0., 0., 0., 0.]], dtype=float32)
     """
+    if not validate:  # a caller's loop over arrays it checked once (the first call)
+        bias_out = EMPTY[g.dtype] if bias_out is None else bias_out
+        launch_or_serial(threads, _pooled_grad_transform, out.size, g, argmax, out, bias_out)
+        return
     name = "pooled_grad_transform"
     dtype = check_4d(name, "g", g)
     check(name, "argmax", argmax, dtype=np.dtype(np.uint8), shape=g.shape)
@@ -234,8 +239,8 @@ def pooled_grad_transform(g: np.ndarray, argmax: np.ndarray, out: np.ndarray, bi
 
 
 def input_grad_transform(dv: np.ndarray, pad_top: int, pad_left: int, tiles_h: int,
-                         tiles_w: int, dx: np.ndarray, *,
-                         threads: bool = True) -> None:  # fmt: skip
+                         tiles_w: int, dx: np.ndarray, *, threads: bool = True,
+                         validate: bool = True) -> None:  # fmt: skip
     """The transpose of `winograd.input_transform`: `dx` (N, H, W, C) = the sum over the tiles
     t = (n*tiles_h + i)*tiles_w + j of `B dv[:, t] B^T` (4x4 per channel, position 4*r + s of
     `dv` (16, N*tiles_h*tiles_w, C)) at the cells x[n, 2i + r - pad_top, 2j + s - pad_left]
@@ -253,6 +258,10 @@ def input_grad_transform(dv: np.ndarray, pad_top: int, pad_left: int, tiles_h: i
                [0., 1., 1., 0.],
                [0., 0., 0., 0.]], dtype=float32)
     """
+    if not validate:  # a caller's loop over arrays it checked once (the first call)
+        launch_or_serial(threads, _input_grad_transform, dv.size * 2, dv, pad_top, pad_left,
+                         tiles_h, tiles_w, dx)  # fmt: skip
+        return
     name = "input_grad_transform"
     dtype = check_4d(name, "dx", dx)
     pad_top, pad_left, tiles_h, tiles_w = (int(v) for v in (pad_top, pad_left, tiles_h, tiles_w))

@@ -15,8 +15,9 @@ into the convolution's output gradient, as the pool's and relu's gradients would
 
 Threads run over a fixed number of runs of tile rows, each writing its own rows of the
 output: bit-identical serial or threaded. Each wrapper takes `threads=False` to run serially
-whatever the size. (A file of its own, `winograd` re-exports `output_transform`; its small
-helpers are repeated here, not imported: Numba's cache watches only a kernel's own file.)
+whatever the size, and `validate=False` to skip its checks (as `winograd`'s wrappers). (A
+file of its own, `winograd` re-exports `output_transform`; its small helpers are repeated
+here, not imported: Numba's cache watches only a kernel's own file.)
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def _check_products(name: str, m, bias, out_shape, dtype, out_name: str, out,
 
 
 def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
-                     threads: bool = True) -> None:  # fmt: skip
+                     threads: bool = True, validate: bool = True) -> None:  # fmt: skip
     """Transforms the GEMM products `m` (16, T, C_out) back into `out` (N, Ho, Wo, C_out):
     `out[n, 2i + r, 2j + s, o] = act(bias[o] + (A^T m[:, t, o] A)[r, s])` for tile t =
     (n*tiles_h + i)*tiles_w + j (tiles_h = ceil(Ho / 2), tiles_w = ceil(Wo / 2), T = N*tiles_h*
@@ -254,6 +255,12 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
         array([[1.5, 1.5],
                [1.5, 1.5]], dtype=float32)
     """
+    if not validate:  # a caller's loop over arrays it checked once (the first call)
+        tiles_h, tiles_w = (out.shape[1] + 1) // 2, (out.shape[2] + 1) // 2
+        bias = EMPTY[m.dtype] if bias is None else bias
+        launch_or_serial(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h,
+                         tiles_w, out)  # fmt: skip
+        return
     name = "output_transform"
     dtype = float_dtype(name, "m", m)
     check_4d(name, "out", out, dtype)
@@ -264,7 +271,8 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
 
 
 def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.ndarray,
-                          argmax=None, *, threads: bool = True) -> None:  # fmt: skip
+                          argmax=None, *, threads: bool = True,
+                          validate: bool = True) -> None:  # fmt: skip
     """`output_transform` of the products `m` (16, T, C_out) for an (Ho, Wo) =
     `out_hw` output, then a 2x2 stride-2 "valid" max pool, into `pooled` (N, Ho // 2,
     Wo // 2, C_out), the output never written: the same bits as the two in turn. The tiles
@@ -282,6 +290,15 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
         >>> pooled.ravel(), at.ravel()
         (array([2.], dtype=float32), array([3], dtype=uint8))
     """
+    if not validate:  # a caller's loop over arrays it checked once (the first call)
+        n, ho, wo = pooled.shape[0], int(out_hw[0]), int(out_hw[1])
+        full = (ho + 1) // 2, (wo + 1) // 2
+        tiles_h, tiles_w = full if m.shape[1] == n * full[0] * full[1] else (ho // 2, wo // 2)
+        bias = EMPTY[m.dtype] if bias is None else bias
+        argmax = _NO_ARGMAX if argmax is None else argmax
+        launch_or_serial(threads, _output_pool_transform, m.size * 2, m, bias, bool(relu),
+                         tiles_h, tiles_w, pooled, argmax)  # fmt: skip
+        return
     name = "output_pool_transform"
     dtype = float_dtype(name, "m", m)
     if not isinstance(pooled, np.ndarray) or pooled.ndim != 4:

@@ -149,15 +149,17 @@ def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False
         tiles = (stop - start) * per_image
         v = _work(scratch, "winograd_input", worker, cin, tiles, cap, x.dtype)
         m = _work(scratch, "winograd_products", worker, cout, tiles, cap, x.dtype)
-        wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False)
+        check = c == 0  # the kernels' argument checks, once: the chunks' arrays are alike
+        wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
+                           validate=check)  # fmt: skip
         np.matmul(v, u, out=m)
         if pooled:
             winograd_output.output_pool_transform(
                 m, bias, relu, out_hw, y[start:stop],
-                None if argmax is None else argmax[start:stop], threads=False,
+                None if argmax is None else argmax[start:stop], threads=False, validate=check,
             )  # fmt: skip
         else:
-            wg.output_transform(m, bias, relu, y[start:stop], threads=False)
+            wg.output_transform(m, bias, relu, y[start:stop], threads=False, validate=check)
 
     _chunks(n, chunk, body)
     return _delivered(y, out)
@@ -209,49 +211,48 @@ def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=
     if dx is not None:
         dx_out = dx if _writable(dx) else _buffer(scratch, "winograd_dx", x_shape, dtype)
     pooled_bias = db is not None and pooled_grad is not None
-    parts = {}  # chunk -> its kernel products and bias sums, in buffers kept in `scratch`
     widths = cout + (2 * cin if dx is not None else 0) + (cin if dk is not None else 0)
     chunk = _chunk_size(n, 16 * per_image * widths * dtype.itemsize)
     cap = chunk * per_image
+    chunks = -(-n // chunk)
+    # Each chunk's kernel products and bias sums, in one array each: summed over the chunk
+    # axis in chunk order afterwards (one numpy call), whatever the threads.
+    products = _buffer(scratch, "winograd_filter_products", (chunks, 16, cin, cout), dtype)
+    bias_parts = _buffer(scratch, "winograd_bias_parts", (chunks, cout), dtype)
 
     def body(worker, c, start, stop):
         tiles = (stop - start) * per_image
         w = _work(scratch, "winograd_grads", worker, cout, tiles, cap, dtype)
-        bias_part = None
-        if pooled_bias:
-            bias_part = _buffer(scratch, f"winograd_bias_{c}", (cout,), dtype)
+        bias_part = bias_parts[c] if pooled_bias else None
+        check = c == 0  # the kernels' argument checks, once: the chunks' arrays are alike
         if pooled_grad is not None:
             winograd_grad.pooled_grad_transform(pooled_grad[start:stop], argmax[start:stop], w,
-                                                bias_part, threads=False)  # fmt: skip
+                                                bias_part, threads=False,
+                                                validate=check)  # fmt: skip
         else:
-            wg.grad_transform(dy[start:stop], w, threads=False)
-        products = None
+            wg.grad_transform(dy[start:stop], w, threads=False, validate=check)
         if dk is not None:
             v = _work(scratch, "winograd_input", worker, cin, tiles, cap, dtype)
-            wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False)
-            products = _buffer(scratch, f"winograd_filter_products_{c}", (16, cin, cout), dtype)
-            np.matmul(v.transpose(0, 2, 1), w, out=products)
+            wg.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
+                               validate=check)  # fmt: skip
+            np.matmul(v.transpose(0, 2, 1), w, out=products[c])
         if dx is not None:
             dv = _work(scratch, "winograd_input_grads", worker, cin, tiles, cap, dtype)
             np.matmul(w, ut, out=dv)
             winograd_grad.input_grad_transform(dv, *top_left, tiles_h, tiles_w,
-                                               dx_out[start:stop], threads=False)  # fmt: skip
-        parts[c] = (products, bias_part)
+                                               dx_out[start:stop], threads=False,
+                                               validate=check)  # fmt: skip
 
-    chunks = _chunks(n, chunk, body)
+    _chunks(n, chunk, body)
     if dk is not None:
         total = _buffer(scratch, "winograd_filter_total", (16, cin, cout), dtype)
-        np.copyto(total, parts[0][0])
-        for c in range(1, chunks):
-            total += parts[c][0]
+        np.sum(products, axis=0, out=total)  # over a leading axis: in order, row by row
         dk_out = dk if _writable(dk) else _buffer(scratch, "winograd_dk", k_shape, dtype)
         wg.filter_grad_from_products(total, dk_out)
         _delivered(dk_out, dk)
     if db is not None:
         if pooled_bias:
-            np.copyto(db, parts[0][1])
-            for c in range(1, chunks):
-                db += parts[c][1]
+            np.sum(bias_parts, axis=0, out=db)
         else:
             np.sum(dy.reshape(-1, cout), axis=0, out=db)
     if dx is not None:
