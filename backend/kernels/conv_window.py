@@ -42,9 +42,13 @@ def applies(kernel_shape, strides, dilation, pool, pool_strides) -> bool:
 
 
 @kernel
-def _patch_row(x, n, r, c):
-    """The four values x[n, r, c:c + 4, 0]: a row of a window's 4x4 patch."""
-    return x[n, r, c, 0], x[n, r, c + 1, 0], x[n, r, c + 2, 0], x[n, r, c + 3, 0]
+def _patch(x, n, r, c):
+    """The 16 values x[n, r:r + 4, c:c + 4, 0], row by row: a window's 4x4 patch."""
+    return (x[n, r, c, 0], x[n, r, c + 1, 0], x[n, r, c + 2, 0], x[n, r, c + 3, 0],
+            x[n, r + 1, c, 0], x[n, r + 1, c + 1, 0], x[n, r + 1, c + 2, 0], x[n, r + 1, c + 3, 0],
+            x[n, r + 2, c, 0], x[n, r + 2, c + 1, 0], x[n, r + 2, c + 2, 0], x[n, r + 2, c + 3, 0],
+            x[n, r + 3, c, 0], x[n, r + 3, c + 1, 0], x[n, r + 3, c + 2, 0],
+            x[n, r + 3, c + 3, 0])  # fmt: skip
 
 
 @kernel
@@ -61,10 +65,8 @@ def _forward_images(x, k2, bias, relu, first, last, out, argmax):
             r = 2 * i
             for j in range(cols):
                 c = 2 * j
-                p00, p01, p02, p03 = _patch_row(x, n, r, c)
-                p10, p11, p12, p13 = _patch_row(x, n, r + 1, c)
-                p20, p21, p22, p23 = _patch_row(x, n, r + 2, c)
-                p30, p31, p32, p33 = _patch_row(x, n, r + 3, c)
+                (p00, p01, p02, p03, p10, p11, p12, p13,
+                 p20, p21, p22, p23, p30, p31, p32, p33) = _patch(x, n, r, c)  # fmt: skip
                 pooled = out[n, i, j]
                 for o in range(cout):
                     k0, k1, k2_, k3, k4 = k2[0, o], k2[1, o], k2[2, o], k2[3, o], k2[4, o]
@@ -175,10 +177,8 @@ def _gradient_images(x, argmax, grads, first, last, part, bias_part):
             r = 2 * i
             for j in range(cols):
                 c = 2 * j
-                p00, p01, p02, p03 = _patch_row(x, n, r, c)
-                p10, p11, p12, p13 = _patch_row(x, n, r + 1, c)
-                p20, p21, p22, p23 = _patch_row(x, n, r + 2, c)
-                p30, p31, p32, p33 = _patch_row(x, n, r + 3, c)
+                (p00, p01, p02, p03, p10, p11, p12, p13,
+                 p20, p21, p22, p23, p30, p31, p32, p33) = _patch(x, n, r, c)  # fmt: skip
                 g = grads[n, i, j]
                 cells = argmax[n, i, j]
                 for o in range(cout):

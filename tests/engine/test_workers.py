@@ -83,37 +83,29 @@ def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch):
     np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
 
 
-def test_winograd_kernel_gradient_same_bits_with_one_or_two_workers(threads, monkeypatch):
+@pytest.mark.parametrize("gradient", ["dk", "dx"])
+def test_winograd_gradients_same_bits_with_one_or_two_workers(threads, monkeypatch, gradient):
+    # The kernel gradient sums chunk products in chunk order; the input gradient's chunks
+    # write their own images: neither depends on the worker count.
     monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 1)  # one image a chunk: many
     rng = np.random.default_rng(1)
     x = rng.standard_normal((5, 9, 8, 32)).astype(np.float32)
-    g = rng.standard_normal((5, 7, 6, 32)).astype(np.float32)
-    results = []
-    for n in (1, 2):
-        threads(n)
-        dk = np.empty((3, 3, 32, 32), np.float32)
-        conv_winograd.winograd_backward(x.shape, dk.shape, (0, 0), (7, 6), x=x, dy=g, dk=dk)
-        results.append(dk)
-    assert results[0].tobytes() == results[1].tobytes()
-    windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))
-    ref = np.einsum("nijcab,nijo->abco", windows.astype(np.float64), g)
-    np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
-
-
-def test_winograd_input_gradient_same_bits_with_one_or_two_workers(threads, monkeypatch):
-    monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 1)  # one image a chunk: many
-    rng = np.random.default_rng(2)
-    k = rng.standard_normal((3, 3, 16, 24)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 32, 24)).astype(np.float32)
     g = rng.standard_normal((5, 7, 6, 24)).astype(np.float32)
     results = []
     for n in (1, 2):
         threads(n)
-        dx = np.empty((5, 9, 8, 16), np.float32)
-        conv_winograd.winograd_backward(dx.shape, k.shape, (0, 0), (7, 6), k=k, dy=g, dx=dx)
-        results.append(dx)
+        out = np.empty(k.shape if gradient == "dk" else x.shape, np.float32)
+        conv_winograd.winograd_backward(x.shape, k.shape, (0, 0), (7, 6), x=x, k=k, dy=g,
+                                        **{gradient: out})  # fmt: skip
+        results.append(out)
     assert results[0].tobytes() == results[1].tobytes()
-    ref = np.zeros((5, 9, 8, 16))
-    for a in range(3):
-        for b in range(3):
-            ref[:, a : a + 7, b : b + 6] += g.astype(np.float64) @ k[a, b].T
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), (3, 3), axis=(1, 2))
+    if gradient == "dk":
+        ref = np.einsum("nijcab,nijo->abco", windows, g)
+    else:
+        ref = np.zeros(x.shape)
+        for a in range(3):
+            for b in range(3):
+                ref[:, a : a + 7, b : b + 6] += g.astype(np.float64) @ k[a, b].T
     np.testing.assert_allclose(results[0], ref, rtol=1e-4, atol=1e-4)
