@@ -5,7 +5,8 @@
   backward from that argmax: the direct kernel's kernel and bias gradients
   (`_filter_from_argmax`), a Winograd conv's gradients (`_winograd_grads` with `pooled`), or
   the pool's gradient rebuilt (`max_unpool2d`);
-- a Winograd conv's input, kernel and bias gradients as one call (`_winograd_grads`).
+- a Winograd conv's input, kernel and bias gradients as one call (`_winograd_grads`);
+- a max pool over tiling windows, alone, trained with its argmax (`_pool_with_argmax`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def trained_fusions(nodes: list, found: list, readers: dict, consumers: dict) ->
     """`found` (the fusions `patterns.find` made) with the conv + max pool pairs trained as
     one and the Winograd gradient calls added, and what they replace taken out."""
     position = {id(n): i for i, n in enumerate(nodes)}
-    pooled = set()
+    pooled, pools_taken = set(), set()
     for fused in [f for f in found if f.name.startswith("conv+")]:
         trained = _trained_pool(fused, found, readers, consumers, position)
         if trained is not None:
@@ -25,6 +26,16 @@ def trained_fusions(nodes: list, found: list, readers: dict, consumers: dict) ->
             found = [f for f in found if all(f is not d for d in dropped)]
             found += [forward, backward]
             pooled.add(id(next(n for n in forward.replaced if n.op.name == "conv")))
+            pools_taken.add(id(forward.anchor))
+    anchors = {id(f.anchor) for f in found}
+    for pool in nodes:
+        if pool.op.name != "max_pool" or id(pool) in pools_taken or id(pool) in anchors:
+            continue
+        trained = _pool_with_argmax(pool, found, readers, consumers)
+        if trained is not None:
+            forward, backward, dropped = trained
+            found = [f for f in found if all(f is not d for d in dropped)]
+            found += [forward, backward]
     for conv in nodes:
         if conv.op.name != "conv" or id(conv) in pooled:
             continue
@@ -66,27 +77,10 @@ def _trained_pool(fused: Fused, found: list, readers: dict, consumers: dict, pos
     if conv is None or len(y.shape) != 4:
         return None
     relu = fused.anchor.op.name == "relu"
-    by_name: dict = {}
-    for node in readers.get(id(y), []):
-        by_name.setdefault(node.op.name, []).append(node)
-    pools, grads = by_name.pop("max_pool", []), by_name.pop("max_pool_grad", [])
-    greater = by_name.pop("greater", [])
-    if by_name or len(pools) != 1 or len(grads) != 1 or len(greater) != int(relu):
+    pooling = _pool_and_gradient(y, found, readers, consumers)
+    if pooling is None or (pooling[2] is not None) != relu:
         return None
-    pool, pool_grad = pools[0], grads[0]
-    if consumers.get(id(y), 0) != 2 + int(relu) or pool_grad.attrs != pool.attrs:
-        return None
-    if pool_grad.inputs[0] is not y:
-        return None
-    masked = None
-    if relu:
-        masked = next((f for f in found if len(f.replaced) == 1 and f.replaced[0] is pool_grad
-                       and f.inputs[0] is y), None)  # fmt: skip
-        if masked is None or masked.anchor.inputs[0] is not greater[0].outputs[0]:
-            return None
-        dy = masked.outputs[0]
-    else:
-        dy = pool_grad.outputs[0]
+    pool, pool_grad, masked, dy = pooling
     from ..ops import conv_primitives as cp
 
     x, k = conv.inputs
@@ -131,17 +125,82 @@ def _trained_pool(fused: Fused, found: list, readers: dict, consumers: dict, pos
             backward_step.replaced = [pool_grad, *backward_step.replaced, backward_step.anchor]
             backward_step.anchor = grad_anchor
     if backward_step is None:
-        from ..kernels import pool as kpool
-
-        window = tuple(pool_attrs["pool"])
-
-        def unpool(idx, g, out):
-            kpool.max_unpool2d(g, idx, window, out)
-
-        backward_step = Fused("max_pool_grad" + ("+relu_grad" if relu else "") + "+argmax",
-                              unpool, [argmax, g], [dy], anchor=grad_anchor,
-                              replaced=[pool_grad])  # fmt: skip
+        backward_step = _unpool(pool, pool_grad, masked, dy, argmax)
     return forward_step, backward_step, dropped
+
+
+def _pool_and_gradient(y, found: list, readers: dict, consumers: dict):
+    """(pool, pool_grad, masked, dy) when `y` is read by exactly a max pool and that pool's
+    gradient, and, through relu's gradient (`greater(y, 0)`), the `masked` pool-gradient
+    fusion of `patterns` when it is there (else None): dy is the gradient they give `y`'s
+    producer. Else None."""
+    by_name: dict = {}
+    for node in readers.get(id(y), []):
+        by_name.setdefault(node.op.name, []).append(node)
+    pools, grads = by_name.pop("max_pool", []), by_name.pop("max_pool_grad", [])
+    greater = by_name.pop("greater", [])
+    if by_name or len(pools) != 1 or len(grads) != 1 or len(greater) > 1:
+        return None
+    pool, pool_grad = pools[0], grads[0]
+    if consumers.get(id(y), 0) != 2 + len(greater) or pool_grad.attrs != pool.attrs:
+        return None
+    if pool_grad.inputs[0] is not y:
+        return None
+    if not greater:
+        return pool, pool_grad, None, pool_grad.outputs[0]
+    masked = next((f for f in found if len(f.replaced) == 1 and f.replaced[0] is pool_grad
+                   and f.inputs[0] is y), None)  # fmt: skip
+    if masked is None or masked.anchor.inputs[0] is not greater[0].outputs[0]:
+        return None
+    return pool, pool_grad, masked, masked.outputs[0]
+
+
+def _unpool(pool, pool_grad, masked, dy, argmax) -> Fused:
+    """The pool's (and relu's, with `masked`) gradient `dy` from the forward's `argmax`
+    (`kernels.pool.max_unpool2d`), at the place of the gradient it replaces."""
+    from ..kernels import pool as kpool
+
+    window = tuple(pool.attrs["pool"])
+
+    def unpool(idx, g, out):
+        kpool.max_unpool2d(g, idx, window, out)
+
+    name = "max_pool_grad" + ("+relu_grad" if masked is not None else "") + "+argmax"
+    anchor = pool_grad if masked is None else masked.anchor
+    return Fused(name, unpool, [argmax, pool_grad.inputs[1]], [dy], anchor=anchor,
+                 replaced=[pool_grad])  # fmt: skip
+
+
+def _pool_with_argmax(pool, found: list, readers: dict, consumers: dict):
+    """A max pool over non-overlapping windows (strides = pool, "valid", under 255 cells)
+    whose input is read only by it and its gradient (through relu's, perhaps): (forward,
+    backward, the fusions they replace), the forward recording each window's argmax
+    (`kernels.pool.max_pool2d_argmax`) and the backward routing the pool's gradient by it
+    (`max_unpool2d`), the input not read again. Else None."""
+    y = pool.inputs[0]
+    attrs = pool.attrs
+    window = tuple(attrs["pool"])
+    if (len(y.shape) != 4 or any(s is None for s in y.shape[1:])
+            or tuple(attrs["strides"]) != window or attrs["padding"] != "valid"
+            or window[0] * window[1] >= 255
+            or str(y.dtype) not in ("float32", "float64")):  # fmt: skip
+        return None
+    pooling = _pool_and_gradient(y, found, readers, consumers)
+    if pooling is None or pooling[0] is not pool:
+        return None
+    _, pool_grad, masked, dy = pooling
+    from ..kernels import pool as kpool
+
+    pooled = pool.outputs[0]
+    argmax = Hidden(tuple(pooled.shape), "uint8")
+    relu = masked is not None
+
+    def forward(x, out, idx):
+        kpool.max_pool2d_argmax(x, window, out, idx, relu_mask=relu)
+
+    forward_step = Fused("max_pool+argmax", forward, [y], [pooled, argmax], anchor=pool)
+    backward_step = _unpool(pool, pool_grad, masked, dy, argmax)
+    return forward_step, backward_step, [masked] if masked is not None else []
 
 
 def _filter_from_argmax(x, argmax, g, dy, conv, pool, found, readers, consumers, position,

@@ -218,6 +218,68 @@ def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, relu_mask, dx):
 
 
 @kernel
+def _pool_argmax_one(x, ph, pw, relu_mask, out, argmax):
+    """out (P, V, C) = the max of each non-overlapping ph x pw window of x (H, W, C) (the
+    first in row-major order, a NaN winning), argmax its cell a*pw + c, or 255 where
+    `relu_mask` and the max is not > 0; rows and columns past the last whole window unread."""
+    rows, cols, channels = out.shape
+    none = np.uint8(255)
+    zero = out.dtype.type(0)
+    if ph == 2 and pw == 2:  # the common pool: a window's four cells in registers
+        for p in range(rows):
+            top, bottom = x[2 * p], x[2 * p + 1]
+            for v in range(cols):
+                j = 2 * v
+                best_row, at_row = out[p, v], argmax[p, v]
+                for c in range(channels):
+                    best, at = top[j, c], np.uint8(0)
+                    z = top[j + 1, c]
+                    t = _takes(z, best)
+                    at = np.uint8(1) if t else at
+                    best = z if t else best
+                    z = bottom[j, c]
+                    t = _takes(z, best)
+                    at = np.uint8(2) if t else at
+                    best = z if t else best
+                    z = bottom[j + 1, c]
+                    t = _takes(z, best)
+                    at = np.uint8(3) if t else at
+                    best = z if t else best
+                    best_row[c] = best
+                    at_row[c] = none if relu_mask and not (best > zero) else at
+        return
+    for p in range(rows):
+        for v in range(cols):
+            best, at = out[p, v], argmax[p, v]
+            first = x[p * ph, v * pw]
+            for c in range(channels):
+                best[c] = first[c]
+                at[c] = 0
+            for a in range(ph):
+                for b in range(pw):
+                    cell = x[p * ph + a, v * pw + b]
+                    code = np.uint8(a * pw + b)
+                    for c in range(channels):
+                        z, m = cell[c], best[c]
+                        t = _takes(z, m)
+                        best[c] = z if t else m
+                        at[c] = code if t else at[c]
+            if relu_mask:
+                for c in range(channels):
+                    at[c] = at[c] if best[c] > zero else none
+
+
+@parallel_kernel
+def _pool_argmax(parallel, x, ph, pw, relu_mask, out, argmax):
+    if parallel:
+        for n in prange(x.shape[0]):
+            _pool_argmax_one(x[n], ph, pw, relu_mask, out[n], argmax[n])
+    else:
+        for n in range(x.shape[0]):
+            _pool_argmax_one(x[n], ph, pw, relu_mask, out[n], argmax[n])
+
+
+@kernel
 def _unpool_one(g, argmax, ph, pw, dx):
     """dx (H, W, C) = g (P, V, C) at each window's recorded cell argmax (a*pw + c), 0
     elsewhere (everywhere in a window whose argmax is 255, and in rows and columns no
@@ -435,6 +497,40 @@ def avg_pool2d_grad(g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
         dx[...] = 0
         return
     launch(_avg_pool_grad, dx.size, g, *pool, *strides, *pads, dx)
+
+
+def max_pool2d_argmax(x: np.ndarray, pool, out: np.ndarray, argmax: np.ndarray,
+                      relu_mask: bool = False) -> None:  # fmt: skip
+    """`max_pool2d` over non-overlapping windows (strides = `pool`, no padding: rows and
+    columns past the last whole window are dropped), recording each window's maximum cell in
+    `argmax` (uint8, `out`'s shape): `a*pool_w + c` of the first maximum in row-major order
+    (a NaN winning), or 255 where `relu_mask` and the maximum is not > 0 (relu's gradient is
+    0 there). `max_unpool2d` then routes the pool's gradient without reading `x`.
+
+    Example:
+        >>> x = np.array([1.0, 4.0, -2.0, -6.0, 4.0, -3.0, -1.0, -5.0], np.float32)
+        >>> out, argmax = np.empty((1, 1, 2, 1), np.float32), np.empty((1, 1, 2, 1), np.uint8)
+        >>> max_pool2d_argmax(x.reshape(1, 2, 4, 1), (2, 2), out, argmax, relu_mask=True)
+        >>> out.ravel(), argmax.ravel()  # the first of the tied 4s; no gradient under -1
+        (array([ 4., -1.], dtype=float32), array([  1, 255], dtype=uint8))
+    """
+    name = "max_pool2d_argmax"
+    dtype = float_dtype(name, "x", x)
+    _check_nhwc(name, "x", x)
+    check(name, "x", x, dtype=dtype)
+    ph, pw = (int(v) for v in pool)
+    if ph < 1 or pw < 1 or ph * pw > 255:
+        raise ValueError(f"{name}: pool sizes must be >= 1 and hold at most 255 cells. "
+                         f"Received: pool={tuple(pool)}")  # fmt: skip
+    n, h, w, c = x.shape
+    shape = (n, h // ph, w // pw, c)
+    check(name, "out", out, dtype=dtype, shape=shape, out=True)
+    check(name, "argmax", argmax, dtype=np.dtype(np.uint8), shape=shape, out=True)
+    check_apart(name, "out", out, x=x)
+    check_apart(name, "argmax", argmax, x=x, pooled=out)
+    if out.size == 0:
+        return
+    launch(_pool_argmax, x.size, x, ph, pw, bool(relu_mask), out, argmax)
 
 
 def max_unpool2d(g: np.ndarray, argmax: np.ndarray, pool, dx: np.ndarray) -> None:

@@ -91,7 +91,7 @@ def _train_step(kernel, b, dense):
 
 def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad():
     # A kernel on im2col + GEMM (too large for the direct path, 8 input channels too few for
-    # Winograd), so the conv + pool is not trained as one (see below).
+    # Winograd), so the conv + pool is not trained as one (see below); the pool alone is.
     kernel, b = _weights(cin=8, cout=16)
     # Biases pushing some windows wholly negative, so the relu mask matters.
     b.assign(np.linspace(-3.0, 1.0, 16).astype("float32"))
@@ -103,10 +103,11 @@ def test_training_step_fuses_bias_grad_and_relu_masked_pool_grad():
     for g, want in zip(got, _eager(step, x, target), strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5)
     steps = f.plan_for(x, target).describe()
-    assert "max_pool_grad+relu_grad" in steps and "max_pool_grad" not in steps
     assert "conv_filter_grad+bias_grad" in steps and "conv_filter_grad" not in steps
-    # The forward keeps the activation (the pool gradient reads it): no chunked conv + pool.
-    assert "conv+bias+relu" in steps and "max_pool" in steps
+    # The conv and the pool stay apart (no fused path for this conv), but the pool records
+    # its argmax and the pool + relu gradients route by it: the activation is not read again.
+    assert "conv+bias+relu" in steps and "max_pool+argmax" in steps
+    assert "max_pool_grad+relu_grad+argmax" in steps and "max_pool_grad" not in steps
 
 
 def test_float64_training_step_matches_eager():
@@ -306,3 +307,48 @@ def test_winograd_conv_then_pool_in_inference_pools_in_the_output_transform(monk
     assert got.tobytes() == f.plan_for(x).run([x])[0].tobytes()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"] and calls
+
+
+def _pool_step(kernel, relu, pool, strides=None, read_activation=False):
+    def step(x):
+        with GradientTape() as tape:
+            y = ops.conv(x, kernel, padding="same")
+            y = ops.relu(y) if relu else y
+            h = ops.max_pool(y, pool, strides)
+            loss = ops.sum(ops.square(h)) * 0.1 + (ops.mean(y) if read_activation else 0.0)
+        return tape.gradient(loss, [kernel])
+
+    return step
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(("relu", "pool"), [(True, 2), (False, 2), (True, (3, 2))])
+def test_a_max_pool_alone_trains_with_its_argmax(relu, pool, dtype):
+    # A conv no fused path takes (im2col + GEMM), then a max pool over windows that tile
+    # it: the pool records its argmax and its gradient (with relu's) routes by it.
+    kernel, _ = _weights(cin=8, cout=16, dtype=dtype)
+    step = _pool_step(kernel, relu, pool)
+    f = compiler.function(step)
+    x = _image(n=3, h=9, w=8, c=8, dtype=dtype)  # 9 rows: the last is no 2x2 window's
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    for got, want in zip(f(x), _eager(step, x), strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * max(1, np.abs(want).max()))
+    steps = f.plan_for(x).describe()
+    backward = "max_pool_grad" + ("+relu_grad" if relu else "") + "+argmax"
+    assert "max_pool+argmax" in steps and backward in steps
+    assert "max_pool" not in steps and "max_pool_grad" not in steps
+
+
+@pytest.mark.parametrize(
+    ("pool", "strides", "read_activation"),
+    [(3, 2, False), (2, 2, True)],  # overlapping windows; the activation read elsewhere
+)
+def test_a_max_pool_alone_keeps_its_input_where_it_must(pool, strides, read_activation):
+    kernel, _ = _weights(cin=8, cout=16)
+    step = _pool_step(kernel, True, pool, strides, read_activation)
+    f = compiler.function(step)
+    x = _image(n=2, h=9, w=8, c=8)
+    for got, want in zip(f(x), _eager(step, x), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * max(1, np.abs(want).max()))
+    steps = f.plan_for(x).describe()
+    assert "max_pool" in steps and not any(s.endswith("+argmax") for s in steps)

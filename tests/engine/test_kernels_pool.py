@@ -255,3 +255,46 @@ def test_pool_docstring_examples():
 
     result = doctest.testmod(pool, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+# ---- max pool recording its argmax ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("relu_mask", [False, True])
+@pytest.mark.parametrize("pool_hw", [(2, 2), (3, 2), (1, 4)], ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_argmax_is_the_pool_and_unpools_to_its_gradient(dtype, pool_hw, relu_mask):
+    # Ties (small integers), a NaN, odd sizes (rows and columns no window has): the pooled
+    # values are max_pool2d's bits; unpooling a gradient by the argmax is max_pool2d_grad's.
+    ph, pw = pool_hw
+    x = rng.integers(-2, 3, (3, 7, 9, 5)).astype(dtype)
+    x[1, 2, 3, 4] = np.nan
+    shape = (3, 7 // ph, 9 // pw, 5)
+    want = np.empty(shape, dtype)
+    pool.max_pool2d(x, pool_hw, pool_hw, (0, 0), want)
+
+    def call():
+        out, argmax = np.full(shape, np.nan, dtype), np.full(shape, 7, np.uint8)
+        pool.max_pool2d_argmax(x, pool_hw, out, argmax, relu_mask=relu_mask)
+        return out, argmax
+
+    out, argmax = same_bits_any_threads(call)
+    assert out.tobytes() == want.tobytes()
+    g = rng.standard_normal(shape).astype(dtype)
+    routed, expected = np.full(x.shape, np.nan, dtype), np.empty(x.shape, dtype)
+    pool.max_unpool2d(g, argmax, pool_hw, routed)
+    pool.max_pool2d_grad(x, g, pool_hw, pool_hw, (0, 0), expected, relu_mask=relu_mask)
+    np.testing.assert_array_equal(routed, expected)
+
+
+def test_max_pool_argmax_checks():
+    x = np.zeros((1, 4, 4, 2), np.float32)
+    out, argmax = np.zeros((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 2), np.uint8)
+    with pytest.raises(ValueError, match="max_pool2d_argmax: pool sizes must be >= 1"):
+        pool.max_pool2d_argmax(x, (0, 2), out, argmax)
+    with pytest.raises(ValueError, match="max_pool2d_argmax: pool sizes .* at most 255"):
+        pool.max_pool2d_argmax(x, (16, 16), out, argmax)
+    with pytest.raises(ValueError, match=r"max_pool2d_argmax: out must have shape \(1, 1, 1, 2\)"):
+        pool.max_pool2d_argmax(x, (3, 3), out, argmax)
+    with pytest.raises(TypeError, match="max_pool2d_argmax: argmax must be uint8"):
+        pool.max_pool2d_argmax(x, (2, 2), out, argmax.astype(np.int32))
