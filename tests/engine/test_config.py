@@ -237,11 +237,13 @@ def test_kernels_set_up_numba_and_a_second_process_loads_the_cache(tmp_path):
     assert lines[1].split() == ["workqueue", "1"]
     assert lines[2].split()[0] == "1"  # compiled, then written to the cache
 
+    # (The engine imports numba itself, as the first process did: a numba imported first keeps
+    # its default target, whose compiled kernels the cache keeps apart.)
     second = """
         import numpy as np
-        import numba
         from backend import config
         from backend.kernels import optim
+        import numba
         config.set_parallel_threshold(0)
         optim.sgd(np.ones(3), np.ones(3), 0.5)
         layer = numba.threading_layer() if config.get_num_threads() > 1 else "workqueue"
@@ -269,6 +271,41 @@ def test_a_users_numba_cache_dir_wins_and_late_imports_are_handled(tmp_path):
 
 
 # --- the public face ---------------------------------------------------------------------------
+
+
+def _host_has_avx512() -> bool:
+    from llvmlite import binding
+
+    return "+avx512f" in binding.get_host_cpu_features().flatten().split(",")
+
+
+def test_wide_vectors_on_avx512_unless_the_user_said_otherwise(monkeypatch):
+    # Run as if numba were not imported yet (the function only asks sys.modules).
+    monkeypatch.delitem(sys.modules, "numba")
+    monkeypatch.delenv("NUMBA_CPU_FEATURES", raising=False)
+    monkeypatch.delenv("KERASISH_WIDE_VECTORS", raising=False)
+    config._prefer_wide_vectors()
+    features = os.environ.get("NUMBA_CPU_FEATURES")
+    if _host_has_avx512():
+        assert features.endswith(",-prefer-256-bit") and "+avx512f" in features.split(",")
+    else:
+        assert features is None
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", "+sse2")  # the user's own wins
+    config._prefer_wide_vectors()
+    assert os.environ["NUMBA_CPU_FEATURES"] == "+sse2"
+    monkeypatch.delenv("NUMBA_CPU_FEATURES")
+    monkeypatch.setenv("KERASISH_WIDE_VECTORS", "0")  # opted out
+    config._prefer_wide_vectors()
+    assert "NUMBA_CPU_FEATURES" not in os.environ
+
+
+def test_wide_vectors_leave_an_imported_numba_alone(monkeypatch):
+    import numba  # noqa: F401  (imported: too late to change its target)
+
+    monkeypatch.delenv("NUMBA_CPU_FEATURES", raising=False)
+    monkeypatch.delenv("KERASISH_WIDE_VECTORS", raising=False)
+    config._prefer_wide_vectors()
+    assert "NUMBA_CPU_FEATURES" not in os.environ
 
 
 def test_kerasish_config_reexports_threads():
