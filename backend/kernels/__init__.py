@@ -95,6 +95,9 @@ def launch_or_serial(threads: bool, dispatcher, work: int, *args) -> None:
 
 from . import (  # noqa: E402
     conv,
+    conv_direct,
+    conv_direct_grad,
+    conv_window,
     depthwise,
     gemm,
     nn,
@@ -109,7 +112,8 @@ from . import (  # noqa: E402
 )
 
 __all__ = [
-    "PARALLEL_LOCK", "compiled_signature_count", "conv", "depthwise", "dispatchers", "gemm",
+    "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
+    "conv_window", "depthwise", "dispatchers", "gemm",
     "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
     "random", "reduce", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip

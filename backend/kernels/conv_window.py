@@ -1,7 +1,8 @@
 """A one-channel 3x3 convolution with a 2x2 max pool, window by window: a network's first
 layer on grayscale images (the keras.io MNIST convnet's), forward and kernel gradient.
 
-`conv.conv_direct_pool_nhwc` and `conv.conv_filter_pool_direct_nhwc` send this shape here
+`conv_direct.conv_direct_pool_nhwc` and `conv_direct_grad.conv_filter_pool_direct_nhwc` send
+this shape here
 (one input channel, a 3x3 kernel, strides and dilation 1, a 2x2 pool with stride 2). A pool
 window's four convolution cells read the 16 values of one 4x4 patch of the image, so each
 window loads its patch once into scalars and, per output channel, computes the four cells,
@@ -12,10 +13,10 @@ direct kernels computed a pixel at a time, paying each loop's setup per pixel. M
 128, one thread (min of 40 interleaved calls): forward 3.16 -> 1.51 ms, kernel gradient
 2.35 -> 0.70 ms.
 
-The forward sums each cell exactly as `conv.conv_direct_nhwc` does (the bias, then the taps
+The forward sums each cell exactly as `conv_direct.conv_direct_nhwc` does (the bias, then the taps
 in (a, b) order) and pools as `pool.max_pool2d` (the first maximum in row-major order, NaN
 winning), so its bits are the generic path's. The kernel gradient sums per chunk of images
-(`conv.FILTER_CHUNKS` of them, merged in order): bit-identical serial or threaded.
+(`conv_direct_grad.FILTER_CHUNKS` of them, merged in order): bit-identical serial or threaded.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from numba import prange
 
 from . import kernel, parallel_kernel
 
-#: The argmax of a window whose gradient is 0 (conv.NO_GRADIENT).
+#: The argmax of a window whose gradient is 0 (conv_direct.NO_GRADIENT).
 NO_GRADIENT = 255
 
-#: The kernel gradient's partial sums (conv.FILTER_CHUNKS): a fixed count, so the result does
-#: not depend on the threads.
+#: The kernel gradient's partial sums (conv_direct_grad.FILTER_CHUNKS): a fixed count, so the
+#: result does not depend on the threads.
 FILTER_CHUNKS = 16
 
 

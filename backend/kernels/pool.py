@@ -537,7 +537,7 @@ def max_unpool2d(g: np.ndarray, argmax: np.ndarray, pool, dx: np.ndarray) -> Non
     """The gradient of a non-overlapping max pool (windows of `pool` = strides, no padding)
     from the cells its forward recorded: `dx` (N, H, W, C) = `g` (N, P, V, C) at each
     window's `argmax` cell (uint8, g's shape: `a*pool_w + c`, as
-    `conv.conv_direct_pool_nhwc` and `winograd_output.output_pool_transform` write it) and 0
+    `conv_direct.conv_direct_pool_nhwc` and `winograd_output.output_pool_transform` write it) and 0
     elsewhere; a window whose argmax is 255 (relu's gradient 0) routes nothing. No input is
     read: `max_pool2d_grad` with `relu_mask`, without the pool's input.
 

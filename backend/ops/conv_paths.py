@@ -26,6 +26,12 @@ def _kernels():
     return kconv
 
 
+def _direct_kernels():
+    from ..kernels import conv_direct, conv_direct_grad
+
+    return conv_direct, conv_direct_grad
+
+
 def _extent(out_hw, ksize, strides, dilation) -> tuple:
     """The rows/cols of the padded image the windows reach."""
     return tuple((o - 1) * s + _effective(k, d) for o, k, s, d in
@@ -186,7 +192,8 @@ _DIRECT_FILTER_MAX = 8192
 
 def _use_direct(dtype, kernel_shape, groups: int, gradient: bool = False) -> bool:
     """Whether a `groups == 1` convolution (or, with `gradient`, its kernel gradient) runs on
-    the direct kernels (`kernels.conv.conv_direct_nhwc` / `conv_filter_direct_nhwc`) instead
+    the direct kernels (`kernels.conv_direct.conv_direct_nhwc` /
+    `conv_direct_grad.conv_filter_direct_nhwc`) instead
     of im2col + one GEMM: when its kernel (kh, kw, C_in, C_out) has at most 1024 weights
     (forward) or 8192 (gradient: its partial sums then fit in a 32 KB L1 at float32).
 
@@ -238,7 +245,8 @@ def _conv_direct(x, k, strides, dilation, pads, out_hw, out, scratch, bias, relu
     xp = _padded(x, pads, _extent(out_hw, k.shape[:2], strides, dilation), scratch)
     y = out if _writable(out) else _buffer(scratch, "direct", (n, *out_hw, cout), x.dtype)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    _kernels().conv_direct_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides, *dilation, y)
+    forward, _ = _direct_kernels()
+    forward.conv_direct_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides, *dilation, y)
     return _delivered(y, out)
 
 
@@ -247,7 +255,8 @@ def _conv_filter_direct(x, y, kernel_size, strides, dilation, pads, out, scratch
     xp = _padded(x, pads, _extent(y.shape[1:3], kernel_size, strides, dilation), scratch)
     dk = out if _writable(out) else np.empty((*kernel_size, cin, cout), x.dtype)
     db = bias_out if bias_out is None or _writable(bias_out) else np.empty(cout, x.dtype)
-    _kernels().conv_filter_direct_nhwc(xp, np.ascontiguousarray(y), *strides, *dilation, dk, db)
+    _, gradient = _direct_kernels()
+    gradient.conv_filter_direct_nhwc(xp, np.ascontiguousarray(y), *strides, *dilation, dk, db)
     if db is not bias_out:
         np.copyto(bias_out, db)
     return _delivered(dk, out)

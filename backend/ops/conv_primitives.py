@@ -43,12 +43,12 @@ from .conv_paths import (
     _depthwise_filter,
     _depthwise_forward,
     _depthwise_transpose,
+    _direct_kernels,
     _effective,
     _extent,
     _im2col,
     _is_depthwise,
     _is_plain_1x1,
-    _kernels,
     _padded,
     _use_direct,
     _writable,
@@ -217,7 +217,7 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
                    argmax=None) -> bool:  # fmt: skip
     """`max_pool(relu(conv(x, k) + bias))` written into the preallocated `out` (the pooled
     shape) in one pass, without the activation, when it can (for compiled Plans): on a
-    `conv_pool_path`, it runs `kernels.conv.conv_direct_pool_nhwc` or Winograd with the pool
+    `conv_pool_path`, it runs `kernels.conv_direct.conv_direct_pool_nhwc` or Winograd with the pool
     in its output transform and returns True (the same bits as `conv_into` then
     `pool.max_pool_into`); else it does nothing and returns False. The conv arguments are
     `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`.
@@ -239,8 +239,9 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
                       pooled=True, argmax=argmax)  # fmt: skip
     else:
         xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
-        _kernels().conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
-                                         *dilation, *pool, y, argmax)  # fmt: skip
+        forward, _ = _direct_kernels()
+        forward.conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
+                                      *dilation, *pool, y, argmax)  # fmt: skip
     _delivered(y, out)
     return True
 
@@ -251,15 +252,17 @@ def conv_pool_filter_grad_into(x, argmax, grads, out, kernel_size, strides, dila
     `conv_pool_into(..., argmax=argmax)` call, from the pool's output gradient `grads`: what
     `conv_filter_grad_into` gives for the convolution's gradient that the max pool's (and
     relu's) gradients would build, without building it
-    (`kernels.conv.conv_filter_pool_direct_nhwc`). Only for a "direct" `conv_pool_path`."""
+    (`kernels.conv_direct_grad.conv_filter_pool_direct_nhwc`). Only for a "direct"
+    `conv_pool_path`."""
     kh, kw = kernel_size
     cout = grads.shape[3]
     kernel_shape = (kh, kw, x.shape[3], cout)
     out_hw = _conv_out_hw(x.shape, kernel_shape, strides, dilation, pads)
     xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
     dk = out if _writable(out) else _buffer(scratch, "pool_filter_grad", kernel_shape, x.dtype)
-    _kernels().conv_filter_pool_direct_nhwc(xp, argmax, np.ascontiguousarray(grads), *strides,
-                                            *dilation, *map(int, pool), dk, bias_out)  # fmt: skip
+    _, gradient = _direct_kernels()
+    gradient.conv_filter_pool_direct_nhwc(xp, argmax, np.ascontiguousarray(grads), *strides,
+                                          *dilation, *map(int, pool), dk, bias_out)  # fmt: skip
     _delivered(dk, out)
 
 

@@ -131,7 +131,7 @@ def test_float64_training_step_matches_eager():
 
 def _spy_conv_pool(monkeypatch):
     """Counts the calls of the fused conv + max pool kernel."""
-    from backend.kernels import conv as kconv
+    from backend.kernels import conv_direct as kconv
 
     calls = []
     real = kconv.conv_direct_pool_nhwc

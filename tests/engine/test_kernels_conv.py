@@ -4,7 +4,9 @@ float64, serial and threaded (bit-identical), and the wrappers' argument checks.
 import numpy as np
 import pytest
 
-from backend.kernels import conv
+from backend.kernels import conv, conv_direct_grad
+from backend.kernels.conv_direct import conv_direct_nhwc, conv_direct_pool_nhwc
+from backend.kernels.conv_direct_grad import conv_filter_direct_nhwc
 from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(3)
@@ -169,7 +171,7 @@ def test_conv_direct_matches_numpy(geometry, cin, cout, dtype):
 
             def call(bias=bias, relu=relu, shape=expected.shape):
                 out = np.full(shape, np.nan, dtype)
-                conv.conv_direct_nhwc(x, k, bias, relu, *steps, out)
+                conv_direct_nhwc(x, k, bias, relu, *steps, out)
                 return out
 
             np.testing.assert_allclose(same_bits_any_threads(call), expected, rtol=tol, atol=tol)
@@ -188,7 +190,7 @@ def test_conv_filter_direct_matches_numpy(geometry, cin, cout, dtype):
     def call(with_bias):
         dk = np.full(k.shape, np.nan, dtype)
         db = np.full(cout, np.nan, dtype) if with_bias else None
-        conv.conv_filter_direct_nhwc(x, g, *steps, dk, db)
+        conv_filter_direct_nhwc(x, g, *steps, dk, db)
         return dk if db is None else np.concatenate([dk.ravel(), db])
 
     expected = ref_conv_filter(x, g, kh, kw, *steps)
@@ -203,12 +205,12 @@ def test_conv_filter_direct_matches_numpy(geometry, cin, cout, dtype):
 def test_conv_filter_direct_chunks_of_the_batch():
     # More images than chunks (uneven chunks), images with 8+ pixels (pixel groups and a
     # remainder): bit-identical serial and threaded, and right.
-    x = rng.standard_normal((conv.FILTER_CHUNKS + 5, 6, 7, 2)).astype(np.float32)
+    x = rng.standard_normal((conv_direct_grad.FILTER_CHUNKS + 5, 6, 7, 2)).astype(np.float32)
     g = rng.standard_normal((x.shape[0], 4, 5, 9)).astype(np.float32)
 
     def call():
         dk, db = np.empty((3, 3, 2, 9), np.float32), np.empty(9, np.float32)
-        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, db)
+        conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, db)
         return np.concatenate([dk.ravel(), db])
 
     got = same_bits_any_threads(call)
@@ -222,13 +224,13 @@ def test_conv_direct_relu_keeps_nan_and_sums_in_order():
     x = np.ones((1, 3, 3, 1), np.float32)
     x[0, 0, 0, 0] = np.nan
     out = np.empty((1, 2, 2, 1), np.float32)
-    conv.conv_direct_nhwc(x, -np.ones((2, 2, 1, 1), np.float32), None, True, 1, 1, 1, 1, out)
+    conv_direct_nhwc(x, -np.ones((2, 2, 1, 1), np.float32), None, True, 1, 1, 1, 1, out)
     assert np.isnan(out[0, 0, 0, 0]) and (out.ravel()[1:] == 0).all()
     # The forward adds bias then taps one by one in the array dtype, like the reference.
     x, k = rng.standard_normal((2, 9, 9, 3)).astype(np.float32), rng.standard_normal((3, 3, 3, 7))
     k, bias = k.astype(np.float32), rng.standard_normal(7).astype(np.float32)
     out = np.empty((2, 7, 7, 7), np.float32)
-    conv.conv_direct_nhwc(x, k, bias, False, 1, 1, 1, 1, out)
+    conv_direct_nhwc(x, k, bias, False, 1, 1, 1, 1, out)
     np.testing.assert_array_equal(out, ref_conv_direct(x, k, bias, False, 1, 1, 1, 1))
 
 
@@ -237,13 +239,13 @@ def test_direct_kernels_compile_once_per_dtype():
 
     x, k = np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 4))
     out, g, dk = np.empty((1, 3, 3, 4)), np.ones((1, 3, 3, 4)), np.empty((3, 3, 2, 4))
-    conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, out)
-    conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk)
+    conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, out)
+    conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk)
     count = kernels.compiled_signature_count()
     for bias in (None, np.ones(4)):
         for relu in (False, True):
-            conv.conv_direct_nhwc(x, k, bias, relu, 2, 1, 1, 2, np.empty((1, 2, 1, 4)))
-        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, None if bias is None else np.empty(4))
+            conv_direct_nhwc(x, k, bias, relu, 2, 1, 1, 2, np.empty((1, 2, 1, 4)))
+        conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, None if bias is None else np.empty(4))
     assert kernels.compiled_signature_count() == count
 
 
@@ -252,43 +254,43 @@ def test_direct_wrapper_checks():
     out = np.zeros((1, 3, 3, 4), np.float32)
     name = "conv_direct_nhwc"
     with pytest.raises(TypeError, match=f"{name}: x_padded must be float32 or float64"):
-        conv.conv_direct_nhwc(x.astype(np.int32), k, None, False, 1, 1, 1, 1, out)
+        conv_direct_nhwc(x.astype(np.int32), k, None, False, 1, 1, 1, 1, out)
     with pytest.raises(TypeError, match=f"{name}: kernel must be float32"):
-        conv.conv_direct_nhwc(x, k.astype(np.float64), None, False, 1, 1, 1, 1, out)
+        conv_direct_nhwc(x, k.astype(np.float64), None, False, 1, 1, 1, 1, out)
     with pytest.raises(TypeError, match=f"{name}: bias must be float32"):
-        conv.conv_direct_nhwc(x, k, np.zeros(4), False, 1, 1, 1, 1, out)
+        conv_direct_nhwc(x, k, np.zeros(4), False, 1, 1, 1, 1, out)
     with pytest.raises(ValueError, match=rf"{name}: bias must have shape \(4,\)"):
-        conv.conv_direct_nhwc(x, k, np.zeros(3, np.float32), False, 1, 1, 1, 1, out)
+        conv_direct_nhwc(x, k, np.zeros(3, np.float32), False, 1, 1, 1, 1, out)
     with pytest.raises(ValueError, match=rf"{name}: out must have shape \(1, 3, 3, 4\)"):
-        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, np.zeros((1, 3, 3, 3), np.float32))
+        conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, np.zeros((1, 3, 3, 3), np.float32))
     with pytest.raises(ValueError, match=f"{name}: kernel takes 2 input channels"):
-        conv.conv_direct_nhwc(x[..., :1].copy(), k, None, False, 1, 1, 1, 1, out)
+        conv_direct_nhwc(x[..., :1].copy(), k, None, False, 1, 1, 1, 1, out)
     with pytest.raises(ValueError, match=f"{name}: x_padded must be C-contiguous"):
-        conv.conv_direct_nhwc(np.zeros((1, 5, 10, 2), np.float32)[:, :, ::2], k, None, False,
+        conv_direct_nhwc(np.zeros((1, 5, 10, 2), np.float32)[:, :, ::2], k, None, False,
                               1, 1, 1, 1, out)  # fmt: skip
     with pytest.raises(ValueError, match=f"{name}: out must be C-contiguous"):
-        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1,
+        conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1,
                               np.zeros((1, 3, 3, 8), np.float32)[..., ::2])  # fmt: skip
     with pytest.raises(ValueError, match=f"{name}: out must not overlap x_padded"):
-        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, x.reshape(-1)[:36].reshape(1, 3, 3, 4))
+        conv_direct_nhwc(x, k, None, False, 1, 1, 1, 1, x.reshape(-1)[:36].reshape(1, 3, 3, 4))
     with pytest.raises(ValueError, match=f"{name}: the window .* larger"):
-        conv.conv_direct_nhwc(x, k, None, False, 1, 1, 3, 1, out)
+        conv_direct_nhwc(x, k, None, False, 1, 1, 3, 1, out)
     name = "conv_filter_direct_nhwc"
     g, dk = np.zeros((1, 3, 3, 4), np.float32), np.zeros((3, 3, 2, 4), np.float32)
     with pytest.raises(TypeError, match=f"{name}: grads must be float32"):
-        conv.conv_filter_direct_nhwc(x, g.astype(np.float64), 1, 1, 1, 1, dk)
+        conv_filter_direct_nhwc(x, g.astype(np.float64), 1, 1, 1, 1, dk)
     with pytest.raises(ValueError, match=rf"{name}: grads must have shape \(1, 2, 3, 4\)"):
-        conv.conv_filter_direct_nhwc(x, g, 2, 1, 1, 1, dk)
+        conv_filter_direct_nhwc(x, g, 2, 1, 1, 1, dk)
     with pytest.raises(ValueError, match=rf"{name}: out_kernel must have shape \(3, 3, 2, 4\)"):
-        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, np.zeros((3, 3, 1, 4), np.float32))
+        conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, np.zeros((3, 3, 1, 4), np.float32))
     with pytest.raises(ValueError, match=rf"{name}: out_bias must have shape \(4,\)"):
-        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, np.zeros(5, np.float32))
+        conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, np.zeros(5, np.float32))
     with pytest.raises(ValueError, match=f"{name}: out_kernel must be C-contiguous"):
-        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, np.zeros((4, 2, 3, 3), np.float32).T)
+        conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, np.zeros((4, 2, 3, 3), np.float32).T)
     with pytest.raises(ValueError, match=f"{name}: out_bias is written to but is read-only"):
         read_only = np.zeros(4, np.float32)
         read_only.flags.writeable = False
-        conv.conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, read_only)
+        conv_filter_direct_nhwc(x, g, 1, 1, 1, 1, dk, read_only)
 
 
 # ---- conv_direct_pool_nhwc: the direct convolution and a non-overlapping max pool in one --------
@@ -304,7 +306,7 @@ def ref_conv_pool(x, k, bias, relu, steps, pool):
     kh, kw, _, cout = k.shape
     ho, wo = _out_hw(x.shape, kh, kw, *steps)
     y = np.empty((x.shape[0], ho, wo, cout), x.dtype)
-    conv.conv_direct_nhwc(x, k, bias, relu, *steps, y)
+    conv_direct_nhwc(x, k, bias, relu, *steps, y)
     (ph, pw), rows, cols = pool, ho // pool[0], wo // pool[1]
     pooled = np.empty((x.shape[0], rows, cols, cout), x.dtype)
     if pooled.size:
@@ -315,7 +317,7 @@ def ref_conv_pool(x, k, bias, relu, steps, pool):
 
 def _conv_pool(x, k, bias, relu, steps, pool, shape):
     out = np.full(shape, np.nan, x.dtype)
-    conv.conv_direct_pool_nhwc(x, k, bias, relu, *steps, *pool, out)
+    conv_direct_pool_nhwc(x, k, bias, relu, *steps, *pool, out)
     return out
 
 
@@ -370,12 +372,12 @@ def test_conv_direct_pool_compiles_once_per_dtype():
     from backend import kernels
 
     x, k = np.ones((1, 7, 7, 2)), np.ones((3, 3, 2, 4))
-    conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, np.empty((1, 2, 2, 4)))
+    conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, np.empty((1, 2, 2, 4)))
     count = kernels.compiled_signature_count()
     for bias in (None, np.ones(4)):
         for relu in (False, True):
             for pool, shape in (((2, 2), (1, 2, 2, 4)), ((3, 1), (1, 1, 5, 4))):
-                conv.conv_direct_pool_nhwc(x, k, bias, relu, 1, 1, 1, 1, *pool, np.empty(shape))
+                conv_direct_pool_nhwc(x, k, bias, relu, 1, 1, 1, 1, *pool, np.empty(shape))
     assert kernels.compiled_signature_count() == count
 
 
@@ -384,28 +386,38 @@ def test_conv_direct_pool_wrapper_checks():
     out = np.zeros((1, 2, 2, 4), np.float32)
     name = "conv_direct_pool_nhwc"
     with pytest.raises(TypeError, match=f"{name}: x_padded must be float32 or float64"):
-        conv.conv_direct_pool_nhwc(x.astype(np.int32), k, None, False, 1, 1, 1, 1, 2, 2, out)
+        conv_direct_pool_nhwc(x.astype(np.int32), k, None, False, 1, 1, 1, 1, 2, 2, out)
     with pytest.raises(TypeError, match=f"{name}: kernel must be float32"):
-        conv.conv_direct_pool_nhwc(x, k.astype(np.float64), None, False, 1, 1, 1, 1, 2, 2, out)
+        conv_direct_pool_nhwc(x, k.astype(np.float64), None, False, 1, 1, 1, 1, 2, 2, out)
     with pytest.raises(ValueError, match=rf"{name}: bias must have shape \(4,\)"):
-        conv.conv_direct_pool_nhwc(x, k, np.zeros(3, np.float32), False, 1, 1, 1, 1, 2, 2, out)
+        conv_direct_pool_nhwc(x, k, np.zeros(3, np.float32), False, 1, 1, 1, 1, 2, 2, out)
     with pytest.raises(ValueError, match=f"{name}: kernel takes 2 input channels"):
-        conv.conv_direct_pool_nhwc(x[..., :1].copy(), k, None, False, 1, 1, 1, 1, 2, 2, out)
+        conv_direct_pool_nhwc(x[..., :1].copy(), k, None, False, 1, 1, 1, 1, 2, 2, out)
     with pytest.raises(ValueError, match=f"{name}: pool sizes must be >= 1"):
-        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 0, 2, out)
+        conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 0, 2, out)
     with pytest.raises(ValueError, match=rf"{name}: out must have shape \(1, 1, 1, 4\)"):
-        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 3, 3, out)  # 5 // 3 = 1
+        conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 3, 3, out)  # 5 // 3 = 1
     with pytest.raises(ValueError, match=f"{name}: out must be C-contiguous"):
-        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2,
+        conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2,
                                    np.zeros((1, 2, 2, 8), np.float32)[..., ::2])  # fmt: skip
     with pytest.raises(ValueError, match=f"{name}: out must not overlap x_padded"):
-        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2,
+        conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2,
                                    x.reshape(-1)[:16].reshape(1, 2, 2, 4))  # fmt: skip
     with pytest.raises(ValueError, match=f"{name}: the window .* larger"):
-        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 4, 1, 2, 2, out)
+        conv_direct_pool_nhwc(x, k, None, False, 1, 1, 4, 1, 2, 2, out)
     read_only = np.zeros((1, 2, 2, 4), np.float32)
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match=f"{name}: out is written to but is read-only"):
-        conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, read_only)
+        conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, read_only)
     empty = np.zeros((1, 0, 0, 4), np.float32)  # pools larger than the convolution: nothing
-    conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 6, 6, empty)
+    conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 6, 6, empty)
+
+
+def test_docstring_examples():
+    import doctest
+
+    from backend.kernels import conv_direct
+
+    for module, examples in ((conv, 0), (conv_direct, 5), (conv_direct_grad, 5)):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted >= examples and result.failed == 0, module.__name__

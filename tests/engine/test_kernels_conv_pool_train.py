@@ -6,8 +6,10 @@ serial and threaded (bit-identical); ties, NaNs, uncovered rows and columns; the
 import numpy as np
 import pytest
 
-from backend.kernels import conv
+from backend.kernels import conv_direct
 from backend.kernels import pool as kpool
+from backend.kernels.conv_direct import conv_direct_nhwc, conv_direct_pool_nhwc
+from backend.kernels.conv_direct_grad import conv_filter_direct_nhwc, conv_filter_pool_direct_nhwc
 from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(11)
@@ -37,7 +39,7 @@ def _case(geometry, cin, cout, dtype):
 def _activation(x, k, bias, relu, steps):
     kh, kw, _, cout = k.shape
     y = np.empty((x.shape[0], *_conv_hw(x, kh, kw, *steps), cout), x.dtype)
-    conv.conv_direct_nhwc(x, k, bias, relu, *steps, y)
+    conv_direct_nhwc(x, k, bias, relu, *steps, y)
     return y
 
 
@@ -56,14 +58,14 @@ def ref_argmax(y, pool, relu):
         best = np.where(takes, z, best)
         at = np.where(takes, np.uint8(i), at)
     if relu:
-        at = np.where(best > 0, at, np.uint8(conv.NO_GRADIENT))
+        at = np.where(best > 0, at, np.uint8(conv_direct.NO_GRADIENT))
     return at, best
 
 
 def _fused_forward(x, k, bias, relu, steps, pool, shape):
     out = np.full(shape, np.nan, x.dtype)
     argmax = np.full(shape, 7, np.uint8)
-    conv.conv_direct_pool_nhwc(x, k, bias, relu, *steps, *pool, out, argmax)
+    conv_direct_pool_nhwc(x, k, bias, relu, *steps, *pool, out, argmax)
     return out, argmax
 
 
@@ -108,7 +110,7 @@ def test_argmax_and_kernel_gradient_match_the_unfused_kernels(geometry, cin, cou
 
         def call(argmax=argmax, g=g):
             dk, db = np.full(k.shape, np.nan, dtype), np.full(cout, np.nan, dtype)
-            conv.conv_filter_pool_direct_nhwc(x, argmax, g, *steps, *pool, dk, db)
+            conv_filter_pool_direct_nhwc(x, argmax, g, *steps, *pool, dk, db)
             return dk, db
 
         dk, db = same_bits_any_threads(call)
@@ -117,7 +119,7 @@ def test_argmax_and_kernel_gradient_match_the_unfused_kernels(geometry, cin, cou
                                    atol=tol)  # fmt: skip
         # Without the bias gradient: the same kernel gradient.
         alone = np.full(k.shape, np.nan, dtype)
-        conv.conv_filter_pool_direct_nhwc(x, argmax, g, *steps, *pool, alone)
+        conv_filter_pool_direct_nhwc(x, argmax, g, *steps, *pool, alone)
         assert alone.tobytes() == dk.tobytes()
 
 
@@ -134,15 +136,15 @@ def test_ties_and_nan_route_as_the_pool_gradient(relu):
     want_at, _ = ref_argmax(y, (2, 2), relu)
     out, argmax = _fused_forward(x, k, bias, relu, (1, 1, 1, 1), (2, 2), want_at.shape)
     np.testing.assert_array_equal(argmax, want_at)
-    assert np.isnan(out).any() and (argmax == conv.NO_GRADIENT).any() == relu
+    assert np.isnan(out).any() and (argmax == conv_direct.NO_GRADIENT).any() == relu
     # The kernel gradient from the argmax equals the unfused one over the same gradient rows:
     # compare on the images' finite part (a NaN input poisons every sum it enters).
     g = rng.integers(-2, 3, out.shape).astype(np.float32)
     clean = np.nan_to_num(x)
     dk, dk_ref = np.empty(k.shape, np.float32), np.empty(k.shape, np.float32)
-    conv.conv_filter_pool_direct_nhwc(clean, argmax, g, 1, 1, 1, 1, 2, 2, dk)
+    conv_filter_pool_direct_nhwc(clean, argmax, g, 1, 1, 1, 1, 2, 2, dk)
     dy = _unfused_conv_grad(y, g, (2, 2), relu)
-    conv.conv_filter_direct_nhwc(clean, dy, 1, 1, 1, 1, dk_ref)
+    conv_filter_direct_nhwc(clean, dy, 1, 1, 1, 1, dk_ref)
     np.testing.assert_array_equal(dk, dk_ref)  # small integers: exact in any order
 
 
@@ -151,12 +153,12 @@ def test_argmax_compiles_no_new_signature():
 
     x, k = np.ones((1, 7, 7, 1)), np.ones((3, 3, 1, 4))
     out, argmax = np.empty((1, 2, 2, 4)), np.empty((1, 2, 2, 4), np.uint8)
-    conv.conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, out)
-    conv.conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 2, 2, np.empty(k.shape))
+    conv_direct_pool_nhwc(x, k, None, False, 1, 1, 1, 1, 2, 2, out)
+    conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 2, 2, np.empty(k.shape))
     count = kernels.compiled_signature_count()
     for relu in (False, True):
-        conv.conv_direct_pool_nhwc(x, k, np.ones(4), relu, 1, 1, 1, 1, 2, 2, out, argmax)
-        conv.conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 2, 2, np.empty(k.shape),
+        conv_direct_pool_nhwc(x, k, np.ones(4), relu, 1, 1, 1, 1, 2, 2, out, argmax)
+        conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 2, 2, np.empty(k.shape),
                                           np.empty(4))  # fmt: skip
     assert kernels.compiled_signature_count() == count
 
@@ -166,34 +168,34 @@ def test_wrapper_checks():
     out, argmax = np.zeros((1, 2, 2, 4), np.float32), np.zeros((1, 2, 2, 4), np.uint8)
     name = "conv_direct_pool_nhwc"
     with pytest.raises(TypeError, match=f"{name}: argmax must be uint8"):
-        conv.conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, argmax.astype(int))
+        conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, argmax.astype(int))
     with pytest.raises(ValueError, match=rf"{name}: argmax must have shape \(1, 2, 2, 4\)"):
-        conv.conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, argmax[..., :2])
+        conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, argmax[..., :2])
     with pytest.raises(ValueError, match=f"{name}: an argmax needs pool windows of fewer"):
         big = np.zeros((1, 40, 40, 2), np.float32)
-        conv.conv_direct_pool_nhwc(big, k, None, True, 1, 1, 1, 1, 16, 16,
+        conv_direct_pool_nhwc(big, k, None, True, 1, 1, 1, 1, 16, 16,
                                    np.zeros((1, 2, 2, 4), np.float32), argmax)  # fmt: skip
     read_only = argmax.copy()
     read_only.flags.writeable = False
     with pytest.raises(ValueError, match=f"{name}: argmax is written to but is read-only"):
-        conv.conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, read_only)
+        conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, read_only)
     inside_out = out.view(np.uint8).reshape(-1)[:16].reshape(1, 2, 2, 4)
     with pytest.raises(ValueError, match=f"{name}: argmax must not overlap pooled"):
-        conv.conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, inside_out)
+        conv_direct_pool_nhwc(x, k, None, True, 1, 1, 1, 1, 2, 2, out, inside_out)
     name = "conv_filter_pool_direct_nhwc"
     dk = np.zeros(k.shape, np.float32)
     with pytest.raises(ValueError, match=rf"{name}: grads must have shape \(1, 2, 2, 4\)"):
-        conv.conv_filter_pool_direct_nhwc(x, argmax, out[:, :1].copy(), 1, 1, 1, 1, 2, 2, dk)
+        conv_filter_pool_direct_nhwc(x, argmax, out[:, :1].copy(), 1, 1, 1, 1, 2, 2, dk)
     with pytest.raises(TypeError, match=f"{name}: grads must be float32"):
-        conv.conv_filter_pool_direct_nhwc(x, argmax, out.astype(np.float64), 1, 1, 1, 1, 2, 2,
+        conv_filter_pool_direct_nhwc(x, argmax, out.astype(np.float64), 1, 1, 1, 1, 2, 2,
                                           dk)  # fmt: skip
     with pytest.raises(TypeError, match=f"{name}: argmax must be uint8"):
-        conv.conv_filter_pool_direct_nhwc(x, out, out, 1, 1, 1, 1, 2, 2, dk)
+        conv_filter_pool_direct_nhwc(x, out, out, 1, 1, 1, 1, 2, 2, dk)
     with pytest.raises(ValueError, match=f"{name}: pool sizes must be >= 1"):
-        conv.conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 0, 2, dk)
+        conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 0, 2, dk)
     with pytest.raises(ValueError, match=rf"{name}: out_kernel must have shape \(3, 3, 2, 4\)"):
-        conv.conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 2, 2, dk[:, :, :1].copy())
+        conv_filter_pool_direct_nhwc(x, argmax, out, 1, 1, 1, 1, 2, 2, dk[:, :, :1].copy())
     shared = np.zeros(72, np.float32)
     with pytest.raises(ValueError, match=f"{name}: out_kernel must not overlap grads"):
-        conv.conv_filter_pool_direct_nhwc(x, argmax, shared[:16].reshape(1, 2, 2, 4), 1, 1, 1, 1,
+        conv_filter_pool_direct_nhwc(x, argmax, shared[:16].reshape(1, 2, 2, 4), 1, 1, 1, 1,
                                           2, 2, shared.reshape(3, 3, 2, 4))  # fmt: skip

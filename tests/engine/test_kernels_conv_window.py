@@ -7,8 +7,10 @@ test_kernels_conv*.py run through it for these shapes too.)"""
 import numpy as np
 import pytest
 
-from backend.kernels import conv, conv_window
+from backend.kernels import conv_direct, conv_direct_grad, conv_window
 from backend.kernels._checks import EMPTY
+from backend.kernels.conv_direct import conv_direct_pool_nhwc
+from backend.kernels.conv_direct_grad import conv_filter_pool_direct_nhwc
 from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(21)
@@ -37,11 +39,11 @@ def test_forward_is_the_generic_kernel_bit_for_bit(shape, nan, dtype):
     for b in (bias, EMPTY[np.dtype(dtype)]):
         for relu in (False, True):
             want, want_at = np.empty(pooled, dtype), np.empty(pooled, np.uint8)
-            conv._conv_direct_pool(False, x, k, b, relu, 1, 1, 1, 1, 2, 2, want, want_at)
+            conv_direct._conv_direct_pool(False, x, k, b, relu, 1, 1, 1, 1, 2, 2, want, want_at)
 
             def call(b=b, relu=relu):
                 out, at = np.full(pooled, np.nan, dtype), np.full(pooled, 7, np.uint8)
-                conv.conv_direct_pool_nhwc(x, k, b if b.size else None, relu, 1, 1, 1, 1, 2, 2,
+                conv_direct_pool_nhwc(x, k, b if b.size else None, relu, 1, 1, 1, 1, 2, 2,
                                            out, at)  # fmt: skip
                 return out, at
 
@@ -56,14 +58,16 @@ def test_kernel_gradient_matches_the_generic_kernel_and_float64(shape, dtype):
     x, k, bias = _case(n, h, w, cout, dtype)
     pooled = _pooled_shape(x, cout)
     out, argmax = np.empty(pooled, dtype), np.empty(pooled, np.uint8)
-    conv.conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 2, 2, out, argmax)
+    conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 2, 2, out, argmax)
     g = rng.standard_normal(pooled).astype(dtype)
     generic, generic_bias = np.empty(k.shape, dtype), np.empty(cout, dtype)
-    conv._conv_filter_pooled(False, x, argmax, g, 1, 1, 1, 1, 2, 2, generic, generic_bias)
+    conv_direct_grad._conv_filter_pooled(
+        False, x, argmax, g, 1, 1, 1, 1, 2, 2, generic, generic_bias
+    )
 
     def call():
         dk, db = np.full(k.shape, np.nan, dtype), np.full(cout, np.nan, dtype)
-        conv.conv_filter_pool_direct_nhwc(x, argmax, g, 1, 1, 1, 1, 2, 2, dk, db)
+        conv_filter_pool_direct_nhwc(x, argmax, g, 1, 1, 1, 1, 2, 2, dk, db)
         return dk, db
 
     dk, db = same_bits_any_threads(call)
@@ -98,7 +102,7 @@ def test_which_shapes_take_the_window_kernels(monkeypatch):
     monkeypatch.setattr(conv_window, "_forward", lambda *a: calls.append(1) or real(*a))
     x, k, bias = _case(1, 8, 8, 4, np.float32)
     out = np.empty((1, 3, 3, 4), np.float32)
-    conv.conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 2, 2, out)
-    conv.conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 3, 3, np.empty((1, 2, 2, 4),
+    conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 2, 2, out)
+    conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 3, 3, np.empty((1, 2, 2, 4),
                                                                          np.float32))  # fmt: skip
     assert calls == [1]

@@ -534,11 +534,16 @@ def test_depthwise_primitives_write_into_out(contiguous_out):
 def test_small_kernels_take_the_direct_kernels(monkeypatch):
     # CONV_CASES' kernels are small: ops.conv and its kernel gradient run on the direct loops.
     from backend.kernels import conv as kconv
+    from backend.kernels import conv_direct, conv_direct_grad
 
     calls = []
-    for name in ("conv_direct_nhwc", "conv_filter_direct_nhwc", "im2col_nhwc"):
-        real = getattr(kconv, name)
-        monkeypatch.setattr(kconv, name, lambda *a, real=real, name=name: (
+    for module, name in (
+        (conv_direct, "conv_direct_nhwc"),
+        (conv_direct_grad, "conv_filter_direct_nhwc"),
+        (kconv, "im2col_nhwc"),
+    ):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name: (
             calls.append(name), real(*a)))  # fmt: skip
     x, k = Tensor(rand(2, 6, 6, 1)), Tensor(rand(3, 3, 1, 2))
     with GradientTape() as tape:
