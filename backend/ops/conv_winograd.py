@@ -217,8 +217,11 @@ def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=
     chunks = -(-n // chunk)
     # Each chunk's kernel products and bias sums, in one array each: summed over the chunk
     # axis in chunk order afterwards (one numpy call), whatever the threads.
-    products = _buffer(scratch, "winograd_filter_products", (chunks, 16, cin, cout), dtype)
-    bias_parts = _buffer(scratch, "winograd_bias_parts", (chunks, cout), dtype)
+    products = bias_parts = None
+    if dk is not None:
+        products = _buffer(scratch, "winograd_filter_products", (chunks, 16, cin, cout), dtype)
+    if pooled_bias:
+        bias_parts = _buffer(scratch, "winograd_bias_parts", (chunks, cout), dtype)
 
     def body(worker, c, start, stop):
         tiles = (stop - start) * per_image
