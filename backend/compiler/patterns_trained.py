@@ -16,7 +16,8 @@ from .patterns import Fused, Hidden, _leading_sum, _same_geometry
 
 def trained_fusions(nodes: list, found: list, readers: dict, consumers: dict) -> list:
     """`found` (the fusions `patterns.find` made) with the conv + max pool pairs trained as
-    one and the Winograd gradient calls added, and what they replace taken out."""
+    one, the other max pools trained with their argmax and the Winograd gradient calls
+    added, and what they replace taken out."""
     position = {id(n): i for i, n in enumerate(nodes)}
     pooled, pools_taken = set(), set()
     for fused in [f for f in found if f.name.startswith("conv+")]:
