@@ -1,7 +1,9 @@
 """The op test harness: forward against a numpy reference, gradients against float64
 central differences, and symbolic shape inference and evaluation against the eager result.
 
-Tests call `check_op(fn, inputs, reference)`; each op's test is a few lines.
+Tests call `check_op(fn, inputs, reference)`; each op's test is a few lines. The
+convolution primitives' plain-numpy references are here too, for the several test files
+that check convolutions against them.
 """
 
 from __future__ import annotations
@@ -207,3 +209,84 @@ def same_bits_any_threads(call):
         for a, b in zip(other, first, strict=True):
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     return results[0]
+
+
+# ---- convolution references (plain numpy loops) for the conv tests -------------------------
+
+
+def _pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def conv2d_reference(x, k, strides=1, pads=((0, 0), (0, 0)), dilation=1):
+    """A 2-D NHWC convolution (the `conv` primitive) by direct loops, for tests: groups =
+    channels / the kernel's input channels, pads >= 0, strides and dilation ints or pairs."""
+    (sh, sw), (dh, dw) = (_pair(strides), _pair(dilation))
+    xp = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+    kh, kw, cg, cout = k.shape
+    groups = x.shape[-1] // cg
+    og = cout // groups
+    ho = (xp.shape[1] - (kh - 1) * dh - 1) // sh + 1
+    wo = (xp.shape[2] - (kw - 1) * dw - 1) // sw + 1
+    out = np.zeros((x.shape[0], ho, wo, cout), np.result_type(x, k))
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                for b in range(kw):
+                    patch = xp[:, i * sh + a * dh, j * sw + b * dw, :]
+                    for g in range(groups):
+                        out[:, i, j, g * og : (g + 1) * og] += (
+                            patch[:, g * cg : (g + 1) * cg] @ k[a, b, :, g * og : (g + 1) * og]
+                        )
+    return out
+
+
+def conv_transpose_reference(y, k, strides, dilation, pads, extra, groups):
+    """The `conv_transpose` primitive (the conv's transpose in its input, `extra` rows and
+    columns past the last window) by direct loops, for tests."""
+    (sh, sw), (dh, dw) = strides, dilation
+    n, ho, wo, cout = y.shape
+    kh, kw, cg, _ = k.shape
+    og = cout // groups
+    size = [
+        (o - 1) * s + (ks - 1) * d + 1 - lo - hi + r
+        for o, ks, s, d, (lo, hi), r in zip(
+            (ho, wo), (kh, kw), strides, dilation, pads, extra, strict=True
+        )
+    ]
+    out = np.zeros((n, *size, cg * groups))
+    for i in range(ho):
+        for j in range(wo):
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh - pads[0][0], j * sw + b * dw - pads[1][0]
+                    if 0 <= r < size[0] and 0 <= c < size[1]:
+                        for g in range(groups):
+                            out[:, r, c, g * cg : (g + 1) * cg] += (
+                                y[:, i, j, g * og : (g + 1) * og]
+                                @ k[a, b, :, g * og : (g + 1) * og].T
+                            )
+    return out
+
+
+def conv_filter_reference(x, y, kernel_size, strides, dilation, pads, groups):
+    """The `conv_filter_grad` primitive (the conv's gradient in its kernel) by direct loops,
+    for tests."""
+    (sh, sw), (dh, dw) = strides, dilation
+    kh, kw = kernel_size
+    n, h, w, cin = x.shape
+    cout = y.shape[-1]
+    cg, og = cin // groups, cout // groups
+    dk = np.zeros((kh, kw, cg, cout))
+    for i in range(y.shape[1]):
+        for j in range(y.shape[2]):
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh - pads[0][0], j * sw + b * dw - pads[1][0]
+                    if 0 <= r < h and 0 <= c < w:
+                        for g in range(groups):
+                            dk[a, b, :, g * og : (g + 1) * og] += (
+                                x[:, r, c, g * cg : (g + 1) * cg].T
+                                @ y[:, i, j, g * og : (g + 1) * og]
+                            )
+    return dk

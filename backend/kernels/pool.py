@@ -87,9 +87,9 @@ def _max_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
 
 
 @kernel
-def _argmax_2x2(x, i, j, relu_mask, c, arg):
-    """arg[c] = `_window_argmax`'s index for channel c of the whole window x[i:i + 2, j:j + 2]
-    (0 to 3), in one pass with the running maximum in a register."""
+def _first_max_2x2(x, i, j, c):
+    """(the first maximum of x[i:i + 2, j:j + 2, c] in row-major order, a NaN winning; its
+    cell 0-3), in one pass with the running maximum in a register."""
     best = x[i, j, c]
     a = np.int32(0)
     v = x[i, j + 1, c]
@@ -104,6 +104,14 @@ def _argmax_2x2(x, i, j, relu_mask, c, arg):
     take = _takes(v, best)
     best = v if take else best
     a = np.int32(3) if take else a
+    return best, a
+
+
+@kernel
+def _argmax_2x2(x, i, j, relu_mask, c, arg):
+    """arg[c] = `_window_argmax`'s index for channel c of the whole window x[i:i + 2, j:j + 2]
+    (0 to 3)."""
+    best, a = _first_max_2x2(x, i, j, c)
     arg[c] = a if (best > 0) | (not relu_mask) else np.int32(-1)
 
 
@@ -227,26 +235,12 @@ def _pool_argmax_one(x, ph, pw, relu_mask, out, argmax):
     zero = out.dtype.type(0)
     if ph == 2 and pw == 2:  # the common pool: a window's four cells in registers
         for p in range(rows):
-            top, bottom = x[2 * p], x[2 * p + 1]
             for v in range(cols):
-                j = 2 * v
                 best_row, at_row = out[p, v], argmax[p, v]
                 for c in range(channels):
-                    best, at = top[j, c], np.uint8(0)
-                    z = top[j + 1, c]
-                    t = _takes(z, best)
-                    at = np.uint8(1) if t else at
-                    best = z if t else best
-                    z = bottom[j, c]
-                    t = _takes(z, best)
-                    at = np.uint8(2) if t else at
-                    best = z if t else best
-                    z = bottom[j + 1, c]
-                    t = _takes(z, best)
-                    at = np.uint8(3) if t else at
-                    best = z if t else best
+                    best, at = _first_max_2x2(x, 2 * p, 2 * v, c)
                     best_row[c] = best
-                    at_row[c] = none if relu_mask and not (best > zero) else at
+                    at_row[c] = none if relu_mask and not (best > zero) else np.uint8(at)
         return
     for p in range(rows):
         for v in range(cols):

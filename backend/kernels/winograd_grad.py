@@ -107,6 +107,8 @@ def _pooled_grad_transform(parallel, g, argmax, out, bias_out):
             if bias_out.shape[0] != 0:
                 _pooled_bias(g2, idx2, first, last, parts[task])
     else:
+        # The bias by the same tasks (its sums then add in the threaded order); W, whose
+        # entries are independent, in one long pass.
         for task in range(tasks):
             first, last = task * tiles // tasks, (task + 1) * tiles // tasks
             if bias_out.shape[0] != 0:

@@ -216,14 +216,20 @@ def _output_pool_transform(parallel, m, bias, relu, tiles_h, tiles_w, pooled, ar
 # ---- wrappers ----------------------------------------------------------------------------
 
 
+def _pool_grid(m, n: int, ho: int, wo: int) -> tuple:
+    """The tile grid of products `m` for a pooled (ho, wo) output: every tile covering it,
+    or, when `m` holds fewer, only the pool's windows (`output_pool_transform`)."""
+    full = (ho + 1) // 2, (wo + 1) // 2
+    return full if m.shape[1] == n * full[0] * full[1] else (ho // 2, wo // 2)
+
+
 def _check_products(name: str, m, bias, out_shape, dtype, out_name: str, out,
-                    grids=None) -> tuple:  # fmt: skip
+                    grid=None) -> tuple:  # fmt: skip
     """Checks the products `m` (16, T, C_out) of an `out_shape` output and the bias; returns
     (tiles_h, tiles_w, bias), bias an empty array when None. The tiles are those covering
-    the output, or the first of `grids` (tile counts) whose tiles T counts."""
+    the output, or the given `grid` (tiles_h, tiles_w)."""
     n, ho, wo, cout = out_shape
-    grids = grids or [((ho + 1) // 2, (wo + 1) // 2)]
-    tiles_h, tiles_w = next((g for g in grids if m.shape[1:2] == (n * g[0] * g[1],)), grids[0])
+    tiles_h, tiles_w = grid or ((ho + 1) // 2, (wo + 1) // 2)
     if m.shape != (POSITIONS, n * tiles_h * tiles_w, cout):
         raise ValueError(
             f"{name}: m must have shape {(POSITIONS, n * tiles_h * tiles_w, cout)} (the 2x2 "
@@ -291,9 +297,7 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
         (array([2.], dtype=float32), array([3], dtype=uint8))
     """
     if not validate:  # a caller's loop over arrays it checked once (the first call)
-        n, ho, wo = pooled.shape[0], int(out_hw[0]), int(out_hw[1])
-        full = (ho + 1) // 2, (wo + 1) // 2
-        tiles_h, tiles_w = full if m.shape[1] == n * full[0] * full[1] else (ho // 2, wo // 2)
+        tiles_h, tiles_w = _pool_grid(m, pooled.shape[0], int(out_hw[0]), int(out_hw[1]))
         bias = EMPTY[m.dtype] if bias is None else bias
         argmax = _NO_ARGMAX if argmax is None else argmax
         launch_or_serial(threads, _output_pool_transform, m.size * 2, m, bias, bool(relu),
@@ -307,9 +311,9 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
     n, _, _, cout = pooled.shape
     ho, wo = (int(v) for v in out_hw)
     check(name, "pooled", pooled, dtype=dtype, shape=(n, ho // 2, wo // 2, cout), out=True)
-    grids = [((ho + 1) // 2, (wo + 1) // 2), (ho // 2, wo // 2)]
+    grid = _pool_grid(m, n, ho, wo) if m.ndim == 3 else None
     tiles_h, tiles_w, bias = _check_products(name, m, bias, (n, ho, wo, cout), dtype, "pooled",
-                                             pooled, grids)  # fmt: skip
+                                             pooled, grid)  # fmt: skip
     if argmax is None:
         argmax = _NO_ARGMAX
     else:
