@@ -106,6 +106,8 @@ from . import (  # noqa: E402
     pool,
     random,
     reduce,
+    rnn,
+    rnn_loops,
     winograd,
     winograd_grad,
     winograd_output,
@@ -115,5 +117,5 @@ __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
     "conv_window", "depthwise", "dispatchers", "gemm",
     "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
-    "random", "reduce", "winograd", "winograd_grad", "winograd_output",
+    "random", "reduce", "rnn", "rnn_loops", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip

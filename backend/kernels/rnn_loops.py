@@ -1,0 +1,579 @@
+"""Recurrent layers' sequence kernels: an LSTM, GRU or simple RNN over all its time steps in
+one call, forward and backward through time.
+
+Each batch row is independent through time, so a call splits the batch into fixed chunks of
+`ROWS` rows and runs a chunk's whole sequence at once (threads over chunks, no
+synchronization per step); a row's arithmetic is the same in any chunk, so the results are
+bit-identical with any thread count. Per step a chunk computes its recurrent product
+`h @ R` (`_matmul_rows`: four rows and four terms per pass over a row of sums, so a store
+serves 16 products), its gates' activations and its state update.
+
+The input projection (`x @ kernel + bias`, all steps at once) is the caller's, as one GEMM;
+so is the recurrent kernel's gradient (one GEMM over all steps from what the forward saved
+and the backward's gate gradients: `ops/rnn.py`).
+
+Activations are int codes (`ACTIVATIONS`), tested once per block of a row. In float32, tanh
+is a rational approximation (`_tanh_fast`, max abs error 4e-7; sigmoid(x) = 0.5 *
+tanh(x / 2) + 0.5): its loop vectorizes, where Numba's scalar libm tanh is 25-40 times
+slower (docs/kernels.md). float64 calls libm (`exact`), so finite-difference gradient checks
+see the exact functions. Gradients of the activations come from their outputs.
+
+Time indexing: `x`, `mask` and the saved arrays are indexed by input position `t`; outputs
+and their gradients by processing step `s` (`t = T - 1 - s` when `reverse`), as Keras
+returns them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from . import kernel
+
+LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
+
+#: Activation name -> the code the kernels take.
+ACTIVATIONS = {
+    "linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU,
+    "hard_sigmoid": HARD_SIGMOID,
+}  # fmt: skip
+
+#: Rows per chunk: the unit of work of a thread, and of `_matmul_rows`' row blocking.
+ROWS = 4
+
+_TANH_CLAMP = 7.99881172180175781  # where the rational tanh reaches 1 in float32
+
+
+@kernel
+def _tanh_fast(x):
+    """tanh(x) as a ratio of polynomials in x (odd degree 13 over even degree 6, evaluated
+    in halves for a shorter dependency chain), x clamped to +-7.9988 where float32's tanh
+    is 1: max abs error 4e-7 in float32."""
+    x = min(max(x, np.float32(-_TANH_CLAMP)), np.float32(_TANH_CLAMP))
+    x2 = x * x
+    x4 = x2 * x2
+    p01 = np.float32(6.37261928875436e-04) * x2 + np.float32(4.89352455891786e-03)
+    p23 = np.float32(5.12229709037114e-08) * x2 + np.float32(1.48572235717979e-05)
+    p45 = np.float32(2.00018790482477e-13) * x2 + np.float32(-8.60467152213735e-11)
+    p = (np.float32(-2.76076847742355e-16) * x4 + p45) * (x4 * x4) + (p23 * x4 + p01)
+    q01 = np.float32(2.26843463243900e-03) * x2 + np.float32(4.89352518554385e-03)
+    q = (np.float32(1.19825839466702e-06) * x2 + np.float32(1.18534705686654e-04)) * x4 + q01
+    return (p * x) / q
+
+
+@kernel
+def _activate(code, exact, a, out):
+    """out[j] = activation(a[j]) for two 1-D views of one length: tanh, sigmoid, relu (NaN
+    stays NaN), hard_sigmoid (relu6(a + 3) / 6, as Keras 3) or linear."""
+    zero = out.dtype.type(0)
+    half = out.dtype.type(0.5)
+    if code == TANH:
+        if exact:
+            for j in range(a.shape[0]):
+                out[j] = np.tanh(a[j])
+        else:
+            for j in range(a.shape[0]):
+                out[j] = _tanh_fast(a[j])
+    elif code == SIGMOID:
+        if exact:
+            for j in range(a.shape[0]):
+                out[j] = half * np.tanh(half * a[j]) + half
+        else:
+            for j in range(a.shape[0]):
+                out[j] = half * _tanh_fast(half * a[j]) + half
+    elif code == RELU:
+        for j in range(a.shape[0]):
+            out[j] = zero if a[j] < zero else a[j]
+    elif code == HARD_SIGMOID:
+        six = out.dtype.type(6)
+        for j in range(a.shape[0]):
+            v = a[j] + out.dtype.type(3)
+            v = zero if v < zero else v
+            out[j] = (six if v > six else v) / six
+    else:
+        for j in range(a.shape[0]):
+            out[j] = a[j]
+
+
+@kernel
+def _scale_by_derivative(code, y, g):
+    """g[j] *= activation'(x[j]), from the activation's output y[j] = activation(x[j])."""
+    zero = g.dtype.type(0)
+    one = g.dtype.type(1)
+    if code == TANH:
+        for j in range(g.shape[0]):
+            g[j] = g[j] * (one - y[j] * y[j])
+    elif code == SIGMOID:
+        for j in range(g.shape[0]):
+            g[j] = g[j] * (y[j] * (one - y[j]))
+    elif code == RELU:
+        for j in range(g.shape[0]):
+            g[j] = g[j] if y[j] > zero else zero
+    elif code == HARD_SIGMOID:
+        six = g.dtype.type(6)
+        for j in range(g.shape[0]):
+            g[j] = g[j] / six if (y[j] > zero) & (y[j] < one) else zero
+
+
+@kernel
+def _matmul_rows(v, k0, k1, w, n0, n1, acc):
+    """acc[r, n0:n1] += v[r, k0:k1] @ w[k0:k1, n0:n1] for the ROWS rows of v, each sum's
+    products added in k order. Four terms per pass over a row of sums, for four rows at
+    once, share the loads of w and the stores of the sums (Numba vectorizes the inner loop
+    only: the sums cannot stay in registers across passes)."""
+    k_end = k0 + (k1 - k0) // 4 * 4
+    a0, a1, a2, a3 = acc[0, n0:n1], acc[1, n0:n1], acc[2, n0:n1], acc[3, n0:n1]
+    for k in range(k0, k_end, 4):
+        w0, w1, w2, w3 = w[k, n0:n1], w[k + 1, n0:n1], w[k + 2, n0:n1], w[k + 3, n0:n1]
+        p0, p1, p2, p3 = v[0, k], v[0, k + 1], v[0, k + 2], v[0, k + 3]
+        q0, q1, q2, q3 = v[1, k], v[1, k + 1], v[1, k + 2], v[1, k + 3]
+        e0, e1, e2, e3 = v[2, k], v[2, k + 1], v[2, k + 2], v[2, k + 3]
+        f0, f1, f2, f3 = v[3, k], v[3, k + 1], v[3, k + 2], v[3, k + 3]
+        for j in range(a0.shape[0]):
+            x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
+            a0[j] = a0[j] + p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
+            a1[j] = a1[j] + q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
+            a2[j] = a2[j] + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3
+            a3[j] = a3[j] + f0 * x0 + f1 * x1 + f2 * x2 + f3 * x3
+    for k in range(k_end, k1):  # the last (k1 - k0) % 4 terms, one at a time
+        wk = w[k, n0:n1]
+        p0, q0, e0, f0 = v[0, k], v[1, k], v[2, k], v[3, k]
+        for j in range(a0.shape[0]):
+            x0 = wk[j]
+            a0[j] = a0[j] + p0 * x0
+            a1[j] = a1[j] + q0 * x0
+            a2[j] = a2[j] + e0 * x0
+            a3[j] = a3[j] + f0 * x0
+
+
+@kernel
+def _recurrent_product(h, rows, b0, rmask, m0, blocks, w, n0, hm, acc):
+    """acc[:, n0:n0 + blocks*U] += h @ w[:, n0:n0 + blocks*U] for a chunk (its first row is
+    batch row b0, its first `rows` rows are real). With a recurrent dropout mask (rmask not
+    empty), column block k uses h * rmask[b, m0 + k] (hm: scratch shaped like h, its rows
+    past `rows` zero)."""
+    units = h.shape[1]
+    masked = rmask.shape[0] != 0
+    span = units if masked else blocks * units
+    for k in range(blocks if masked else 1):
+        src = h
+        if masked:
+            for r in range(rows):
+                m = rmask[b0 + r, m0 + k]
+                for j in range(units):
+                    hm[r, j] = h[r, j] * m[j]
+            src = hm
+        start = n0 + k * span
+        _matmul_rows(src, 0, units, w, start, start + span, acc)
+
+
+@kernel
+def _transposed_product(d, k0, blocks, rows, b0, rmask, m0, wt, tmp, acc):
+    """acc[r] += sum over column blocks k of (d[r, block k] @ wt[block k]) * rmask[b, m0 + k]
+    (no mask factor when rmask is empty), block k being columns k0 + k*U to k0 + (k+1)*U:
+    a recurrent product's gradient with respect to h, wt the recurrent kernel transposed
+    (tmp: scratch shaped like acc)."""
+    units = acc.shape[1]
+    masked = rmask.shape[0] != 0
+    span = units if masked else blocks * units
+    for k in range(blocks if masked else 1):
+        dst = acc
+        if masked:
+            _zero(tmp)
+            dst = tmp
+        start = k0 + k * span
+        _matmul_rows(d, start, start + span, wt, 0, units, dst)
+        if masked:
+            for r in range(rows):
+                m = rmask[b0 + r, m0 + k]
+                for j in range(units):
+                    acc[r, j] += tmp[r, j] * m[j]
+
+
+@kernel
+def _time_index(s, steps, reverse):
+    return steps - 1 - s if reverse else s
+
+
+@kernel
+def _valid(mask, b, t):
+    return mask.shape[0] == 0 or mask[b, t]
+
+
+@kernel
+def _emit(h, b, s, valid, zero_output, out):
+    """out[b, s] = h (a row of the state), or zeros at a masked step with zero_output."""
+    o = out[b, s]
+    if valid or not zero_output:
+        for j in range(o.shape[0]):
+            o[j] = h[j]
+    else:
+        for j in range(o.shape[0]):
+            o[j] = 0
+
+
+@kernel
+def _chunk(c, batch):
+    """The first batch row of chunk c and how many real rows it has."""
+    r0 = np.int64(c) * ROWS
+    return r0, min(ROWS, batch - r0)
+
+
+@kernel
+def _copy(src, dst):
+    """dst[j] = src[j] for two 1-D arrays of one length (a plain loop: Numba's slice
+    assignment builds a general broadcasting copy, much slower to compile)."""
+    for j in range(dst.shape[0]):
+        dst[j] = src[j]
+
+
+@kernel
+def _zero(a):
+    """a[...] = 0 for a 1-D or 2-D array (a plain loop, for the same reason as `_copy`)."""
+    a2 = a.reshape(-1, a.shape[-1])
+    for i in range(a2.shape[0]):
+        for j in range(a2.shape[1]):
+            a2[i, j] = 0
+
+
+@kernel
+def _add_output_gradient(d_out, b, s, valid, zero_output, dh):
+    """dh += d_out[b, s] when step s's output is the state (d_out empty: no gradient)."""
+    if d_out.shape[0] != 0 and (valid or not zero_output):
+        g = d_out[b, s]
+        for j in range(dh.shape[0]):
+            dh[j] += g[j]
+
+
+# ---- LSTM -----------------------------------------------------------------------------------
+# saved[b, t] (training) = [i, f, g, o (post-activation) | act(c) | c | h_prev], 7 * units:
+# c is the cell state after step t (carried through a masked step), h_prev the state before.
+# Each `*_chunks` kernel runs chunks [first, stop) of ROWS rows (worker threads take runs of
+# chunks); its scratch arrays have ROWS rows, and a last chunk's rows past the batch stay 0.
+
+
+@kernel
+def _lstm_chunks(first, stop, x, w, h0, c0, mask, rmask, reverse, zero_output, act, ract, exact,
+                 out, h_last, c_last, saved):  # fmt: skip
+    batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
+    train = saved.shape[0] != 0
+    acc, gates = np.zeros((ROWS, 4 * units), x.dtype), np.empty((ROWS, 4 * units), x.dtype)
+    h, c = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype)
+    hm, ac = np.zeros((ROWS, units), x.dtype), np.empty((ROWS, units), x.dtype)
+    codes = np.empty(5, np.int64)  # the gates', then the cell's
+    codes[0], codes[1], codes[2], codes[3], codes[4] = ract, ract, act, ract, act
+    for chunk in range(first, stop):
+        r0, rows = _chunk(chunk, batch)
+        for r in range(rows):
+            _copy(h0[r0 + r], h[r])
+            _copy(c0[r0 + r], c[r])
+        for s in range(steps):
+            t = _time_index(s, steps, reverse)
+            for r in range(rows):
+                _copy(x[r0 + r, t], acc[r])
+            _recurrent_product(h, rows, r0, rmask, 0, 4, w, 0, hm, acc)
+            for r in range(rows):
+                b = r0 + r
+                valid = _valid(mask, b, t)
+                g = saved[b, t, : 4 * units] if train else gates[r]
+                if train:
+                    _copy(h[r], saved[b, t, 6 * units :])
+                if valid:
+                    gi, gf, gg, go = g[:units], g[units : 2 * units], g[2 * units : 3 * units], g[
+                        3 * units :]  # fmt: skip
+                    cr, hr, acr = c[r], h[r], ac[r]
+                    for k in range(5):  # four gates, then act(c) once c is updated
+                        src, dst = acc[r, k * units : (k + 1) * units], g[k * units : (k + 1) * units]
+                        if k == 4:
+                            for j in range(units):
+                                cr[j] = gf[j] * cr[j] + gi[j] * gg[j]
+                            src, dst = cr, acr
+                        _activate(codes[k], exact, src, dst)
+                    for j in range(units):
+                        hr[j] = go[j] * acr[j]
+                    if train:
+                        _copy(acr, saved[b, t, 4 * units : 5 * units])
+                if train:
+                    _copy(c[r], saved[b, t, 5 * units : 6 * units])
+                _emit(h[r], b, s, valid, zero_output, out)
+        for r in range(rows):
+            _copy(h[r], h_last[r0 + r])
+            _copy(c[r], c_last[r0 + r])
+
+
+@kernel
+def _lstm_grad_chunks(first, stop, wt, c0, mask, rmask, saved, d_out, dh_last, dc_last, reverse,
+                      zero_output, act, ract, dx, dh0, dc0):  # fmt: skip
+    batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
+    dh, dc = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
+    da = np.zeros((ROWS, 4 * units), dx.dtype)
+    dh_prev, tmp = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
+    valid_rows = np.zeros(ROWS, np.bool_)
+    codes = np.empty(4, np.int64)
+    codes[0], codes[1], codes[2], codes[3] = ract, ract, act, ract
+    for chunk in range(first, stop):
+        r0, rows = _chunk(chunk, batch)
+        for r in range(rows):
+            _copy(dh_last[r0 + r], dh[r])
+            _copy(dc_last[r0 + r], dc[r])
+        for s in range(steps - 1, -1, -1):
+            t = _time_index(s, steps, reverse)
+            t_prev = _time_index(s - 1, steps, reverse)
+            for r in range(rows):
+                b = r0 + r
+                valid = _valid(mask, b, t)
+                valid_rows[r] = valid
+                dhr, dcr, dar = dh[r], dc[r], da[r]
+                _add_output_gradient(d_out, b, s, valid, zero_output, dhr)
+                if not valid:
+                    _zero(dar)
+                    _zero(dx[b, t])
+                    continue
+                sv = saved[b, t]
+                gi, gf, gg, go = sv[:units], sv[units : 2 * units], sv[2 * units : 3 * units], sv[
+                    3 * units : 4 * units]  # fmt: skip
+                acr = sv[4 * units : 5 * units]
+                c_prev = c0[b] if s == 0 else saved[b, t_prev, 5 * units : 6 * units]
+                di, df, dg, do = dar[:units], dar[units : 2 * units], dar[2 * units : 3 * units], dar[
+                    3 * units :]  # fmt: skip
+                for j in range(units):
+                    do[j] = dhr[j] * acr[j]
+                    dg[j] = dhr[j] * go[j]  # the gradient of act(c), through act' next
+                _scale_by_derivative(act, acr, dg)
+                for j in range(units):
+                    dcj = dcr[j] + dg[j]
+                    di[j] = dcj * gg[j]
+                    df[j] = dcj * c_prev[j]
+                    dg[j] = dcj * gi[j]
+                    dcr[j] = dcj * gf[j]
+                for k in range(4):
+                    _scale_by_derivative(codes[k], sv[k * units : (k + 1) * units],
+                                         dar[k * units : (k + 1) * units])  # fmt: skip
+                _copy(dar, dx[b, t])
+            _zero(dh_prev)
+            _transposed_product(da, 0, 4, rows, r0, rmask, 0, wt, tmp, dh_prev)
+            for r in range(rows):
+                if valid_rows[r]:
+                    _copy(dh_prev[r], dh[r])
+        for r in range(rows):
+            _copy(dh[r], dh0[r0 + r])
+            _copy(dc[r], dc0[r0 + r])
+
+
+# ---- GRU ------------------------------------------------------------------------------------
+# saved[b, t] (training) = [z, r, hh (post-activation) | rec | h_prev], 5 * units, where rec is
+# (h_prev * mask_h) @ R_h + b_h with reset_after, else r * (h_prev * mask_h): the input of the
+# candidate's recurrent product.
+
+
+@kernel
+def _gru_chunks(first, stop, x, w, bias, h0, mask, rmask, reverse, zero_output, reset_after,
+                act, ract, exact, out, h_last, saved):  # fmt: skip
+    batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
+    train = saved.shape[0] != 0
+    rec, gates = np.zeros((ROWS, 3 * units), x.dtype), np.empty((ROWS, 3 * units), x.dtype)
+    h, hm, rh = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype), np.zeros(
+        (ROWS, units), x.dtype)  # fmt: skip
+    one = x.dtype.type(1)
+    for chunk in range(first, stop):
+        r0, rows = _chunk(chunk, batch)
+        for r in range(rows):
+            _copy(h0[r0 + r], h[r])
+        for s in range(steps):
+            t = _time_index(s, steps, reverse)
+            for r in range(rows):
+                if bias.shape[0] == 0:
+                    _zero(rec[r])
+                else:
+                    _copy(bias, rec[r])
+            _recurrent_product(h, rows, r0, rmask, 0, 3 if reset_after else 2, w, 0, hm, rec)
+            for r in range(rows):
+                b = r0 + r
+                g = saved[b, t, : 3 * units] if train else gates[r]
+                xr, recr, gzr = x[b, t, : 2 * units], rec[r, : 2 * units], g[: 2 * units]
+                for j in range(2 * units):
+                    gzr[j] = xr[j] + recr[j]
+                _activate(ract, exact, gzr, gzr)
+                if not reset_after:  # the candidate's product reads r * (h * mask_h)
+                    gr, hr, rhr = g[units : 2 * units], h[r], rh[r]
+                    if rmask.shape[0] == 0:
+                        for j in range(units):
+                            rhr[j] = gr[j] * hr[j]
+                    else:
+                        m = rmask[b, 2]
+                        for j in range(units):
+                            rhr[j] = gr[j] * (hr[j] * m[j])
+            if not reset_after:
+                for r in range(rows):
+                    _zero(rec[r, 2 * units :])
+                _matmul_rows(rh, 0, units, w, 2 * units, 3 * units, rec)
+            for r in range(rows):
+                b = r0 + r
+                valid = _valid(mask, b, t)
+                g = saved[b, t, : 3 * units] if train else gates[r]
+                gz, gr, gh = g[:units], g[units : 2 * units], g[2 * units :]
+                xh, rech, hr = x[b, t, 2 * units :], rec[r, 2 * units :], h[r]
+                if train:
+                    _copy(hr, saved[b, t, 4 * units :])
+                    _copy(rech if reset_after else rh[r], saved[b, t, 3 * units : 4 * units])
+                if reset_after:
+                    for j in range(units):
+                        gh[j] = xh[j] + gr[j] * rech[j]
+                else:
+                    for j in range(units):
+                        gh[j] = xh[j] + rech[j]
+                _activate(act, exact, gh, gh)
+                if valid:
+                    for j in range(units):
+                        hr[j] = gz[j] * hr[j] + (one - gz[j]) * gh[j]
+                _emit(hr, b, s, valid, zero_output, out)
+        for r in range(rows):
+            _copy(h[r], h_last[r0 + r])
+
+
+@kernel
+def _gru_grad_chunks(first, stop, wt, mask, rmask, saved, d_out, dh_last, reverse, zero_output,
+                     reset_after, act, ract, dx, drec_h, dh0):  # fmt: skip
+    """dx[b, t] = the gradients of the gates' pre-activations [z, r, candidate] (x_proj's);
+    with reset_after, drec_h[b, t] = the gradient of the candidate's recurrent product (r
+    times the candidate's)."""
+    batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
+    dh, dh_prev = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
+    tmp, d_rh = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
+    da = np.zeros((ROWS, 3 * units), dx.dtype)
+    valid_rows = np.zeros(ROWS, np.bool_)
+    one = dx.dtype.type(1)
+    for chunk in range(first, stop):
+        r0, rows = _chunk(chunk, batch)
+        for r in range(rows):
+            _copy(dh_last[r0 + r], dh[r])
+        for s in range(steps - 1, -1, -1):
+            t = _time_index(s, steps, reverse)
+            for r in range(rows):
+                b = r0 + r
+                valid = _valid(mask, b, t)
+                valid_rows[r] = valid
+                dhr, dar, dpr = dh[r], da[r], dh_prev[r]
+                _add_output_gradient(d_out, b, s, valid, zero_output, dhr)
+                if not valid:
+                    _zero(dar)
+                    continue
+                sv = saved[b, t]
+                gz, gr, gh = sv[:units], sv[units : 2 * units], sv[2 * units : 3 * units]
+                rec, h_prev = sv[3 * units : 4 * units], sv[4 * units :]
+                dz, dr, dhh = dar[:units], dar[units : 2 * units], dar[2 * units :]
+                for j in range(units):
+                    dz[j] = dhr[j] * (h_prev[j] - gh[j])
+                    dhh[j] = dhr[j] * (one - gz[j])
+                    dpr[j] = dhr[j] * gz[j]
+                _scale_by_derivative(ract, gz, dz)
+                _scale_by_derivative(act, gh, dhh)
+                if reset_after:
+                    drh = drec_h[b, t]
+                    for j in range(units):
+                        dr[j] = dhh[j] * rec[j]
+                        drh[j] = dhh[j] * gr[j]
+                    _scale_by_derivative(ract, gr, dr)
+            if not reset_after:  # r's gradient needs the candidate's product transposed first
+                _zero(d_rh)
+                _matmul_rows(da, 2 * units, 3 * units, wt, 0, units, d_rh)
+                for r in range(rows):
+                    if not valid_rows[r]:
+                        continue
+                    b = r0 + r
+                    sv = saved[b, t]
+                    gr, h_prev = sv[units : 2 * units], sv[4 * units :]
+                    dr, drh, dpr = da[r, units : 2 * units], d_rh[r], dh_prev[r]
+                    if rmask.shape[0] == 0:
+                        for j in range(units):
+                            dr[j] = drh[j] * h_prev[j]
+                            dpr[j] += drh[j] * gr[j]
+                    else:
+                        m = rmask[b, 2]
+                        for j in range(units):
+                            dr[j] = drh[j] * (h_prev[j] * m[j])
+                            dpr[j] += drh[j] * gr[j] * m[j]
+                    _scale_by_derivative(ract, gr, dr)
+            for r in range(rows):
+                b = r0 + r
+                if valid_rows[r]:
+                    _copy(da[r], dx[b, t])
+                    if reset_after:  # the product's gradient replaces the candidate's
+                        _copy(drec_h[b, t], da[r, 2 * units :])
+                else:
+                    _zero(dx[b, t])
+                    _zero(dh_prev[r])
+                    if reset_after:
+                        _zero(drec_h[b, t])
+            _transposed_product(da, 0, 3 if reset_after else 2, rows, r0, rmask, 0, wt, tmp,
+                                dh_prev)  # fmt: skip
+            for r in range(rows):
+                if valid_rows[r]:
+                    _copy(dh_prev[r], dh[r])
+        for r in range(rows):
+            _copy(dh[r], dh0[r0 + r])
+
+
+# ---- simple RNN -----------------------------------------------------------------------------
+# saved[b, t] (training) = [h (post-activation) | h_prev], 2 * units.
+
+
+@kernel
+def _simple_chunks(first, stop, x, w, h0, mask, rmask, reverse, zero_output, act, exact, out,
+                   h_last, saved):  # fmt: skip
+    batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
+    train = saved.shape[0] != 0
+    acc, y = np.zeros((ROWS, units), x.dtype), np.empty((ROWS, units), x.dtype)
+    h, hm = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype)
+    for chunk in range(first, stop):
+        r0, rows = _chunk(chunk, batch)
+        for r in range(rows):
+            _copy(h0[r0 + r], h[r])
+        for s in range(steps):
+            t = _time_index(s, steps, reverse)
+            for r in range(rows):
+                _copy(x[r0 + r, t], acc[r])
+            _recurrent_product(h, rows, r0, rmask, 0, 1, w, 0, hm, acc)
+            for r in range(rows):
+                b = r0 + r
+                valid = _valid(mask, b, t)
+                yr = saved[b, t, :units] if train else y[r]
+                if train:
+                    _copy(h[r], saved[b, t, units:])
+                _activate(act, exact, acc[r], yr)
+                if valid:
+                    _copy(yr, h[r])
+                _emit(h[r], b, s, valid, zero_output, out)
+        for r in range(rows):
+            _copy(h[r], h_last[r0 + r])
+
+
+@kernel
+def _simple_grad_chunks(first, stop, wt, mask, rmask, saved, d_out, dh_last, reverse,
+                        zero_output, act, dx, dh0):  # fmt: skip
+    batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
+    dh, da = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
+    dh_prev, tmp = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
+    valid_rows = np.zeros(ROWS, np.bool_)
+    for chunk in range(first, stop):
+        r0, rows = _chunk(chunk, batch)
+        for r in range(rows):
+            _copy(dh_last[r0 + r], dh[r])
+        for s in range(steps - 1, -1, -1):
+            t = _time_index(s, steps, reverse)
+            for r in range(rows):
+                b = r0 + r
+                valid = _valid(mask, b, t)
+                valid_rows[r] = valid
+                _add_output_gradient(d_out, b, s, valid, zero_output, dh[r])
+                if valid:
+                    _copy(dh[r], da[r])
+                    _scale_by_derivative(act, saved[b, t, :units], da[r])
+                else:
+                    _zero(da[r])
+                _copy(da[r], dx[b, t])
+            _zero(dh_prev)
+            _transposed_product(da, 0, 1, rows, r0, rmask, 0, wt, tmp, dh_prev)
+            for r in range(rows):
+                if valid_rows[r]:
+                    _copy(dh_prev[r], dh[r])
+        for r in range(rows):
+            _copy(dh[r], dh0[r0 + r])
