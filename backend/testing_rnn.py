@@ -29,8 +29,10 @@ def _masked(h, rmask, k):
 def _lstm_step(x, w, states, rmask, act, ract):
     h, c = states
     u = w.shape[0]
-    a = [x[:, k * u : (k + 1) * u] + _masked(h, rmask, k) @ w[:, k * u : (k + 1) * u]
-         for k in range(4)]  # fmt: skip
+    a = [
+        x[:, k * u : (k + 1) * u] + _masked(h, rmask, k) @ w[:, k * u : (k + 1) * u]
+        for k in range(4)
+    ]
     i, f, o = ract(a[0]), ract(a[1]), ract(a[3])
     c = f * c + i * act(a[2])
     h = o * act(c)
@@ -59,23 +61,39 @@ def _simple_step(x, w, states, rmask, act):
     return h, [h]
 
 
-def sequence_reference(cell, x_proj, recurrent_kernel, states, mask=None, recurrent_mask=None,
-                       go_backwards=False, zero_output_for_mask=False, activation="tanh",
-                       recurrent_activation="sigmoid", reset_after=True, recurrent_bias=None):  # fmt: skip
+def sequence_reference(
+    cell,
+    x_proj,
+    recurrent_kernel,
+    states,
+    mask=None,
+    recurrent_mask=None,
+    go_backwards=False,
+    zero_output_for_mask=False,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+    recurrent_bias=None,
+):
     """`(outputs, *final_states)` of a recurrent layer's loop over `x_proj` (B, T, G*U), in
     float64 numpy, step by step: a masked step keeps the states and outputs the previous
     state (the initial one at the first step), or zeros with `zero_output_for_mask`."""
     act, ract = _activation(activation), _activation(recurrent_activation)
     if cell == "lstm":
+
         def step(x, s):
             return _lstm_step(x, recurrent_kernel, s, recurrent_mask, act, ract)
     elif cell == "gru":
+
         def step(x, s):
-            return _gru_step(x, recurrent_kernel, s, recurrent_mask, act, ract, reset_after,
-                             recurrent_bias)  # fmt: skip
+            return _gru_step(
+                x, recurrent_kernel, s, recurrent_mask, act, ract, reset_after, recurrent_bias
+            )
     else:
+
         def step(x, s):
             return _simple_step(x, recurrent_kernel, s, recurrent_mask, act)
+
     steps = x_proj.shape[1]
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     states = [np.asarray(s, np.float64) for s in states]

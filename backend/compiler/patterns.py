@@ -27,6 +27,8 @@ and its neighbours share one pass over memory:
   MNIST convnet's first layer at batch 128) nor its gradient is written, nor read by the
   pool and its gradient. On Winograd (a 2x2 pool, whose windows are the output tiles), the
   backward is the conv's gradients made from the pool's gradient and the argmax in one call.
+- **recurrent loops in inference**: a fused LSTM/GRU/SimpleRNN sequence whose saved values
+  (for its backward) nobody reads runs without computing them (`patterns_rnn.py`).
 - **Winograd conv gradients**: a Winograd conv's input, kernel and bias gradients, when they
   are all that read its output gradient and each would run on Winograd alone, run as one
   call that transforms the gradient's tiles once (`conv_winograd.winograd_backward`).
@@ -283,6 +285,9 @@ def find(nodes: list, groups: dict, consumers: dict) -> list:
                 break
     taken = {id(n) for f in found for n in f.replaced}
     found += _conv_bias_grads(nodes, taken)
+    from .patterns_rnn import inference_sequences
     from .patterns_trained import trained_fusions  # it builds on this module's helpers
 
-    return trained_fusions(nodes, found, readers, consumers)
+    return trained_fusions(nodes, found, readers, consumers) + inference_sequences(
+        nodes, consumers
+    )

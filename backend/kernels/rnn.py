@@ -41,9 +41,16 @@ GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 _NO_MASK = np.zeros((0, 0), np.bool_)
 
 __all__ = [
-    "ACTIVATIONS", "GATES", "SAVED_WIDTH", "gru_backward", "gru_forward", "lstm_backward",
-    "lstm_forward", "simple_rnn_backward", "simple_rnn_forward",
-]  # fmt: skip
+    "ACTIVATIONS",
+    "GATES",
+    "SAVED_WIDTH",
+    "gru_backward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "simple_rnn_backward",
+    "simple_rnn_forward",
+]
 
 
 def _activation(name: str, arg: str, value) -> int:
@@ -113,8 +120,9 @@ class _Args:
 def _forward_args(name: str, cell: str, x: np.ndarray, w: np.ndarray) -> _Args:
     dtype = float_dtype(name, "x", x)
     if x.ndim != 3:
-        raise ValueError(f"{name}: x must be 3-D (batch, steps, gates * units). "
-                         f"Received: x.shape={x.shape}")  # fmt: skip
+        raise ValueError(
+            f"{name}: x must be 3-D (batch, steps, gates * units). Received: x.shape={x.shape}"
+        )
     check(name, "x", x, dtype=dtype)
     args = _Args(name, cell, w, x.shape[:2], dtype)
     args.array("x", x, (args.batch, args.steps, args.gates * args.units))
@@ -130,8 +138,22 @@ def _backward_args(name: str, cell: str, saved: np.ndarray, w: np.ndarray) -> _A
     return args
 
 
-def lstm_forward(x, w, h0, c0, mask, rmask, reverse, zero_output, activation,
-                 recurrent_activation, out, h_last, c_last, saved=None) -> None:  # fmt: skip
+def lstm_forward(
+    x,
+    w,
+    h0,
+    c0,
+    mask,
+    rmask,
+    reverse,
+    zero_output,
+    activation,
+    recurrent_activation,
+    out,
+    h_last,
+    c_last,
+    saved=None,
+) -> None:
     """An LSTM over all steps: writes `out` (B, T, U), `h_last`, `c_last` (B, U) and, when
     given, `saved`. Per step: `a = x[:, t] + h @ w` (with rmask, block k of `a` from
     `(h * rmask[:, k]) @ w[:, block k]`); `i, f, o = recurrent_activation(a_i, a_f, a_o)`,
@@ -148,39 +170,108 @@ def lstm_forward(x, w, h0, c0, mask, rmask, reverse, zero_output, activation,
     """
     name = "lstm_forward"
     args = _forward_args(name, "lstm", x, w)
-    for arg, a, is_out in (("h0", h0, False), ("c0", c0, False), ("h_last", h_last, True),
-                           ("c_last", c_last, True)):  # fmt: skip
+    for arg, a, is_out in (
+        ("h0", h0, False),
+        ("c0", c0, False),
+        ("h_last", h_last, True),
+        ("c_last", c_last, True),
+    ):
         args.state(arg, a, is_out)
     args.sequence("out", out, 1, True)
-    act, ract = _activation(name, "activation", activation), _activation(
-        name, "recurrent_activation", recurrent_activation
+    act, ract = (
+        _activation(name, "activation", activation),
+        _activation(name, "recurrent_activation", recurrent_activation),
     )
-    args.run("_lstm", x, w, h0, c0, args.mask(mask), args.rmask(rmask),
-             bool(reverse), bool(zero_output), act, ract, x.dtype == np.float64, out, h_last,
-             c_last, args.sequence("saved", saved, SAVED_WIDTH["lstm"], True))  # fmt: skip
+    args.run(
+        "_lstm",
+        x,
+        w,
+        h0,
+        c0,
+        args.mask(mask),
+        args.rmask(rmask),
+        bool(reverse),
+        bool(zero_output),
+        act,
+        ract,
+        x.dtype == np.float64,
+        out,
+        h_last,
+        c_last,
+        args.sequence("saved", saved, SAVED_WIDTH["lstm"], True),
+    )
 
 
-def lstm_backward(w, c0, mask, rmask, saved, d_out, dh_last, dc_last, reverse, zero_output,
-                  activation, recurrent_activation, dx, dh0, dc0) -> None:  # fmt: skip
+def lstm_backward(
+    w,
+    c0,
+    mask,
+    rmask,
+    saved,
+    d_out,
+    dh_last,
+    dc_last,
+    reverse,
+    zero_output,
+    activation,
+    recurrent_activation,
+    dx,
+    dh0,
+    dc0,
+) -> None:
     """The gradients of `lstm_forward` with respect to x (`dx`, (B, T, 4U)), h0 and c0, from
     its `saved` values and the gradients of `out` (None: zero), `h_last` and `c_last`."""
     name = "lstm_backward"
     args = _backward_args(name, "lstm", saved, w)
-    for arg, a, is_out in (("c0", c0, False), ("dh_last", dh_last, False),
-                           ("dc_last", dc_last, False), ("dh0", dh0, True),
-                           ("dc0", dc0, True)):  # fmt: skip
+    for arg, a, is_out in (
+        ("c0", c0, False),
+        ("dh_last", dh_last, False),
+        ("dc_last", dc_last, False),
+        ("dh0", dh0, True),
+        ("dc0", dc0, True),
+    ):
         args.state(arg, a, is_out)
     args.sequence("dx", dx, 4, True)
-    act, ract = _activation(name, "activation", activation), _activation(
-        name, "recurrent_activation", recurrent_activation
+    act, ract = (
+        _activation(name, "activation", activation),
+        _activation(name, "recurrent_activation", recurrent_activation),
     )
-    args.run("_lstm_grad", np.ascontiguousarray(w.T), c0, args.mask(mask),
-             args.rmask(rmask), saved, args.sequence("d_out", d_out, 1), dh_last, dc_last,
-             bool(reverse), bool(zero_output), act, ract, dx, dh0, dc0)  # fmt: skip
+    args.run(
+        "_lstm_grad",
+        np.ascontiguousarray(w.T),
+        c0,
+        args.mask(mask),
+        args.rmask(rmask),
+        saved,
+        args.sequence("d_out", d_out, 1),
+        dh_last,
+        dc_last,
+        bool(reverse),
+        bool(zero_output),
+        act,
+        ract,
+        dx,
+        dh0,
+        dc0,
+    )
 
 
-def gru_forward(x, w, bias, h0, mask, rmask, reverse, zero_output, reset_after, activation,
-                recurrent_activation, out, h_last, saved=None) -> None:  # fmt: skip
+def gru_forward(
+    x,
+    w,
+    bias,
+    h0,
+    mask,
+    rmask,
+    reverse,
+    zero_output,
+    reset_after,
+    activation,
+    recurrent_activation,
+    out,
+    h_last,
+    saved=None,
+) -> None:
     """A GRU over all steps: writes `out` (B, T, U), `h_last` (B, U) and, when given, `saved`.
     Per step, with `rec = h @ w + bias` (bias (3U,) or None; with rmask, block k from
     `h * rmask[:, k]`): `z, r = recurrent_activation(x_z + rec_z, x_r + rec_r)`; the candidate
@@ -204,21 +295,52 @@ def gru_forward(x, w, bias, h0, mask, rmask, reverse, zero_output, reset_after, 
     if bias is None:
         bias = np.zeros(0, x.dtype)
     elif not reset_after:
-        raise ValueError(f"{name}: a recurrent bias needs reset_after=True. Received: "
-                         f"bias.shape={bias.shape}, reset_after=False")  # fmt: skip
+        raise ValueError(
+            f"{name}: a recurrent bias needs reset_after=True. Received: "
+            f"bias.shape={bias.shape}, reset_after=False"
+        )
     else:
         args.array("bias", bias, (3 * args.units,))
-    act, ract = _activation(name, "activation", activation), _activation(
-        name, "recurrent_activation", recurrent_activation
+    act, ract = (
+        _activation(name, "activation", activation),
+        _activation(name, "recurrent_activation", recurrent_activation),
     )
-    args.run("_gru", x, w, bias, h0, args.mask(mask), args.rmask(rmask),
-             bool(reverse), bool(zero_output), bool(reset_after), act, ract,
-             x.dtype == np.float64, out, h_last,
-             args.sequence("saved", saved, SAVED_WIDTH["gru"], True))  # fmt: skip
+    args.run(
+        "_gru",
+        x,
+        w,
+        bias,
+        h0,
+        args.mask(mask),
+        args.rmask(rmask),
+        bool(reverse),
+        bool(zero_output),
+        bool(reset_after),
+        act,
+        ract,
+        x.dtype == np.float64,
+        out,
+        h_last,
+        args.sequence("saved", saved, SAVED_WIDTH["gru"], True),
+    )
 
 
-def gru_backward(w, mask, rmask, saved, d_out, dh_last, reverse, zero_output, reset_after,
-                 activation, recurrent_activation, dx, drec_h, dh0) -> None:  # fmt: skip
+def gru_backward(
+    w,
+    mask,
+    rmask,
+    saved,
+    d_out,
+    dh_last,
+    reverse,
+    zero_output,
+    reset_after,
+    activation,
+    recurrent_activation,
+    dx,
+    drec_h,
+    dh0,
+) -> None:
     """The gradients of `gru_forward` with respect to x (`dx`, (B, T, 3U)) and h0, and with
     `reset_after` the candidate's recurrent product's (`drec_h`, (B, T, U); else None)."""
     name = "gru_backward"
@@ -227,19 +349,36 @@ def gru_backward(w, mask, rmask, saved, d_out, dh_last, reverse, zero_output, re
     args.state("dh0", dh0, True)
     args.sequence("dx", dx, 3, True)
     if reset_after != (drec_h is not None):
-        raise ValueError(f"{name}: drec_h is written exactly when reset_after. Received: "
-                         f"reset_after={reset_after}, drec_h={'None' if drec_h is None else 'an array'}")  # fmt: skip
-    act, ract = _activation(name, "activation", activation), _activation(
-        name, "recurrent_activation", recurrent_activation
+        raise ValueError(
+            f"{name}: drec_h is written exactly when reset_after. Received: "
+            f"reset_after={reset_after}, drec_h={'None' if drec_h is None else 'an array'}"
+        )
+    act, ract = (
+        _activation(name, "activation", activation),
+        _activation(name, "recurrent_activation", recurrent_activation),
     )
-    args.run("_gru_grad", np.ascontiguousarray(w.T), args.mask(mask),
-             args.rmask(rmask), saved, args.sequence("d_out", d_out, 1), dh_last, bool(reverse),
-             bool(zero_output), bool(reset_after), act, ract, dx,
-             args.sequence("drec_h", drec_h, 1, True), dh0)  # fmt: skip
+    args.run(
+        "_gru_grad",
+        np.ascontiguousarray(w.T),
+        args.mask(mask),
+        args.rmask(rmask),
+        saved,
+        args.sequence("d_out", d_out, 1),
+        dh_last,
+        bool(reverse),
+        bool(zero_output),
+        bool(reset_after),
+        act,
+        ract,
+        dx,
+        args.sequence("drec_h", drec_h, 1, True),
+        dh0,
+    )
 
 
-def simple_rnn_forward(x, w, h0, mask, rmask, reverse, zero_output, activation, out, h_last,
-                       saved=None) -> None:  # fmt: skip
+def simple_rnn_forward(
+    x, w, h0, mask, rmask, reverse, zero_output, activation, out, h_last, saved=None
+) -> None:
     """A simple RNN over all steps: `h = activation(x[:, t] + (h * rmask[:, 0]) @ w)`; writes
     `out` (B, T, U), `h_last` and, when given, `saved`.
 
@@ -257,13 +396,26 @@ def simple_rnn_forward(x, w, h0, mask, rmask, reverse, zero_output, activation, 
     args.state("h_last", h_last, True)
     args.sequence("out", out, 1, True)
     act = _activation(name, "activation", activation)
-    args.run("_simple", x, w, h0, args.mask(mask), args.rmask(rmask),
-             bool(reverse), bool(zero_output), act, x.dtype == np.float64, out, h_last,
-             args.sequence("saved", saved, SAVED_WIDTH["simple_rnn"], True))  # fmt: skip
+    args.run(
+        "_simple",
+        x,
+        w,
+        h0,
+        args.mask(mask),
+        args.rmask(rmask),
+        bool(reverse),
+        bool(zero_output),
+        act,
+        x.dtype == np.float64,
+        out,
+        h_last,
+        args.sequence("saved", saved, SAVED_WIDTH["simple_rnn"], True),
+    )
 
 
-def simple_rnn_backward(w, mask, rmask, saved, d_out, dh_last, reverse, zero_output, activation,
-                        dx, dh0) -> None:  # fmt: skip
+def simple_rnn_backward(
+    w, mask, rmask, saved, d_out, dh_last, reverse, zero_output, activation, dx, dh0
+) -> None:
     """The gradients of `simple_rnn_forward` with respect to x (`dx`, (B, T, U)) and h0."""
     name = "simple_rnn_backward"
     args = _backward_args(name, "simple_rnn", saved, w)
@@ -271,6 +423,17 @@ def simple_rnn_backward(w, mask, rmask, saved, d_out, dh_last, reverse, zero_out
     args.state("dh0", dh0, True)
     args.sequence("dx", dx, 1, True)
     act = _activation(name, "activation", activation)
-    args.run("_simple_grad", np.ascontiguousarray(w.T), args.mask(mask),
-             args.rmask(rmask), saved, args.sequence("d_out", d_out, 1), dh_last, bool(reverse),
-             bool(zero_output), act, dx, dh0)  # fmt: skip
+    args.run(
+        "_simple_grad",
+        np.ascontiguousarray(w.T),
+        args.mask(mask),
+        args.rmask(rmask),
+        saved,
+        args.sequence("d_out", d_out, 1),
+        dh_last,
+        bool(reverse),
+        bool(zero_output),
+        act,
+        dx,
+        dh0,
+    )

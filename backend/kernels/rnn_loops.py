@@ -26,15 +26,19 @@ returns them.
 from __future__ import annotations
 
 import numpy as np
+
 from . import kernel
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
 
 #: Activation name -> the code the kernels take.
 ACTIVATIONS = {
-    "linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "relu": RELU,
+    "linear": LINEAR,
+    "tanh": TANH,
+    "sigmoid": SIGMOID,
+    "relu": RELU,
     "hard_sigmoid": HARD_SIGMOID,
-}  # fmt: skip
+}
 
 #: Rows per chunk: the unit of work of a thread, and of `_matmul_rows`' row blocking.
 ROWS = 4
@@ -251,8 +255,25 @@ def _add_output_gradient(d_out, b, s, valid, zero_output, dh):
 
 
 @kernel
-def _lstm_chunks(first, stop, x, w, h0, c0, mask, rmask, reverse, zero_output, act, ract, exact,
-                 out, h_last, c_last, saved):  # fmt: skip
+def _lstm_chunks(
+    first,
+    stop,
+    x,
+    w,
+    h0,
+    c0,
+    mask,
+    rmask,
+    reverse,
+    zero_output,
+    act,
+    ract,
+    exact,
+    out,
+    h_last,
+    c_last,
+    saved,
+):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
     train = saved.shape[0] != 0
     acc, gates = np.zeros((ROWS, 4 * units), x.dtype), np.empty((ROWS, 4 * units), x.dtype)
@@ -277,11 +298,18 @@ def _lstm_chunks(first, stop, x, w, h0, c0, mask, rmask, reverse, zero_output, a
                 if train:
                     _copy(h[r], saved[b, t, 6 * units :])
                 if valid:
-                    gi, gf, gg, go = g[:units], g[units : 2 * units], g[2 * units : 3 * units], g[
-                        3 * units :]  # fmt: skip
+                    gi, gf, gg, go = (
+                        g[:units],
+                        g[units : 2 * units],
+                        g[2 * units : 3 * units],
+                        g[3 * units :],
+                    )
                     cr, hr, acr = c[r], h[r], ac[r]
                     for k in range(5):  # four gates, then act(c) once c is updated
-                        src, dst = acc[r, k * units : (k + 1) * units], g[k * units : (k + 1) * units]
+                        src, dst = (
+                            acc[r, k * units : (k + 1) * units],
+                            g[k * units : (k + 1) * units],
+                        )
                         if k == 4:
                             for j in range(units):
                                 cr[j] = gf[j] * cr[j] + gi[j] * gg[j]
@@ -300,8 +328,25 @@ def _lstm_chunks(first, stop, x, w, h0, c0, mask, rmask, reverse, zero_output, a
 
 
 @kernel
-def _lstm_grad_chunks(first, stop, wt, c0, mask, rmask, saved, d_out, dh_last, dc_last, reverse,
-                      zero_output, act, ract, dx, dh0, dc0):  # fmt: skip
+def _lstm_grad_chunks(
+    first,
+    stop,
+    wt,
+    c0,
+    mask,
+    rmask,
+    saved,
+    d_out,
+    dh_last,
+    dc_last,
+    reverse,
+    zero_output,
+    act,
+    ract,
+    dx,
+    dh0,
+    dc0,
+):
     batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
     dh, dc = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     da = np.zeros((ROWS, 4 * units), dx.dtype)
@@ -328,12 +373,20 @@ def _lstm_grad_chunks(first, stop, wt, c0, mask, rmask, saved, d_out, dh_last, d
                     _zero(dx[b, t])
                     continue
                 sv = saved[b, t]
-                gi, gf, gg, go = sv[:units], sv[units : 2 * units], sv[2 * units : 3 * units], sv[
-                    3 * units : 4 * units]  # fmt: skip
+                gi, gf, gg, go = (
+                    sv[:units],
+                    sv[units : 2 * units],
+                    sv[2 * units : 3 * units],
+                    sv[3 * units : 4 * units],
+                )
                 acr = sv[4 * units : 5 * units]
                 c_prev = c0[b] if s == 0 else saved[b, t_prev, 5 * units : 6 * units]
-                di, df, dg, do = dar[:units], dar[units : 2 * units], dar[2 * units : 3 * units], dar[
-                    3 * units :]  # fmt: skip
+                di, df, dg, do = (
+                    dar[:units],
+                    dar[units : 2 * units],
+                    dar[2 * units : 3 * units],
+                    dar[3 * units :],
+                )
                 for j in range(units):
                     do[j] = dhr[j] * acr[j]
                     dg[j] = dhr[j] * go[j]  # the gradient of act(c), through act' next
@@ -345,8 +398,9 @@ def _lstm_grad_chunks(first, stop, wt, c0, mask, rmask, saved, d_out, dh_last, d
                     dg[j] = dcj * gi[j]
                     dcr[j] = dcj * gf[j]
                 for k in range(4):
-                    _scale_by_derivative(codes[k], sv[k * units : (k + 1) * units],
-                                         dar[k * units : (k + 1) * units])  # fmt: skip
+                    _scale_by_derivative(
+                        codes[k], sv[k * units : (k + 1) * units], dar[k * units : (k + 1) * units]
+                    )
                 _copy(dar, dx[b, t])
             _zero(dh_prev)
             _transposed_product(da, 0, 4, rows, r0, rmask, 0, wt, tmp, dh_prev)
@@ -365,13 +419,33 @@ def _lstm_grad_chunks(first, stop, wt, c0, mask, rmask, saved, d_out, dh_last, d
 
 
 @kernel
-def _gru_chunks(first, stop, x, w, bias, h0, mask, rmask, reverse, zero_output, reset_after,
-                act, ract, exact, out, h_last, saved):  # fmt: skip
+def _gru_chunks(
+    first,
+    stop,
+    x,
+    w,
+    bias,
+    h0,
+    mask,
+    rmask,
+    reverse,
+    zero_output,
+    reset_after,
+    act,
+    ract,
+    exact,
+    out,
+    h_last,
+    saved,
+):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
     train = saved.shape[0] != 0
     rec, gates = np.zeros((ROWS, 3 * units), x.dtype), np.empty((ROWS, 3 * units), x.dtype)
-    h, hm, rh = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype), np.zeros(
-        (ROWS, units), x.dtype)  # fmt: skip
+    h, hm, rh = (
+        np.zeros((ROWS, units), x.dtype),
+        np.zeros((ROWS, units), x.dtype),
+        np.zeros((ROWS, units), x.dtype),
+    )
     one = x.dtype.type(1)
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
@@ -430,8 +504,24 @@ def _gru_chunks(first, stop, x, w, bias, h0, mask, rmask, reverse, zero_output, 
 
 
 @kernel
-def _gru_grad_chunks(first, stop, wt, mask, rmask, saved, d_out, dh_last, reverse, zero_output,
-                     reset_after, act, ract, dx, drec_h, dh0):  # fmt: skip
+def _gru_grad_chunks(
+    first,
+    stop,
+    wt,
+    mask,
+    rmask,
+    saved,
+    d_out,
+    dh_last,
+    reverse,
+    zero_output,
+    reset_after,
+    act,
+    ract,
+    dx,
+    drec_h,
+    dh0,
+):
     """dx[b, t] = the gradients of the gates' pre-activations [z, r, candidate] (x_proj's);
     with reset_after, drec_h[b, t] = the gradient of the candidate's recurrent product (r
     times the candidate's)."""
@@ -503,8 +593,9 @@ def _gru_grad_chunks(first, stop, wt, mask, rmask, saved, d_out, dh_last, revers
                     _zero(dh_prev[r])
                     if reset_after:
                         _zero(drec_h[b, t])
-            _transposed_product(da, 0, 3 if reset_after else 2, rows, r0, rmask, 0, wt, tmp,
-                                dh_prev)  # fmt: skip
+            _transposed_product(
+                da, 0, 3 if reset_after else 2, rows, r0, rmask, 0, wt, tmp, dh_prev
+            )
             for r in range(rows):
                 if valid_rows[r]:
                     _copy(dh_prev[r], dh[r])
@@ -517,8 +608,9 @@ def _gru_grad_chunks(first, stop, wt, mask, rmask, saved, d_out, dh_last, revers
 
 
 @kernel
-def _simple_chunks(first, stop, x, w, h0, mask, rmask, reverse, zero_output, act, exact, out,
-                   h_last, saved):  # fmt: skip
+def _simple_chunks(
+    first, stop, x, w, h0, mask, rmask, reverse, zero_output, act, exact, out, h_last, saved
+):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
     train = saved.shape[0] != 0
     acc, y = np.zeros((ROWS, units), x.dtype), np.empty((ROWS, units), x.dtype)
@@ -547,8 +639,9 @@ def _simple_chunks(first, stop, x, w, h0, mask, rmask, reverse, zero_output, act
 
 
 @kernel
-def _simple_grad_chunks(first, stop, wt, mask, rmask, saved, d_out, dh_last, reverse,
-                        zero_output, act, dx, dh0):  # fmt: skip
+def _simple_grad_chunks(
+    first, stop, wt, mask, rmask, saved, d_out, dh_last, reverse, zero_output, act, dx, dh0
+):
     batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
     dh, da = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     dh_prev, tmp = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)

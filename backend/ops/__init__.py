@@ -18,6 +18,7 @@ from . import nn as _nn
 from . import norm as _norm
 from . import pool as _pool
 from . import reduce as _reduce
+from . import rnn as _rnn
 from . import shape as _shape_module
 from .base import Op, apply  # noqa: F401
 from .conv import *  # noqa: F403
@@ -30,6 +31,7 @@ from .nn import *  # noqa: F403
 from .norm import *  # noqa: F403
 from .pool import *  # noqa: F403
 from .reduce import *  # noqa: F403
+from .rnn import *  # noqa: F403
 from .shape import *  # noqa: F403
 
 __all__ = sorted(
@@ -44,6 +46,7 @@ __all__ = sorted(
         *_pool.__all__,
         "image",
         *_reduce.__all__,
+        *_rnn.__all__,
         *_shape_module.__all__,
     }
 )

@@ -1,0 +1,316 @@
+"""The recurrent sequence kernels against the plain-numpy step-by-step references of
+`backend.testing_rnn`, their threaded runs against their serial ones, the fast tanh against
+numpy, and their argument checks. Gradients are checked against finite differences in
+test_ops_rnn.py."""
+
+import numpy as np
+import pytest
+
+from backend.kernels import rnn, rnn_loops
+from backend.testing import same_bits_any_threads
+from backend.testing_rnn import sequence_reference
+
+GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
+
+
+def _inputs(cell, batch=6, steps=5, units=5, dtype=np.float64, seed=0, masks=True):
+    rng = np.random.default_rng(seed)
+    g = GATES[cell]
+    x = rng.standard_normal((batch, steps, g * units)).astype(dtype)
+    w = (rng.standard_normal((units, g * units)) * 0.6).astype(dtype)
+    states = [
+        rng.standard_normal((batch, units)).astype(dtype) for _ in range(2 if cell == "lstm" else 1)
+    ]
+    mask = rng.random((batch, steps)) > 0.3 if masks else None
+    rmask = ((rng.random((batch, g, units)) > 0.3) / 0.7).astype(dtype) if masks else None
+    return x, w, states, mask, rmask
+
+
+def _run(
+    cell,
+    x,
+    w,
+    states,
+    mask,
+    rmask,
+    reverse,
+    zero,
+    act="tanh",
+    ract="sigmoid",
+    reset_after=True,
+    bias=None,
+    train=True,
+):
+    b, t, _ = x.shape
+    u = w.shape[0]
+    out, h = np.empty((b, t, u), x.dtype), np.empty((b, u), x.dtype)
+    saved = np.empty((b, t, rnn.SAVED_WIDTH[cell] * u), x.dtype) if train else None
+    if cell == "lstm":
+        c = np.empty_like(h)
+        rnn.lstm_forward(x, w, *states, mask, rmask, reverse, zero, act, ract, out, h, c, saved)
+        return out, h, c
+    if cell == "gru":
+        rnn.gru_forward(
+            x, w, bias, *states, mask, rmask, reverse, zero, reset_after, act, ract, out, h, saved
+        )
+    else:
+        rnn.simple_rnn_forward(x, w, *states, mask, rmask, reverse, zero, act, out, h, saved)
+    return out, h
+
+
+def _reference(
+    cell,
+    x,
+    w,
+    states,
+    mask,
+    rmask,
+    reverse,
+    zero,
+    act="tanh",
+    ract="sigmoid",
+    reset_after=True,
+    bias=None,
+):
+    return sequence_reference(
+        cell, x, w, states, mask, rmask, reverse, zero, act, ract, reset_after, bias
+    )
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+@pytest.mark.parametrize("masks", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("zero", [False, True])
+def test_forward_matches_the_step_by_step_reference(cell, masks, reverse, zero):
+    x, w, states, mask, rmask = _inputs(cell, masks=masks)
+    got = _run(cell, x, w, states, mask, rmask, reverse, zero)
+    want = _reference(cell, x, w, states, mask, rmask, reverse, zero)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_masked_steps_output_the_previous_state_or_zeros():
+    # A masked first step outputs the initial state (Keras' scanned rnn), a later masked
+    # step the state before it; with zero_output_for_mask, zeros.
+    x, w, (h0, c0), _, _ = _inputs("lstm", batch=2, steps=3, masks=False)
+    mask = np.array([[False, True, False], [True, True, True]])
+    out, h, _ = _run("lstm", x, w, [h0, c0], mask, None, False, False)
+    np.testing.assert_array_equal(out[0, 0], h0[0])
+    np.testing.assert_array_equal(out[0, 2], out[0, 1])
+    np.testing.assert_array_equal(h[0], out[0, 1])
+    zeros, _, _ = _run("lstm", x, w, [h0, c0], mask, None, False, True)
+    assert not zeros[0, 0].any() and not zeros[0, 2].any()
+    np.testing.assert_array_equal(zeros[0, 1], out[0, 1])
+
+
+@pytest.mark.parametrize("reset_after, bias", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("masks", [False, True])
+def test_gru_variants(reset_after, bias, masks):
+    x, w, states, mask, rmask = _inputs("gru", masks=masks, seed=3)
+    b = np.random.default_rng(4).standard_normal(3 * w.shape[0]) if bias else None
+    got = _run("gru", x, w, states, mask, rmask, True, False, reset_after=reset_after, bias=b)
+    want = _reference(
+        "gru", x, w, states, mask, rmask, True, False, reset_after=reset_after, bias=b
+    )
+    for a, c in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "linear", "hard_sigmoid"])
+def test_each_activation(act):
+    x, w, states, mask, _ = _inputs("lstm", seed=5)
+    w = w * 0.3  # keeps relu and linear cells finite
+    for a, r in ((act, "sigmoid"), ("tanh", act)):
+        got = _run("lstm", x, w, states, mask, None, False, False, a, r)
+        want = _reference("lstm", x, w, states, mask, None, False, False, a, r)
+        for g, e in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+    x, w, states, mask, _ = _inputs("simple_rnn", seed=6)
+    got = _run("simple_rnn", x, w * 0.3, states, mask, None, True, False, act)
+    want = _reference("simple_rnn", x, w * 0.3, states, mask, None, True, False, act)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_float32_within_the_golden_tolerance(cell):
+    x, w, states, mask, rmask = _inputs(cell, dtype=np.float32, steps=20, units=8)
+    got = _run(cell, x, w, states, mask, rmask, False, False)
+    want = _reference(cell, x, w, states, mask, rmask, False, False)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_inference_writes_the_same_outputs():
+    x, w, states, mask, rmask = _inputs("gru", dtype=np.float32)
+    train = _run("gru", x, w, states, mask, rmask, False, True)
+    infer = _run("gru", x, w, states, mask, rmask, False, True, train=False)
+    for a, b in zip(train, infer, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_fast_tanh_error_against_numpy():
+    # float32 uses the rational tanh (sigmoid through it); float64 calls libm.
+    a = np.linspace(-30, 30, 200_001)
+    for name, exact in (("tanh", np.tanh(a)), ("sigmoid", 1 / (1 + np.exp(-a)))):
+        code = rnn.ACTIVATIONS[name]
+        out32 = np.empty(a.shape, np.float32)
+        rnn_loops._activate(code, False, a.astype(np.float32), out32)
+        assert np.abs(out32 - exact).max() < 5e-7
+        out64 = np.empty_like(a)
+        rnn_loops._activate(code, True, a, out64)
+        assert np.abs(out64 - exact).max() < 1e-15
+
+
+def _backward(cell, x, w, states, mask, rmask, reverse, zero, reset_after=True):
+    rng = np.random.default_rng(9)
+    b, t, _ = x.shape
+    u = w.shape[0]
+    saved = np.empty((b, t, rnn.SAVED_WIDTH[cell] * u), x.dtype)
+    out, h = np.empty((b, t, u), x.dtype), np.empty((b, u), x.dtype)
+    d_out = rng.standard_normal(out.shape).astype(x.dtype)
+    dh = rng.standard_normal(h.shape).astype(x.dtype)
+    dx, dh0 = np.empty_like(x), np.empty_like(h)
+    if cell == "lstm":
+        c = np.empty_like(h)
+        rnn.lstm_forward(
+            x, w, *states, mask, rmask, reverse, zero, "tanh", "sigmoid", out, h, c, saved
+        )
+        dc0 = np.empty_like(h)
+        rnn.lstm_backward(
+            w,
+            states[1],
+            mask,
+            rmask,
+            saved,
+            d_out,
+            dh,
+            dh * 0.5,
+            reverse,
+            zero,
+            "tanh",
+            "sigmoid",
+            dx,
+            dh0,
+            dc0,
+        )
+        return dx, dh0, dc0
+    if cell == "gru":
+        rnn.gru_forward(
+            x,
+            w,
+            None,
+            *states,
+            mask,
+            rmask,
+            reverse,
+            zero,
+            reset_after,
+            "tanh",
+            "sigmoid",
+            out,
+            h,
+            saved,
+        )
+        drec = np.empty((b, t, u), x.dtype) if reset_after else None
+        rnn.gru_backward(
+            w,
+            mask,
+            rmask,
+            saved,
+            d_out,
+            dh,
+            reverse,
+            zero,
+            reset_after,
+            "tanh",
+            "sigmoid",
+            dx,
+            drec,
+            dh0,
+        )
+        return (dx, dh0) + ((drec,) if reset_after else ())
+    rnn.simple_rnn_forward(x, w, *states, mask, rmask, reverse, zero, "tanh", out, h, saved)
+    rnn.simple_rnn_backward(w, mask, rmask, saved, d_out, dh, reverse, zero, "tanh", dx, dh0)
+    return dx, dh0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_threaded_runs_give_the_serial_bits(cell):
+    x, w, states, mask, rmask = _inputs(cell, batch=14, dtype=np.float32, units=8)
+    same_bits_any_threads(lambda: _run(cell, x, w, states, mask, rmask, True, False))
+    same_bits_any_threads(lambda: _backward(cell, x, w, states, mask, rmask, True, False))
+
+
+def test_a_row_gives_the_same_bits_in_any_chunk():
+    # Rows are independent: row 5 alone (a partial chunk) equals row 5 of the full batch.
+    x, w, states, mask, _ = _inputs("lstm", batch=8, dtype=np.float32, units=8)
+    full = _run("lstm", x, w, states, mask, None, False, False)
+    alone = _run(
+        "lstm",
+        x[5:6].copy(),
+        w,
+        [s[5:6].copy() for s in states],
+        mask[5:6].copy(),
+        None,
+        False,
+        False,
+    )
+    for a, b in zip(full, alone, strict=True):
+        assert a[5:6].tobytes() == b.tobytes()
+
+
+def test_masked_steps_get_no_gate_gradient():
+    x, w, states, mask, _ = _inputs("lstm", masks=True)
+    dx, _, _ = _backward("lstm", x, w, states, mask, None, False, False)
+    assert not dx[~mask].any()
+    assert np.abs(dx[mask]).min(initial=1.0) >= 0 and dx[mask].any()
+
+
+def test_argument_errors_name_the_kernel_and_argument():
+    x, w, (h0, c0), _, _ = _inputs("lstm", masks=False)
+    out, h = np.empty((6, 5, 5)), np.empty((6, 5))
+    with pytest.raises(ValueError, match=r"lstm_forward: w must have shape \(units, 4 \* units\)"):
+        rnn.lstm_forward(
+            x,
+            w[:, :8].copy(),
+            h0,
+            c0,
+            None,
+            None,
+            False,
+            False,
+            "tanh",
+            "sigmoid",
+            out,
+            h,
+            h.copy(),
+        )
+    with pytest.raises(ValueError, match=r"lstm_forward: h0 must have shape \(6, 5\)"):
+        rnn.lstm_forward(
+            x, w, h0[:3], c0, None, None, False, False, "tanh", "sigmoid", out, h, h.copy()
+        )
+    with pytest.raises(ValueError, match="lstm_forward: activation must be one of"):
+        rnn.lstm_forward(
+            x, w, h0, c0, None, None, False, False, "gelu", "sigmoid", out, h, h.copy()
+        )
+    with pytest.raises(TypeError, match="lstm_forward: mask must be bool"):
+        rnn.lstm_forward(
+            x, w, h0, c0, np.ones((6, 5)), None, False, False, "tanh", "sigmoid", out, h, h.copy()
+        )
+    with pytest.raises(ValueError, match=r"gru_forward: x must be 3-D"):
+        rnn.gru_forward(
+            x[0].copy(),
+            w[:, :15].copy(),
+            None,
+            h0,
+            None,
+            None,
+            False,
+            False,
+            True,
+            "tanh",
+            "sigmoid",
+            out,
+            h,
+        )
