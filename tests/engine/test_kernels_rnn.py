@@ -314,3 +314,10 @@ def test_argument_errors_name_the_kernel_and_argument():
             out,
             h,
         )
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(rnn, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

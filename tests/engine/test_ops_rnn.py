@@ -216,3 +216,12 @@ def test_shape_errors_name_the_op_and_what_was_received():
     with pytest.raises(ValueError, match="simple_rnn_sequence: activation must be one of"):
         ops.simple_rnn_sequence(x[..., :3], w[:, :3], h0, activation="gelu")
     assert set(ops.FUSED_ACTIVATIONS) >= {"tanh", "sigmoid", "relu", "linear", "hard_sigmoid"}
+
+
+def test_docstring_examples():
+    import doctest
+
+    from backend.ops import rnn
+
+    result = doctest.testmod(rnn, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
