@@ -166,7 +166,7 @@ def _recurrent_product(h, rows, b0, rmask, m0, blocks, w, n0, hm, acc):
                     hm[r, j] = h[r, j] * m[j]
             src = hm
         start = n0 + k * span
-        _matmul_rows(src, 0, units, w, start, start + span, acc)
+        _matmul_rows(src, np.int64(0), units, w, start, start + span, acc)
 
 
 @kernel
@@ -184,7 +184,7 @@ def _transposed_product(d, k0, blocks, rows, b0, rmask, m0, wt, tmp, acc):
             _zero(tmp)
             dst = tmp
         start = k0 + k * span
-        _matmul_rows(d, start, start + span, wt, 0, units, dst)
+        _matmul_rows(d, start, start + span, wt, np.int64(0), units, dst)
         if masked:
             for r in range(rows):
                 m = rmask[b0 + r, m0 + k]
@@ -275,6 +275,7 @@ def _lstm_chunks(
     saved,
 ):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
+    col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
     train = saved.shape[0] != 0
     acc, gates = np.zeros((ROWS, 4 * units), x.dtype), np.empty((ROWS, 4 * units), x.dtype)
     h, c = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype)
@@ -290,7 +291,7 @@ def _lstm_chunks(
             t = _time_index(s, steps, reverse)
             for r in range(rows):
                 _copy(x[r0 + r, t], acc[r])
-            _recurrent_product(h, rows, r0, rmask, 0, 4, w, 0, hm, acc)
+            _recurrent_product(h, rows, r0, rmask, col0, np.int64(4), w, col0, hm, acc)
             for r in range(rows):
                 b = r0 + r
                 valid = _valid(mask, b, t)
@@ -348,6 +349,7 @@ def _lstm_grad_chunks(
     dc0,
 ):
     batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
+    col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
     dh, dc = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     da = np.zeros((ROWS, 4 * units), dx.dtype)
     dh_prev, tmp = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
@@ -403,7 +405,7 @@ def _lstm_grad_chunks(
                     )
                 _copy(dar, dx[b, t])
             _zero(dh_prev)
-            _transposed_product(da, 0, 4, rows, r0, rmask, 0, wt, tmp, dh_prev)
+            _transposed_product(da, col0, np.int64(4), rows, r0, rmask, col0, wt, tmp, dh_prev)
             for r in range(rows):
                 if valid_rows[r]:
                     _copy(dh_prev[r], dh[r])
@@ -439,6 +441,7 @@ def _gru_chunks(
     saved,
 ):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
+    col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
     train = saved.shape[0] != 0
     rec, gates = np.zeros((ROWS, 3 * units), x.dtype), np.empty((ROWS, 3 * units), x.dtype)
     h, hm, rh = (
@@ -458,7 +461,9 @@ def _gru_chunks(
                     _zero(rec[r])
                 else:
                     _copy(bias, rec[r])
-            _recurrent_product(h, rows, r0, rmask, 0, 3 if reset_after else 2, w, 0, hm, rec)
+            _recurrent_product(
+                h, rows, r0, rmask, col0, np.int64(3 if reset_after else 2), w, col0, hm, rec
+            )
             for r in range(rows):
                 b = r0 + r
                 g = saved[b, t, : 3 * units] if train else gates[r]
@@ -478,7 +483,7 @@ def _gru_chunks(
             if not reset_after:
                 for r in range(rows):
                     _zero(rec[r, 2 * units :])
-                _matmul_rows(rh, 0, units, w, 2 * units, 3 * units, rec)
+                _matmul_rows(rh, col0, units, w, 2 * units, 3 * units, rec)
             for r in range(rows):
                 b = r0 + r
                 valid = _valid(mask, b, t)
@@ -526,6 +531,7 @@ def _gru_grad_chunks(
     with reset_after, drec_h[b, t] = the gradient of the candidate's recurrent product (r
     times the candidate's)."""
     batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
+    col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
     dh, dh_prev = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     tmp, d_rh = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     da = np.zeros((ROWS, 3 * units), dx.dtype)
@@ -564,7 +570,7 @@ def _gru_grad_chunks(
                     _scale_by_derivative(ract, gr, dr)
             if not reset_after:  # r's gradient needs the candidate's product transposed first
                 _zero(d_rh)
-                _matmul_rows(da, 2 * units, 3 * units, wt, 0, units, d_rh)
+                _matmul_rows(da, 2 * units, 3 * units, wt, col0, units, d_rh)
                 for r in range(rows):
                     if not valid_rows[r]:
                         continue
@@ -594,7 +600,7 @@ def _gru_grad_chunks(
                     if reset_after:
                         _zero(drec_h[b, t])
             _transposed_product(
-                da, 0, 3 if reset_after else 2, rows, r0, rmask, 0, wt, tmp, dh_prev
+                da, col0, np.int64(3 if reset_after else 2), rows, r0, rmask, col0, wt, tmp, dh_prev
             )
             for r in range(rows):
                 if valid_rows[r]:
@@ -612,6 +618,7 @@ def _simple_chunks(
     first, stop, x, w, h0, mask, rmask, reverse, zero_output, act, exact, out, h_last, saved
 ):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
+    col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
     train = saved.shape[0] != 0
     acc, y = np.zeros((ROWS, units), x.dtype), np.empty((ROWS, units), x.dtype)
     h, hm = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype)
@@ -623,7 +630,7 @@ def _simple_chunks(
             t = _time_index(s, steps, reverse)
             for r in range(rows):
                 _copy(x[r0 + r, t], acc[r])
-            _recurrent_product(h, rows, r0, rmask, 0, 1, w, 0, hm, acc)
+            _recurrent_product(h, rows, r0, rmask, col0, np.int64(1), w, col0, hm, acc)
             for r in range(rows):
                 b = r0 + r
                 valid = _valid(mask, b, t)
@@ -643,6 +650,7 @@ def _simple_grad_chunks(
     first, stop, wt, mask, rmask, saved, d_out, dh_last, reverse, zero_output, act, dx, dh0
 ):
     batch, steps, units = saved.shape[0], saved.shape[1], wt.shape[1]
+    col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
     dh, da = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     dh_prev, tmp = np.zeros((ROWS, units), dx.dtype), np.zeros((ROWS, units), dx.dtype)
     valid_rows = np.zeros(ROWS, np.bool_)
@@ -664,7 +672,7 @@ def _simple_grad_chunks(
                     _zero(da[r])
                 _copy(da[r], dx[b, t])
             _zero(dh_prev)
-            _transposed_product(da, 0, 1, rows, r0, rmask, 0, wt, tmp, dh_prev)
+            _transposed_product(da, col0, np.int64(1), rows, r0, rmask, col0, wt, tmp, dh_prev)
             for r in range(rows):
                 if valid_rows[r]:
                     _copy(dh_prev[r], dh[r])
