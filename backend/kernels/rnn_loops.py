@@ -255,6 +255,61 @@ def _add_output_gradient(d_out, b, s, valid, zero_output, dh):
 
 
 @kernel
+def _lstm_cell_standard(a, exact, g, c, ac, h):
+    """One row's LSTM step with Keras' default activations (sigmoid gates, tanh) in one pass
+    over the units, the same arithmetic as the general path's passes: from the
+    pre-activations a (4U), writes the gates g (4U), the cell c, act(c) and h (U each)."""
+    units = c.shape[0]
+    ai, af, ag, ao = a[:units], a[units : 2 * units], a[2 * units : 3 * units], a[3 * units :]
+    gi, gf, gg, go = g[:units], g[units : 2 * units], g[2 * units : 3 * units], g[3 * units :]
+    half = c.dtype.type(0.5)
+    if exact:
+        for j in range(units):
+            i = half * np.tanh(half * ai[j]) + half
+            f = half * np.tanh(half * af[j]) + half
+            cand = np.tanh(ag[j])
+            o = half * np.tanh(half * ao[j]) + half
+            cj = f * c[j] + i * cand
+            act_c = np.tanh(cj)
+            gi[j], gf[j], gg[j], go[j], c[j], ac[j], h[j] = i, f, cand, o, cj, act_c, o * act_c
+    else:
+        for j in range(units):
+            i = half * _tanh_fast(half * ai[j]) + half
+            f = half * _tanh_fast(half * af[j]) + half
+            cand = _tanh_fast(ag[j])
+            o = half * _tanh_fast(half * ao[j]) + half
+            cj = f * c[j] + i * cand
+            act_c = _tanh_fast(cj)
+            gi[j], gf[j], gg[j], go[j], c[j], ac[j], h[j] = i, f, cand, o, cj, act_c, o * act_c
+
+
+@kernel
+def _lstm_cell_standard_grad(sv, c_prev, dh, dc, da):
+    """`_lstm_cell_standard`'s gradient for one row in one pass, the same arithmetic as the
+    general path's passes: from the saved gates and act(c) (sv), c_prev and the gradients
+    dh, dc of the step's h and c, writes the pre-activations' gradients da (4U) and dc's
+    for the step before."""
+    units = dh.shape[0]
+    gi, gf, gg, go = (
+        sv[:units],
+        sv[units : 2 * units],
+        sv[2 * units : 3 * units],
+        sv[3 * units : 4 * units],
+    )
+    ac = sv[4 * units : 5 * units]
+    di, df, dg, do = da[:units], da[units : 2 * units], da[2 * units : 3 * units], da[3 * units :]
+    one = dh.dtype.type(1)
+    for j in range(units):
+        i, f, cand, o, act_c, dhj = gi[j], gf[j], gg[j], go[j], ac[j], dh[j]
+        dcj = dc[j] + dhj * o * (one - act_c * act_c)
+        do[j] = dhj * act_c * (o * (one - o))
+        di[j] = dcj * cand * (i * (one - i))
+        df[j] = dcj * c_prev[j] * (f * (one - f))
+        dg[j] = dcj * i * (one - cand * cand)
+        dc[j] = dcj * f
+
+
+@kernel
 def _lstm_chunks(
     first,
     stop,
@@ -282,6 +337,7 @@ def _lstm_chunks(
     hm, ac = np.zeros((ROWS, units), x.dtype), np.empty((ROWS, units), x.dtype)
     codes = np.empty(5, np.int64)  # the gates', then the cell's
     codes[0], codes[1], codes[2], codes[3], codes[4] = ract, ract, act, ract, act
+    standard = act == TANH and ract == SIGMOID
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
         for r in range(rows):
@@ -296,21 +352,17 @@ def _lstm_chunks(
                 b = r0 + r
                 valid = _valid(mask, b, t)
                 g = saved[b, t, : 4 * units] if train else gates[r]
+                acr = saved[b, t, 4 * units : 5 * units] if train else ac[r]
                 if train:
                     _copy(h[r], saved[b, t, 6 * units :])
-                if valid:
-                    gi, gf, gg, go = (
-                        g[:units],
-                        g[units : 2 * units],
-                        g[2 * units : 3 * units],
-                        g[3 * units :],
-                    )
-                    cr, hr, acr = c[r], h[r], ac[r]
+                if valid and standard:
+                    _lstm_cell_standard(acc[r], exact, g, c[r], acr, h[r])
+                elif valid:
+                    gi, gf, go = g[:units], g[units : 2 * units], g[3 * units :]
+                    gg, cr, hr = g[2 * units : 3 * units], c[r], h[r]
                     for k in range(5):  # four gates, then act(c) once c is updated
-                        src, dst = (
-                            acc[r, k * units : (k + 1) * units],
-                            g[k * units : (k + 1) * units],
-                        )
+                        src = acc[r, k * units : (k + 1) * units]
+                        dst = g[k * units : (k + 1) * units]
                         if k == 4:
                             for j in range(units):
                                 cr[j] = gf[j] * cr[j] + gi[j] * gg[j]
@@ -318,8 +370,6 @@ def _lstm_chunks(
                         _activate(codes[k], exact, src, dst)
                     for j in range(units):
                         hr[j] = go[j] * acr[j]
-                    if train:
-                        _copy(acr, saved[b, t, 4 * units : 5 * units])
                 if train:
                     _copy(c[r], saved[b, t, 5 * units : 6 * units])
                 _emit(h[r], b, s, valid, zero_output, out)
@@ -356,6 +406,7 @@ def _lstm_grad_chunks(
     valid_rows = np.zeros(ROWS, np.bool_)
     codes = np.empty(4, np.int64)
     codes[0], codes[1], codes[2], codes[3] = ract, ract, act, ract
+    standard = act == TANH and ract == SIGMOID
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
         for r in range(rows):
@@ -383,6 +434,10 @@ def _lstm_grad_chunks(
                 )
                 acr = sv[4 * units : 5 * units]
                 c_prev = c0[b] if s == 0 else saved[b, t_prev, 5 * units : 6 * units]
+                if standard:
+                    _lstm_cell_standard_grad(sv, c_prev, dhr, dcr, dar)
+                    _copy(dar, dx[b, t])
+                    continue
                 di, df, dg, do = (
                     dar[:units],
                     dar[units : 2 * units],
