@@ -53,6 +53,12 @@ __all__ = [
 ]
 
 
+def _codes(name: str, activation, recurrent_activation="sigmoid") -> tuple:
+    return _activation(name, "activation", activation), _activation(
+        name, "recurrent_activation", recurrent_activation
+    )
+
+
 def _activation(name: str, arg: str, value) -> int:
     code = ACTIVATIONS.get("linear" if value is None else value)
     if code is None:
@@ -178,10 +184,7 @@ def lstm_forward(
     ):
         args.state(arg, a, is_out)
     args.sequence("out", out, 1, True)
-    act, ract = (
-        _activation(name, "activation", activation),
-        _activation(name, "recurrent_activation", recurrent_activation),
-    )
+    act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_lstm",
         x,
@@ -232,10 +235,7 @@ def lstm_backward(
     ):
         args.state(arg, a, is_out)
     args.sequence("dx", dx, 4, True)
-    act, ract = (
-        _activation(name, "activation", activation),
-        _activation(name, "recurrent_activation", recurrent_activation),
-    )
+    act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_lstm_grad",
         np.ascontiguousarray(w.T),
@@ -301,10 +301,7 @@ def gru_forward(
         )
     else:
         args.array("bias", bias, (3 * args.units,))
-    act, ract = (
-        _activation(name, "activation", activation),
-        _activation(name, "recurrent_activation", recurrent_activation),
-    )
+    act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_gru",
         x,
@@ -353,10 +350,7 @@ def gru_backward(
             f"{name}: drec_h is written exactly when reset_after. Received: "
             f"reset_after={reset_after}, drec_h={'None' if drec_h is None else 'an array'}"
         )
-    act, ract = (
-        _activation(name, "activation", activation),
-        _activation(name, "recurrent_activation", recurrent_activation),
-    )
+    act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_gru_grad",
         np.ascontiguousarray(w.T),
@@ -395,7 +389,7 @@ def simple_rnn_forward(
     args.state("h0", h0)
     args.state("h_last", h_last, True)
     args.sequence("out", out, 1, True)
-    act = _activation(name, "activation", activation)
+    act, _ = _codes(name, activation)
     args.run(
         "_simple",
         x,
@@ -422,7 +416,7 @@ def simple_rnn_backward(
     args.state("dh_last", dh_last)
     args.state("dh0", dh0, True)
     args.sequence("dx", dx, 1, True)
-    act = _activation(name, "activation", activation)
+    act, _ = _codes(name, activation)
     args.run(
         "_simple_grad",
         np.ascontiguousarray(w.T),

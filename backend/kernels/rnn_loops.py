@@ -239,12 +239,17 @@ def _zero(a):
 
 
 @kernel
-def _add_output_gradient(d_out, b, s, valid, zero_output, dh):
-    """dh += d_out[b, s] when step s's output is the state (d_out empty: no gradient)."""
+def _step_gradient(mask, b, t, s, d_out, zero_output, valid_rows, r, dh):
+    """Starts row r's backward step s (input position t): records whether the step was
+    valid, and adds d_out[b, s] to dh when the step's output is the state (d_out empty: no
+    gradient). Returns whether the step was valid."""
+    valid = _valid(mask, b, t)
+    valid_rows[r] = valid
     if d_out.shape[0] != 0 and (valid or not zero_output):
         g = d_out[b, s]
         for j in range(dh.shape[0]):
             dh[j] += g[j]
+    return valid
 
 
 # ---- LSTM -----------------------------------------------------------------------------------
@@ -417,11 +422,8 @@ def _lstm_grad_chunks(
             t_prev = _time_index(s - 1, steps, reverse)
             for r in range(rows):
                 b = r0 + r
-                valid = _valid(mask, b, t)
-                valid_rows[r] = valid
                 dhr, dcr, dar = dh[r], dc[r], da[r]
-                _add_output_gradient(d_out, b, s, valid, zero_output, dhr)
-                if not valid:
+                if not _step_gradient(mask, b, t, s, d_out, zero_output, valid_rows, r, dhr):
                     _zero(dar)
                     _zero(dx[b, t])
                     continue
@@ -600,11 +602,8 @@ def _gru_grad_chunks(
             t = _time_index(s, steps, reverse)
             for r in range(rows):
                 b = r0 + r
-                valid = _valid(mask, b, t)
-                valid_rows[r] = valid
                 dhr, dar, dpr = dh[r], da[r], dh_prev[r]
-                _add_output_gradient(d_out, b, s, valid, zero_output, dhr)
-                if not valid:
+                if not _step_gradient(mask, b, t, s, d_out, zero_output, valid_rows, r, dhr):
                     _zero(dar)
                     continue
                 sv = saved[b, t]
@@ -717,10 +716,7 @@ def _simple_grad_chunks(
             t = _time_index(s, steps, reverse)
             for r in range(rows):
                 b = r0 + r
-                valid = _valid(mask, b, t)
-                valid_rows[r] = valid
-                _add_output_gradient(d_out, b, s, valid, zero_output, dh[r])
-                if valid:
+                if _step_gradient(mask, b, t, s, d_out, zero_output, valid_rows, r, dh[r]):
                     _copy(dh[r], da[r])
                     _scale_by_derivative(act, saved[b, t, :units], da[r])
                 else:
