@@ -15,8 +15,9 @@ and the backward's gate gradients: `ops/rnn.py`).
 Activations are int codes (`ACTIVATIONS`), tested once per block of a row. In float32, tanh
 is a rational approximation (`_tanh_fast`, max abs error 4e-7; sigmoid(x) = 0.5 *
 tanh(x / 2) + 0.5): its loop vectorizes, where Numba's scalar libm tanh is 25-40 times
-slower (docs/kernels.md). float64 calls libm (`exact`), so finite-difference gradient checks
-see the exact functions. Gradients of the activations come from their outputs.
+slower (docs/kernels.md). float64 calls libm (`_tanh` picks by dtype when Numba compiles),
+so finite-difference gradient checks see the exact functions. Gradients of the activations
+come from their outputs.
 
 Time indexing: `x`, `mask` and the saved arrays are indexed by input position `t`; outputs
 and their gradients by processing step `s` (`t = T - 1 - s` when `reverse`), as Keras
@@ -26,6 +27,8 @@ returns them.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from . import kernel
 
@@ -63,26 +66,32 @@ def _tanh_fast(x):
     return (p * x) / q
 
 
+def _tanh(x):
+    """tanh for the kernels: `_tanh_fast` in float32, libm's in float64 (chosen when Numba
+    types the call, so each dtype compiles one loop)."""
+    return np.tanh(x)
+
+
+@overload(_tanh)
+def _tanh_typed(x):
+    if x == types.float64:
+        return lambda x: np.tanh(x)
+    return lambda x: _tanh_fast(x)
+
+
 @kernel
-def _activate(code, exact, a, out):
-    """out[j] = activation(a[j]) for two 1-D views of one length: tanh, sigmoid, relu (NaN
-    stays NaN), hard_sigmoid (relu6(a + 3) / 6, as Keras 3) or linear."""
+def _activate(code, a, out):
+    """out[j] = activation(a[j]) for two 1-D views of one length: tanh, sigmoid (as 0.5 *
+    tanh(a / 2) + 0.5), relu (NaN stays NaN), hard_sigmoid (relu6(a + 3) / 6, as Keras 3)
+    or linear."""
     zero = out.dtype.type(0)
     half = out.dtype.type(0.5)
     if code == TANH:
-        if exact:
-            for j in range(a.shape[0]):
-                out[j] = np.tanh(a[j])
-        else:
-            for j in range(a.shape[0]):
-                out[j] = _tanh_fast(a[j])
+        for j in range(a.shape[0]):
+            out[j] = _tanh(a[j])
     elif code == SIGMOID:
-        if exact:
-            for j in range(a.shape[0]):
-                out[j] = half * np.tanh(half * a[j]) + half
-        else:
-            for j in range(a.shape[0]):
-                out[j] = half * _tanh_fast(half * a[j]) + half
+        for j in range(a.shape[0]):
+            out[j] = half * _tanh(half * a[j]) + half
     elif code == RELU:
         for j in range(a.shape[0]):
             out[j] = zero if a[j] < zero else a[j]
@@ -260,32 +269,22 @@ def _step_gradient(mask, b, t, s, d_out, zero_output, valid_rows, r, dh):
 
 
 @kernel
-def _lstm_cell_standard(a, exact, g, c, ac, h):
+def _lstm_cell_standard(a, g, c, ac, h):
     """One row's LSTM step with Keras' default activations (sigmoid gates, tanh) in one pass
-    over the units, the same arithmetic as the general path's passes: from the
+    over the units, with the same arithmetic as the general path's passes: from the
     pre-activations a (4U), writes the gates g (4U), the cell c, act(c) and h (U each)."""
     units = c.shape[0]
     ai, af, ag, ao = a[:units], a[units : 2 * units], a[2 * units : 3 * units], a[3 * units :]
     gi, gf, gg, go = g[:units], g[units : 2 * units], g[2 * units : 3 * units], g[3 * units :]
     half = c.dtype.type(0.5)
-    if exact:
-        for j in range(units):
-            i = half * np.tanh(half * ai[j]) + half
-            f = half * np.tanh(half * af[j]) + half
-            cand = np.tanh(ag[j])
-            o = half * np.tanh(half * ao[j]) + half
-            cj = f * c[j] + i * cand
-            act_c = np.tanh(cj)
-            gi[j], gf[j], gg[j], go[j], c[j], ac[j], h[j] = i, f, cand, o, cj, act_c, o * act_c
-    else:
-        for j in range(units):
-            i = half * _tanh_fast(half * ai[j]) + half
-            f = half * _tanh_fast(half * af[j]) + half
-            cand = _tanh_fast(ag[j])
-            o = half * _tanh_fast(half * ao[j]) + half
-            cj = f * c[j] + i * cand
-            act_c = _tanh_fast(cj)
-            gi[j], gf[j], gg[j], go[j], c[j], ac[j], h[j] = i, f, cand, o, cj, act_c, o * act_c
+    for j in range(units):
+        i = half * _tanh(half * ai[j]) + half
+        f = half * _tanh(half * af[j]) + half
+        cand = _tanh(ag[j])
+        o = half * _tanh(half * ao[j]) + half
+        cj = f * c[j] + i * cand
+        act_c = _tanh(cj)
+        gi[j], gf[j], gg[j], go[j], c[j], ac[j], h[j] = i, f, cand, o, cj, act_c, o * act_c
 
 
 @kernel
@@ -328,7 +327,6 @@ def _lstm_chunks(
     zero_output,
     act,
     ract,
-    exact,
     out,
     h_last,
     c_last,
@@ -361,7 +359,7 @@ def _lstm_chunks(
                 if train:
                     _copy(h[r], saved[b, t, 6 * units :])
                 if valid and standard:
-                    _lstm_cell_standard(acc[r], exact, g, c[r], acr, h[r])
+                    _lstm_cell_standard(acc[r], g, c[r], acr, h[r])
                 elif valid:
                     gi, gf, go = g[:units], g[units : 2 * units], g[3 * units :]
                     gg, cr, hr = g[2 * units : 3 * units], c[r], h[r]
@@ -372,7 +370,7 @@ def _lstm_chunks(
                             for j in range(units):
                                 cr[j] = gf[j] * cr[j] + gi[j] * gg[j]
                             src, dst = cr, acr
-                        _activate(codes[k], exact, src, dst)
+                        _activate(codes[k], src, dst)
                     for j in range(units):
                         hr[j] = go[j] * acr[j]
                 if train:
@@ -492,7 +490,6 @@ def _gru_chunks(
     reset_after,
     act,
     ract,
-    exact,
     out,
     h_last,
     saved,
@@ -527,7 +524,7 @@ def _gru_chunks(
                 xr, recr, gzr = x[b, t, : 2 * units], rec[r, : 2 * units], g[: 2 * units]
                 for j in range(2 * units):
                     gzr[j] = xr[j] + recr[j]
-                _activate(ract, exact, gzr, gzr)
+                _activate(ract, gzr, gzr)
                 if not reset_after:  # the candidate's product reads r * (h * mask_h)
                     gr, hr, rhr = g[units : 2 * units], h[r], rh[r]
                     if rmask.shape[0] == 0:
@@ -556,7 +553,7 @@ def _gru_chunks(
                 else:
                     for j in range(units):
                         gh[j] = xh[j] + rech[j]
-                _activate(act, exact, gh, gh)
+                _activate(act, gh, gh)
                 if valid:
                     for j in range(units):
                         hr[j] = gz[j] * hr[j] + (one - gz[j]) * gh[j]
@@ -669,7 +666,7 @@ def _gru_grad_chunks(
 
 @kernel
 def _simple_chunks(
-    first, stop, x, w, h0, mask, rmask, reverse, zero_output, act, exact, out, h_last, saved
+    first, stop, x, w, h0, mask, rmask, reverse, zero_output, act, out, h_last, saved
 ):
     batch, steps, units = x.shape[0], x.shape[1], w.shape[0]
     col0 = np.int64(0)  # an int64, not a literal 0: one helper signature for all calls
@@ -691,7 +688,7 @@ def _simple_chunks(
                 yr = saved[b, t, :units] if train else y[r]
                 if train:
                     _copy(h[r], saved[b, t, units:])
-                _activate(act, exact, acc[r], yr)
+                _activate(act, acc[r], yr)
                 if valid:
                     _copy(yr, h[r])
                 _emit(h[r], b, s, valid, zero_output, out)
