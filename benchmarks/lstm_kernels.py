@@ -11,7 +11,9 @@ GEMMs. PyTorch runs `nn.LSTM(batch_first=True)` on the same shapes and thread co
         benchmarks/lstm_kernels.py [--rounds 7] [--threads 2]
 
 Prints, per workload, the median time per call and its spread (min-max over rounds, each
-round the mean of several calls) for both, and the ratio of the medians.
+round the mean of several calls) for both, and the ratio of the medians. `--clock cpu` times
+the process's CPU time instead of the wall clock: with `--threads 1` on a machine other
+programs keep busy, that measures the work itself (the wall clock also counts the waits).
 """
 
 from __future__ import annotations
@@ -77,11 +79,11 @@ def _torch(batch, steps, features, units, train):
     return call
 
 
-def _time(call, calls: int) -> float:
-    start = time.perf_counter()
+def _time(call, calls: int, clock) -> float:
+    start = clock()
     for _ in range(calls):
         call()
-    return (time.perf_counter() - start) / calls
+    return (clock() - start) / calls
 
 
 def main() -> None:
@@ -89,7 +91,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--calls", type=int, default=5, help="calls per round")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args()
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     apply_thread_env(args.threads)
     set_threads(args.threads)
     try:
@@ -110,8 +114,8 @@ def main() -> None:
         times = {name: [] for name in runners}
         for _ in range(args.rounds):
             for name, call in runners.items():  # interleaved: both see the same machine load
-                times[name].append(_time(call, args.calls))
-        print(f"{title} (B, T, in, U = {shape[:4]}), {args.threads} threads:")
+                times[name].append(_time(call, args.calls, clock))
+        print(f"{title} (B, T, in, U = {shape[:4]}), {args.threads} threads, {args.clock} clock:")
         medians = {}
         for name, ts in times.items():
             medians[name] = statistics.median(ts)

@@ -68,8 +68,10 @@ class SequenceOp(Op):
         if len(specs) != len(at):
             raise TypeError(f"{name}: expected {len(at)} inputs. Received: {len(specs)}")
         x, w = specs[at["x_proj"]], specs[at["recurrent_kernel"]]
-        if not dt.is_float(x.dtype):
-            raise TypeError(f"{name} expects a float x_proj. Received: dtype={x.dtype}")
+        if x.dtype not in ("float32", "float64"):
+            raise TypeError(
+                f"{name} expects a float32 or float64 x_proj. Received: x_proj.dtype={x.dtype}"
+            )
         if len(x.shape) != 3:
             raise ValueError(
                 f"{name}: x_proj must be 3-D (batch, steps, {gates} * units). "
@@ -354,7 +356,7 @@ def _kernel_gradient(h_prev, dgates, rmask, blocks, out) -> None:
     rows = h_prev.shape[0] * h_prev.shape[1]
     units = h_prev.shape[2]
     if rmask is None:
-        np.matmul(h_prev.reshape(rows, units).T, dgates.reshape(rows, -1), out=out)
+        np.matmul(h_prev.reshape(rows, units).T, dgates.reshape(rows, out.shape[1]), out=out)
         return
     for j, k in enumerate(blocks):
         h = (h_prev * rmask[:, None, k, :]).reshape(rows, units)

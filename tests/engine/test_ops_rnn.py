@@ -168,6 +168,24 @@ def test_compiled_equals_eager_and_inference_skips_the_saved_values(monkeypatch)
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("batch, steps", [(0, 3), (2, 0)])
+def test_empty_batch_or_sequence(batch, steps):
+    rng = np.random.default_rng(2)
+    x = Tensor(rng.standard_normal((batch, steps, 8)))
+    w, h0 = Tensor(rng.standard_normal((2, 8))), Tensor(rng.standard_normal((batch, 2)))
+    with GradientTape() as tape:
+        tape.watch(x)
+        tape.watch(w)
+        tape.watch(h0)
+        out, h, c = ops.lstm_sequence(x, w, h0, ops.zeros_like(h0))
+        loss = ops.sum(out) + ops.sum(h)
+    gx, gw, gh = tape.gradient(loss, [x, w, h0])
+    assert out.shape == (batch, steps, 2) and gx.shape == x.shape
+    np.testing.assert_array_equal(h.numpy(), h0.numpy())  # no step: the initial state
+    assert not gw.numpy().any()
+    np.testing.assert_array_equal(gh.numpy(), np.ones((batch, 2)) if steps == 0 else gh.numpy())
+
+
 def test_second_order_is_not_supported():
     x, w, h0, c0, _, _ = _data(4)
     xt = Tensor(x)
@@ -213,6 +231,8 @@ def test_shape_errors_name_the_op_and_what_was_received():
         ValueError, match="gru_sequence: recurrent_bias must be None when reset_after=False"
     ):
         ops.gru_sequence(x[..., :9], w[:, :9], np.zeros(9), h0, reset_after=False)
+    with pytest.raises(TypeError, match="lstm_sequence expects a float32 or float64 x_proj"):
+        ops.lstm_sequence(x.astype(np.float16), w, h0, c0)
     with pytest.raises(ValueError, match="simple_rnn_sequence: activation must be one of"):
         ops.simple_rnn_sequence(x[..., :3], w[:, :3], h0, activation="gelu")
     assert set(ops.FUSED_ACTIVATIONS) >= {"tanh", "sigmoid", "relu", "linear", "hard_sigmoid"}
