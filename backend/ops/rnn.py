@@ -428,6 +428,11 @@ def lstm_sequence(
     processing order. `recurrent_mask` (B, 4, U): recurrent dropout, `h * recurrent_mask[:,
     k]` feeding gate k's product. Activations: one of `FUSED_ACTIVATIONS`.
 
+    `h_last`/`c_last` are the states after the last step (carried through masked steps).
+    Keras' layer returns `outputs[:, -1]` without `return_sequences`: that is `h_last`
+    except with `zero_output_for_mask` and a masked last step (then zeros), so `h_last` can
+    stand for it otherwise, and the gradient then skips `outputs` entirely.
+
     Example:
         >>> import numpy as np
         >>> from kerasish import ops
