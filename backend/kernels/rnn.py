@@ -27,6 +27,8 @@ the caller makes from `saved` and those (`ops/rnn.py`).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .. import config, workers
@@ -109,18 +111,27 @@ class _Args:
 
     def run(self, loops: str, *args) -> None:
         """Runs `rnn_loops.<loops>_chunks` over the batch's chunks of ROWS rows: on
-        `config.get_num_threads()` Python worker threads, each with its own run of chunks
-        (the kernel is `nogil`), when there are several chunks and the work reaches
-        `config.parallel_threshold()`; else in one call. One serial kernel serves both, so a
+        `config.get_num_threads()` Python worker threads when there are several chunks and
+        the work reaches `config.parallel_threshold()`, else in one call. Workers claim
+        chunks one at a time (the kernel is `nogil`), so a worker whose core another program
+        keeps busy takes fewer: a static split waited for it (two-thread runs on a shared
+        machine took 3-10x the one-thread time). One serial kernel serves both, so a
         program compiles nothing more for threads, and rows are independent, so the results
         are the same bits with any thread count."""
         run = getattr(rnn_loops, loops + "_chunks")
         chunks = (self.batch + ROWS - 1) // ROWS
         work = self.batch * self.steps * self.units * self.units * self.gates
-        if chunks > 1 and work >= config.parallel_threshold():
-            workers.split(lambda _, first, stop: run(first, stop, *args), chunks)
-        else:
+        threads = min(config.get_num_threads(), chunks)
+        if threads < 2 or work < config.parallel_threshold():
             run(0, chunks, *args)
+            return
+        claimed = itertools.count()  # next() is atomic under the GIL
+
+        def claim_chunks(worker, first, stop):
+            while (chunk := next(claimed)) < chunks:
+                run(chunk, chunk + 1, *args)
+
+        workers.split(claim_chunks, threads)
 
 
 def _forward_args(name: str, cell: str, x: np.ndarray, w: np.ndarray) -> _Args:
