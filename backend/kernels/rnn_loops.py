@@ -5,8 +5,8 @@ Each batch row is independent through time, so a call splits the batch into fixe
 `ROWS` rows and runs a chunk's whole sequence at once (threads over chunks, no
 synchronization per step); a row's arithmetic is the same in any chunk, so the results are
 bit-identical with any thread count. Per step a chunk computes its recurrent product
-`h @ R` (`_matmul_rows`: four rows and four terms per pass over a row of sums, so a store
-serves 16 products), its gates' activations and its state update.
+`h @ R` (`_matmul_rows`: eight rows and two terms per pass over a row of sums, so a load
+of R serves eight rows), its gates' activations and its state update.
 
 The input projection (`x @ kernel + bias`, all steps at once) is the caller's, as one GEMM;
 so is the recurrent kernel's gradient (one GEMM over all steps from what the forward saved
@@ -44,7 +44,7 @@ ACTIVATIONS = {
 }
 
 #: Rows per chunk: the unit of work of a thread, and of `_matmul_rows`' row blocking.
-ROWS = 4
+ROWS = 8
 
 _TANH_CLAMP = 7.99881172180175781  # where the rational tanh reaches 1 in float32
 
@@ -128,33 +128,43 @@ def _scale_by_derivative(code, y, g):
 
 @kernel
 def _matmul_rows(v, k0, k1, w, n0, n1, acc):
-    """acc[r, n0:n1] += v[r, k0:k1] @ w[k0:k1, n0:n1] for the ROWS rows of v, each sum's
-    products added in k order. Four terms per pass over a row of sums, for four rows at
+    """acc[r, n0:n1] += v[r, k0:k1] @ w[k0:k1, n0:n1] for the ROWS (8) rows of v, each sum's
+    products added in k order. Two terms per pass over a row of sums, for eight rows at
     once, share the loads of w and the stores of the sums (Numba vectorizes the inner loop
     only: the sums cannot stay in registers across passes)."""
-    k_end = k0 + (k1 - k0) // 4 * 4
+    k_end = k0 + (k1 - k0) // 2 * 2
     a0, a1, a2, a3 = acc[0, n0:n1], acc[1, n0:n1], acc[2, n0:n1], acc[3, n0:n1]
-    for k in range(k0, k_end, 4):
-        w0, w1, w2, w3 = w[k, n0:n1], w[k + 1, n0:n1], w[k + 2, n0:n1], w[k + 3, n0:n1]
-        p0, p1, p2, p3 = v[0, k], v[0, k + 1], v[0, k + 2], v[0, k + 3]
-        q0, q1, q2, q3 = v[1, k], v[1, k + 1], v[1, k + 2], v[1, k + 3]
-        e0, e1, e2, e3 = v[2, k], v[2, k + 1], v[2, k + 2], v[2, k + 3]
-        f0, f1, f2, f3 = v[3, k], v[3, k + 1], v[3, k + 2], v[3, k + 3]
+    a4, a5, a6, a7 = acc[4, n0:n1], acc[5, n0:n1], acc[6, n0:n1], acc[7, n0:n1]
+    for k in range(k0, k_end, 2):
+        w0, w1 = w[k, n0:n1], w[k + 1, n0:n1]
+        p0, p1, q0, q1 = v[0, k], v[0, k + 1], v[1, k], v[1, k + 1]
+        e0, e1, f0, f1 = v[2, k], v[2, k + 1], v[3, k], v[3, k + 1]
+        g0, g1, h0, h1 = v[4, k], v[4, k + 1], v[5, k], v[5, k + 1]
+        i0, i1, j0, j1 = v[6, k], v[6, k + 1], v[7, k], v[7, k + 1]
         for j in range(a0.shape[0]):
-            x0, x1, x2, x3 = w0[j], w1[j], w2[j], w3[j]
-            a0[j] = a0[j] + p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3
-            a1[j] = a1[j] + q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3
-            a2[j] = a2[j] + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3
-            a3[j] = a3[j] + f0 * x0 + f1 * x1 + f2 * x2 + f3 * x3
-    for k in range(k_end, k1):  # the last (k1 - k0) % 4 terms, one at a time
-        wk = w[k, n0:n1]
-        p0, q0, e0, f0 = v[0, k], v[1, k], v[2, k], v[3, k]
+            x0, x1 = w0[j], w1[j]
+            a0[j] = a0[j] + p0 * x0 + p1 * x1
+            a1[j] = a1[j] + q0 * x0 + q1 * x1
+            a2[j] = a2[j] + e0 * x0 + e1 * x1
+            a3[j] = a3[j] + f0 * x0 + f1 * x1
+            a4[j] = a4[j] + g0 * x0 + g1 * x1
+            a5[j] = a5[j] + h0 * x0 + h1 * x1
+            a6[j] = a6[j] + i0 * x0 + i1 * x1
+            a7[j] = a7[j] + j0 * x0 + j1 * x1
+    if k_end < k1:  # an odd number of terms: the last one alone
+        wk = w[k_end, n0:n1]
+        p0, q0, e0, f0 = v[0, k_end], v[1, k_end], v[2, k_end], v[3, k_end]
+        g0, h0, i0, j0 = v[4, k_end], v[5, k_end], v[6, k_end], v[7, k_end]
         for j in range(a0.shape[0]):
             x0 = wk[j]
             a0[j] = a0[j] + p0 * x0
             a1[j] = a1[j] + q0 * x0
             a2[j] = a2[j] + e0 * x0
             a3[j] = a3[j] + f0 * x0
+            a4[j] = a4[j] + g0 * x0
+            a5[j] = a5[j] + h0 * x0
+            a6[j] = a6[j] + i0 * x0
+            a7[j] = a7[j] + j0 * x0
 
 
 @kernel

@@ -13,7 +13,7 @@ from backend.testing_rnn import sequence_reference
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 
 
-def _inputs(cell, batch=6, steps=5, units=5, dtype=np.float64, seed=0, masks=True):
+def _inputs(cell, batch=10, steps=5, units=5, dtype=np.float64, seed=0, masks=True):
     rng = np.random.default_rng(seed)
     g = GATES[cell]
     x = rng.standard_normal((batch, steps, g * units)).astype(dtype)
@@ -268,7 +268,7 @@ def test_masked_steps_get_no_gate_gradient():
 
 
 def test_argument_errors_name_the_kernel_and_argument():
-    x, w, (h0, c0), _, _ = _inputs("lstm", masks=False)
+    x, w, (h0, c0), _, _ = _inputs("lstm", batch=6, masks=False)
     out, h = np.empty((6, 5, 5)), np.empty((6, 5))
     with pytest.raises(ValueError, match=r"lstm_forward: w must have shape \(units, 4 \* units\)"):
         rnn.lstm_forward(
