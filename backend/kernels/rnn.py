@@ -119,6 +119,9 @@ class _Args:
         program compiles nothing more for threads, and rows are independent, so the results
         are the same bits with any thread count."""
         run = getattr(rnn_loops, loops + "_chunks")
+        # Numba types a read-only array apart: one would compile the whole kernel again.
+        args = [a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a
+                for a in args]  # fmt: skip
         chunks = (self.batch + ROWS - 1) // ROWS
         work = self.batch * self.steps * self.units * self.units * self.gates
         threads = min(config.get_num_threads(), chunks)

@@ -200,7 +200,8 @@ def _transposed_product(d, k0, blocks, rows, b0, rmask, m0, wt, tmp, acc):
     for k in range(blocks if masked else 1):
         dst = acc
         if masked:
-            _zero(tmp)
+            for r in range(tmp.shape[0]):
+                _zero(tmp[r])
             dst = tmp
         start = k0 + k * span
         _matmul_rows(d, start, start + span, wt, np.int64(0), units, dst)
@@ -249,12 +250,32 @@ def _copy(src, dst):
 
 
 @kernel
+def _load_rows(src, r0, rows, dst):
+    """dst[r] = src[r0 + r] for a chunk's real rows (batch arrays -> chunk scratch)."""
+    for r in range(rows):
+        _copy(src[r0 + r], dst[r])
+
+
+@kernel
+def _store_rows(src, r0, rows, dst):
+    """dst[r0 + r] = src[r] for a chunk's real rows (chunk scratch -> batch arrays)."""
+    for r in range(rows):
+        _copy(src[r], dst[r0 + r])
+
+
+@kernel
+def _carry(valid_rows, rows, dh_prev, dh):
+    """dh[r] = dh_prev[r] for the rows whose step was valid (a masked step's dh passes)."""
+    for r in range(rows):
+        if valid_rows[r]:
+            _copy(dh_prev[r], dh[r])
+
+
+@kernel
 def _zero(a):
-    """a[...] = 0 for a 1-D or 2-D array (a plain loop, for the same reason as `_copy`)."""
-    a2 = a.reshape(-1, a.shape[-1])
-    for i in range(a2.shape[0]):
-        for j in range(a2.shape[1]):
-            a2[i, j] = 0
+    """a[:] = 0 for a 1-D array (a plain loop, for the same reason as `_copy`)."""
+    for j in range(a.shape[0]):
+        a[j] = 0
 
 
 @kernel
@@ -353,9 +374,8 @@ def _lstm_chunks(
     standard = act == TANH and ract == SIGMOID
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
-        for r in range(rows):
-            _copy(h0[r0 + r], h[r])
-            _copy(c0[r0 + r], c[r])
+        _load_rows(h0, r0, rows, h)
+        _load_rows(c0, r0, rows, c)
         for s in range(steps):
             t = _time_index(s, steps, reverse)
             for r in range(rows):
@@ -386,9 +406,8 @@ def _lstm_chunks(
                 if train:
                     _copy(c[r], saved[b, t, 5 * units : 6 * units])
                 _emit(h[r], b, s, valid, zero_output, out)
-        for r in range(rows):
-            _copy(h[r], h_last[r0 + r])
-            _copy(c[r], c_last[r0 + r])
+        _store_rows(h, r0, rows, h_last)
+        _store_rows(c, r0, rows, c_last)
 
 
 @kernel
@@ -422,9 +441,8 @@ def _lstm_grad_chunks(
     standard = act == TANH and ract == SIGMOID
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
-        for r in range(rows):
-            _copy(dh_last[r0 + r], dh[r])
-            _copy(dc_last[r0 + r], dc[r])
+        _load_rows(dh_last, r0, rows, dh)
+        _load_rows(dc_last, r0, rows, dc)
         for s in range(steps - 1, -1, -1):
             t = _time_index(s, steps, reverse)
             t_prev = _time_index(s - 1, steps, reverse)
@@ -469,14 +487,12 @@ def _lstm_grad_chunks(
                         codes[k], sv[k * units : (k + 1) * units], dar[k * units : (k + 1) * units]
                     )
                 _copy(dar, dx[b, t])
-            _zero(dh_prev)
+            for r in range(ROWS):
+                _zero(dh_prev[r])
             _transposed_product(da, col0, np.int64(4), rows, r0, rmask, col0, wt, tmp, dh_prev)
-            for r in range(rows):
-                if valid_rows[r]:
-                    _copy(dh_prev[r], dh[r])
-        for r in range(rows):
-            _copy(dh[r], dh0[r0 + r])
-            _copy(dc[r], dc0[r0 + r])
+            _carry(valid_rows, rows, dh_prev, dh)
+        _store_rows(dh, r0, rows, dh0)
+        _store_rows(dc, r0, rows, dc0)
 
 
 # ---- GRU ------------------------------------------------------------------------------------
@@ -516,8 +532,7 @@ def _gru_chunks(
     one = x.dtype.type(1)
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
-        for r in range(rows):
-            _copy(h0[r0 + r], h[r])
+        _load_rows(h0, r0, rows, h)
         for s in range(steps):
             t = _time_index(s, steps, reverse)
             for r in range(rows):
@@ -568,8 +583,7 @@ def _gru_chunks(
                     for j in range(units):
                         hr[j] = gz[j] * hr[j] + (one - gz[j]) * gh[j]
                 _emit(hr, b, s, valid, zero_output, out)
-        for r in range(rows):
-            _copy(h[r], h_last[r0 + r])
+        _store_rows(h, r0, rows, h_last)
 
 
 @kernel
@@ -603,8 +617,7 @@ def _gru_grad_chunks(
     one = dx.dtype.type(1)
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
-        for r in range(rows):
-            _copy(dh_last[r0 + r], dh[r])
+        _load_rows(dh_last, r0, rows, dh)
         for s in range(steps - 1, -1, -1):
             t = _time_index(s, steps, reverse)
             for r in range(rows):
@@ -630,7 +643,8 @@ def _gru_grad_chunks(
                         drh[j] = dhh[j] * gr[j]
                     _scale_by_derivative(ract, gr, dr)
             if not reset_after:  # r's gradient needs the candidate's product transposed first
-                _zero(d_rh)
+                for r in range(ROWS):
+                    _zero(d_rh[r])
                 _matmul_rows(da, 2 * units, 3 * units, wt, col0, units, d_rh)
                 for r in range(rows):
                     if not valid_rows[r]:
@@ -663,11 +677,8 @@ def _gru_grad_chunks(
             _transposed_product(
                 da, col0, np.int64(3 if reset_after else 2), rows, r0, rmask, col0, wt, tmp, dh_prev
             )
-            for r in range(rows):
-                if valid_rows[r]:
-                    _copy(dh_prev[r], dh[r])
-        for r in range(rows):
-            _copy(dh[r], dh0[r0 + r])
+            _carry(valid_rows, rows, dh_prev, dh)
+        _store_rows(dh, r0, rows, dh0)
 
 
 # ---- simple RNN -----------------------------------------------------------------------------
@@ -685,8 +696,7 @@ def _simple_chunks(
     h, hm = np.zeros((ROWS, units), x.dtype), np.zeros((ROWS, units), x.dtype)
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
-        for r in range(rows):
-            _copy(h0[r0 + r], h[r])
+        _load_rows(h0, r0, rows, h)
         for s in range(steps):
             t = _time_index(s, steps, reverse)
             for r in range(rows):
@@ -702,8 +712,7 @@ def _simple_chunks(
                 if valid:
                     _copy(yr, h[r])
                 _emit(h[r], b, s, valid, zero_output, out)
-        for r in range(rows):
-            _copy(h[r], h_last[r0 + r])
+        _store_rows(h, r0, rows, h_last)
 
 
 @kernel
@@ -717,8 +726,7 @@ def _simple_grad_chunks(
     valid_rows = np.zeros(ROWS, np.bool_)
     for chunk in range(first, stop):
         r0, rows = _chunk(chunk, batch)
-        for r in range(rows):
-            _copy(dh_last[r0 + r], dh[r])
+        _load_rows(dh_last, r0, rows, dh)
         for s in range(steps - 1, -1, -1):
             t = _time_index(s, steps, reverse)
             for r in range(rows):
@@ -729,10 +737,8 @@ def _simple_grad_chunks(
                 else:
                     _zero(da[r])
                 _copy(da[r], dx[b, t])
-            _zero(dh_prev)
+            for r in range(ROWS):
+                _zero(dh_prev[r])
             _transposed_product(da, col0, np.int64(1), rows, r0, rmask, col0, wt, tmp, dh_prev)
-            for r in range(rows):
-                if valid_rows[r]:
-                    _copy(dh_prev[r], dh[r])
-        for r in range(rows):
-            _copy(dh[r], dh0[r0 + r])
+            _carry(valid_rows, rows, dh_prev, dh)
+        _store_rows(dh, r0, rows, dh0)
