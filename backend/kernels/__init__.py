@@ -99,6 +99,7 @@ from . import (  # noqa: E402
     conv_direct_grad,
     conv_window,
     depthwise,
+    gather,
     gemm,
     nn,
     norm,
@@ -113,7 +114,7 @@ from . import (  # noqa: E402
 
 __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
-    "conv_window", "depthwise", "dispatchers", "gemm",
+    "conv_window", "depthwise", "dispatchers", "gather", "gemm",
     "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
     "random", "reduce", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip
