@@ -5,9 +5,28 @@ from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer
 from .depthwise_separable import DepthwiseConv2D, SeparableConv2D
+from .embedding import Embedding
 from .lambda_layer import Lambda
 from .layer import Layer
-from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
+from .masking import Masking
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .noise import GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization, GroupNormalization
 from .pooling import (
@@ -47,4 +66,7 @@ __all__ = [
     "GlobalMaxPooling2D", "GroupNormalization", "MaxPooling1D", "MaxPooling2D",
     "SeparableConv2D", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
     "ZeroPadding1D", "ZeroPadding2D",
+    # embeddings, masking and the functional merge helpers
+    "Embedding", "Masking", "add", "average", "concatenate", "dot", "maximum", "minimum",
+    "multiply", "subtract",
 ]  # fmt: skip

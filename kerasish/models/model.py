@@ -14,6 +14,7 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
+from ..trainers.data_adapter import reject_text
 from ..trainers.trainer import Trainer
 from .functional import map_graph, run_graph
 
@@ -174,6 +175,8 @@ class Model(Trainer, Layer):
     # ---- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        if args and not isinstance(args[0], SymbolicTensor):
+            reject_text(self, self.align_inputs(args[0]))
         if self._can_use_inference_plan(args, kwargs):
             return self._run_inference_plan(args[0])
         return super().__call__(*args, **kwargs)
@@ -200,12 +203,17 @@ class Model(Trainer, Layer):
             def infer(*flat):
                 out = Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
                 self._clear_losses()  # losses added while tracing belong to no step
-                return out
+                # The outputs' masks are computed in the same Plan and handed back with them.
+                return out, [getattr(o, "_mask", None) for o in nest.flatten(out)]
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out = function(*[self._cast_input(x) for x in flat])
-        return nest.pack(out, iter([Tensor(o) for o in nest.flatten(out)]))
+        out, masks = function(*[self._cast_input(x) for x in flat])
+        tensors = [Tensor(o) for o in nest.flatten(out)]
+        for tensor, mask in zip(tensors, masks, strict=True):
+            if mask is not None:
+                tensor._mask = Tensor(mask)
+        return nest.pack(out, iter(tensors))
 
     def _cast_input(self, x):
         array = x._value if isinstance(x, Tensor) else x

@@ -39,7 +39,7 @@ def _as_array(value, what: str):
     if isinstance(value, Tensor):
         return value._value
     array = np.asarray(value)
-    if array.dtype == object:
+    if array.dtype == object and not is_text(array):
         raise TypeError(f"`{what}` must be numeric arrays. Received an array of Python objects")
     return array
 
@@ -47,8 +47,49 @@ def _as_array(value, what: str):
 def to_arrays(structure, what: str):
     if structure is None:
         return None
+    if is_text(structure):
+        return np.asarray(structure)  # a list of strings is one array of text, not N inputs
     flat = [_as_array(v, what) for v in nest.flatten(structure)]
     return nest.pack(structure, iter(flat))
+
+
+def is_text(value) -> bool:
+    """Whether `value` is text: a string, an array of strings, or a (nested) list of them."""
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "US":
+            return True
+        return value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes))
+    if isinstance(value, (list, tuple)) and value:
+        return all(isinstance(v, (str, bytes)) for v in nest.flatten(value))
+    return False
+
+
+def reject_text(model, x) -> None:
+    """A TypeError when text reaches a model input that expects numbers, saying to turn the
+    text into numbers first (the one check `fit`, `evaluate`, `predict`, the `*_on_batch`
+    methods and `model(x)` share)."""
+    inputs = list(getattr(model, "inputs", None) or [])
+    flat = [x] if is_text(x) else nest.flatten(x)
+    if len(inputs) != len(flat):
+        inputs = [None] * len(flat)
+    for spec, value in zip(inputs, flat, strict=True):
+        dtype = model.dtype if spec is None else spec.dtype
+        if dtype in ("string", "str", "object") or not is_text(value):
+            continue
+        name = f"input '{spec.name}'" if spec is not None and spec.name else "its input"
+        shown = (
+            f"an array of dtype {value.dtype}"
+            if isinstance(value, np.ndarray)
+            else (f"a {type(value).__name__} of strings")
+        )
+        raise TypeError(
+            f"Model '{model.name}': {name} expects numbers ({dtype}), but received text "
+            f"({shown}). Turn text into numbers first: a `TextVectorization` layer (whole "
+            "texts to token ids) or a `StringLookup` layer (tokens to ids), in the model or "
+            "applied to the data."
+        )
 
 
 def check_finite(structure, what: str) -> None:

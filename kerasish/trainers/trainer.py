@@ -191,6 +191,7 @@ class Trainer:
 
     def _cast_x(self, x):
         x = self.align_inputs(x)
+        da.reject_text(self, x)
         inputs = getattr(self, "inputs", None)
         flat = nest.flatten(x)
         if inputs and len(inputs) == len(flat):
