@@ -48,7 +48,8 @@ PASS_ON = [
     layers.LeakyReLU(), layers.ELU(), layers.PReLU(), layers.BatchNormalization(),
     layers.GroupNormalization(groups=1), layers.SpatialDropout1D(0.5), layers.GaussianNoise(0.1),
     layers.GaussianDropout(0.1), layers.ActivityRegularization(), layers.Identity(),
-    layers.Rescaling(2.0), layers.Lambda(lambda t: t * 2, mask=lambda x, m: m),
+    layers.Rescaling(2.0), layers.Normalization(mean=1.0, variance=4.0),
+    layers.Lambda(lambda t: t * 2, mask=lambda x, m: m),
 ]  # fmt: skip
 DROP = [
     layers.Flatten(), layers.Conv1D(2, 2), layers.Reshape((12,)), layers.Permute((2, 1)),
@@ -74,6 +75,13 @@ def test_layers_that_drop_the_mask_warn_once(layer):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer(_embedded())  # once per layer
+
+
+def test_repeat_vector_drops_a_mask_too():
+    masked = layers.Masking()(np.array([[1.0, 0.0], [0.0, 0.0]], np.float32))
+    assert masked._mask.numpy().tolist() == [True, False]
+    with pytest.warns(UserWarning, match="does not support masking"):
+        assert layers.RepeatVector(2)(masked)._mask is None
 
 
 def test_global_average_pooling_1d_averages_the_kept_steps_only():
