@@ -19,17 +19,16 @@ fixed zip timestamp and sorted keys, and the JSON with sorted keys.
 
 import argparse
 import inspect
-import io
 import json
 import os
 import platform
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from golden_io import write_npz  # noqa: E402
 from keras import layers  # noqa: E402
 
 if keras.backend.backend() != "jax":
@@ -401,18 +400,6 @@ SHARED_SOURCE = [
 
 
 # ---------------------------------------------------------------- writing
-
-
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
 
 
 def normalize(arrays):
