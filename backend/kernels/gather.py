@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from .. import config
 from . import kernel, launch, parallel_kernel
 from ._checks import INT_DTYPES, check, float_dtype
 
@@ -152,8 +153,6 @@ def scatter_add_rows(updates: np.ndarray, indices: np.ndarray, out: np.ndarray) 
         >>> out.ravel()
         array([1., 0., 2.], dtype=float32)
     """
-    from .. import config
-
     name = "scatter_add_rows"
     dtype = float_dtype(name, "updates", updates)
     check(name, "updates", updates, dtype=dtype)

@@ -45,6 +45,7 @@ def take_rows_into(x: np.ndarray, indices: np.ndarray, out: np.ndarray) -> bool:
     from ..kernels import gather
 
     table = x.reshape(x.shape[0], -1)
+    indices = np.ascontiguousarray(indices)
     try:
         gather.gather_rows(table, indices, out.reshape(indices.size, table.shape[1]))
     except IndexError as err:
@@ -61,6 +62,7 @@ def scatter_add_rows_into(updates: np.ndarray, indices: np.ndarray, out: np.ndar
     from ..kernels import gather
 
     rows = out.reshape(out.shape[0], -1)
+    indices = np.ascontiguousarray(indices)
     try:
         gather.scatter_add_rows(updates.reshape(indices.size, rows.shape[1]), indices, rows)
     except IndexError as err:

@@ -100,6 +100,19 @@ def test_plan_writes_the_gather_and_the_gradient_into_their_buffers(monkeypatch)
     np.testing.assert_allclose(grad, expected, rtol=1e-6)
 
 
+def test_views_as_indices_and_tables_in_a_plan():
+    # A transposed view is not C-contiguous: indices are copied, a table falls back to numpy.
+    table = rng.standard_normal((6, 5)).astype(np.float32)
+    indices = rng.integers(0, 5, (3, 4)).astype(np.int32)
+
+    def step(t, i):
+        return ops.take(t, ops.transpose(i), axis=0), ops.take(ops.transpose(t), i, axis=0)
+
+    by_rows, by_columns = compiler.function(step)(table, indices)
+    np.testing.assert_array_equal(by_rows, table[indices.T])
+    np.testing.assert_array_equal(by_columns, table.T[indices])
+
+
 def test_checked_indices_converts_whole_numbers_to_int32():
     for x in (np.array([[0.0, 3.0]], np.float32), np.array([[0, 3]]), np.array([[0, 3]], "u1")):
         out = gather_rows.checked_indices(x, 4)

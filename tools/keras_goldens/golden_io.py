@@ -3,6 +3,7 @@
 record_embedding.py). Imported by the scripts next to it (run as files, their folder is on
 `sys.path`); needs only numpy, plus Keras and JAX for `versions`."""
 
+import argparse
 import io
 import json
 import os
@@ -60,3 +61,12 @@ def save_cases(out_dir, stem, results, index):
         json.dump({**index, "versions": versions(), "cases": cases}, f, indent=1, sort_keys=True)
         f.write("\n")
     print(f"{len(cases)} cases, {len(all_arrays)} arrays")
+
+
+def record(stem, run_case, names, index, argv=None):
+    """A recorder's main: `--out DIR` (default tests/fixtures/keras_goldens), then
+    `run_case(name)` for each case name, saved by `save_cases`."""
+    parser = argparse.ArgumentParser(description=f"Records {stem}.npz and {stem}.json.")
+    parser.add_argument("--out", default="tests/fixtures/keras_goldens")
+    args = parser.parse_args(argv)
+    save_cases(args.out, stem, {name: run_case(name) for name in names}, index)

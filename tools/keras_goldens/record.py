@@ -21,11 +21,11 @@ import argparse
 import inspect
 import json
 import os
-import platform
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+import golden_io  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from golden_io import write_npz  # noqa: E402
@@ -416,16 +416,10 @@ def normalize(arrays):
 
 def versions():
     import h5py
-    import jax
-    import jaxlib
 
     return {
-        "keras": keras.__version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "numpy": np.__version__,
+        **golden_io.versions(),
         "h5py": h5py.__version__,
-        "python": platform.python_version(),
         "backend": keras.backend.backend(),
         "floatx": keras.backend.floatx(),
     }

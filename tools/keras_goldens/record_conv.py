@@ -16,7 +16,6 @@ The output is byte-for-byte deterministic: the npz is written with sorted keys a
 zip timestamp, the JSON with sorted keys.
 """
 
-import argparse
 import inspect
 import os
 import sys
@@ -25,7 +24,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from golden_io import save_cases  # noqa: E402
+from golden_io import record  # noqa: E402
 from keras import layers  # noqa: E402
 
 if keras.backend.backend() != "jax":
@@ -244,16 +243,13 @@ def run_case(name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/fixtures/keras_goldens")
-    args = parser.parse_args(argv)
     index = {
         "description": "Conv/pooling/normalization goldens from real Keras; see "
         "tools/keras_goldens/record_conv.py.",
         "init_weights_source": inspect.getsource(init_weights),
         "run_case_source": inspect.getsource(run_case),
     }
-    save_cases(args.out, "conv", {name: run_case(name) for name in CASES}, index)
+    record("conv", run_case, CASES, index, argv)
 
 
 if __name__ == "__main__":

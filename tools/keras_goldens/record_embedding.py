@@ -27,7 +27,6 @@ the results as floats). Byte-for-byte deterministic: the npz is written with sor
 a fixed zip timestamp, the JSON with sorted keys.
 """
 
-import argparse
 import inspect
 import os
 import sys
@@ -36,7 +35,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from golden_io import save_cases  # noqa: E402
+from golden_io import record  # noqa: E402
 from keras import layers  # noqa: E402
 
 if keras.backend.backend() != "jax":
@@ -271,9 +270,6 @@ def run_case(name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/fixtures/keras_goldens")
-    args = parser.parse_args(argv)
     index = {
         "description": "Embedding/masking goldens from real Keras; see "
         "tools/keras_goldens/record_embedding.py.",
@@ -281,7 +277,7 @@ def main(argv=None):
         "padded_tokens_source": inspect.getsource(padded_tokens),
         "run_case_source": inspect.getsource(run_case),
     }
-    save_cases(args.out, "embedding", {name: run_case(name) for name in CASES}, index)
+    record("embedding", run_case, CASES, index, argv)
 
 
 if __name__ == "__main__":
