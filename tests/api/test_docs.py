@@ -35,6 +35,7 @@ MODULES = [
     "kerasish.layers.depthwise_separable", "kerasish.layers.pooling",
     "kerasish.layers.normalization", "kerasish.layers.spatial",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
+    "kerasish.utils.progbar", "kerasish.callbacks.tensorboard",
 ]  # fmt: skip
 
 
