@@ -35,7 +35,8 @@ MODULES = [
     "kerasish.layers.depthwise_separable", "kerasish.layers.pooling",
     "kerasish.layers.normalization", "kerasish.layers.spatial",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
-    "kerasish.utils.progbar", "kerasish.callbacks.tensorboard",
+    "kerasish.utils.progbar", "kerasish.callbacks.tensorboard", "kerasish.utils.dataset_utils",
+    "kerasish.config",
 ]  # fmt: skip
 
 
