@@ -36,7 +36,8 @@ MODULES = [
     "kerasish.layers.normalization", "kerasish.layers.spatial",
     "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
     "kerasish.utils.progbar", "kerasish.callbacks.tensorboard", "kerasish.utils.dataset_utils",
-    "kerasish.config",
+    "kerasish.config", "kerasish.utils.file_utils", "kerasish.datasets.mnist",
+    "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
 ]  # fmt: skip
 
 
