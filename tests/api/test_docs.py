@@ -38,6 +38,8 @@ MODULES = [
     "kerasish.utils.progbar", "kerasish.callbacks.tensorboard", "kerasish.utils.dataset_utils",
     "kerasish.config", "kerasish.utils.file_utils", "kerasish.datasets.mnist",
     "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
+    "kerasish.layers.image_augmentation", "kerasish.layers.image_resizing",
+    "backend.ops.image_transform",
 ]  # fmt: skip
 
 
