@@ -39,7 +39,7 @@ MODULES = [
     "kerasish.config", "kerasish.utils.file_utils", "kerasish.datasets.mnist",
     "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
     "kerasish.layers.image_augmentation", "kerasish.layers.image_resizing",
-    "backend.ops.image_transform",
+    "backend.ops.image_transform", "kerasish.utils.plotting", "kerasish.utils.image_dataset",
 ]  # fmt: skip
 
 
