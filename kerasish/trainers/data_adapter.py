@@ -2,7 +2,8 @@
 
 Accepted: numpy arrays (or lists/dicts of them, for several inputs or outputs), a `PyDataset`,
 or any iterable of `(x, y)` / `(x, y, sample_weight)` batches whose parts convert to numpy
-arrays: a Python generator or iterator, a PyTorch `DataLoader`, a list-like of batches.
+arrays: a Python generator or iterator, a PyTorch `DataLoader` (a list or tuple `x` is the
+inputs of a model with several, as in Keras).
 Bad data fails here, before any step runs, with a ValueError naming what was received.
 """
 
@@ -163,7 +164,7 @@ class IteratorBatches:
 
     A PyDataset gives `steps` batches per epoch (`num_batches` unless `steps` is smaller), in
     a new order each epoch when `shuffle`, fetched by `workers` threads when it has more than
-    one. An iterable that can be iterated again (a PyTorch DataLoader, a list of batches) is
+    one. An iterable that can be iterated again (a PyTorch DataLoader) is
     read from its start each epoch, or with `steps`, `steps` batches at a time, starting a
     new pass when one runs out (as Keras). A one-time iterator (a generator) is read on from
     where the last epoch stopped; an epoch that finds it empty sets `ran_out` (the loop then
