@@ -12,16 +12,15 @@ npz has sorted keys and a fixed zip timestamp.
 """
 
 import argparse
-import io
 import json
 import os
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from npz_files import npz_bytes  # noqa: E402  (beside this script)
 
 FILL_MODES = ["constant", "nearest", "wrap", "mirror", "reflect"]
 LAYER_FILL_MODES = ["reflect", "wrap", "constant", "nearest"]
@@ -62,17 +61,6 @@ def layer_cases():
         ("random_crop_larger", "RandomCrop", {"height": 6, "width": 4, "seed": 1}),
     ]
     return cases
-
-
-def npz_bytes(arrays):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.asarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
-            archive.writestr(info, member.getvalue())
-    return buffer.getvalue()
 
 
 def main():

@@ -12,17 +12,16 @@ so the output is byte-for-byte deterministic.
 """
 
 import argparse
-import io
 import json
 import os
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras.src.datasets import imdb  # noqa: E402
+from npz_files import npz_bytes  # noqa: E402  (beside this script)
 
 CASES = {
     "defaults": {},
@@ -42,17 +41,6 @@ def reviews(rng, count):
     return out
 
 
-def npz_bytes(arrays):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, arrays[name], allow_pickle=True)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
-            archive.writestr(info, member.getvalue())
-    return buffer.getvalue()
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -68,7 +56,7 @@ def main():
     os.makedirs(folder, exist_ok=True)
     npz_path = os.path.join(folder, "imdb.npz")
     with open(npz_path, "wb") as f:
-        f.write(npz_bytes(arrays))
+        f.write(npz_bytes(arrays, allow_pickle=True))
     index_path = os.path.join(folder, "imdb_word_index.json")
     with open(index_path, "w") as f:
         json.dump({f"word{i}": i for i in range(1, 20)}, f, sort_keys=True)
