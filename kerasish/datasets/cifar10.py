@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tarfile
-
 import numpy as np
 
 from ..utils.file_utils import get_file
@@ -14,7 +12,7 @@ SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 _FOLDER = "cifar-10-batches-py"
 
 
-def _read_batch(archive: tarfile.TarFile, name: str):
+def _read_batch(archive, name: str):
     member = archive.extractfile(f"{_FOLDER}/{name}")
     if member is None:
         raise ValueError(f"the archive has no file {_FOLDER}/{name}")
@@ -43,6 +41,8 @@ def load_data():
         >>> x_train.shape, y_train.shape  # doctest: +SKIP
         ((50000, 32, 32, 3), (50000, 1))
     """
+    import tarfile
+
     path = get_file("cifar-10-python.tar.gz", origin=ORIGIN, file_hash=SHA256)
     try:
         with tarfile.open(path, "r:gz") as archive:

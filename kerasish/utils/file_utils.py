@@ -8,15 +8,10 @@ the download (a network error, a bad checksum, Ctrl-C).
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import shutil
-import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
-import zipfile
 
 __all__ = ["get_file", "kerasish_home", "validate_file"]
 
@@ -57,6 +52,10 @@ def validate_file(fpath, file_hash, algorithm="auto", chunk_size=65535) -> bool:
 
 def _download(origin: str, target: str, file_hash, algorithm: str) -> None:
     """Downloads `origin` to a temporary file next to `target`, checks it, renames it."""
+    import http.client  # imported here: `import kerasish` stays light
+    import urllib.error
+    import urllib.request
+
     from .progbar import Progbar
 
     print(f"Downloading data from {origin}", flush=True)
@@ -113,6 +112,9 @@ def _check_member_path(root: str, name: str, archive: str) -> None:
 def _extract(archive: str, destination: str, archive_format) -> bool:
     """Extracts `archive` into `destination` (through a temporary folder renamed into place);
     False when it is none of the `archive_format` kinds."""
+    import tarfile
+    import zipfile
+
     formats = ["tar", "zip"] if archive_format == "auto" else archive_format
     formats = [formats] if isinstance(formats, str) else list(formats or [])
     opener = None
