@@ -6,6 +6,14 @@ from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer
 from .depthwise_separable import DepthwiseConv2D, SeparableConv2D
 from .embedding import Embedding
+from .image_augmentation import (
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from .image_resizing import CenterCrop, RandomCrop, Resizing
 from .lambda_layer import Lambda
 from .layer import Layer
 from .masking import Masking
@@ -69,4 +77,7 @@ __all__ = [
     # embeddings, masking and the functional merge helpers
     "Embedding", "Masking", "add", "average", "concatenate", "dot", "maximum", "minimum",
     "multiply", "subtract",
+    # image preprocessing and augmentation
+    "CenterCrop", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
+    "RandomTranslation", "RandomZoom", "Resizing",
 ]  # fmt: skip

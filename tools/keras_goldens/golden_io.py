@@ -1,30 +1,15 @@
-"""What the recorders share: deterministic npz files, the versions recorded, and the
-`<stem>.npz` + `<stem>.json` pair of a recorder made of cases (record_conv.py,
-record_embedding.py). Imported by the scripts next to it (run as files, their folder is on
-`sys.path`); needs only numpy, plus Keras and JAX for `versions`."""
+"""What the model recorders share: the versions recorded, and the `<stem>.npz` +
+`<stem>.json` pair of a recorder made of cases (record_conv.py, record_embedding.py), with
+`npz_files.write_npz`. Imported by the scripts next to it (run as files, their folder is on
+`sys.path`); needs numpy, plus Keras and JAX for `versions`."""
 
 import argparse
-import io
 import json
 import os
 import platform
-import zipfile
 
 import numpy as np
-
-
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            # np.ascontiguousarray would turn a 0-d array (a regularizer's value) into 1-d.
-            array = np.require(arrays[name], requirements="C")
-            np.lib.format.write_array(buf, array, allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
+from npz_files import write_npz
 
 
 def versions():

@@ -28,8 +28,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import golden_io  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from golden_io import write_npz  # noqa: E402
 from keras import layers  # noqa: E402
+from npz_files import write_npz  # noqa: E402
 
 if keras.backend.backend() != "jax":
     sys.exit(f"record.py must run with KERAS_BACKEND=jax, got {keras.backend.backend()!r}")

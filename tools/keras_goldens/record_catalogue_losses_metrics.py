@@ -25,7 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from golden_io import write_npz  # noqa: E402
+from npz_files import write_npz  # noqa: E402
 
 if keras.backend.backend() != "jax":
     sys.exit(f"must run with KERAS_BACKEND=jax, got {keras.backend.backend()!r}")
