@@ -23,6 +23,18 @@ from .pooling import (
 from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization
 from .reshaping import Permute, RepeatVector, Reshape
+from .rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+    TimeDistributed,
+)
 from .spatial import (
     Cropping1D,
     Cropping2D,
@@ -47,4 +59,7 @@ __all__ = [
     "GlobalMaxPooling2D", "GroupNormalization", "MaxPooling1D", "MaxPooling2D",
     "SeparableConv2D", "SpatialDropout1D", "SpatialDropout2D", "UpSampling1D", "UpSampling2D",
     "ZeroPadding1D", "ZeroPadding2D",
+    # recurrent networks
+    "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "SimpleRNN", "SimpleRNNCell",
+    "StackedRNNCells", "TimeDistributed",
 ]  # fmt: skip

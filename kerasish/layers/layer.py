@@ -343,7 +343,8 @@ class Layer:
         args = (inputs, *args[1:])
         symbolic = any(isinstance(x, SymbolicTensor) for x in nest.flatten(inputs))
         self._maybe_build(inputs)
-        if self._call_takes_mask and "mask" not in kwargs:
+        recorded = set(kwargs)  # what the layer was called with: the masks found below travel
+        if self._call_takes_mask and "mask" not in kwargs:  # on the tensors, not in the graph
             masks = [getattr(x, "_mask", None) for x in nest.flatten(inputs)]
             if any(m is not None for m in masks):
                 kwargs["mask"] = masks[0] if len(masks) == 1 else masks
@@ -363,18 +364,21 @@ class Layer:
             _context.training.pop()
         mask = self.compute_mask(inputs, kwargs.get("mask"))
         if mask is not None:
-            for out in nest.flatten(outputs):
-                if isinstance(out, (Tensor, SymbolicTensor)):
-                    out._mask = mask
+            flat = nest.flatten(outputs)
+            # A list of masks, one per output (RNN states have none), else one for all.
+            masks = nest.flatten(mask) if isinstance(mask, (list, tuple)) else []
+            per_output = masks if len(masks) == len(flat) else [mask] * len(flat)
+            for out, m in zip(flat, per_output, strict=True):
+                if m is not None and isinstance(out, (Tensor, SymbolicTensor)):
+                    out._mask = m
         if symbolic:
             # A layer returning an input unchanged (Dropout in inference) still gets an
             # output of its own, so each tensor's history names one layer call.
             input_ids = {id(x) for x in nest.flatten(inputs)}
-            flat = [identity(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
+            flat = [_own(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
             outputs = nest.pack(outputs, iter(flat))
-            node = CallNode(
-                self, args, {k: v for k, v in kwargs.items() if k != "training"}, outputs
-            )
+            called_with = {k: v for k, v in kwargs.items() if k in recorded - {"training"}}
+            node = CallNode(self, args, called_with, outputs)
             index = len(self._inbound_nodes)
             self._inbound_nodes.append(node)
             for i, out in enumerate(node.output_tensors):
@@ -412,6 +416,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _own(x):
+    """A new tensor equal to `x`, with its mask."""
+    out = identity(x)
+    out._mask = x._mask
+    return out
 
 
 def _is_tensor_like(x) -> bool:

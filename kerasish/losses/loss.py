@@ -174,12 +174,17 @@ class Loss:
         return self._dtype or dt.config.floatx()
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        # As Keras: a mask on the predictions (a recurrent layer's returned sequences) and
+        # one on the losses (`ignore_class`) both exclude entries from the loss.
+        prediction_mask = getattr(y_pred, "_mask", None)
         y_pred = _as_float(y_pred, self._dtype)
         y_true = ops.convert_to_tensor(y_true)
         if self._dtype is not None and dt.is_float(y_true.dtype):
             y_true = ops.cast(y_true, self._dtype)
         losses = self.call(y_true, y_pred)
         mask = getattr(losses, "_mask", None)
+        if prediction_mask is not None:
+            mask = prediction_mask if mask is None else ops.logical_and(mask, prediction_mask)
         return reduce_weighted_values(
             losses, sample_weight, mask=mask, reduction=self.reduction, dtype=y_pred.dtype
         )
