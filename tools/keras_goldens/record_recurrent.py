@@ -21,18 +21,28 @@ and a fixed zip timestamp, the JSON with sorted keys.
 
 import argparse
 import inspect
-import io
 import json
 import os
-import platform
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
+
+# The helpers of the convolution recorder next to this file: numpy-made initial weights
+# (for 2-D weights, a GRU's (2, 3u) bias included, uniform in +-sqrt(6 / (fan_in + fan_out));
+# 1-D weights normal * 0.1), name resets, model descriptions, deterministic npz writing.
+from record_conv import (  # noqa: E402
+    fresh,
+    init_weights,
+    model_info,
+    to_float,
+    versions,
+    weight_dict,
+    write_npz,
+)
 
 if keras.backend.backend() != "jax":
     sys.exit(f"record_recurrent.py needs KERAS_BACKEND=jax, got {keras.backend.backend()!r}")
@@ -41,26 +51,6 @@ BATCH, STEPS, FEATURES = 5, 6, 3
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def init_weights(specs, seed):
-    """Initial weights from numpy only, drawn in order from `np.random.default_rng(seed)`.
-
-    `specs` is [(name, shape), ...] in get_weights() order. A weight with 2+ dims is
-    uniform in +-sqrt(6 / (fan_in + fan_out)) with fan_in = prod(shape[:-1]) and
-    fan_out = shape[-1] (a GRU's (2, 3u) bias included); any 1-D weight is normal * 0.1.
-    """
-    rng = np.random.default_rng(seed)
-    out = []
-    for _, shape in specs:
-        shape = tuple(shape)
-        if len(shape) >= 2:
-            limit = np.sqrt(6.0 / (int(np.prod(shape[:-1])) + shape[-1]))
-            w = rng.uniform(-limit, limit, size=shape)
-        else:
-            w = rng.normal(size=shape) * 0.1
-        out.append(np.asarray(w, dtype=np.float32))
-    return out
 
 
 def padded_sequences(rng, lengths, leading=()):
@@ -72,31 +62,6 @@ def padded_sequences(rng, lengths, leading=()):
     for i in leading:
         x[i, 0] = 0.0
     return x
-
-
-def fresh():
-    """Reset Keras' global name counters, so automatic names match a fresh process."""
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-
-
-def to_float(v):
-    return float(np.float32(v))
-
-
-def model_info(model):
-    return {
-        "layers": [layer.name for layer in model.layers],
-        "layer_classes": [type(layer).__name__ for layer in model.layers],
-        "weights": [
-            {"path": w.path, "name": w.name, "shape": list(w.shape), "trainable": w.trainable}
-            for w in model.weights
-        ],
-    }
-
-
-def weight_dict(model, prefix):
-    return {f"{prefix}_w{i}": np.asarray(w, np.float32) for i, w in enumerate(model.get_weights())}
 
 
 # ---------------------------------------------------------------- models
@@ -354,31 +319,6 @@ def run_stateful():
 
 
 # ---------------------------------------------------------------- writing
-
-
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
-
-
-def versions():
-    import jax
-    import jaxlib
-
-    return {
-        "keras": keras.__version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def _store(all_arrays, cases, name, arrays, info):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ... import regularizers
 from ..convolutional import serialize_or_none
 from .cell import check_cell_args
-from .common import plain_config
+from .common import own_arguments, plain_config
 from .rnn import RNN
 
 # The cell arguments a built-in layer exposes as its own attributes (`lstm.units`, ...).
@@ -26,9 +26,12 @@ class BuiltinRNN(RNN):
     cell_name = None
     _exact_rank = 3
 
-    def __init__(self, cell_arguments: dict, **kwargs):
-        implementation = kwargs.pop("implementation", 2)
-        use_cudnn = kwargs.pop("use_cudnn", "auto")
+    def __init__(self, arguments: dict):
+        """`arguments` is the subclass constructor's `locals()`: the cell's arguments make
+        the cell, the others (`return_sequences`, ..., `name`, `dtype`) go to `RNN`."""
+        arguments = own_arguments(arguments)
+        cell_arguments = {k: arguments.pop(k) for k in list(arguments) if k in CELL_ARGUMENTS}
+        use_cudnn = arguments.pop("use_cudnn", "auto")
         owner = type(self).__name__
         if use_cudnn not in ("auto", True, False):
             raise ValueError(
@@ -40,16 +43,15 @@ class BuiltinRNN(RNN):
             cell_arguments["units"],
             cell_arguments["dropout"],
             cell_arguments["recurrent_dropout"],
-            implementation,
+            cell_arguments.get("implementation", 2),
         )
         cell = self.cell_class(
             **cell_arguments,
-            implementation=implementation,
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
+            dtype=arguments.get("dtype"),
+            trainable=arguments.get("trainable", True),
             name=self.cell_name,
         )
-        super().__init__(cell, **kwargs)
+        super().__init__(cell, **arguments)
         self.use_cudnn = use_cudnn  # there is no cuDNN here: accepted for Keras code
 
     def __getattr__(self, name):

@@ -33,3 +33,11 @@ def plain_config(config: dict) -> dict:
     if isinstance(config.get("dtype"), dict):
         config["dtype"] = config["dtype"].get("config", {}).get("name")
     return config
+
+
+def own_arguments(arguments: dict, *leave_out: str) -> dict:
+    """A constructor's arguments from its `locals()`: without `self` and the names in
+    `leave_out`, with its `**kwargs` merged in (so a subclass can hand them on whole)."""
+    arguments = {k: v for k, v in arguments.items() if k not in ("self", "__class__", *leave_out)}
+    kwargs = arguments.pop("kwargs", {})
+    return {**arguments, **kwargs}

@@ -136,6 +136,14 @@ def gru_step(
 # ---- whole sequences (the engine's signatures) -----------------------------------------------
 
 
+def _over_steps(step, x_proj, states, mask, go_backwards, zero_output_for_mask):
+    """`step` over the time steps of `x_proj`: the stacked outputs and the final states."""
+    outputs, final = unrolled_loop(
+        step, ops.unstack(x_proj, axis=1), states, mask, go_backwards, zero_output_for_mask
+    )
+    return ops.stack(outputs, axis=1), final
+
+
 def lstm_sequence(
     x_proj,
     recurrent_kernel,
@@ -158,10 +166,8 @@ def lstm_sequence(
         h, c = lstm_step(x_t, states[0], states[1], kernels, masks, act, rec_act)
         return h, [h, c]
 
-    outputs, (h, c) = unrolled_loop(
-        step, ops.unstack(x_proj, axis=1), [h0, c0], mask, go_backwards, zero_output_for_mask
-    )
-    return ops.stack(outputs, axis=1), h, c
+    outputs, (h, c) = _over_steps(step, x_proj, [h0, c0], mask, go_backwards, zero_output_for_mask)
+    return outputs, h, c
 
 
 def gru_sequence(
@@ -188,10 +194,8 @@ def gru_sequence(
         h = gru_step(x_t, states[0], kernels, recurrent_bias, masks, reset_after, act, rec_act)
         return h, [h]
 
-    outputs, (h,) = unrolled_loop(
-        step, ops.unstack(x_proj, axis=1), [h0], mask, go_backwards, zero_output_for_mask
-    )
-    return ops.stack(outputs, axis=1), h
+    outputs, (h,) = _over_steps(step, x_proj, [h0], mask, go_backwards, zero_output_for_mask)
+    return outputs, h
 
 
 def simple_rnn_sequence(
@@ -214,7 +218,5 @@ def simple_rnn_sequence(
         h = simple_rnn_step(x_t, states[0], kernels, masks, act)
         return h, [h]
 
-    outputs, (h,) = unrolled_loop(
-        step, ops.unstack(x_proj, axis=1), [h0], mask, go_backwards, zero_output_for_mask
-    )
-    return ops.stack(outputs, axis=1), h
+    outputs, (h,) = _over_steps(step, x_proj, [h0], mask, go_backwards, zero_output_for_mask)
+    return outputs, h

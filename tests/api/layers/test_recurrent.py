@@ -1,6 +1,8 @@
 """Recurrent layers through the layer harness (shapes, weights, a training step eager and
 compiled, config round trip), in models, with masks and initial states, and their errors."""
 
+import doctest
+import importlib
 import json
 
 import numpy as np
@@ -242,3 +244,13 @@ def test_bad_inputs_and_states_raise_clear_errors():
         )
     with pytest.raises(ValueError, match=r"TimeDistributed 'td' expects inputs.*rank >= 3"):
         layers.TimeDistributed(layers.Dense(2), name="td")(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["rnn", "lstm", "gru", "simple_rnn", "stacked_rnn_cells", "bidirectional", "time_distributed"],
+)
+def test_docstring_examples(name):
+    module = importlib.import_module(f"kerasish.layers.rnn.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
