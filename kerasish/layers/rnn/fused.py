@@ -136,6 +136,26 @@ def gru_step(
 # ---- whole sequences (the engine's signatures) -----------------------------------------------
 
 
+# The most steps that read one copy of a recurrent weight (see `per_step`).
+STEPS_PER_COPY = 16
+
+
+def per_step(weight, steps: int) -> list:
+    """The weight to read at each of `steps` steps: one copy per `STEPS_PER_COPY` steps.
+
+    Autodiff adds up the gradients a tensor gets from its readers one by one, and the
+    compiler fuses such a chain of adds into one kernel with an input per reader, compiled
+    anew for each chain length: read by every step of a long sequence, a recurrent kernel
+    would cost a compile of seconds per sequence length (14 s for 60 steps). With copies
+    (one broadcast, split), each chain has at most `STEPS_PER_COPY` terms and the copies'
+    gradients are summed by one reduction."""
+    if weight is None or steps <= STEPS_PER_COPY:
+        return [weight] * steps
+    copies = -(-steps // STEPS_PER_COPY)
+    tiled = ops.broadcast_to(ops.expand_dims(weight, 0), (copies, *weight.shape))
+    return [copy for copy in ops.unstack(tiled, axis=0) for _ in range(STEPS_PER_COPY)][:steps]
+
+
 def _over_steps(step, x_proj, states, mask, go_backwards, zero_output_for_mask):
     """`step` over the time steps of `x_proj`: the stacked outputs and the final states."""
     outputs, final = unrolled_loop(
@@ -160,10 +180,11 @@ def lstm_sequence(
     `(batch, timesteps, 4 * units)` (see the module docstring)."""
     act, rec_act = _activation(activation), _activation(recurrent_activation)
     masks = _per_gate(recurrent_mask, 4)
-    kernels = gate_kernels(recurrent_kernel, 4, masks)
+    kernels = iter(per_step(recurrent_kernel, x_proj.shape[1]))
 
     def step(x_t, states):
-        h, c = lstm_step(x_t, states[0], states[1], kernels, masks, act, rec_act)
+        step_kernels = gate_kernels(next(kernels), 4, masks)
+        h, c = lstm_step(x_t, states[0], states[1], step_kernels, masks, act, rec_act)
         return h, [h, c]
 
     outputs, (h, c) = _over_steps(step, x_proj, [h0, c0], mask, go_backwards, zero_output_for_mask)
@@ -188,10 +209,12 @@ def gru_sequence(
     (None without a bias, and always None when `reset_after=False`)."""
     act, rec_act = _activation(activation), _activation(recurrent_activation)
     masks = _per_gate(recurrent_mask, 3)
-    kernels = gru_kernels(recurrent_kernel, masks, reset_after)
+    kernels = iter(per_step(recurrent_kernel, x_proj.shape[1]))
+    biases = iter(per_step(recurrent_bias, x_proj.shape[1]))
 
     def step(x_t, states):
-        h = gru_step(x_t, states[0], kernels, recurrent_bias, masks, reset_after, act, rec_act)
+        step_kernels = gru_kernels(next(kernels), masks, reset_after)
+        h = gru_step(x_t, states[0], step_kernels, next(biases), masks, reset_after, act, rec_act)
         return h, [h]
 
     outputs, (h,) = _over_steps(step, x_proj, [h0], mask, go_backwards, zero_output_for_mask)
@@ -212,10 +235,10 @@ def simple_rnn_sequence(
     `(batch, timesteps, units)`."""
     act = _activation(activation)
     masks = _per_gate(recurrent_mask, 1)
-    kernels = [recurrent_kernel]
+    kernels = iter(per_step(recurrent_kernel, x_proj.shape[1]))
 
     def step(x_t, states):
-        h = simple_rnn_step(x_t, states[0], kernels, masks, act)
+        h = simple_rnn_step(x_t, states[0], [next(kernels)], masks, act)
         return h, [h]
 
     outputs, (h,) = _over_steps(step, x_proj, [h0], mask, go_backwards, zero_output_for_mask)

@@ -46,8 +46,6 @@ SEQ = (2, 5, 3)
         ),
         (layers.Bidirectional, {"layer": layers.LSTM(4, return_sequences=True)}, (2, 5, 8), 6),
         (layers.Bidirectional, {"layer": layers.GRU(4), "merge_mode": "ave"}, (2, 4), 6),
-        (layers.Bidirectional, {"layer": layers.SimpleRNN(4), "merge_mode": "mul"}, (2, 4), 6),
-        (layers.Bidirectional, {"layer": layers.SimpleRNN(4), "merge_mode": "sum"}, (2, 4), 6),
         (layers.TimeDistributed, {"layer": layers.Dense(4, activation="tanh")}, (2, 5, 4), 2),
     ],
 )

@@ -371,3 +371,15 @@ def test_stateful_needs_a_fixed_batch_size():
     layer(np.ones((3, 4, 2)))
     with pytest.raises(ValueError, match=r"stateful with batch size 3.*\(5, 4, 2\)"):
         layer(np.ones((5, 4, 2)))
+
+
+def test_gradients_through_a_sequence_longer_than_one_weight_copy():
+    # Past STEPS_PER_COPY steps the recurrent weights are read through copies (fused.py's
+    # `per_step`): their gradients must still add up to the weights' own.
+    x = RNG.normal(size=(2, 20, 1))
+    layer = _layer(layers.GRUCell, {}, go_backwards=True)
+    layer.build(x.shape)
+    layer.set_weights(_random_weights(layer))
+    mask = np.ones((2, 20), bool)
+    mask[0, 17:] = False
+    _check_gradients(layer, x, {"mask": mask})
