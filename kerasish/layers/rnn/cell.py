@@ -17,8 +17,8 @@ from backend import random as engine_random
 from ... import activations, constraints, initializers, regularizers
 from ..convolutional import serialize_or_none
 from ..layer import Layer
+from . import fused
 from .common import as_list
-from .fused import SUPPORTED_ACTIVATIONS
 
 
 def check_cell_args(owner: str, units, dropout, recurrent_dropout, implementation=2) -> None:
@@ -226,7 +226,7 @@ class BaseRNNCell(Layer):
         if _defining_class(cls, "_step") is not owner:
             return False
         return all(
-            activations.serialize(getattr(self, arg)) in SUPPORTED_ACTIVATIONS
+            activations.serialize(getattr(self, arg)) in fused.SUPPORTED_ACTIVATIONS
             for arg in self._activation_args
         )
 

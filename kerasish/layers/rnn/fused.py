@@ -4,10 +4,12 @@ computed at once.
 `lstm_sequence`, `gru_sequence` and `simple_rnn_sequence` have the signatures of the
 engine's fused primitives (`backend/ops/rnn.py`): they take the input projection of every
 step, `x_proj = (dropout-masked) x @ kernel + input bias`, computed by the cell as one GEMM
-`(batch, timesteps, gates * units)`, and run the recurrence. Until those primitives are
-used, they are written here with ops, unrolled over the steps (`time_loop.unrolled_loop`),
-so they are differentiable like any composite. The built-in cells reach them only through
-`BaseRNNCell.fused_sequence`; `SUPPORTED_ACTIVATIONS` lists the activations they take.
+`(batch, timesteps, gates * units)`, and run the recurrence. Here they are written with
+ops, unrolled over the steps (`time_loop.unrolled_loop`), so they are differentiable like
+any composite. The built-in cells reach them only through `BaseRNNCell.fused_sequence`, and
+only for the activations in `SUPPORTED_ACTIVATIONS`: importing the engine's three functions
+and its `FUSED_ACTIVATIONS` (as `SUPPORTED_ACTIVATIONS`) in place of the definitions below
+makes every built-in layer use the primitives, with the same results.
 
 Conventions shared with the engine:
 - `outputs` is `(batch, timesteps, units)` in processing order: with `go_backwards` its

@@ -205,6 +205,10 @@ def test_stateful_bidirectional_resets_both_directions():
 class MaskRecorder(layers.Layer):
     """Returns its input, keeping the mask it was called with."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def call(self, inputs, mask=None):
         self.seen = mask
         return inputs
