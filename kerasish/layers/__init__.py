@@ -5,6 +5,14 @@ from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer
 from .depthwise_separable import DepthwiseConv2D, SeparableConv2D
+from .image_augmentation import (
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from .image_resizing import CenterCrop, RandomCrop, Resizing
 from .lambda_layer import Lambda
 from .layer import Layer
 from .merging import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
@@ -62,4 +70,7 @@ __all__ = [
     # recurrent networks
     "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "SimpleRNN", "SimpleRNNCell",
     "StackedRNNCells", "TimeDistributed",
+    # image preprocessing and augmentation
+    "CenterCrop", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
+    "RandomTranslation", "RandomZoom", "Resizing",
 ]  # fmt: skip
