@@ -50,6 +50,18 @@ from .pooling import (
 from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization
 from .reshaping import Permute, RepeatVector, Reshape
+from .rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+    TimeDistributed,
+)
 from .spatial import (
     Cropping1D,
     Cropping2D,
@@ -67,7 +79,7 @@ __all__ = [
     "InputLayer", "Lambda", "Layer", "LeakyReLU", "Maximum", "Minimum", "Multiply",
     "Normalization", "PReLU", "Permute", "ReLU", "RepeatVector", "Rescaling", "Reshape",
     "Softmax", "Subtract",
-    # convolutional networks (issue 6)
+    # convolutional networks
     "AveragePooling1D", "AveragePooling2D", "BatchNormalization", "Conv1D", "Conv1DTranspose",
     "Conv2D", "Conv2DTranspose", "Cropping1D", "Cropping2D", "DepthwiseConv2D",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
@@ -77,6 +89,9 @@ __all__ = [
     # embeddings, masking and the functional merge helpers
     "Embedding", "Masking", "add", "average", "concatenate", "dot", "maximum", "minimum",
     "multiply", "subtract",
+    # recurrent networks
+    "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "SimpleRNN", "SimpleRNNCell",
+    "StackedRNNCells", "TimeDistributed",
     # image preprocessing and augmentation
     "CenterCrop", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
     "RandomTranslation", "RandomZoom", "Resizing",

@@ -375,7 +375,7 @@ class Layer:
             # A layer returning an input unchanged (Dropout in inference) still gets an
             # output of its own, so each tensor's history names one layer call.
             input_ids = {id(x) for x in nest.flatten(inputs)}
-            flat = [identity(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
+            flat = [_own(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
             outputs = nest.pack(outputs, iter(flat))
         set_output_masks(self, inputs, outputs, previous_mask)
         if symbolic:
@@ -417,6 +417,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _own(x):
+    """A new tensor equal to `x`, with its mask."""
+    out = identity(x)
+    out._mask = x._mask
+    return out
 
 
 def _is_tensor_like(x) -> bool:
