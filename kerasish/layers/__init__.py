@@ -16,6 +16,7 @@ from .image_augmentation import (
 from .image_resizing import CenterCrop, RandomCrop, Resizing
 from .lambda_layer import Lambda
 from .layer import Layer
+from .lookup import IntegerLookup, StringLookup
 from .masking import Masking
 from .merging import (
     Add,
@@ -72,6 +73,7 @@ from .spatial import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from .text_vectorization import TextVectorization
 
 __all__ = [
     "Activation", "ActivityRegularization", "Add", "Average", "Concatenate", "Dense", "Dot",
@@ -95,4 +97,6 @@ __all__ = [
     # image preprocessing and augmentation
     "CenterCrop", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
     "RandomTranslation", "RandomZoom", "Resizing",
+    # text preprocessing
+    "IntegerLookup", "StringLookup", "TextVectorization",
 ]  # fmt: skip
