@@ -44,7 +44,15 @@ class DataLayer(Layer):
             return np.asarray(inputs)
         if isinstance(inputs, (list, tuple)) and not inputs:
             return np.zeros((0,), dtype=str if self.input_dtype == STRING else np.int64)
-        return inputs if isinstance(inputs, np.ndarray) else np.asarray(inputs)
+        if isinstance(inputs, np.ndarray):
+            return inputs
+        try:
+            return np.asarray(inputs)
+        except ValueError:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' takes rectangular data: lists of "
+                "different lengths need padding first (keras.utils.pad_sequences)."
+            ) from None
 
     def call(self, inputs):
         if isinstance(inputs, SymbolicTensor):

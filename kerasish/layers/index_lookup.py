@@ -12,6 +12,7 @@ bucket is `token % num_oov_indices` for integers (`oov_method="floormod"`) and
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 
 import numpy as np
@@ -369,11 +370,9 @@ class IndexLookup(DataLayer):
                 keys = keys.reshape(1, keys.size)
             keys = keys.reshape(keys.shape[0], int(np.prod(keys.shape[1:])))
             rows = keys.tolist()
-        for row in rows:
-            self._counts.update(row)
+        self._counts.update(itertools.chain.from_iterable(rows))
         if self.output_mode == "tf_idf":
-            for row in rows:
-                self._document_counts.update(set(row))
+            self._document_counts.update(itertools.chain.from_iterable(map(set, rows)))
             self._num_documents += len(rows)
 
     def finalize_state(self) -> None:
@@ -430,9 +429,12 @@ class IndexLookup(DataLayer):
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The indices (int64) of an array of tokens; the mask token outside "int" mode
         gets -2 (counted nowhere)."""
-        get = self._table.get
-        flat = keys.reshape(-1).tolist()
-        indices = np.fromiter((get(t, _MISSING) for t in flat), np.int64, count=len(flat))
+        return self.lookup_list(keys.reshape(-1).tolist()).reshape(keys.shape)
+
+    def lookup_list(self, flat: list) -> np.ndarray:
+        """The indices (int64, 1-D) of a list of tokens."""
+        found = map(self._table.get, flat, itertools.repeat(_MISSING))
+        indices = np.fromiter(found, np.int64, count=len(flat))
         missing = np.flatnonzero(indices == _MISSING)
         if len(missing):
             if self.num_oov_indices == 0:
@@ -451,7 +453,7 @@ class IndexLookup(DataLayer):
                     if token not in buckets:
                         buckets[token] = self._oov_bucket(token)
                     indices[i] = buckets[token]
-        return indices.reshape(keys.shape)
+        return indices
 
     def _oov_bucket(self, token) -> int:
         n = self.num_oov_indices
@@ -481,18 +483,18 @@ class IndexLookup(DataLayer):
                 f"the inputs must have rank 1 or 2. Received: shape {indices.shape}"
             )
         rows = indices.reshape(1, -1) if indices.ndim == 1 else indices
-        out = self.encode_rows(list(rows), depth)
+        lengths = np.full(len(rows), rows.shape[1], np.int64)
+        out = self.encode_rows(rows.reshape(-1), lengths, depth)
         return out[0] if indices.ndim == 1 else out
 
-    def encode_rows(self, rows: list, depth: int) -> np.ndarray:
-        """multi_hot / count / tf_idf vectors, one per row of indices."""
-        counts = np.zeros((len(rows), depth), np.int32)
-        lengths = [len(r) for r in rows]
-        if sum(lengths):
-            flat = np.concatenate([np.asarray(r, np.int64) for r in rows])
-            row_ids = np.repeat(np.arange(len(rows)), lengths)
-            valid = (flat >= 0) & (flat < depth)
-            np.add.at(counts, (row_ids[valid], flat[valid]), 1)
+    def encode_rows(self, flat: np.ndarray, lengths: np.ndarray, depth: int) -> np.ndarray:
+        """multi_hot / count / tf_idf vectors, one per row: row i holds the next
+        `lengths[i]` indices of `flat`."""
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        valid = (flat >= 0) & (flat < depth)
+        cells = rows[valid] * depth + flat[valid]
+        counts = np.bincount(cells, minlength=len(lengths) * depth).astype(np.int32)
+        counts = counts.reshape(len(lengths), depth)
         if self.output_mode == "multi_hot":
             return (counts > 0).astype(np.int32)
         if self.output_mode == "count":

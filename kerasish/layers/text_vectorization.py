@@ -9,6 +9,7 @@ ngrams, then looked up in a vocabulary held by an inner StringLookup whose mask 
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 
@@ -39,7 +40,22 @@ _TABLES = {
     "strip_punctuation": _STRIP,
     "lower_and_strip_punctuation": {**_LOWER, **_STRIP},
 }
+# The same as (lowercase table, bytes deleted) for UTF-8 bytes, where ASCII bytes only ever
+# stand for ASCII characters: one `bytes.translate` standardizes a whole batch.
+_ASCII_LOWER = bytes.maketrans(string.ascii_uppercase.encode(), string.ascii_lowercase.encode())
+_BYTE_TABLES = {
+    "lower": (_ASCII_LOWER, b""),
+    "strip_punctuation": (None, string.punctuation.encode()),
+    "lower_and_strip_punctuation": (_ASCII_LOWER, string.punctuation.encode()),
+}
 _TOKEN = re.compile(r"[^ \t\n\v\f\r]+")
+# What Python's `str.split()` takes for whitespace besides the ASCII " \t\n\v\f\r": where
+# none of these occur, `str.split()` splits as Keras does, and faster than a regex.
+PYTHON_ONLY_WHITESPACE = (
+    "\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_PYTHON_ONLY_WHITESPACE = re.compile(f"[{PYTHON_ONLY_WHITESPACE}]")
 
 
 class TextVectorization(DataLayer):
@@ -196,51 +212,57 @@ class TextVectorization(DataLayer):
         """Standardized, split (and ngram) tokens: a `RaggedRows` of token lists when
         splitting a batch, else a numpy array of tokens."""
         strings = as_string_array(self, data, what, self._encoding)
-        strings = self._standardized(strings)
+        if self._split is not None and (
+            strings.ndim > 2 or (strings.ndim == 2 and strings.shape[-1] != 1)
+        ):
+            raise ValueError(
+                f"TextVectorization '{self.name}' splits a batch of strings: its input must "
+                f"have shape (batch,) or (batch, 1). Received: shape {strings.shape}"
+            )
+        texts = self._standardized(strings)
         if self._split is None:
+            strings = np.array(texts, dtype=str).reshape(strings.shape)
             return self._dense_ngrams(strings) if self._ngrams else strings
-        if strings.ndim > 1:
-            if strings.shape[-1] != 1 or strings.ndim > 2:
-                raise ValueError(
-                    f"TextVectorization '{self.name}' splits a batch of strings: its input "
-                    "must have shape (batch,) or (batch, 1). Received: shape "
-                    f"{strings.shape}"
-                )
-            strings = strings[:, 0]
+        rows = self._split_batch(texts)
         if strings.ndim == 0:
-            tokens = self._split_batch(strings.reshape(1))[0]
-            if self._ngrams:
-                tokens = _ngrams(tokens, self._ngrams)
+            tokens = _ngrams(rows[0], self._ngrams) if self._ngrams else rows[0]
             return np.array(tokens, dtype=str)
-        rows = self._split_batch(strings)
         if self._ngrams:
             rows = [_ngrams(row, self._ngrams) for row in rows]
         return RaggedRows(rows)
 
-    def _standardized(self, strings: np.ndarray) -> np.ndarray:
-        if self._standardize is None:
-            return strings
+    def _standardized(self, strings: np.ndarray) -> list:
+        """The standardized strings, flattened into a list."""
         if callable(self._standardize):
             out = self._standardize(strings)
-            return as_string_array(self, out, "the output of `standardize`", self._encoding)
-        table = _TABLES[self._standardize]
-        flat = [s.translate(table) for s in strings.reshape(-1).tolist()]
-        return np.array(flat, dtype=str).reshape(strings.shape)
+            out = as_string_array(self, out, "the output of `standardize`", self._encoding)
+            if out.size != strings.size:
+                raise ValueError(
+                    f"TextVectorization '{self.name}': `standardize` must return one string per "
+                    f"input string. Received: {out.size} strings for {strings.size}"
+                )
+            strings = out
+        texts = strings.reshape(-1).tolist()
+        if self._standardize is None or callable(self._standardize):
+            return texts
+        return _standardize_texts(texts, self._standardize)
 
-    def _split_batch(self, strings: np.ndarray) -> list:
+    def _split_batch(self, texts: list) -> list:
         if self._split == "whitespace":
-            return [_TOKEN.findall(s) for s in strings.tolist()]
+            if _PYTHON_ONLY_WHITESPACE.search("\x00".join(texts)) is None:
+                return [text.split() for text in texts]
+            return [_TOKEN.findall(text) for text in texts]
         if self._split == "character":
-            return [list(s) for s in strings.tolist()]
-        rows = self._split(strings)
+            return [list(text) for text in texts]
+        rows = self._split(np.array(texts, dtype=str))
         try:
             rows = [[str(t) for t in row] for row in rows]
         except TypeError:
             rows = None
-        if rows is None or len(rows) != len(strings):
+        if rows is None or len(rows) != len(texts):
             raise ValueError(
                 f"TextVectorization '{self.name}': `split` must return one list of tokens per "
-                f"string ({len(strings)} here). Received: {type(rows).__name__}"
+                f"string ({len(texts)} here). Received: {type(rows).__name__}"
             )
         return rows
 
@@ -265,19 +287,19 @@ class TextVectorization(DataLayer):
                 out = _fit_last_axis(out, self._output_sequence_length)
             return out
         lookup._ensure_known_vocab_size()
-        flat = np.array([t for row in tokens for t in row], dtype=str)
-        indices = lookup.lookup(flat)
-        bounds = np.cumsum([len(row) for row in tokens])[:-1]
-        rows = np.split(indices, bounds) if len(tokens) else []
+        indices = lookup.lookup_list(list(itertools.chain.from_iterable(tokens)))
+        lengths = np.array([len(row) for row in tokens], np.int64)
         if self._output_mode != "int":
-            return lookup.encode_rows(rows, lookup._depth())
+            return lookup.encode_rows(indices, lengths, lookup._depth())
         length = self._output_sequence_length
         if length is None:
-            length = max((len(r) for r in rows), default=0)
-        out = np.zeros((len(rows), length), np.int32)
-        for i, row in enumerate(rows):
-            row = row[:length]
-            out[i, : len(row)] = row
+            length = int(lengths.max(initial=0))
+        # Row i's tokens go to out[i, :length]; the rest stays 0 (padding).
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        positions = np.arange(len(indices)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        kept = positions < length
+        out = np.zeros((len(lengths), length), np.int32)
+        out[rows[kept], positions[kept]] = indices[kept]
         return out
 
     def output_spec(self, input_shape: tuple) -> tuple:
@@ -377,6 +399,23 @@ def _check_ngrams(ngrams):
         "TextVectorization: `ngrams` must be None, a positive integer or a tuple of positive "
         f"integers. Received: ngrams={ngrams!r}"
     )
+
+
+def _standardize_texts(texts: list, mode: str) -> list:
+    """Keras' standardization of each text (ASCII lowercasing and/or ASCII punctuation
+    removed): one `bytes.translate` over the batch's UTF-8 bytes, joined by NULs, unless a
+    text holds a NUL or cannot be encoded (then text by text)."""
+    joined = "\x00".join(texts)
+    if texts and joined.count("\x00") == len(texts) - 1:
+        try:
+            data = joined.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates
+            data = None
+        if data is not None:
+            lower, delete = _BYTE_TABLES[mode]
+            return data.translate(lower, delete).decode("utf-8").split("\x00")
+    table = _TABLES[mode]
+    return [text.translate(table) for text in texts]
 
 
 def _ngrams(tokens, widths: tuple) -> list:

@@ -72,9 +72,12 @@ class DataFront:
 
     def run(self, values: list) -> list:
         """The core's input values (numpy arrays) from the model's input values."""
-        prepared = [
-            self._prepare(v, spec) for v, spec in zip(values, self.model_inputs, strict=True)
-        ]
+        if len(values) != len(self.model_inputs):
+            raise ValueError(
+                f"Model '{self.model_name}' expects {len(self.model_inputs)} input(s). "
+                f"Received: {len(values)}"
+            )
+        prepared = [self._prepare(v, s) for v, s in zip(values, self.model_inputs, strict=True)]
         lookup = run_graph(self.nodes, self.model_inputs, prepared)
         return [np.asarray(lookup(t)) for t in self.core_inputs]
 
@@ -108,7 +111,7 @@ class DataFront:
         say) as a numpy array, so nested lists are not taken for several inputs."""
 
         def to_array(value, spec):
-            if spec.dtype == STRING and isinstance(value, (list, tuple, str, bytes)):
+            if spec.dtype == STRING and _all_text(value):
                 return np.asarray(value)
             return value
 
@@ -141,6 +144,13 @@ class DataFront:
                 return False
 
         return _Feeding()
+
+
+def _all_text(value) -> bool:
+    """A str, or (nested) lists or tuples of str and bytes only."""
+    if isinstance(value, (str, bytes)):
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(map(_all_text, value))
 
 
 def _producer(tensor) -> str:

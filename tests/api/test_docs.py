@@ -42,6 +42,9 @@ MODULES = [
     "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
     "kerasish.layers.image_augmentation", "kerasish.layers.image_resizing",
     "backend.ops.image_transform", "kerasish.utils.plotting", "kerasish.utils.image_dataset",
+    "kerasish.layers.text_vectorization", "kerasish.layers.lookup",
+    "kerasish.layers.string_hashing", "kerasish.utils.sequence_utils",
+    "kerasish.utils.timeseries_dataset",
 ]  # fmt: skip
 
 

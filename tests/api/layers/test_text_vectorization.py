@@ -273,3 +273,16 @@ def test_assets_round_trip(tmp_path):
     clone.load_assets(str(tmp_path))
     assert clone.get_vocabulary() == layer.get_vocabulary()
     np.testing.assert_array_equal(clone(["the cat fish"]), layer(["the cat fish"]))
+
+
+def test_fast_paths_agree_with_the_rules():
+    from kerasish.layers.text_vectorization import PYTHON_ONLY_WHITESPACE
+
+    # str.split() is used where no whitespace outside Keras' ASCII " \t\n\v\f\r" occurs.
+    python_spaces = {c for c in map(chr, range(0x110000)) if c.isspace()}
+    assert python_spaces - set(" \t\n\v\f\r") == set(PYTHON_ONLY_WHITESPACE)
+    layer = layers.TextVectorization(vocabulary=["a", "b\x1cc", "ée"])
+    # A NUL makes standardization go text by text; \x1c is no separator for Keras.
+    texts = ["A, b\x1cC!", "ÉE a\x00b", "\u3000a\xa0a"]
+    assert layer(texts).numpy().tolist() == [[2, 3], [1, 1], [1, 0]]
+    assert layer(texts[:2]).numpy().tolist() == [[2, 3], [1, 1]]

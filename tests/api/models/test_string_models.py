@@ -134,3 +134,15 @@ def test_bad_data_for_a_string_input():
         model.predict(np.ones((2, 1)), verbose=0)
     with pytest.raises(ValueError, match=r"expects shape \(None, 1\). Received: strings of shape"):
         model(np.array([["a", "b"]]))
+
+
+def test_inputs_given_in_other_containers():
+    model, vectorize = bag_of_words_model()
+    expected = by_hand(model, vectorize, TEXTS)
+    np.testing.assert_allclose(model.predict([TEXTS], verbose=0), expected, rtol=1e-5)
+    np.testing.assert_allclose(model([TEXTS]).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(model(tuple(TEXTS)).numpy(), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"expects 1 input\(s\). Received: 2"):
+        model.predict([TEXTS, TEXTS], verbose=0)
+    with pytest.raises(ValueError, match="rectangular data.*pad_sequences"):
+        layers.StringLookup(vocabulary=["a"])([["a", "b"], ["a"]])
