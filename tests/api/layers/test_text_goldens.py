@@ -99,3 +99,12 @@ def test_hashes_match_tensorflow():
         assert strong % (2**61 - 1) == hashes["strong_key_7_11_2_61_minus_1"][i], text
         big = siphash24((2**62 + 12345, 2**40 + 99), data)
         assert big % (2**63 - 1) == hashes["strong_key_big"][i], text
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if "error" not in CASES[n]))
+def test_keras_configs_load(name):
+    case = CASES[name]
+    cls = getattr(layers, case["class"])
+    layer = cls.from_config(case["config"])  # Keras' own config, DTypePolicy dict and all
+    assert layer.get_vocabulary() == case["vocabulary"] or case["config"]["vocabulary"] is None
+    assert layer.get_config()["vocabulary_size"] == case["config"]["vocabulary_size"]
