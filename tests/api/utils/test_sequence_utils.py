@@ -128,10 +128,11 @@ def test_timeseries_batches_train_evaluate_and_predict():
     ds = keras.utils.timeseries_dataset_from_array(
         series, series[2:, 0], sequence_length=4, batch_size=32, shuffle=True, seed=1
     )
+    keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4, 2)), layers.Flatten(), layers.Dense(1)])
     model.compile(keras.optimizers.Adam(0.05), "mse")
     history = model.fit(ds, epochs=30, verbose=0)
-    assert history.history["loss"][-1] < 0.01 < history.history["loss"][0]
+    assert history.history["loss"][-1] < min(0.01, history.history["loss"][0] / 10)
     assert model.evaluate(ds, verbose=0) < 0.01
     windows = keras.utils.timeseries_dataset_from_array(series, None, 4, batch_size=50)
     predictions = model.predict(windows, verbose=0)
