@@ -20,59 +20,22 @@ import numpy as np
 from backend import config as engine_config
 
 from .data_layer import DataLayer
+from .lookup_utils import (
+    RaggedRows,
+    bag_encoding,
+    check_max_tokens,
+    check_not_sparse,
+    check_output_mode,
+    given_idf_weights,
+    is_batch_iterable,
+    learned_idf_weights,
+    listify,
+    one_hot,
+)
 from .string_hashing import fingerprint64, siphash24
 
-OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
-_ALIASES = {"binary": "multi_hot", "tf-idf": "tf_idf"}
 _MISSING = -1  # a token the table does not hold
 _DROPPED = -2  # the mask token outside "int" mode: it counts nowhere
-
-
-class RaggedRows(list):
-    """Token lists of different lengths, one per string (what splitting text gives)."""
-
-
-def check_output_mode(layer: str, output_mode) -> str:
-    output_mode = _ALIASES.get(output_mode, output_mode)
-    if output_mode not in OUTPUT_MODES:
-        raise ValueError(
-            f"{layer}: `output_mode` must be one of {OUTPUT_MODES}. Received: "
-            f"output_mode={output_mode!r}"
-        )
-    return output_mode
-
-
-def check_max_tokens(layer: str, max_tokens, pad_to_max_tokens) -> None:
-    if max_tokens is not None and (
-        isinstance(max_tokens, bool)
-        or not isinstance(max_tokens, (int, np.integer))
-        or max_tokens <= 1
-    ):
-        raise ValueError(
-            f"{layer}: if set, `max_tokens` must be an integer greater than 1. Received: "
-            f"max_tokens={max_tokens!r}"
-        )
-    if pad_to_max_tokens and max_tokens is None:
-        raise ValueError(
-            f"{layer}: `pad_to_max_tokens=True` needs `max_tokens`. Received: max_tokens=None"
-        )
-
-
-def check_not_sparse(layer: str, sparse) -> None:
-    if sparse:
-        raise ValueError(
-            f"{layer}: `sparse=True` needs sparse tensors, which kerasish does not have (Keras "
-            f"too allows it only on its TensorFlow backend). Received: sparse={sparse!r}"
-        )
-
-
-def listify(value):
-    """Arrays and tuples in a config as lists."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 class IndexLookup(DataLayer):
@@ -311,31 +274,15 @@ class IndexLookup(DataLayer):
             )
         weights = None
         if self.output_mode == "tf_idf":
-            weights = self._given_idf_weights(idf_weights, len(given), found_specials)
+            # Without its special tokens, the vocabulary's OOV entries get the mean weight.
+            front = 0 if found_specials else start
+            pad_to = self.max_tokens if self.pad_to_max_tokens else None
+            weights = given_idf_weights(self._label(), idf_weights, len(given), front, pad_to)
         self._tokens = tokens
         self._rebuild_table()
         if weights is not None:
             self._idf = weights
         self._record_vocabulary_size()
-
-    def _given_idf_weights(self, idf_weights, vocabulary_length: int, found_specials: bool):
-        layer = self._label()
-        weights = np.asarray(idf_weights, dtype=np.float64)
-        if weights.ndim != 1:
-            raise ValueError(f"{layer}: `idf_weights` must be 1-D. Received: shape {weights.shape}")
-        if len(weights) != vocabulary_length:
-            raise ValueError(
-                f"{layer}: `idf_weights` must have one weight per vocabulary entry. Received: "
-                f"{len(weights)} weights for a vocabulary of {vocabulary_length}"
-            )
-        # Without special tokens in the vocabulary, the OOV indices get the mean weight.
-        front = 0 if found_specials else self._token_start_index()
-        back = 0
-        if self.pad_to_max_tokens:
-            back = self.max_tokens - front - len(weights)
-        mean = float(np.average(weights)) if not found_specials else 0.0
-        padded = np.pad(weights, (front, back), constant_values=(mean, 0.0))
-        return padded.astype(engine_config.floatx())
 
     # ---- adapt -------------------------------------------------------------------------------
 
@@ -346,7 +293,7 @@ class IndexLookup(DataLayer):
         With output_mode='tf_idf' it also learns each token's document frequency (a document
         is an element of an array, or a row of a 2-D one)."""
         self.reset_state()
-        if _is_batch_iterable(data):
+        if is_batch_iterable(data):
             for i, batch in enumerate(data):
                 if steps is not None and i >= steps:
                     break
@@ -391,22 +338,13 @@ class IndexLookup(DataLayer):
         self._tokens = [token for token, _ in ranked]
         self._rebuild_table()
         if self.output_mode == "tf_idf":
-            self._idf = self._learned_idf_weights()
+            frequency = [self._document_counts[t] for t in self._tokens]
+            pad_to = self.max_tokens if self.pad_to_max_tokens else None
+            self._idf = learned_idf_weights(
+                frequency, self._num_documents, self._token_start_index(), pad_to
+            )
         self.reset_state()
         self._record_vocabulary_size()
-
-    def _learned_idf_weights(self) -> np.ndarray:
-        """`log(1 + documents / (1 + documents holding the token))`, computed in float64
-        and stored in floatx as Keras does; the OOV indices get the tokens' mean weight and
-        `pad_to_max_tokens` pads with zeros."""
-        floatx = engine_config.floatx()
-        frequency = np.array([self._document_counts[t] for t in self._tokens], np.float64)
-        weights = np.log(1.0 + self._num_documents / (1.0 + frequency)).astype(floatx)
-        mean = weights.mean(dtype=floatx) if len(weights) else np.array(np.nan, floatx)
-        weights = np.concatenate([np.full(self._token_start_index(), mean, floatx), weights])
-        if self.pad_to_max_tokens:
-            weights = np.pad(weights, (0, self.max_tokens - len(weights)))
-        return weights
 
     def reset_state(self) -> None:
         self._counts = collections.Counter()
@@ -471,12 +409,7 @@ class IndexLookup(DataLayer):
         index, a trailing axis of size 1 dropped)."""
         depth = self._depth()
         if self.output_mode == "one_hot":
-            if indices.ndim > 1 and indices.shape[-1] == 1:
-                indices = indices[..., 0]
-            out = np.zeros(indices.shape + (depth,), np.int32)
-            valid = (indices >= 0) & (indices < depth)
-            out.reshape(-1, depth)[np.flatnonzero(valid), indices[valid]] = 1
-            return out
+            return one_hot(indices, depth)
         if indices.ndim > 2:
             raise ValueError(
                 f"{self._label()}: with output_mode={self.output_mode!r} "
@@ -490,17 +423,8 @@ class IndexLookup(DataLayer):
     def encode_rows(self, flat: np.ndarray, lengths: np.ndarray, depth: int) -> np.ndarray:
         """multi_hot / count / tf_idf vectors, one per row: row i holds the next
         `lengths[i]` indices of `flat`."""
-        rows = np.repeat(np.arange(len(lengths)), lengths)
-        valid = (flat >= 0) & (flat < depth)
-        cells = rows[valid] * depth + flat[valid]
-        counts = np.bincount(cells, minlength=len(lengths) * depth).astype(np.int32)
-        counts = counts.reshape(len(lengths), depth)
-        if self.output_mode == "multi_hot":
-            return (counts > 0).astype(np.int32)
-        if self.output_mode == "count":
-            return counts
-        floatx = engine_config.floatx()
-        return counts.astype(floatx) * self._idf[:depth].astype(floatx)
+        idf = self._idf[:depth] if self.output_mode == "tf_idf" else None
+        return bag_encoding(flat, lengths, self.output_mode, depth, idf)
 
     def _inverted(self, inputs) -> np.ndarray:
         from .data_layer import as_int_array
@@ -584,12 +508,3 @@ class IndexLookup(DataLayer):
             "oov_method": self.oov_method,
             "salt": self.salt,
         }
-
-
-def _is_batch_iterable(data) -> bool:
-    """An iterable of batches (a generator, a dataset), not data itself."""
-    from backend.tensor import Tensor
-
-    return hasattr(data, "__iter__") and not isinstance(
-        data, (list, tuple, np.ndarray, str, bytes, Tensor)
-    )

@@ -16,16 +16,16 @@ import string
 import numpy as np
 
 from .data_layer import DataLayer, as_string_array
-from .index_lookup import (
+from .lambda_layer import _function_config, _resolve_function
+from .lookup import StringLookup
+from .lookup_utils import (
     RaggedRows,
-    _is_batch_iterable,
     check_max_tokens,
     check_not_sparse,
     check_output_mode,
+    is_batch_iterable,
     listify,
 )
-from .lambda_layer import _function_config, _resolve_function
-from .lookup import StringLookup
 
 STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
 SPLIT = ("whitespace", "character")
@@ -173,7 +173,7 @@ class TextVectorization(DataLayer):
         most `steps` of them are read). `batch_size` is accepted for Keras 2 code."""
         lookup = self._lookup_layer
         lookup.reset_state()
-        if _is_batch_iterable(data):
+        if is_batch_iterable(data):
             for i, batch in enumerate(data):
                 if steps is not None and i >= steps:
                     break
