@@ -138,3 +138,9 @@ def test_timeseries_batches_train_evaluate_and_predict():
     predictions = model.predict(windows, verbose=0)
     assert predictions.shape == (217, 1)
     np.testing.assert_allclose(predictions[:, 0], series[2:219, 0], atol=0.15)
+
+
+def test_pad_sequences_takes_an_object_array_of_lists():
+    reviews = np.empty(3, dtype=object)  # as keras.datasets.imdb.load_data returns them
+    reviews[:] = [[5, 8, 2], [7], []]
+    assert keras.utils.pad_sequences(reviews, maxlen=2).tolist() == [[8, 2], [0, 7], [0, 0]]
