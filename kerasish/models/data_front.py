@@ -22,6 +22,7 @@ import numpy as np
 from backend.dtypes import STRING
 from backend.tensor import SymbolicTensor, Tensor
 
+from ..trainers.data_adapter import is_text
 from .functional import history_of, run_graph
 
 
@@ -111,7 +112,7 @@ class DataFront:
         say) as a numpy array, so nested lists are not taken for several inputs."""
 
         def to_array(value, spec):
-            if spec.dtype == STRING and _all_text(value):
+            if spec.dtype == STRING and is_text(value):
                 return np.asarray(value)
             return value
 
@@ -144,13 +145,6 @@ class DataFront:
                 return False
 
         return _Feeding()
-
-
-def _all_text(value) -> bool:
-    """A str, or (nested) lists or tuples of str and bytes only."""
-    if isinstance(value, (str, bytes)):
-        return True
-    return isinstance(value, (list, tuple)) and bool(value) and all(map(_all_text, value))
 
 
 def _producer(tensor) -> str:

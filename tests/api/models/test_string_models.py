@@ -146,3 +146,12 @@ def test_inputs_given_in_other_containers():
         model.predict([TEXTS, TEXTS], verbose=0)
     with pytest.raises(ValueError, match="rectangular data.*pad_sequences"):
         layers.StringLookup(vocabulary=["a"])([["a", "b"], ["a"]])
+
+
+def test_object_and_bytes_arrays_of_text():
+    model, vectorize = bag_of_words_model()
+    expected = by_hand(model, vectorize, TEXTS)
+    for data in (TEXTS.astype(object), np.char.encode(TEXTS, "utf-8")):
+        np.testing.assert_allclose(model.predict(data, verbose=0), expected, rtol=1e-5)
+    model.compile("sgd", "binary_crossentropy")
+    model.fit(TEXTS.astype(object), LABELS, verbose=0)
