@@ -1,4 +1,4 @@
-"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `optim`.
+"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `softmax`, `optim`.
 
 Importing this package imports Numba (the compiler does it lazily; `import backend` does not).
 Every kernel is made by `kernel` or `parallel_kernel`, which take all JIT flags from
@@ -150,6 +150,7 @@ from . import (  # noqa: E402
     pool,
     random,
     reduce,
+    softmax,
     winograd,
     winograd_grad,
     winograd_output,
@@ -159,5 +160,5 @@ __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
     "conv_window", "depthwise", "dispatchers", "gather", "gemm",
     "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
-    "random", "reduce", "winograd", "winograd_grad", "winograd_output",
+    "random", "reduce", "softmax", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip
