@@ -55,9 +55,13 @@ def _infer_rows(name: str, *specs: Spec) -> Spec:
     require_float(name, *specs)
     first = specs[0]
     for other in specs[1:]:
-        if len(other.shape) != len(first.shape) or other.dtype != first.dtype or any(
-            a is not None and b is not None and a != b
-            for a, b in zip(other.shape, first.shape, strict=True)
+        if (
+            len(other.shape) != len(first.shape)
+            or other.dtype != first.dtype
+            or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(other.shape, first.shape, strict=True)
+            )
         ):
             raise ValueError(
                 f"{name}: the gradient must match the output. Received: {other.shape} "

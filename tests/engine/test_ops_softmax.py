@@ -90,8 +90,8 @@ def test_errors_name_the_op():
         ops.softmax(np.ones((2, 3)), axis=2)
     with pytest.raises(ValueError, match=r"softmax: x must have rank >= 1"):
         ops.softmax(np.float32(1.0))
-    from backend.ops.softmax import _SOFTMAX_GRAD
     from backend.ops.base import apply
+    from backend.ops.softmax import _SOFTMAX_GRAD
 
     with pytest.raises(ValueError, match=r"softmax_grad: the gradient must match the output"):
         apply(_SOFTMAX_GRAD, (Tensor(np.ones((2, 3))), Tensor(np.ones((2, 4)))), {"axis": 1})
