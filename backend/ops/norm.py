@@ -339,9 +339,9 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, rms_sca
 
     Example:
         >>> import kerasish as keras
-        >>> x = keras.ops.convert_to_tensor([[1.0, 3.0], [2.0, 2.0]])
+        >>> x = keras.ops.convert_to_tensor([[1.0, 3.0], [2.0, 6.0]])
         >>> keras.ops.layer_normalization(x, epsilon=0.0).numpy().tolist()
-        [[-1.0, 1.0], [0.0, 0.0]]
+        [[-1.0, 1.0], [-1.0, 1.0]]
     """
     from .creation import ones, zeros
     from .elementwise import add, cast, divide, multiply, negative, sqrt
