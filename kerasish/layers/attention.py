@@ -63,7 +63,11 @@ class Attention(Layer):
     def _check_inputs(self, shapes, mask=None) -> tuple:
         """(query, value, key) shapes, checked; `shapes` is the list given to the layer."""
         name = f"{type(self).__name__} '{self.name}'"
-        if not isinstance(shapes, (list, tuple)) or not 2 <= len(shapes) <= 3:
+        if (
+            not isinstance(shapes, (list, tuple))
+            or not 2 <= len(shapes) <= 3
+            or not all(isinstance(shape, (list, tuple)) for shape in shapes)
+        ):
             raise ValueError(f"{name} must be called on a list [query, value] or [query, value, "
                              f"key]. Received: {_describe(shapes)}")  # fmt: skip
         shapes = [tuple(s) for s in shapes]
@@ -201,6 +205,8 @@ def _counted_causal(query, key):
 
 
 def _describe(value) -> str:
+    if isinstance(value, tuple) and all(isinstance(d, int) or d is None for d in value):
+        return f"one tensor of shape {value}"
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of length {len(value)}"
     return f"a {type(value).__name__}"

@@ -42,6 +42,8 @@ MODULES = [
     "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
     "kerasish.layers.image_augmentation", "kerasish.layers.image_resizing",
     "backend.ops.image_transform", "kerasish.utils.plotting", "kerasish.utils.image_dataset",
+    "backend.ops.softmax", "backend.ops.norm", "kerasish.layers.layer_normalization",
+    "kerasish.layers.attention", "kerasish.layers.multi_head_attention",
 ]  # fmt: skip
 
 
