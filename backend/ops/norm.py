@@ -226,19 +226,6 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 # ---- layer normalization -----------------------------------------------------------------
 
 
-def _param_spec(op_name: str, arg: str, x: Spec, spec: Spec) -> None:
-    n = x.shape[-1]
-    if len(spec.shape) != 1 or (n is not None and spec.shape[0] not in (None, n)):
-        raise ValueError(
-            f"{op_name}: {arg} must have shape ({n},), the size of x's last axis. Received: "
-            f"{arg}.shape={spec.shape}, x.shape={x.shape}"
-        )
-    if spec.dtype != x.dtype:
-        raise TypeError(
-            f"{op_name}: {arg} must have x's dtype {x.dtype}. Received: {arg}.dtype={spec.dtype}"
-        )
-
-
 class LayerNormOp(Op):
     """`(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last axis of x."""
 
@@ -249,8 +236,8 @@ class LayerNormOp(Op):
             raise TypeError(
                 f"{self.name} expects a float tensor of rank >= 1. Received: {x.dtype} {x.shape}"
             )
-        _param_spec(self.name, "gamma", x, gamma)
-        _param_spec(self.name, "beta", x, beta)
+        _channel_spec(self.name, "gamma", x, gamma, len(x.shape) - 1)
+        _channel_spec(self.name, "beta", x, beta, len(x.shape) - 1)
         return Spec(x.shape, x.dtype)
 
     def forward(self, ctx, x, gamma, beta, *, epsilon):
@@ -288,7 +275,7 @@ class LayerNormGradOp(Op):
     name = "layer_norm_grad"
 
     def infer(self, x, gamma, g, *, epsilon):
-        _param_spec(self.name, "gamma", x, gamma)
+        _channel_spec(self.name, "gamma", x, gamma, len(x.shape) - 1)
         if len(g.shape) != len(x.shape) or g.dtype != x.dtype:
             raise ValueError(
                 f"{self.name}: the gradient must match x. Received: {g.shape} {g.dtype} for x "

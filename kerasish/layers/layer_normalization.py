@@ -12,9 +12,8 @@ import warnings
 
 from backend import ops
 
-from .. import constraints, initializers, regularizers
-from .convolutional import serialize_or_none
 from .layer import Layer
+from .normalization import add_affine_weights, affine_config, check_epsilon, set_affine_args
 
 
 def _check_axis(owner: str, axis):
@@ -86,25 +85,18 @@ class LayerNormalization(Layer):
         super().__init__(**kwargs)
         owner = "LayerNormalization"
         self.axis = _check_axis(owner, axis)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon < 0:
-            raise ValueError(f"{owner}: `epsilon` must be a float >= 0. Received: "
-                             f"epsilon={epsilon!r}")  # fmt: skip
+        self.epsilon = check_epsilon(owner, epsilon)
         if rms_scaling:
             warnings.warn(
                 "LayerNormalization: rms_scaling=True is deprecated (as in Keras): it scales "
                 "the input by its variance, not its root mean square.",
                 stacklevel=2,
             )
-        self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_affine_args(self, beta_initializer, gamma_initializer, beta_regularizer,
+                        gamma_regularizer, beta_constraint, gamma_constraint)  # fmt: skip
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -115,23 +107,8 @@ class LayerNormalization(Layer):
                 f"LayerNormalization '{self.name}': the normalized axes {list(axes)} must have "
                 f"known sizes. Received: input_shape={tuple(input_shape)}"
             )
-        self.gamma = self.beta = None
-        if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(
-                shape=shape,
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-                name="gamma",
-            )
-        if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(
-                shape=shape,
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                name="beta",
-            )
+        add_affine_weights(self, shape, self.scale or self.rms_scaling,
+                           self.center and not self.rms_scaling)  # fmt: skip
         self._rank, self._axes, self._shape = len(input_shape), axes, shape
 
     def call(self, inputs):
@@ -164,12 +141,7 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": serialize_or_none(regularizers, self.beta_regularizer),
-            "gamma_regularizer": serialize_or_none(regularizers, self.gamma_regularizer),
-            "beta_constraint": serialize_or_none(constraints, self.beta_constraint),
-            "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint),
+            **affine_config(self),
         }
 
 

@@ -12,24 +12,23 @@ get INITIAL WEIGHTS MADE WITH NUMPY (`init_weights`) through `set_weights`; the 
 `predict` and a few `SGD` + mse `train_on_batch` steps (losses and every weight after each).
 Output: `attention.npz` (arrays `<case>/<name>`) and `attention.json` (per case: the builder's
 source, layer names and classes, weight paths and shapes in `get_weights()` order, losses).
-Byte-for-byte deterministic: sorted npz keys, a fixed zip timestamp, sorted JSON keys.
+Byte-for-byte deterministic: the npz written by `npz_files.py`, the JSON with sorted keys.
 """
 
 import argparse
 import inspect
-import io
 import json
 import os
 import platform
 import sys
 import warnings
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
+from npz_files import npz_bytes  # noqa: E402  (beside this script)
 
 if keras.backend.backend() != "jax":
     sys.exit(f"record_attention.py needs KERAS_BACKEND=jax, got {keras.backend.backend()!r}")
@@ -343,19 +342,6 @@ def _fused_path_difference(model, x):
 # ---------------------------------------------------------------- writing
 
 
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            # np.asarray, not np.ascontiguousarray: that one turns 0-d arrays into 1-d ones.
-            np.lib.format.write_array(buf, np.asarray(arrays[name], order="C"), allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
-
-
 def versions():
     import jax
     import jaxlib
@@ -381,7 +367,8 @@ def main(argv=None):
         info["arrays"] = {k: [list(np.shape(v)), str(_cast(v).dtype)] for k, v in arrays.items()}
         cases[name] = info
     os.makedirs(args.out, exist_ok=True)
-    write_npz(os.path.join(args.out, "attention.npz"), all_arrays)
+    with open(os.path.join(args.out, "attention.npz"), "wb") as f:
+        f.write(npz_bytes(all_arrays))
     index = {
         "description": "Normalization and attention goldens from real Keras; see "
         "tools/keras_goldens/record_attention.py.",
