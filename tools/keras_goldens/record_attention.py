@@ -12,14 +12,12 @@ get INITIAL WEIGHTS MADE WITH NUMPY (`init_weights`) through `set_weights`; the 
 `predict` and a few `SGD` + mse `train_on_batch` steps (losses and every weight after each).
 Output: `attention.npz` (arrays `<case>/<name>`) and `attention.json` (per case: the builder's
 source, layer names and classes, weight paths and shapes in `get_weights()` order, losses).
-Byte-for-byte deterministic: the npz written by `npz_files.py`, the JSON with sorted keys.
+Written by `golden_io.record` (ints as int32, the rest, masks included, as float32), byte-for-
+byte the same on every run.
 """
 
-import argparse
 import inspect
-import json
 import os
-import platform
 import sys
 import warnings
 
@@ -27,8 +25,8 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from golden_io import record  # noqa: E402  (beside this script)
 from keras import layers  # noqa: E402
-from npz_files import npz_bytes  # noqa: E402  (beside this script)
 
 if keras.backend.backend() != "jax":
     sys.exit(f"record_attention.py needs KERAS_BACKEND=jax, got {keras.backend.backend()!r}")
@@ -342,45 +340,14 @@ def _fused_path_difference(model, x):
 # ---------------------------------------------------------------- writing
 
 
-def versions():
-    import jax
-    import jaxlib
-
-    return {
-        "keras": keras.__version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/fixtures/keras_goldens")
-    args = parser.parse_args(argv)
-    all_arrays, cases = {}, {}
-    for name in CASES:
-        arrays, info = run_case(name)
-        for k, v in arrays.items():
-            all_arrays[f"{name}/{k}"] = _cast(v)
-        info["arrays"] = {k: [list(np.shape(v)), str(_cast(v).dtype)] for k, v in arrays.items()}
-        cases[name] = info
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "attention.npz"), "wb") as f:
-        f.write(npz_bytes(all_arrays))
     index = {
         "description": "Normalization and attention goldens from real Keras; see "
         "tools/keras_goldens/record_attention.py.",
-        "versions": versions(),
         "init_weights_source": inspect.getsource(init_weights),
         "run_case_source": inspect.getsource(run_case),
-        "cases": cases,
     }
-    with open(os.path.join(args.out, "attention.json"), "w") as f:
-        json.dump(index, f, indent=1, sort_keys=True)
-        f.write("\n")
-    print(f"{len(cases)} cases, {len(all_arrays)} arrays")
+    record("attention", run_case, CASES, index, argv)
 
 
 if __name__ == "__main__":

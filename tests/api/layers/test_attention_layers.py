@@ -281,3 +281,19 @@ def test_attention_configs_and_errors():
         layers.Attention()([x, np.ones((2, 5, 4), np.float32), np.ones((2, 6, 4), np.float32)])
     with pytest.raises(ValueError, match=r"`mask` must be a list \[query_mask, value_mask\]"):
         layers.Attention()([x, x], mask=np.ones((2, 3), bool))
+
+
+def test_padding_masks_flow_from_an_embedding_through_attention_and_layer_norm():
+    tokens = keras.Input((None,), dtype="int32")
+    x = layers.Embedding(20, 8, mask_zero=True)(tokens)
+    h = layers.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
+    h = layers.LayerNormalization()(layers.add([x, h]))
+    assert h._mask is not None
+    pooled = layers.GlobalAveragePooling1D()(layers.UnitNormalization()(h))
+    model = keras.Model(tokens, layers.Dense(1)(pooled))
+    data = np.array([[3, 5, 7, 0, 0], [2, 9, 4, 6, 1]], np.int32)
+    out = model.predict(data, verbose=0)
+    # The padding of the first sequence changes nothing: the masked steps are not attended to
+    # and not pooled.
+    longer = np.concatenate([data, np.zeros((2, 3), np.int32)], axis=1)
+    np.testing.assert_allclose(model.predict(longer, verbose=0)[0], out[0], rtol=1e-5, atol=1e-6)
