@@ -45,6 +45,8 @@ MODULES = [
     "kerasish.layers.text_vectorization", "kerasish.layers.lookup",
     "kerasish.layers.string_hashing", "kerasish.utils.sequence_utils",
     "kerasish.utils.timeseries_dataset",
+    "backend.ops.softmax", "backend.ops.norm", "kerasish.layers.layer_normalization",
+    "kerasish.layers.attention", "kerasish.layers.multi_head_attention",
 ]  # fmt: skip
 
 
