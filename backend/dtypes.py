@@ -23,8 +23,9 @@ STRING = "string"
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 
 
-def standardize_dtype(dtype) -> str:
-    """Returns the canonical string name of `dtype` (None means floatx)."""
+def standardize_dtype(dtype, allow_string: bool = False) -> str:
+    """Returns the canonical string name of `dtype` (None means floatx). `"string"` (or `str`)
+    is accepted only with `allow_string`: a symbolic model input may hold text, no op does."""
     if dtype is None:
         return config.floatx()
     if dtype is float:
@@ -34,7 +35,12 @@ def standardize_dtype(dtype) -> str:
     if dtype is bool:
         return "bool"
     if dtype is str or (isinstance(dtype, str) and dtype in (STRING, "str")):
-        return STRING
+        if allow_string:
+            return STRING
+        raise TypeError(
+            "Strings are not tensor data: turn text into numbers first (TextVectorization or "
+            f"StringLookup). Received: dtype={dtype!r}"
+        )
     if isinstance(dtype, str):
         name = _ALIASES.get(dtype, dtype)
     else:

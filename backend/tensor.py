@@ -327,7 +327,7 @@ class SymbolicTensor(OperatorMixin):
 
     def __init__(self, shape, dtype=None, node=None, index=0, name=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = standardize_dtype(dtype)
+        self.dtype = standardize_dtype(dtype, allow_string=True)
         self._node = node
         self._index = index
         self.name = name

@@ -127,7 +127,8 @@ class Layer:
         object.__setattr__(self, "_layers", [])
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._dtype = standardize_dtype(
-            dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+            dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype,
+            allow_string=True,  # an InputLayer of text
         )
         self._trainable = bool(trainable)
         self.built = False
