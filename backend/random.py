@@ -8,6 +8,12 @@ Every draw is a primitive op with no gradient whose `forward` draws at run time 
   so each call (eager) or each run of a traced graph draws new numbers;
 - None: the global `SeedGenerator`, which `set_random_seed` reseeds in place.
 
+Inside a compiled function a draw from a generator is bound to the trace: the i-th such draw
+in program order takes key `(seed, c + i)`, where `c` is the generator's counter when the
+Plan starts its run, and the run advances the counter past all of its draws. So a compiled
+step draws exactly the numbers the same code draws eagerly, whatever order its kernels run in
+(and even when a draw is pruned as unused).
+
 `dropout` and `shuffle` are composites: an input times a random mask, and `take` with a
 random permutation, so gradients flow to their inputs.
 """
@@ -24,11 +30,11 @@ from . import dtypes as dt
 from .ops.base import Op, apply, convert
 from .ops.elementwise import cast, divide, multiply
 from .ops.indexing import take
-from .tensor import Spec
+from .tensor import Spec, current_trace, is_building_graph, symbolic_scope
 
 __all__ = [
-    "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout", "shuffle",
-    "set_random_seed",
+    "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical",
+    "dropout", "shuffle", "set_random_seed",
 ]  # fmt: skip
 
 # Mixed into the global generator's seed so that after `set_random_seed(s)` the seed=None
@@ -164,10 +170,60 @@ def _seed_source(seed, op_name: str):
     return _check_int_seed(seed, op_name)
 
 
+class _DrawFrame:
+    """The draws one traced graph makes from one generator: `count` of them per run. Each
+    run (`begin`) reserves the next `count` counter values, as that many eager calls would."""
+
+    def __init__(self, generator: SeedGenerator):
+        self.generator = generator
+        self.count = 0
+        self.start = None  # the generator's counter when the current run began
+
+    def begin(self) -> None:
+        self.start = self.generator.counter
+        self.generator.counter += self.count
+
+
+class _FramedSeed:
+    """The seed of a traced draw: the `offset`-th draw (program order) in its frame."""
+
+    __slots__ = ("frame", "offset")
+
+    def __init__(self, frame: _DrawFrame, offset: int):
+        self.frame = frame
+        self.offset = offset
+
+    def key(self) -> tuple:
+        if self.frame.start is None:
+            raise RuntimeError("A traced random draw ran outside the Plan it was compiled into.")
+        return (self.frame.generator.seed, self.frame.start + self.offset + 1)
+
+    def __repr__(self) -> str:
+        return f"<draw {self.offset} of {self.frame.generator!r} per run>"
+
+
+def _bind_seed(attrs: dict, trace) -> dict:
+    """`attrs` with a SeedGenerator seed replaced by its next draw in `trace`'s frame."""
+    seed = attrs.get("seed")
+    if not isinstance(seed, SeedGenerator):
+        return attrs
+    frame = trace.draw_frames.get(id(seed))
+    if frame is None:
+        frame = trace.draw_frames[id(seed)] = _DrawFrame(seed)
+    bound = _FramedSeed(frame, frame.count)
+    frame.count += 1
+    return {**attrs, "seed": bound}
+
+
 def _rng(seed) -> np.random.Generator:
     """The numpy generator for one draw. Int keys are `(s,)`, generator keys `(s, n >= 1)`,
     so an int seed never repeats a generator's draw."""
-    key = seed.next() if isinstance(seed, SeedGenerator) else (seed,)
+    if isinstance(seed, SeedGenerator):
+        key = seed.next()
+    elif isinstance(seed, _FramedSeed):
+        key = seed.key()
+    else:
+        key = (seed,)
     return np.random.default_rng(key)
 
 
@@ -229,14 +285,30 @@ def _resolve_shape(shape: tuple, like_shape) -> tuple:
     return tuple(known if d is None else d for d, known in zip(shape, like_shape, strict=True))
 
 
-class RandomOp(Op):
+def _concrete(shape: tuple, op_name: str) -> tuple:
+    if any(d is None for d in shape):
+        raise ValueError(
+            f"{op_name}: cannot draw a shape with unknown dims. Received: shape={shape}. "
+            "Pass concrete sizes (`ops.shape(x)[0]` is concrete when the code runs)."
+        )
+    return shape
+
+
+class _Draw(Op):
+    """Base of the random ops: no gradient, and a generator seed bound to the trace."""
+
+    differentiable = False
+
+    def traced_attrs(self, attrs, trace):
+        return _bind_seed(attrs, trace)
+
+
+class RandomOp(_Draw):
     """A draw of `shape` from a distribution, keyed by the seed source at run time.
 
     The op takes no input, or one input (`like`) whose runtime shape fills the None entries
     of `shape` (dims unknown while tracing); no gradient reaches that input.
     """
-
-    differentiable = False
 
     def __init__(self, name, sampler, sampler_into=None):
         self.name = name
@@ -247,7 +319,7 @@ class RandomOp(Op):
         return Spec(_resolve_shape(shape, like[0].shape if like else None), dtype)
 
     def forward(self, ctx, *like, shape, dtype, seed, **params):
-        shape = _resolve_shape(shape, like[0].shape if like else None)
+        shape = _concrete(_resolve_shape(shape, like[0].shape if like else None), self.name)
         return self._sampler(_rng(seed), shape, np.dtype(dtype), **params)
 
     def forward_into(self, *arrays, shape, dtype, seed, **params) -> None:
@@ -261,11 +333,10 @@ class RandomOp(Op):
         np.copyto(out, self.forward(None, *like, shape=shape, dtype=dtype, seed=seed, **params))
 
 
-class PermutationOp(Op):
+class PermutationOp(_Draw):
     """A random permutation (int32) of `range(n)`, `n` the runtime size of `x` on `axis`."""
 
     name = "random_permutation"
-    differentiable = False
 
     def infer(self, x, *, axis, seed):
         return Spec((x.shape[axis],), "int32")
@@ -274,12 +345,42 @@ class PermutationOp(Op):
         return _rng(seed).permutation(x.shape[axis]).astype(np.int32)
 
 
+class CategoricalOp(_Draw):
+    """`num_samples` class indices per row of `logits` (batch, classes), each drawn with
+    probability `softmax(logits)` of its row: one uniform draw per sample, located in the
+    row's cumulative probabilities (computed in float64)."""
+
+    name = "random_categorical"
+
+    def infer(self, logits, *, num_samples, dtype, seed):
+        if len(logits.shape) != 2:
+            raise ValueError(
+                "categorical: `logits` must have shape (batch_size, num_classes). "
+                f"Received: logits.shape={logits.shape}"
+            )
+        return Spec((logits.shape[0], num_samples), dtype)
+
+    def forward(self, ctx, logits, *, num_samples, dtype, seed):
+        z = logits.astype(np.float64)
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        cdf = np.cumsum(p, axis=1)
+        cdf /= cdf[:, -1:]
+        u = _rng(seed).random((z.shape[0], num_samples))
+        out = np.empty((z.shape[0], num_samples), dtype=dtype)
+        for row in range(z.shape[0]):
+            out[row] = np.searchsorted(cdf[row], u[row], side="right")
+        np.minimum(out, z.shape[1] - 1, out=out)  # u below 1 but the cdf's last entry is 1
+        return out
+
+
 _NORMAL = RandomOp("random_normal", _sample_normal)
 _TRUNCATED_NORMAL = RandomOp("random_truncated_normal", _sample_truncated_normal)
 _UNIFORM = RandomOp("random_uniform", _sample_uniform)
 _RANDINT = RandomOp("random_randint", _sample_randint)
 _BERNOULLI = RandomOp("random_bernoulli", _sample_bernoulli, _bernoulli_into)
 _PERMUTATION = PermutationOp()
+_CATEGORICAL = CategoricalOp()
 
 
 # ---- argument checks ---------------------------------------------------------------------
@@ -295,11 +396,13 @@ def _check_shape(shape, op_name: str) -> tuple:
             f"{op_name}: `shape` must be a tuple of ints. Received: shape={shape!r}"
         ) from None
     for d in dims:
+        if d is None and is_building_graph() and current_trace() is None:
+            continue  # a layer called on an `Input` (whose batch dim is None)
         if not _is_int(d) or d < 0:
             raise ValueError(
                 f"{op_name}: `shape` must be a tuple of ints >= 0. Received: shape={shape!r}"
             )
-    return tuple(int(d) for d in dims)
+    return tuple(None if d is None else int(d) for d in dims)
 
 
 def _check_dtype(dtype, op_name: str, kind: str) -> str:
@@ -324,7 +427,13 @@ def _check_number(value, name: str, op_name: str) -> float:
 
 def _draw(op, op_name, shape, dtype, seed, **params):
     attrs = {"shape": _check_shape(shape, op_name), "dtype": dtype}
-    return apply(op, (), {**attrs, "seed": _seed_source(seed, op_name), **params})
+    attrs = {**attrs, "seed": _seed_source(seed, op_name), **params}
+    if any(d is None for d in attrs["shape"]):
+        # Unknown dims (`ops.shape(x)[0]` of an `Input`): a node of the graph being built,
+        # drawn when that graph runs with known sizes.
+        with symbolic_scope():
+            return apply(op, (), attrs)
+    return apply(op, (), attrs)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
@@ -409,6 +518,30 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
             f"Received: minval={minval}, maxval={maxval}"
         )
     return _draw(_RANDINT, "randint", shape, dtype, seed, minval=minval, maxval=maxval)
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """Draws `num_samples` class indices per row of `logits` (shape `(batch, classes)`),
+    class `j` of a row with probability `softmax(logits)[j]`; returns `(batch, num_samples)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> logits = np.array([[-30.0, 30.0, -30.0], [0.0, 0.0, 0.0]])
+        >>> samples = keras.random.categorical(logits, 4, seed=1).numpy()
+        >>> samples.shape, samples[0].tolist()
+        ((2, 4), [1, 1, 1, 1])
+    """
+    if not _is_int(num_samples) or num_samples < 0:
+        raise ValueError(
+            f"categorical: `num_samples` must be an int >= 0. Received: num_samples={num_samples!r}"
+        )
+    dtype = _check_dtype("int32" if dtype is None else dtype, "categorical", "int")
+    logits = convert(logits)
+    if not dt.is_float(logits.dtype):
+        logits = cast(logits, config.floatx())
+    attrs = {"num_samples": int(num_samples), "dtype": dtype}
+    return apply(_CATEGORICAL, (logits,), {**attrs, "seed": _seed_source(seed, "categorical")})
 
 
 def _noise_shape(noise_shape, input_shape: tuple) -> tuple:

@@ -21,7 +21,7 @@ from backend import nest
 from backend.dtypes import is_float, standardize_dtype
 from backend.ops import cast, convert_to_tensor
 from backend.ops.shape import identity
-from backend.tensor import SymbolicTensor, Tensor
+from backend.tensor import SymbolicTensor, Tensor, building_graph
 from backend.variables import Variable
 
 from .. import initializers
@@ -357,7 +357,11 @@ class Layer:
         _context.training.append(training)
         _context.path.append(self.name)
         try:
-            outputs = self.call(*args, **kwargs)
+            if symbolic:
+                with building_graph():
+                    outputs = self.call(*args, **kwargs)
+            else:
+                outputs = self.call(*args, **kwargs)
         finally:
             _context.path.pop()
             _context.training.pop()

@@ -14,6 +14,7 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
+from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
 from .functional import map_graph, run_graph
 
@@ -41,7 +42,6 @@ class Model(Trainer, Layer):
         self._inference = None
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
-        self._in_step = False
         if self._functional:
             if inputs is None or outputs is None:
                 raise ValueError("A functional Model needs both `inputs` and `outputs`.")
@@ -181,7 +181,7 @@ class Model(Trainer, Layer):
     def _can_use_inference_plan(self, args, kwargs) -> bool:
         if not self.built or len(args) != 1 or kwargs.get("training") or active_tapes():
             return False
-        if self._in_step:  # a train/test/predict step runs the layers itself
+        if in_step():  # a train/test/predict step runs the layers itself
             return False
         if in_symbolic_scope() or set(kwargs) - {"training"}:
             return False
