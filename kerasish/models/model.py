@@ -78,6 +78,24 @@ class Model(Trainer, Layer):
         return list(self._layers)
 
     @property
+    def input(self):
+        """The model's input tensor(s), in the structure it was built with."""
+        return self._graph_tensors("_input_struct", "input")
+
+    @property
+    def output(self):
+        """The model's output tensor(s), in the structure it was built with."""
+        return self._graph_tensors("_output_struct", "output")
+
+    def _graph_tensors(self, attr: str, what: str):
+        if not self._functional:
+            raise AttributeError(
+                f"Model '{self.name}' has no {what} tensor: only a functional model or a built "
+                "Sequential has one (a subclassed model computes in call())."
+            )
+        return getattr(self, attr)
+
+    @property
     def input_shape(self):
         """The shape of the input (a list of shapes for several), once the model is built."""
         return self._shapes_of(getattr(self, "inputs", None), "input_shape")
