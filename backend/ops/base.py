@@ -130,6 +130,12 @@ def convert(x, dtype=None):
 
             return cast(x, dtype)
         return x
+    if isinstance(x, (list, tuple)) and any(isinstance(v, TensorTypes) for v in x):
+        # A list holding tensors (`ops.sum(model.losses)`) is stacked, so a gradient reaches
+        # each entry and symbolic entries work.
+        from .shape import stack
+
+        return stack([convert(v, dtype) for v in x])
     return Tensor(dt.to_array(x, dtype))
 
 
