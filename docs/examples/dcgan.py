@@ -33,7 +33,7 @@ def make_discriminator():
             layers.LeakyReLU(0.2),
             layers.Flatten(),
             layers.Dropout(0.2),
-            layers.Dense(1),  # a logit: real > 0 > fake
+            layers.Dense(1),  # a logit: above 0 for "generated", below for "real"
         ],
         name="discriminator",
     )
@@ -111,15 +111,16 @@ class GAN(keras.Model):
         return {"d_loss": self.d_loss_metric.result(), "g_loss": self.g_loss_metric.result()}
 
 
-def image_grid(images, columns=8):
-    """(n, h, w, 1) images tiled into one (rows * h, columns * w) array, 1-pixel gaps."""
+def image_grid(images, columns=8, zoom=4):
+    """(n, h, w, 1) images tiled into one grey image, `columns` wide with 1-pixel gaps, each
+    pixel drawn as a `zoom` x `zoom` square (8x8 digits are tiny on screen)."""
     n, h, w = images.shape[:3]
     rows = -(-n // columns)
     grid = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), images.min(), images.dtype)
     for i, image in enumerate(images[..., 0]):
         r, c = divmod(i, columns)
         grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
-    return grid
+    return np.kron(grid, np.ones((zoom, zoom), grid.dtype))
 
 
 def write_png(path, grid):

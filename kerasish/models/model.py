@@ -217,12 +217,16 @@ class Model(Trainer, Layer):
 
             def infer(*flat):
                 out = Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
-                self._clear_losses()  # losses added while tracing belong to no step
-                return out
+                added = _added_losses(self)  # add_loss values of this call, as outputs
+                self._clear_losses()  # the traced ones belong to no call
+                return out, added
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out = function(*[self._cast_input(x) for x in flat])
+        out, added = function(*[self._cast_input(x) for x in flat])
+        # `model.losses` after `model(x)` holds what the layers added in this call.
+        self._clear_losses()
+        self._added_losses = [Tensor(np.asarray(v)) for v in added]
         return nest.pack(out, iter([Tensor(o) for o in nest.flatten(out)]))
 
     def _cast_input(self, x):
@@ -230,6 +234,18 @@ class Model(Trainer, Layer):
         if array.dtype.kind == "f" and dtype_name(array.dtype) != self.dtype:
             return array.astype(self.dtype)
         return array
+
+
+def _added_losses(layer, seen=None) -> list:
+    """The `add_loss` values of `layer` and the layers under it (each layer once)."""
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return []
+    seen.add(id(layer))
+    out = list(layer._added_losses)
+    for sub in layer._layers:
+        out += _added_losses(sub, seen)
+    return out
 
 
 def _check_input_shape(model_name: str, value, spec) -> None:
