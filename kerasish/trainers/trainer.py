@@ -295,7 +295,9 @@ class Trainer:
                 def flat_step(*flat):
                     # Only called while tracing: the step sees the compile-time flags.
                     with compiled_trainable_state(self):
-                        return self._call_step(kind, nest.pack(template, iter(flat)))
+                        result = self._call_step(kind, nest.pack(template, iter(flat)))
+                    self._clear_losses()  # symbolic values, of no call a user can see
+                    return result
 
                 fn = self._step_fns[key] = compiler.function(flat_step)
             result = fn(*nest.flatten(data))

@@ -71,7 +71,9 @@ def _to_pixels(x, data_format: str, scale: bool) -> np.ndarray:
         if top > 0:
             x = x / top
         x = x * 255.0
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    # Truncated to integers as Keras' `astype("uint8")`, but clipped first (Keras wraps
+    # values outside 0..255 around).
+    return np.clip(x, 0, 255).astype(np.uint8)
 
 
 def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs) -> None:
