@@ -54,7 +54,8 @@ MODULES = [
     "kerasish.layers.convolutional", "kerasish.layers.conv_transpose",
     "kerasish.layers.depthwise_separable", "kerasish.layers.pooling",
     "kerasish.layers.normalization", "kerasish.layers.spatial",
-    "backend.ops.nn", "backend.random", "kerasish.ops", "kerasish.datasets.digits",
+    "backend.ops.nn", "backend.random", "backend.seeds", "kerasish.ops",
+    "kerasish.datasets.digits",
     "kerasish.utils.image_utils", "kerasish.trainers.trainer",
 ]  # fmt: skip
 
