@@ -89,8 +89,9 @@ class GAN(keras.Model):
         labels = labels + 0.05 * keras.random.uniform(ops.shape(labels), seed=self.seed_generator)
         with keras.GradientTape() as tape:
             d_loss = self.loss_fn(labels, self.discriminator(images, training=True))
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        weights = self.discriminator.trainable_weights
+        grads = tape.gradient(d_loss, weights)
+        self.d_optimizer.apply_gradients(zip(grads, weights, strict=True))
         return d_loss
 
     def g_step(self, batch_size):
@@ -100,7 +101,7 @@ class GAN(keras.Model):
             predictions = self.discriminator(self.generator(z, training=True))
             g_loss = self.loss_fn(ops.zeros((batch_size, 1)), predictions)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights, strict=True))
         return g_loss
 
     def train_step(self, real_images):
@@ -162,16 +163,23 @@ def make_gan():
     return gan
 
 
-def main(epochs=50, directory="dcgan_images"):
+def main(make_model=make_gan, epochs=50, directory="dcgan_images"):
+    """Trains a model from `make_model` on all the digits, writing a grid each epoch."""
     keras.utils.set_random_seed(0)
-    gan = make_gan()
-    gan.fit(load_images(), batch_size=32, epochs=epochs, callbacks=[GANMonitor(directory)])
-    return gan
+    model = make_model()
+    model.fit(load_images(), batch_size=32, epochs=epochs, callbacks=[GANMonitor(directory)])
+    return model
+
+
+def command_line(description, make_model, epochs, directory):
+    """`main`, with `--epochs` and `--out` (the folder of the PNGs) read from the command
+    line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--out", default=directory, help="where the PNGs go")
+    args = parser.parse_args()
+    return main(make_model, args.epochs, args.out)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--out", default="dcgan_images", help="where the PNGs go")
-    args = parser.parse_args()
-    main(args.epochs, args.out)
+    command_line(__doc__.splitlines()[0], make_gan, epochs=50, directory="dcgan_images")

@@ -88,7 +88,7 @@ class VAE(keras.Model):
             kl_loss = ops.sum(self.losses)  # what Sampling added in this call
             total_loss = rec_loss + kl_loss
         grads = tape.gradient(total_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         self.total_loss_tracker.update_state(total_loss)
         self.reconstruction_loss_tracker.update_state(rec_loss)
         self.kl_loss_tracker.update_state(kl_loss)

@@ -7,14 +7,13 @@ Run it with `python docs/examples/wgan_gp.py` (about 40 epochs; `--epochs N` for
 The page docs/wgan_gp.md walks through the same code.
 """
 
-import argparse
+# The data, the networks, the image callback and the training loop are the DCGAN example's:
+# the discriminator (no BatchNormalization: the penalty is per image) serves as the critic,
+# its Dense(1) a score.
+from dcgan import LATENT_DIM, command_line, make_discriminator, make_generator
 
 import kerasish as keras
 from kerasish import ops
-
-# The data, the networks and the image callback are the DCGAN example's: the discriminator
-# (no BatchNormalization: the penalty is per image) serves as the critic, its Dense(1) a score.
-from dcgan import LATENT_DIM, GANMonitor, load_images, make_discriminator, make_generator
 
 
 class WGAN(keras.Model):
@@ -58,12 +57,12 @@ class WGAN(keras.Model):
                 gp = self.gradient_penalty(real_images, fake_images)
                 c_total = c_loss + self.gp_weight * gp
             grads = tape.gradient(c_total, self.critic.trainable_weights)
-            self.c_optimizer.apply_gradients(zip(grads, self.critic.trainable_weights))
+            self.c_optimizer.apply_gradients(zip(grads, self.critic.trainable_weights, strict=True))
         z = keras.random.normal((batch_size, self.latent_dim))
         with keras.GradientTape() as tape:
             g_loss = -ops.mean(self.critic(self.generator(z, training=True), training=True))
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights, strict=True))
         return {"c_loss": c_loss, "gp": gp, "g_loss": g_loss}
 
 
@@ -76,16 +75,5 @@ def make_wgan():
     return wgan
 
 
-def main(epochs=40, directory="wgan_gp_images"):
-    keras.utils.set_random_seed(0)
-    wgan = make_wgan()
-    wgan.fit(load_images(), batch_size=32, epochs=epochs, callbacks=[GANMonitor(directory)])
-    return wgan
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--out", default="wgan_gp_images", help="where the PNGs go")
-    args = parser.parse_args()
-    main(args.epochs, args.out)
+    command_line(__doc__.splitlines()[0], make_wgan, epochs=40, directory="wgan_gp_images")

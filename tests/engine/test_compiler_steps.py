@@ -1,6 +1,8 @@
 """What a compiled training step relies on in the compiler: random draws keyed in program
 order, and reads of a Variable after its assignment."""
 
+from functools import partial
+
 import numpy as np
 
 from backend import GradientTape, Variable, compiler, ops
@@ -69,8 +71,8 @@ def test_a_read_after_an_assignment_is_a_fresh_value_of_the_variable():
     results = []
     for compile_it in (False, True):
         w_d, w_g = Variable(d0), Variable(g0)
-        step = compiler.function(lambda z: _gan_like(w_d, w_g, z)) if compile_it else None
-        out = step(z) if compile_it else _gan_like(w_d, w_g, z)
+        step = partial(_gan_like, w_d, w_g)
+        out = compiler.function(step)(z) if compile_it else step(z)
         results.append([np.asarray(o) for o in out] + [w_d.numpy()])
     # By hand: g_loss = sum(z @ w_g @ w_d') with w_d' the updated value, a constant for it.
     d_new = d0 - 0.1 * 2 * (z @ g0).T @ (z @ g0 @ d0)

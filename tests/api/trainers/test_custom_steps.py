@@ -50,9 +50,7 @@ def test_train_step_receives_what_fit_got(fit_args, expected, eager):
     sw = rest[1] if len(rest) > 1 else None
     model.fit(x, y, sample_weight=sw, batch_size=20, epochs=1, verbose=0)
     if eager:  # eager steps see Tensors where the traced one sees symbolic tensors
-        expected = (
-            expected if expected == "array" else tuple("ndarray" for _ in expected)
-        )
+        expected = expected if expected == "array" else tuple("ndarray" for _ in expected)
     assert model.seen[0] == expected
     assert len(model.seen) == (2 if eager else 1)  # traced once, run twice
 
@@ -81,7 +79,7 @@ class ComputeLossModel(keras.Model):
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
         grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
 
@@ -94,7 +92,7 @@ class MetricsLoopModel(keras.Model):
             y_pred = self(x, training=True)
             loss = self.compute_loss(y=y, y_pred=y_pred)
         grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         for metric in self.metrics:
             if metric.name == "loss":
                 metric.update_state(loss)
@@ -164,7 +162,7 @@ class TwoOptimizers(keras.Model):
         for part, optimizer in ((self.encoder, self.encoder_optimizer),
                                 (self.decoder, self.decoder_optimizer)):  # fmt: skip
             grads = tape.gradient(error, part.trainable_weights)
-            optimizer.apply_gradients(zip(grads, part.trainable_weights))
+            optimizer.apply_gradients(zip(grads, part.trainable_weights, strict=True))
         self.error.update_state(error)
         self.steps.update_state(1.0)
         return {"error": self.error.result(), "steps": self.steps.result()}
@@ -184,7 +182,7 @@ def test_model_without_call_trains_with_two_optimizers(eager):
     # The attribute metrics are reset each epoch: 5 steps per epoch, not a running count.
     assert history.history["steps"] == [5.0, 5.0, 5.0]
     assert history.history["error"][-1] < history.history["error"][0]
-    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights, strict=True))
     assert model.encoder_optimizer.iterations.numpy() == 15
     with pytest.raises(NotImplementedError, match="call"):
         model(X)
@@ -302,7 +300,7 @@ class BadApply(keras.Model):
     [
         (lambda g, v: [g, v], TypeError, r"a list of gradients and a list of variables"),
         (lambda g, v: [(v[0], g[0])], TypeError, r"pairs.*\(Variable, "),
-        (lambda g, v: zip(g, v[::-1]), ValueError, r"gradient for '.*' has shape"),
+        (lambda g, v: zip(g, v[::-1], strict=True), ValueError, r"gradient for '.*' has shape"),
     ],
 )
 def test_apply_gradients_with_mismatched_lists_is_a_clear_error(pairs, error, match, eager):

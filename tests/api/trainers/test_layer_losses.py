@@ -83,7 +83,7 @@ class CustomStep(keras.Model):
             mse = ops.mean(ops.square(prediction - y))
             total = mse + sum(ops.sum(loss) for loss in self.losses)  # one is not a scalar
         grads = tape.gradient(total, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
         return {"total": total, "mse": mse}
 
 

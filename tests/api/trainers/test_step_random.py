@@ -2,7 +2,6 @@
 compiled and eager, reproducible under set_random_seed."""
 
 import numpy as np
-import pytest
 
 import kerasish as keras
 from kerasish import layers, ops
@@ -33,9 +32,7 @@ class Drawing(keras.Model):
             "uniform_gen": keras.random.uniform((n, 2), seed=self.gen),
             "truncated_gen": keras.random.truncated_normal((n, 2), seed=self.gen),
             "randint_none": ops.cast(keras.random.randint((n, 2), 0, 100), "float32"),
-            "categorical_none": ops.cast(
-                keras.random.categorical(ops.zeros((n, 3)), 3), "float32"
-            ),
+            "categorical_none": ops.cast(keras.random.categorical(ops.zeros((n, 3)), 3), "float32"),
             "shuffle_gen": ops.cast(
                 keras.random.shuffle(ops.reshape(ops.arange(n * 2), (n, 2)), seed=self.gen),
                 "float32",
@@ -120,7 +117,7 @@ class NoisyStep(keras.Model):
         with keras.GradientTape() as tape:
             loss = ops.mean(ops.square(self.net(x, training=True) - y))
         grads = tape.gradient(loss, self.net.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.net.trainable_weights))
+        self.optimizer.apply_gradients(zip(grads, self.net.trainable_weights, strict=True))
         return {"loss": loss}
 
 
