@@ -2,11 +2,15 @@
 and weight regularizers, in the default step, a custom step, compiled and eager; checked
 against the same sums in numpy."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import kerasish as keras
 from kerasish import layers, ops
+
+GOLDENS = Path(__file__).resolve().parents[2] / "fixtures" / "keras_goldens" / "layer_losses.npz"
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(8, 3)).astype("float32")
@@ -26,6 +30,7 @@ class AddsLoss(layers.Layer):
 
 
 def make_model():
+    """The model `tools/keras_goldens/record_layer_losses.py` records in Keras."""
     keras.utils.set_random_seed(0)
     inputs = keras.Input((3,))
     h = layers.Dense(
@@ -121,3 +126,23 @@ def test_no_loss_at_all_is_a_clear_error():
     model.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="has no loss"):
         model.train_on_batch(X, Y)
+
+
+@pytest.mark.parametrize("eager", [False, True])
+def test_layer_losses_match_keras(eager):
+    recorded = np.load(GOLDENS)
+    model = make_model()
+    model.set_weights([recorded[f"init_w{i}"] for i in range(4)])
+    x, y = recorded["x"], recorded["y"]
+    model(x)
+    np.testing.assert_allclose(
+        sorted(float(ops.sum(v)) for v in model.losses), sorted(recorded["call_losses"]),
+        rtol=1e-5,
+    )  # fmt: skip
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=eager)
+    for step in (1, 2, 3):
+        loss = model.train_on_batch(x, y)
+        np.testing.assert_allclose(loss, recorded["train_on_batch"][step - 1], rtol=1e-5)
+        for i, w in enumerate(model.get_weights()):
+            np.testing.assert_allclose(w, recorded[f"step{step}_w{i}"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), recorded["evaluate"][0], rtol=1e-5)
