@@ -82,3 +82,24 @@ def test_a_read_after_an_assignment_is_a_fresh_value_of_the_variable():
         np.testing.assert_allclose(w_d, d_new, rtol=1e-5)
         np.testing.assert_allclose(grad_g, expected_g, rtol=1e-5)  # not through the update
         np.testing.assert_allclose(grad_d, expected_d, rtol=1e-5)  # reaches the Variable
+
+
+def test_reads_after_assignments_stay_inside_one_fused_update():
+    # An Adam-like update reads m and v after assigning them: the reads add no pass of their
+    # own, and m, v and w are still written by one fused kernel.
+    w, m, v = (Variable(np.full(8, value, "float32")) for value in (1.0, 0.5, 0.25))
+
+    def update(g):
+        m.assign(ops.add(ops.multiply(m, 0.9), ops.multiply(g, 0.1)))
+        v.assign(ops.add(ops.multiply(v, 0.99), ops.multiply(ops.square(g), 0.01)))
+        w.assign(ops.subtract(w, ops.divide(m, ops.add(ops.sqrt(v), 1e-7))))
+        return []
+
+    step = compiler.function(update)
+    g = np.linspace(-1, 1, 8).astype("float32")
+    names = step.plan_for(g).describe()
+    assert len(names) == 1 and names[0].startswith("fused[") and "stop_gradient" in names[0]
+    step(g)
+    m_new = 0.5 * 0.9 + g * 0.1
+    v_new = 0.25 * 0.99 + g**2 * 0.01
+    np.testing.assert_allclose(w.numpy(), 1.0 - m_new / (np.sqrt(v_new) + 1e-7), rtol=1e-6)
