@@ -88,7 +88,7 @@ class Lambda(Layer):
             params = {}
         self._function_takes_mask = "mask" in params
         self._function_takes_training = "training" in params
-        self.supports_masking = True
+        self.supports_masking = mask is not None  # as Keras: no `mask`, no output mask
         self.built = True
 
     def call(self, inputs, mask=None, training=None):

@@ -14,6 +14,7 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
+from ..trainers.data_adapter import reject_text
 from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
 from .functional import map_graph, run_graph
@@ -192,6 +193,8 @@ class Model(Trainer, Layer):
     # ---- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        if args and not isinstance(args[0], SymbolicTensor):
+            reject_text(self, self.align_inputs(args[0]))
         if self._can_use_inference_plan(args, kwargs):
             return self._run_inference_plan(args[0])
         return super().__call__(*args, **kwargs)
@@ -219,15 +222,20 @@ class Model(Trainer, Layer):
                 out = Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
                 added = _added_losses(self)  # add_loss values of this call, as outputs
                 self._clear_losses()  # the traced ones belong to no call
-                return out, added
+                # The outputs' masks are computed in the same Plan and handed back with them.
+                return out, [getattr(o, "_mask", None) for o in nest.flatten(out)], added
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out, added = function(*[self._cast_input(x) for x in flat])
+        out, masks, added = function(*[self._cast_input(x) for x in flat])
         # `model.losses` after `model(x)` holds what the layers added in this call.
         self._clear_losses()
         self._added_losses = [Tensor(np.asarray(v)) for v in added]
-        return nest.pack(out, iter([Tensor(o) for o in nest.flatten(out)]))
+        tensors = [Tensor(o) for o in nest.flatten(out)]
+        for tensor, mask in zip(tensors, masks, strict=True):
+            if mask is not None:
+                tensor._mask = Tensor(mask)
+        return nest.pack(out, iter(tensors))
 
     def _cast_input(self, x):
         array = x._value if isinstance(x, Tensor) else x

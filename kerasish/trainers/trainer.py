@@ -232,6 +232,7 @@ class Trainer:
 
     def _cast_x(self, x):
         x = self.align_inputs(x)
+        da.reject_text(self, x)
         inputs = getattr(self, "inputs", None)
         flat = nest.flatten(x)
         if inputs and len(inputs) == len(flat):
@@ -326,22 +327,19 @@ class Trainer:
             )
         verbose = 1 if verbose == "auto" else int(verbose)
         if validation_split and validation_data is None:
-            arrays = (
-                da.to_arrays(x, "x"),
-                da.to_arrays(y, "y"),
-                da.to_arrays(sample_weight, "sample_weight"),
+            (x, y, sample_weight), validation_data = da.split_validation(
+                x, y, sample_weight, validation_split
             )
-            (x, y, sample_weight), validation_data = da.split_validation(*arrays, validation_split)
         y_arrays = da.to_arrays(y, "y")
         sample_weight = da.class_weights_to_sample_weights(
             y_arrays, class_weight, da.to_arrays(sample_weight, "sample_weight")
         )
-        batches = da.make_batches(x, y_arrays, sample_weight, batch_size, shuffle, steps_per_epoch)
+        batches = da.make_batches(x, y_arrays, sample_weight, batch_size, shuffle, steps_per_epoch,
+                                  class_weight=class_weight)  # fmt: skip
         val = None
         if validation_data is not None:
-            vx, vy, vsw = da.unpack(tuple(validation_data))
-            val = da.make_batches(
-                vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps
+            val = da.make_validation_batches(
+                validation_data, validation_batch_size or batch_size, validation_steps
             )
 
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
@@ -359,6 +357,8 @@ class Trainer:
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            if getattr(batches, "ran_out", False):  # a generator with nothing left
+                break
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_batches(val)
@@ -409,10 +409,19 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x`, batch by batch, as numpy arrays."""
+        from ..callbacks import CallbackList
+
+        verbose = 1 if verbose == "auto" else int(verbose)
         batches = da.make_batches(x, None, None, batch_size, False, steps)
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list.on_predict_begin()
         outputs = []
-        for batch in batches:
+        for step, batch in enumerate(batches):
+            callback_list.on_predict_batch_begin(step)
             outputs.append(self._run_step("predict", (batch[0], None, None)))
+            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        callback_list.on_predict_end()
         if not outputs:
             raise ValueError("predict() received no data.")
         flat = [

@@ -56,6 +56,11 @@ MODULES = [
     "kerasish.layers.normalization", "kerasish.layers.spatial",
     "backend.ops.nn", "backend.random", "backend.seeds", "kerasish.ops",
     "kerasish.datasets.digits",
+    "kerasish.utils.progbar", "kerasish.callbacks.tensorboard", "kerasish.utils.dataset_utils",
+    "kerasish.config", "kerasish.utils.file_utils", "kerasish.datasets.mnist",
+    "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
+    "kerasish.layers.image_augmentation", "kerasish.layers.image_resizing",
+    "backend.ops.image_transform", "kerasish.utils.plotting", "kerasish.utils.image_dataset",
     "kerasish.utils.image_utils", "kerasish.trainers.trainer",
 ]  # fmt: skip
 
