@@ -55,12 +55,14 @@ def test_train_step_receives_what_fit_got(fit_args, expected, eager):
     assert len(model.seen) == (2 if eager else 1)  # traced once, run twice
 
 
-def test_a_tuple_x_alone_arrives_wrapped():
+@pytest.mark.parametrize("several", [(X, X), [X, X]])
+def test_several_inputs_alone_arrive_wrapped(several):
     model = dense_model(Recorder)
     model.seen = []
     model.compile(run_eagerly=True)
-    model.fit((X, X), batch_size=40, epochs=1, verbose=0)
-    assert model.seen == [("tuple",)]  # (x,) so that `x, y = data` cannot misread it
+    model.fit(several, batch_size=40, epochs=1, verbose=0)
+    # (x,), so that `x, y = data` cannot misread the two inputs as inputs and targets.
+    assert model.seen == [(type(several).__name__,)]
 
 
 def _unpack(data):
