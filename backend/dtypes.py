@@ -15,6 +15,10 @@ from . import config
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 ALL_DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
+# Keras' name for text data. Only symbolic model inputs carry it: text goes through layers
+# that compute with numpy before the traced graph (TextVectorization, StringLookup), and no
+# op accepts it.
+STRING = "string"
 
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 
@@ -29,6 +33,8 @@ def standardize_dtype(dtype) -> str:
         return "int32"
     if dtype is bool:
         return "bool"
+    if dtype is str or (isinstance(dtype, str) and dtype in (STRING, "str")):
+        return STRING
     if isinstance(dtype, str):
         name = _ALIASES.get(dtype, dtype)
     else:

@@ -6,9 +6,10 @@
 Array and Tensor arguments are the traced function's data (a new shape or dtype is a new
 signature, so a new Plan, but never a new kernel: kernels are shape-generic); any other
 argument is static and part of the signature. Each function keeps its most recently used
-`config.plan_cache_size()` Plans and drops the least recently used beyond that. Outputs come back as fresh numpy arrays in
-the structure the function returned. Plans run under one lock: Numba's threading layers
-are not safe for two Python threads running parallel kernels at once.
+`config.plan_cache_size()` Plans and drops the least recently used beyond that. Outputs
+come back as fresh numpy arrays in the structure the function returned. Plans run under one
+lock: Numba's threading layers are not safe for two Python threads running parallel kernels
+at once.
 """
 
 from __future__ import annotations

@@ -91,6 +91,15 @@ def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
 TRANSCENDENTAL = {"exp", "log", "log1p", "tanh", "sigmoid", "erf", "power"}
 
 
+#: The most nodes one fused kernel holds. A long chain (the sum of a weight's gradients over
+#: the steps of an unrolled recurrent layer: one add per step) is cut into runs of this many,
+#: which all have the same source and so share one compiled kernel, whatever the chain's
+#: length; a chain of N adds fused whole was a new kernel with N + 1 arguments for every
+#: sequence length (14 s to compile at 60 steps). Typical groups (an optimizer's update,
+#: an activation's gradient) are far smaller.
+MAX_GROUP_NODES = 32
+
+
 def fusable(node) -> bool:
     """Whether `node` may be part of a fused group."""
     if node.op.name in TRANSCENDENTAL:

@@ -214,6 +214,8 @@ class _Builder:
                 other_readers = consumers.get(id(x), 0) - 1
                 if other_readers and not (other_readers == 1 and id(x) in assigned):
                     continue
+                if len(members) + len(group_of[id(producer)][0]) >= fusion.MAX_GROUP_NODES:
+                    continue  # the producer's group stays a kernel of its own
                 inner, inner_extra = group_of.pop(id(producer))
                 members.extend(inner)
                 extra.extend(inner_extra)

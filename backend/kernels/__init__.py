@@ -1,4 +1,5 @@
-"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `optim`.
+"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `softmax`,
+`layer_norm`, `optim`.
 
 Importing this package imports Numba (the compiler does it lazily; `import backend` does not).
 Every kernel is made by `kernel` or `parallel_kernel`, which take all JIT flags from
@@ -144,12 +145,14 @@ from . import (  # noqa: E402
     depthwise,
     gather,
     gemm,
+    layer_norm,
     nn,
     norm,
     optim,
     pool,
     random,
     reduce,
+    softmax,
     winograd,
     winograd_grad,
     winograd_output,
@@ -157,7 +160,7 @@ from . import (  # noqa: E402
 
 __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
-    "conv_window", "depthwise", "dispatchers", "gather", "gemm",
-    "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
-    "random", "reduce", "winograd", "winograd_grad", "winograd_output",
+    "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
+    "launch_or_serial", "layer_norm", "nn", "norm", "optim", "parallel_kernel", "pool",
+    "random", "reduce", "softmax", "winograd", "winograd_grad", "winograd_output",
 ]  # fmt: skip

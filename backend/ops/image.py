@@ -199,4 +199,5 @@ def resize(
         out = cast(out, in_dtype)
     return out
 
+
 from .image_transform import affine_transform  # noqa: E402,F401  (ops.image.affine_transform)

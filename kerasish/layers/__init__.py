@@ -1,6 +1,7 @@
 """`kerasish.layers`: the layers (more arrive with each issue)."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer
@@ -16,6 +17,8 @@ from .image_augmentation import (
 from .image_resizing import CenterCrop, RandomCrop, Resizing
 from .lambda_layer import Lambda
 from .layer import Layer
+from .lookup import IntegerLookup, StringLookup
+from .layer_normalization import LayerNormalization, UnitNormalization
 from .masking import Masking
 from .merging import (
     Add,
@@ -35,6 +38,7 @@ from .merging import (
     multiply,
     subtract,
 )
+from .multi_head_attention import MultiHeadAttention
 from .noise import GaussianDropout, GaussianNoise
 from .normalization import BatchNormalization, GroupNormalization
 from .pooling import (
@@ -72,6 +76,7 @@ from .spatial import (
     ZeroPadding1D,
     ZeroPadding2D,
 )
+from .text_vectorization import TextVectorization
 
 __all__ = [
     "Activation", "ActivityRegularization", "Add", "Average", "Concatenate", "Dense", "Dot",
@@ -95,4 +100,9 @@ __all__ = [
     # image preprocessing and augmentation
     "CenterCrop", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
     "RandomTranslation", "RandomZoom", "Resizing",
+    # text preprocessing
+    "IntegerLookup", "StringLookup", "TextVectorization",
+    # normalization and attention for sequence models
+    "AdditiveAttention", "Attention", "LayerNormalization", "MultiHeadAttention",
+    "UnitNormalization",
 ]  # fmt: skip

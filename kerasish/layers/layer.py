@@ -384,6 +384,8 @@ class Layer:
         inputs = self._convert_inputs(args[0])
         args = (inputs, *args[1:])
         symbolic = any(isinstance(x, SymbolicTensor) for x in nest.flatten(inputs))
+        if symbolic and not getattr(self, "runs_on_data", False):
+            _reject_strings(self, inputs)
         self._maybe_build(inputs)
         recorded = {k: v for k, v in kwargs.items() if k != "training"}  # as the caller gave
         previous_mask = fill_masks(self, args, kwargs)
@@ -458,6 +460,16 @@ def _own(x):
     out = identity(x)
     out._mask = x._mask
     return out
+
+
+def _reject_strings(layer, inputs) -> None:
+    for x in nest.flatten(inputs):
+        if isinstance(x, SymbolicTensor) and x.dtype == "string":
+            raise ValueError(
+                f"Layer '{layer.name}' computes on numbers. Received: a string input "
+                f"(shape {x.shape}). Turn strings into numbers first with TextVectorization "
+                "or StringLookup."
+            )
 
 
 def _is_tensor_like(x) -> bool:

@@ -17,6 +17,7 @@ from ..layers.layer import Layer, unique_name
 from ..trainers.data_adapter import reject_text
 from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
+from .data_front import DataFront
 from .functional import map_graph, run_graph
 
 
@@ -40,6 +41,7 @@ class Model(Trainer, Layer):
             kwargs["name"] = unique_name("functional")  # Keras 3 names functional models so
         super().__init__(**kwargs)
         self._functional = inputs is not None or outputs is not None
+        self._data_front = None  # the data layers run eagerly before the compiled part
         self._inference = None
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
@@ -67,6 +69,7 @@ class Model(Trainer, Layer):
         if duplicates:
             raise ValueError(f"All layers of a model need unique names. Duplicated: {duplicates}")
         self._graph_layers = ordered
+        self._data_front = DataFront.find(self.name, self.inputs, self.outputs, self._nodes)
         for layer in ordered:
             if layer not in self._layers:
                 self._layers.append(layer)
@@ -133,14 +136,24 @@ class Model(Trainer, Layer):
             raise NotImplementedError(
                 f"Model '{self.name}': a subclassed Model must define call()."
             )
+        front = self._data_front
+        if front is not None and front.is_feeding_core:  # the front has run: core inputs
+            values = nest.flatten(inputs)
+            lookup = run_graph(front.core_nodes, front.core_inputs, values, training=training)
+            return nest.pack(self._output_struct, iter([lookup(o) for o in self.outputs]))
         values = nest.flatten(self.align_inputs(inputs))
         if len(values) != len(self.inputs):
             raise ValueError(
                 f"Model '{self.name}' expects {len(self.inputs)} input(s). Received: {len(values)}"
             )
         for value, spec in zip(values, self.inputs, strict=True):
-            _check_input_shape(self.name, value, spec)
-        lookup = run_graph(self._nodes, self.inputs, values, training=training)
+            if spec.dtype != "string":  # the front checks string inputs
+                _check_input_shape(self.name, value, spec)
+        if front is not None:
+            values = front.run(values)
+            lookup = run_graph(front.core_nodes, front.core_inputs, values, training=training)
+        else:
+            lookup = run_graph(self._nodes, self.inputs, values, training=training)
         return nest.pack(self._output_struct, iter([lookup(o) for o in self.outputs]))
 
     def align_inputs(self, inputs):
@@ -193,11 +206,19 @@ class Model(Trainer, Layer):
     # ---- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        front = self._data_front
+        if front is not None and args and not front.is_feeding_core:
+            args = (front.as_arrays(args[0], len(self.inputs) == 1), *args[1:])
         if args and not isinstance(args[0], SymbolicTensor):
             reject_text(self, self.align_inputs(args[0]))
         if self._can_use_inference_plan(args, kwargs):
             return self._run_inference_plan(args[0])
         return super().__call__(*args, **kwargs)
+
+    def _convert_inputs(self, inputs):
+        if self._data_front is not None:
+            return inputs  # strings stay numpy; the layers convert what they receive
+        return super()._convert_inputs(inputs)
 
     def _can_use_inference_plan(self, args, kwargs) -> bool:
         if not self.built or len(args) != 1 or kwargs.get("training") or active_tapes():
@@ -211,6 +232,14 @@ class Model(Trainer, Layer):
 
     def _run_inference_plan(self, inputs):
         inputs = self.align_inputs(inputs)
+        front = self._data_front
+        if front is not None:
+            core_inputs = front.run(nest.flatten(inputs))
+            with front.feeding_core():
+                return self._run_inference_function(core_inputs)
+        return self._run_inference_function(inputs)
+
+    def _run_inference_function(self, inputs):
         if self._inference is None:
             self._inference = {}
         key = nest.structure_key(inputs)

@@ -232,8 +232,10 @@ class Trainer:
 
     def _cast_x(self, x):
         x = self.align_inputs(x)
-        da.reject_text(self, x)
-        inputs = getattr(self, "inputs", None)
+        front = getattr(self, "_data_front", None)
+        if front is None:  # a model with a front: its data layers check what they receive
+            da.reject_text(self, x)
+        inputs = front.core_inputs if front is not None else getattr(self, "inputs", None)
         flat = nest.flatten(x)
         if inputs and len(inputs) == len(flat):
             dtypes = [s.dtype for s in inputs]
@@ -278,7 +280,22 @@ class Trainer:
             for k, v in logs.items()
         }
 
+    def _strings_as_arrays(self, x):
+        """A string input's data given as a list of str becomes one array (not a list of
+        inputs)."""
+        front = getattr(self, "_data_front", None)
+        return x if front is None else front.as_arrays(x, len(self.inputs) == 1)
+
     def _run_step(self, kind: str, batch):
+        x, y, sw = batch
+        front = getattr(self, "_data_front", None)
+        if front is not None:  # the data layers (TextVectorization, ...) run on the batch here
+            x = front.run(nest.flatten(self.align_inputs(x)))
+            with front.feeding_core():
+                return self._run_core_step(kind, (x, y, sw))
+        return self._run_core_step(kind, (x, y, sw))
+
+    def _run_core_step(self, kind: str, batch):
         x, y, sw = batch
         data = da.pack(
             self._cast_x(x),
@@ -316,6 +333,7 @@ class Trainer:
         from ..callbacks import CallbackList, History
 
         self._assert_compiled("fit")
+        x = self._strings_as_arrays(x)
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(
                 "`validation_split` must be in [0, 1). Received: "
@@ -338,6 +356,9 @@ class Trainer:
                                   class_weight=class_weight)  # fmt: skip
         val = None
         if validation_data is not None:
+            if isinstance(validation_data, (tuple, list)) and validation_data:
+                vx, *rest = validation_data
+                validation_data = (self._strings_as_arrays(vx), *rest)
             val = da.make_validation_batches(
                 validation_data, validation_batch_size or batch_size, validation_steps
             )
@@ -398,6 +419,7 @@ class Trainer:
         from ..callbacks import CallbackList
 
         self._assert_compiled("evaluate")
+        x = self._strings_as_arrays(x)
         verbose = 1 if verbose == "auto" else int(verbose)
         batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -412,7 +434,7 @@ class Trainer:
         from ..callbacks import CallbackList
 
         verbose = 1 if verbose == "auto" else int(verbose)
-        batches = da.make_batches(x, None, None, batch_size, False, steps)
+        batches = da.make_batches(self._strings_as_arrays(x), None, None, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
         callback_list.on_predict_begin()
@@ -433,7 +455,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch (metrics reset first, as Keras)."""
         self._assert_compiled("train_on_batch")
-        x, y = da.to_arrays(x, "x"), da.to_arrays(y, "y")
+        x, y = da.to_arrays(self._strings_as_arrays(x), "x"), da.to_arrays(y, "y")
         sample_weight = da.class_weights_to_sample_weights(
             y, class_weight, da.to_arrays(sample_weight, "sample_weight")
         )
@@ -447,7 +469,7 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """One evaluation step on one batch (metrics reset first)."""
         self._assert_compiled("test_on_batch")
-        x, y = da.to_arrays(x, "x"), da.to_arrays(y, "y")
+        x, y = da.to_arrays(self._strings_as_arrays(x), "x"), da.to_arrays(y, "y")
         da.num_samples(x, y, da.to_arrays(sample_weight, "sample_weight"))
         self.reset_metrics()
         logs = self._run_step("test", (x, y, da.to_arrays(sample_weight, "sample_weight")))
@@ -455,4 +477,6 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch, as numpy arrays."""
-        return self._run_step("predict", (da.to_arrays(x, "x"), None, None))
+        return self._run_step(
+            "predict", (da.to_arrays(self._strings_as_arrays(x), "x"), None, None)
+        )

@@ -11,3 +11,5 @@ from .numerical_utils import normalize, to_categorical  # noqa: F401
 from .plotting import model_to_dot, plot_history, plot_model  # noqa: F401
 from .progbar import Progbar  # noqa: F401
 from .py_dataset import PyDataset, Sequence  # noqa: F401
+from .sequence_utils import pad_sequences  # noqa: F401
+from .timeseries_dataset import timeseries_dataset_from_array  # noqa: F401

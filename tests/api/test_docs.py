@@ -61,6 +61,11 @@ MODULES = [
     "kerasish.datasets.fashion_mnist", "kerasish.datasets.cifar10", "kerasish.datasets.imdb",
     "kerasish.layers.image_augmentation", "kerasish.layers.image_resizing",
     "backend.ops.image_transform", "kerasish.utils.plotting", "kerasish.utils.image_dataset",
+    "kerasish.layers.text_vectorization", "kerasish.layers.lookup",
+    "kerasish.layers.string_hashing", "kerasish.utils.sequence_utils",
+    "kerasish.utils.timeseries_dataset",
+    "backend.ops.softmax", "backend.ops.norm", "kerasish.layers.layer_normalization",
+    "kerasish.layers.attention", "kerasish.layers.multi_head_attention",
     "kerasish.utils.image_utils", "kerasish.trainers.trainer",
 ]  # fmt: skip
 

@@ -82,6 +82,28 @@ def test_plan_cache_keeps_the_most_recently_used_plans(monkeypatch):
         config.set_plan_cache_size(0)
 
 
+def test_long_elementwise_chains_run_as_shared_kernels_of_bounded_size():
+    from backend.compiler import fusion
+
+    def chain(*xs):  # the sum of a weight's gradients over the steps of an unrolled RNN
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total
+
+    for length in (70, 100):
+        xs = [rng.standard_normal(5).astype(np.float32) for _ in range(length)]
+        f = compiler.function(chain)
+        np.testing.assert_allclose(f(*xs), np.sum(xs, axis=0), rtol=1e-5)
+        names = f.plan_for(*xs).describe()
+        sizes = [name.count(",") + 1 for name in names]
+        assert max(sizes) == fusion.MAX_GROUP_NODES and sum(sizes) == length - 1
+    # Every full run has the same source: both lengths loaded one kernel for all their full runs.
+    argcount = {k: v.py_func.__code__.co_argcount for k, v in fusion._loaded.items()}
+    full_runs = {k for k, n in argcount.items() if n == fusion.MAX_GROUP_NODES + 3}
+    assert len(full_runs) == 1
+
+
 def test_unused_nodes_are_pruned_and_bias_relu_fuse_into_the_matmul_buffer():
     w = Variable(rng.standard_normal((5, 4)), dtype="float64")
     b = Variable(rng.standard_normal(4), dtype="float64")
