@@ -60,6 +60,8 @@ TEMPLATES = {
 def expression(node, args: list) -> str | None:
     """The scalar expression of an elementwise node, or None when it cannot be fused."""
     op = node.op
+    if op.name == "stop_gradient":  # the value itself (a read of an assigned Variable, say)
+        return args[0]
     if isinstance(op, CastOp):
         dtype = node.attrs["dtype"]
         return f"({args[0]} != 0)" if dtype == "bool" else f"np.{dtype}({args[0]})"

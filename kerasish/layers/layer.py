@@ -21,7 +21,7 @@ from backend import nest
 from backend.dtypes import is_float, standardize_dtype
 from backend.ops import cast, convert_to_tensor
 from backend.ops.shape import identity
-from backend.tensor import SymbolicTensor, Tensor
+from backend.tensor import SymbolicTensor, Tensor, building_graph
 from backend.variables import Variable
 
 from .. import initializers
@@ -225,6 +225,36 @@ class Layer:
     def non_trainable_variables(self) -> list:
         return self.non_trainable_weights
 
+    # ---- the tensors of its first call (transfer learning) --------------------------------
+
+    @property
+    def input(self):
+        """The input tensor(s) of the layer's first call on symbolic tensors (a list when
+        several), as Keras: what `Model(base.input, base.get_layer(name).output)` reads."""
+        return self._first_call_tensors("input")
+
+    @property
+    def output(self):
+        """The output tensor(s) of the layer's first call on symbolic tensors."""
+        return self._first_call_tensors("output")
+
+    @output.setter
+    def output(self, value) -> None:  # an InputLayer's own tensor
+        self.__dict__["_own_output"] = value
+
+    def _first_call_tensors(self, what: str):
+        own = self.__dict__.get("_own_output")
+        if own is not None:
+            return own
+        if not self._inbound_nodes:
+            raise ValueError(
+                f"Layer '{self.name}' has never been called on symbolic tensors (an Input or "
+                f"a built model's graph), so it has no defined {what}."
+            )
+        node = self._inbound_nodes[0]
+        tensors = node.input_tensors if what == "input" else node.output_tensors
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
     # ---- weights -----------------------------------------------------------------------------
 
     def add_weight(
@@ -370,7 +400,11 @@ class Layer:
         _context.training.append(training)
         _context.path.append(self.name)
         try:
-            outputs = self.call(*args, **kwargs)
+            if symbolic:
+                with building_graph():
+                    outputs = self.call(*args, **kwargs)
+            else:
+                outputs = self.call(*args, **kwargs)
         finally:
             _context.path.pop()
             _context.training.pop()

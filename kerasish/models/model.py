@@ -15,6 +15,7 @@ from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_
 
 from ..layers.layer import Layer, unique_name
 from ..trainers.data_adapter import reject_text
+from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
 from .data_front import DataFront
 from .functional import map_graph, run_graph
@@ -44,7 +45,6 @@ class Model(Trainer, Layer):
         self._inference = None
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
-        self._in_step = False
         if self._functional:
             if inputs is None or outputs is None:
                 raise ValueError("A functional Model needs both `inputs` and `outputs`.")
@@ -80,6 +80,24 @@ class Model(Trainer, Layer):
         if self._functional:
             return list(self._graph_layers)
         return list(self._layers)
+
+    @property
+    def input(self):
+        """The model's input tensor(s), in the structure it was built with."""
+        return self._graph_tensors("_input_struct", "input")
+
+    @property
+    def output(self):
+        """The model's output tensor(s), in the structure it was built with."""
+        return self._graph_tensors("_output_struct", "output")
+
+    def _graph_tensors(self, attr: str, what: str):
+        if not self._functional:
+            raise AttributeError(
+                f"Model '{self.name}' has no {what} tensor: only a functional model or a built "
+                "Sequential has one (a subclassed model computes in call())."
+            )
+        return getattr(self, attr)
 
     @property
     def input_shape(self):
@@ -205,7 +223,7 @@ class Model(Trainer, Layer):
     def _can_use_inference_plan(self, args, kwargs) -> bool:
         if not self.built or len(args) != 1 or kwargs.get("training") or active_tapes():
             return False
-        if self._in_step:  # a train/test/predict step runs the layers itself
+        if in_step():  # a train/test/predict step runs the layers itself
             return False
         if in_symbolic_scope() or set(kwargs) - {"training"}:
             return False
@@ -231,13 +249,17 @@ class Model(Trainer, Layer):
 
             def infer(*flat):
                 out = Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
-                self._clear_losses()  # losses added while tracing belong to no step
+                added = _added_losses(self)  # add_loss values of this call, as outputs
+                self._clear_losses()  # the traced ones belong to no call
                 # The outputs' masks are computed in the same Plan and handed back with them.
-                return out, [getattr(o, "_mask", None) for o in nest.flatten(out)]
+                return out, [getattr(o, "_mask", None) for o in nest.flatten(out)], added
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out, masks = function(*[self._cast_input(x) for x in flat])
+        out, masks, added = function(*[self._cast_input(x) for x in flat])
+        # `model.losses` after `model(x)` holds what the layers added in this call.
+        self._clear_losses()
+        self._added_losses = [Tensor(np.asarray(v)) for v in added]
         tensors = [Tensor(o) for o in nest.flatten(out)]
         for tensor, mask in zip(tensors, masks, strict=True):
             if mask is not None:
@@ -249,6 +271,18 @@ class Model(Trainer, Layer):
         if array.dtype.kind == "f" and dtype_name(array.dtype) != self.dtype:
             return array.astype(self.dtype)
         return array
+
+
+def _added_losses(layer, seen=None) -> list:
+    """The `add_loss` values of `layer` and the layers under it (each layer once)."""
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return []
+    seen.add(id(layer))
+    out = list(layer._added_losses)
+    for sub in layer._layers:
+        out += _added_losses(sub, seen)
+    return out
 
 
 def _check_input_shape(model_name: str, value, spec) -> None:

@@ -39,6 +39,17 @@ def unpack(data):
     return data, None, None
 
 
+def pack(x, y=None, sample_weight=None):
+    """What a step receives, as Keras packs it: `x` alone when there is no `y` (`(x,)` when
+    `x` is itself a tuple or list, the inputs of a model with several, so it is not read as
+    `(x, y)`), else `(x, y)` or `(x, y, sample_weight)`."""
+    if y is None and sample_weight is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
 def _as_array(value, what: str):
     if value is None:
         return None
