@@ -373,7 +373,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     axis = _class_axis(name, axis, len(output.shape))
     if len(target.shape) == len(output.shape) and target.shape[axis] == 1:
         target = squeeze(target, axis)
-    if not dt.is_int(target.dtype):
+    if target.dtype not in ("int32", "int64"):  # floats, bools, narrow ints (uint8 labels)
         target = cast(target, "int32")
     num_classes = output.shape[axis]
     if not isinstance(target, SymbolicTensor) and num_classes is not None:

@@ -250,17 +250,11 @@ class Trainer:
 
     @staticmethod
     def _cast_targets(y):
-        """float64 targets become float32, and narrow integer labels (the digits' uint8)
-        int32, the label dtype the losses' kernels take."""
+        """float64 targets become float32 (integer labels of any width go to the losses as
+        they are: the sparse crossentropy casts narrow ones itself)."""
         if y is None:
             return None
-        flat = []
-        for a in nest.flatten(y):
-            if a.dtype == np.float64:
-                a = a.astype("float32")
-            elif a.dtype.kind in "iu" and a.dtype.itemsize < 4:
-                a = a.astype("int32")
-            flat.append(a)
+        flat = [a.astype("float32") if a.dtype == np.float64 else a for a in nest.flatten(y)]
         return nest.pack(y, iter(flat))
 
     def _call_step(self, kind: str, data):
