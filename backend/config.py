@@ -1,4 +1,4 @@
-"""Engine settings: floatx, epsilon, and (for Engine II) threads, JIT flags and the cache dir.
+"""Engine settings: floatx, epsilon, threads, JIT flags and the kernel cache directory.
 
 Everything that changes how the engine computes is read from here, never hard-coded at a
 call site, so tests and users can change it in one place.
@@ -48,7 +48,7 @@ def image_data_format() -> str:
     return _IMAGE_DATA_FORMAT
 
 
-# --- Engine II: threads, JIT flags, the kernel cache -------------------------------------------
+# --- threads, JIT flags, the kernel cache ---------------------------------------------------------
 #
 # Numba is imported by `backend.kernels` only, when the compiler first needs a kernel; nothing
 # here imports it at module import time (`import kerasish` stays light). Functions that must
@@ -164,6 +164,26 @@ def set_parallel_threshold(work: int) -> None:
     _parallel_threshold = int(work)
 
 
+_plan_cache_size = 32
+
+
+def plan_cache_size() -> int:
+    """How many Plans (one per input signature) each compiled function keeps; the least
+    recently used one is dropped beyond that (32 unless changed)."""
+    return _plan_cache_size
+
+
+def set_plan_cache_size(n: int) -> None:
+    """Sets how many Plans each compiled function keeps (at least 1). A model's train,
+    test and predict steps are separate functions, each with its own cache; a Plan holds its
+    buffers (a batch's activations), so a smaller cache bounds memory when many batch sizes
+    pass through. Caches already over the new size shrink at their next new Plan."""
+    global _plan_cache_size
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_plan_cache_size expects an int >= 1. Received: n={n!r}")
+    _plan_cache_size = int(n)
+
+
 def jit_options(parallel: bool = False) -> dict:
     """The keyword arguments every kernel is compiled with (`numba.njit(**jit_options())`).
 
@@ -205,20 +225,57 @@ def set_jit_options(fastmath: bool | None = None, cache: bool | None = None) -> 
         )
 
 
-def _package_cache_candidate() -> str:
-    """The engine package's own `__pycache__` folder."""
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
-
-
-def _user_cache_candidate() -> str | None:
-    """`$XDG_CACHE_HOME/kerasish`, else `~/.cache/kerasish`; None when there is no home."""
+def _user_cache_root() -> str | None:
+    """The platform's per-user cache folder for kerasish: `$XDG_CACHE_HOME/kerasish` or
+    `~/.cache/kerasish` on Linux, `~/Library/Caches/kerasish` on macOS,
+    `%LOCALAPPDATA%\\kerasish\\Cache` on Windows; None when there is no home."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA", "").strip()
+        return os.path.join(base, "kerasish", "Cache") if base else None
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return None if home == "~" else os.path.join(home, "Library", "Caches", "kerasish")
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
     if not base:
-        home = os.path.expanduser("~")
         if home == "~":
             return None
         base = os.path.join(home, ".cache")
     return os.path.join(base, "kerasish")
+
+
+def _version() -> str:
+    """The installed kerasish distribution's version ("unknown" when run from an uninstalled
+    source tree); read from the package metadata, since the engine never imports kerasish."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("kerasish")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+_cache_key: str | None = None
+
+
+def cache_key() -> str:
+    """`<kerasish version>-<CPU name>-<hash of the CPU's features>`: the cache subfolder, so a
+    new version or another CPU (a copied home folder, a cluster's mixed nodes) starts afresh
+    instead of piling up kernels Numba would refuse to load."""
+    global _cache_key
+    if _cache_key is None:
+        import hashlib
+        import platform
+
+        try:
+            from llvmlite import binding
+
+            cpu = binding.get_host_cpu_name()
+            features = binding.get_host_cpu_features().flatten()
+        except ImportError:  # pragma: no cover - llvmlite comes with numba
+            cpu, features = platform.machine() or "cpu", platform.processor()
+        digest = hashlib.sha256(f"{platform.machine()} {features}".encode()).hexdigest()[:10]
+        _cache_key = f"{_version()}-{cpu}-{digest}"
+    return _cache_key
 
 
 def _usable_dir(path: str) -> bool:
@@ -233,14 +290,15 @@ def _usable_dir(path: str) -> bool:
 def cache_dir() -> str | None:
     """Where compiled kernels (and generated kernel sources) are cached between processes.
 
-    `KERASISH_CACHE_DIR` when set (created if missing); else the `backend` package's own
-    `__pycache__` folder when writable; else a user cache directory (`$XDG_CACHE_HOME/kerasish`
-    or `~/.cache/kerasish`); else None, and caching is off. A `KERASISH_CACHE_DIR` that cannot
-    be written falls back the same way, with a warning.
+    A subfolder named by `cache_key()` (the kerasish version and the CPU) of
+    `KERASISH_CACHE_DIR` when that is set, else of the platform's user cache folder (see
+    `_user_cache_root`); created if missing. Never inside the installed package or a source
+    tree. None when neither can be written, and then caching is off. A `KERASISH_CACHE_DIR`
+    that cannot be written falls back to the user cache folder, with a warning.
     """
     requested = os.environ.get("KERASISH_CACHE_DIR", "").strip()
     if requested:
-        path = os.path.abspath(os.path.expanduser(requested))
+        path = os.path.join(os.path.abspath(os.path.expanduser(requested)), cache_key())
         if _usable_dir(path):
             return path
         warnings.warn(
@@ -248,9 +306,11 @@ def cache_dir() -> str | None:
             "kernels elsewhere.",
             stacklevel=2,
         )
-    for candidate in (_package_cache_candidate(), _user_cache_candidate()):
-        if candidate is not None and _usable_dir(candidate):
-            return candidate
+    root = _user_cache_root()
+    if root is not None:
+        path = os.path.join(root, cache_key())
+        if _usable_dir(path):
+            return path
     return None
 
 

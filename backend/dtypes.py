@@ -15,12 +15,17 @@ from . import config
 FLOAT_DTYPES = ("float16", "float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 ALL_DTYPES = FLOAT_DTYPES + INT_DTYPES + ("bool",)
+# Keras' name for text data. Only symbolic model inputs carry it: text goes through layers
+# that compute with numpy before the traced graph (TextVectorization, StringLookup), and no
+# op accepts it.
+STRING = "string"
 
 _ALIASES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32"}
 
 
-def standardize_dtype(dtype) -> str:
-    """Returns the canonical string name of `dtype` (None means floatx)."""
+def standardize_dtype(dtype, allow_string: bool = False) -> str:
+    """Returns the canonical string name of `dtype` (None means floatx). `"string"` (or `str`)
+    is accepted only with `allow_string`: a symbolic model input may hold text, no op does."""
     if dtype is None:
         return config.floatx()
     if dtype is float:
@@ -29,6 +34,13 @@ def standardize_dtype(dtype) -> str:
         return "int32"
     if dtype is bool:
         return "bool"
+    if dtype is str or (isinstance(dtype, str) and dtype in (STRING, "str")):
+        if allow_string:
+            return STRING
+        raise TypeError(
+            "Strings are not tensor data: turn text into numbers first (TextVectorization or "
+            f"StringLookup). Received: dtype={dtype!r}"
+        )
     if isinstance(dtype, str):
         name = _ALIASES.get(dtype, dtype)
     else:

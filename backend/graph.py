@@ -1,7 +1,7 @@
 """Walking and running symbolic graphs.
 
 `evaluate` is the reference interpreter: it runs each node's `forward` in topological order
-with numpy. Engine II's compiler turns the same graphs into Plans; this interpreter stays as
+with numpy. The compiler (`backend.compiler`) turns the same graphs into Plans; this stays as
 the plain reference the compiled Plans are tested against.
 """
 

@@ -1,21 +1,15 @@
-"""Random ops and seeding, with `keras.random`'s names, arguments and defaults.
+"""Random ops, with `keras.random`'s names, arguments and defaults.
 
 Every draw is a primitive op with no gradient whose `forward` draws at run time from
-`np.random.default_rng(key)`. The key comes from the op's seed source, kept in its attrs:
-
-- an int `s`: the key is `(s,)`, so the op gives the same numbers on every call or run;
-- a `SeedGenerator`: the key is `generator.next()`, `(seed, counter)` with a fresh counter,
-  so each call (eager) or each run of a traced graph draws new numbers;
-- None: the global `SeedGenerator`, which `set_random_seed` reseeds in place.
+`np.random.default_rng(key)`; the key comes from the op's seed source (an int, a
+`SeedGenerator`, or None for the global one), as `backend.seeds` describes, the same
+numbers eager and compiled.
 
 `dropout` and `shuffle` are composites: an input times a random mask, and `take` with a
 random permutation, so gradients flow to their inputs.
 """
 
 from __future__ import annotations
-
-import random as python_random
-import secrets
 
 import numpy as np
 
@@ -24,151 +18,21 @@ from . import dtypes as dt
 from .ops.base import Op, apply, convert
 from .ops.elementwise import cast, divide, multiply
 from .ops.indexing import take
-from .tensor import Spec
+from .seeds import (  # noqa: F401  (SeedGenerator and the seeding functions are public here)
+    SeedGenerator,
+    _bind_seed,
+    _is_int,
+    _rng,
+    _seed_source,
+    global_seed_generator,
+    set_random_seed,
+)
+from .tensor import Spec, current_trace, is_building_graph, symbolic_scope
 
 __all__ = [
-    "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout", "shuffle",
-    "set_random_seed",
+    "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical",
+    "dropout", "shuffle", "set_random_seed",
 ]  # fmt: skip
-
-# Mixed into the global generator's seed so that after `set_random_seed(s)` the seed=None
-# stream is not the stream of `SeedGenerator(s)`.
-_GLOBAL_STREAM_TAG = 0x676C6F62
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_int_seed(seed, where: str) -> int:
-    if not _is_int(seed):
-        raise TypeError(f"{where}: `seed` must be an int >= 0. Received: seed={seed!r}")
-    if seed < 0:
-        raise ValueError(f"{where}: `seed` must be an int >= 0. Received: seed={seed!r}")
-    return int(seed)
-
-
-class SeedGenerator:
-    """A seed and a counter: the state of a stream of random draws.
-
-    `next()` returns a new key `(seed, counter)` on each call, so ops seeded with a generator
-    draw new numbers each time, and two generators with the same seed give the same
-    sequence. With `seed=None` the initial seed is drawn from the global generator (see
-    `set_random_seed`). The state is two plain ints, `seed` and `counter`.
-
-    Example:
-        >>> import kerasish as keras
-        >>> gen = keras.random.SeedGenerator(1337)
-        >>> a = keras.random.normal((2,), seed=gen)
-        >>> b = keras.random.normal((2,), seed=gen)
-        >>> bool((a == b).numpy().all())
-        False
-    """
-
-    def __init__(self, seed: int | None = None):
-        if seed is None:
-            seed = _seed_from_key(global_seed_generator().next())
-        self._initial_seed = _check_int_seed(seed, "SeedGenerator")
-        self.seed = self._initial_seed
-        self.counter = 0
-
-    def _reset(self, seed: int) -> None:
-        self._initial_seed = self.seed = seed
-        self.counter = 0
-
-    def next(self) -> tuple:
-        """Advances the counter and returns the key `(seed, counter)` for one draw."""
-        self.counter += 1
-        return (self.seed, self.counter)
-
-    @property
-    def state(self) -> tuple:
-        """`(seed, counter)`, plain ints; assign a saved state to resume its stream."""
-        return (self.seed, self.counter)
-
-    @state.setter
-    def state(self, value) -> None:
-        seed, counter = value
-        self.seed = _check_int_seed(seed, "SeedGenerator.state")
-        self.counter = int(counter)
-
-    def get_config(self) -> dict:
-        return {"seed": self._initial_seed}
-
-    @classmethod
-    def from_config(cls, config: dict) -> SeedGenerator:
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        return f"<SeedGenerator seed={self.seed} counter={self.counter}>"
-
-
-def _seed_from_key(key) -> int:
-    """A 32-bit int seed derived from a key (as for a SeedGenerator built with seed=None)."""
-    return int(np.random.SeedSequence(key).generate_state(1)[0])
-
-
-def _global_stream_seed(seed: int) -> int:
-    return _seed_from_key([seed, _GLOBAL_STREAM_TAG])
-
-
-_GLOBAL_GENERATOR = None
-
-
-def global_seed_generator() -> SeedGenerator:
-    """The generator used by ops called with `seed=None` (seeded from OS entropy until
-    `set_random_seed` is called)."""
-    global _GLOBAL_GENERATOR
-    if _GLOBAL_GENERATOR is None:
-        _GLOBAL_GENERATOR = SeedGenerator(secrets.randbits(32))
-    return _GLOBAL_GENERATOR
-
-
-def set_random_seed(seed: int) -> None:
-    """Seeds the global generator used by random ops called with `seed=None`, and Python's
-    `random` and numpy's global RNG, so that a program's draws are reproducible.
-
-    The global generator is reseeded in place, so graphs traced before the call also draw
-    the reseeded stream.
-
-    Example:
-        >>> import kerasish as keras
-        >>> keras.utils.set_random_seed(7)
-        >>> a = keras.random.uniform((3,))
-        >>> keras.utils.set_random_seed(7)
-        >>> bool((keras.random.uniform((3,)) == a).numpy().all())
-        True
-    """
-    if (
-        not _is_int(seed) or not 0 <= seed < 2**32  # numpy's global RNG takes 32-bit seeds
-    ):
-        raise ValueError(
-            f"set_random_seed: `seed` must be an int in [0, 2**32). Received: seed={seed!r}"
-        )
-    seed = int(seed)
-    python_random.seed(seed)
-    np.random.seed(seed)
-    global_seed_generator()._reset(_global_stream_seed(seed))
-
-
-def _seed_source(seed, op_name: str):
-    """The seed source kept in an op's attrs: an int or a SeedGenerator (None: the global)."""
-    if seed is None:
-        return global_seed_generator()
-    if isinstance(seed, SeedGenerator):
-        return seed
-    if not _is_int(seed):
-        raise TypeError(
-            f"{op_name}: `seed` must be an int, a SeedGenerator or None. Received: seed={seed!r}"
-        )
-    return _check_int_seed(seed, op_name)
-
-
-def _rng(seed) -> np.random.Generator:
-    """The numpy generator for one draw. Int keys are `(s,)`, generator keys `(s, n >= 1)`,
-    so an int seed never repeats a generator's draw."""
-    key = seed.next() if isinstance(seed, SeedGenerator) else (seed,)
-    return np.random.default_rng(key)
 
 
 # ---- samplers: (rng, shape, dtype, **params) -> array ------------------------------------
@@ -229,14 +93,30 @@ def _resolve_shape(shape: tuple, like_shape) -> tuple:
     return tuple(known if d is None else d for d, known in zip(shape, like_shape, strict=True))
 
 
-class RandomOp(Op):
+def _concrete(shape: tuple, op_name: str) -> tuple:
+    if any(d is None for d in shape):
+        raise ValueError(
+            f"{op_name}: cannot draw a shape with unknown dims. Received: shape={shape}. "
+            "Pass concrete sizes (`ops.shape(x)[0]` is concrete when the code runs)."
+        )
+    return shape
+
+
+class _Draw(Op):
+    """Base of the random ops: no gradient, and a generator seed bound to the trace."""
+
+    differentiable = False
+
+    def traced_attrs(self, attrs, trace):
+        return _bind_seed(attrs, trace)
+
+
+class RandomOp(_Draw):
     """A draw of `shape` from a distribution, keyed by the seed source at run time.
 
     The op takes no input, or one input (`like`) whose runtime shape fills the None entries
     of `shape` (dims unknown while tracing); no gradient reaches that input.
     """
-
-    differentiable = False
 
     def __init__(self, name, sampler, sampler_into=None):
         self.name = name
@@ -247,7 +127,7 @@ class RandomOp(Op):
         return Spec(_resolve_shape(shape, like[0].shape if like else None), dtype)
 
     def forward(self, ctx, *like, shape, dtype, seed, **params):
-        shape = _resolve_shape(shape, like[0].shape if like else None)
+        shape = _concrete(_resolve_shape(shape, like[0].shape if like else None), self.name)
         return self._sampler(_rng(seed), shape, np.dtype(dtype), **params)
 
     def forward_into(self, *arrays, shape, dtype, seed, **params) -> None:
@@ -261,11 +141,10 @@ class RandomOp(Op):
         np.copyto(out, self.forward(None, *like, shape=shape, dtype=dtype, seed=seed, **params))
 
 
-class PermutationOp(Op):
+class PermutationOp(_Draw):
     """A random permutation (int32) of `range(n)`, `n` the runtime size of `x` on `axis`."""
 
     name = "random_permutation"
-    differentiable = False
 
     def infer(self, x, *, axis, seed):
         return Spec((x.shape[axis],), "int32")
@@ -274,12 +153,42 @@ class PermutationOp(Op):
         return _rng(seed).permutation(x.shape[axis]).astype(np.int32)
 
 
+class CategoricalOp(_Draw):
+    """`num_samples` class indices per row of `logits` (batch, classes), each drawn with
+    probability `softmax(logits)` of its row: one uniform draw per sample, located in the
+    row's cumulative probabilities (computed in float64)."""
+
+    name = "random_categorical"
+
+    def infer(self, logits, *, num_samples, dtype, seed):
+        if len(logits.shape) != 2:
+            raise ValueError(
+                "categorical: `logits` must have shape (batch_size, num_classes). "
+                f"Received: logits.shape={logits.shape}"
+            )
+        return Spec((logits.shape[0], num_samples), dtype)
+
+    def forward(self, ctx, logits, *, num_samples, dtype, seed):
+        z = logits.astype(np.float64)
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        cdf = np.cumsum(p, axis=1)
+        cdf /= cdf[:, -1:]
+        u = _rng(seed).random((z.shape[0], num_samples))
+        out = np.empty((z.shape[0], num_samples), dtype=dtype)
+        for row in range(z.shape[0]):
+            out[row] = np.searchsorted(cdf[row], u[row], side="right")
+        np.minimum(out, z.shape[1] - 1, out=out)  # u below 1 but the cdf's last entry is 1
+        return out
+
+
 _NORMAL = RandomOp("random_normal", _sample_normal)
 _TRUNCATED_NORMAL = RandomOp("random_truncated_normal", _sample_truncated_normal)
 _UNIFORM = RandomOp("random_uniform", _sample_uniform)
 _RANDINT = RandomOp("random_randint", _sample_randint)
 _BERNOULLI = RandomOp("random_bernoulli", _sample_bernoulli, _bernoulli_into)
 _PERMUTATION = PermutationOp()
+_CATEGORICAL = CategoricalOp()
 
 
 # ---- argument checks ---------------------------------------------------------------------
@@ -295,11 +204,13 @@ def _check_shape(shape, op_name: str) -> tuple:
             f"{op_name}: `shape` must be a tuple of ints. Received: shape={shape!r}"
         ) from None
     for d in dims:
+        if d is None and is_building_graph() and current_trace() is None:
+            continue  # a layer called on an `Input` (whose batch dim is None)
         if not _is_int(d) or d < 0:
             raise ValueError(
                 f"{op_name}: `shape` must be a tuple of ints >= 0. Received: shape={shape!r}"
             )
-    return tuple(int(d) for d in dims)
+    return tuple(None if d is None else int(d) for d in dims)
 
 
 def _check_dtype(dtype, op_name: str, kind: str) -> str:
@@ -324,7 +235,13 @@ def _check_number(value, name: str, op_name: str) -> float:
 
 def _draw(op, op_name, shape, dtype, seed, **params):
     attrs = {"shape": _check_shape(shape, op_name), "dtype": dtype}
-    return apply(op, (), {**attrs, "seed": _seed_source(seed, op_name), **params})
+    attrs = {**attrs, "seed": _seed_source(seed, op_name), **params}
+    if any(d is None for d in attrs["shape"]):
+        # Unknown dims (`ops.shape(x)[0]` of an `Input`): a node of the graph being built,
+        # drawn when that graph runs with known sizes.
+        with symbolic_scope():
+            return apply(op, (), attrs)
+    return apply(op, (), attrs)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
@@ -409,6 +326,30 @@ def randint(shape, minval, maxval, dtype="int32", seed=None):
             f"Received: minval={minval}, maxval={maxval}"
         )
     return _draw(_RANDINT, "randint", shape, dtype, seed, minval=minval, maxval=maxval)
+
+
+def categorical(logits, num_samples, dtype="int32", seed=None):
+    """Draws `num_samples` class indices per row of `logits` (shape `(batch, classes)`),
+    class `j` of a row with probability `softmax(logits)[j]`; returns `(batch, num_samples)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> logits = np.array([[-30.0, 30.0, -30.0], [0.0, 0.0, 0.0]])
+        >>> samples = keras.random.categorical(logits, 4, seed=1).numpy()
+        >>> samples.shape, samples[0].tolist()
+        ((2, 4), [1, 1, 1, 1])
+    """
+    if not _is_int(num_samples) or num_samples < 0:
+        raise ValueError(
+            f"categorical: `num_samples` must be an int >= 0. Received: num_samples={num_samples!r}"
+        )
+    dtype = _check_dtype("int32" if dtype is None else dtype, "categorical", "int")
+    logits = convert(logits)
+    if not dt.is_float(logits.dtype):
+        logits = cast(logits, config.floatx())
+    attrs = {"num_samples": int(num_samples), "dtype": dtype}
+    return apply(_CATEGORICAL, (logits,), {**attrs, "seed": _seed_source(seed, "categorical")})
 
 
 def _noise_shape(noise_shape, input_shape: tuple) -> tuple:

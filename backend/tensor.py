@@ -52,6 +52,7 @@ class _RecordingState(threading.local):
         self.tapes = []  # active GradientTapes, innermost last
         self.symbolic_depth = 0  # > 0 while a function is being traced
         self.trace = None  # the compiler's Trace being recorded, if any
+        self.building = 0  # > 0 while a layer is called on symbolic inputs (graph building)
 
 
 _state = _RecordingState()
@@ -85,6 +86,24 @@ class symbolic_scope:
     def __exit__(self, *exc):
         _state.symbolic_depth -= 1
         return False
+
+
+class building_graph:
+    """Context manager the API layer enters while a layer is called on symbolic inputs (a
+    functional model being built). Then a random draw whose shape has unknown dims
+    (`ops.shape(x)[0]` of an `Input`) becomes a graph node instead of an error."""
+
+    def __enter__(self):
+        _state.building += 1
+        return self
+
+    def __exit__(self, *exc):
+        _state.building -= 1
+        return False
+
+
+def is_building_graph() -> bool:
+    return _state.building > 0
 
 
 class Node:
@@ -327,7 +346,7 @@ class SymbolicTensor(OperatorMixin):
 
     def __init__(self, shape, dtype=None, node=None, index=0, name=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
-        self.dtype = standardize_dtype(dtype)
+        self.dtype = standardize_dtype(dtype, allow_string=True)
         self._node = node
         self._index = index
         self.name = name

@@ -25,9 +25,7 @@ Before timing, our predictions on a batch are checked against PyTorch's (within 
 
 from __future__ import annotations
 
-import time
-
-import common
+import fit_predict
 import keras_api
 import numpy as np
 
@@ -40,7 +38,6 @@ EPSILON = keras_api.EPSILON
 FIT_BATCHES = 40
 PREDICT_BATCH = 512
 PREDICT_BATCHES = 8
-FORWARD_TOLERANCE = 1e-4
 
 
 def _shapes():
@@ -60,10 +57,6 @@ def forward_flops(samples: int) -> float:
     per = sum(2.0 * ho * wo * KERNEL * KERNEL * ci * co for ho, wo, ci, co in convs)
     per += 2.0 * h * w * c * CLASSES
     return per * samples
-
-
-def train_flops(samples: int) -> float:
-    return 3.0 * forward_flops(samples)
 
 
 def keras_model(seed: int = 0):
@@ -131,166 +124,30 @@ def nchw(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-def measure_convnet(ctx) -> dict:
+def workload(ctx) -> fit_predict.Workload:
     batch = ctx.batch
-    samples = ctx.fit_samples or batch * (8 if ctx.quick else FIT_BATCHES)
-    predict_n = PREDICT_BATCH * (2 if ctx.quick else PREDICT_BATCHES)
-    x, y = dataset(samples)
-    xp, _ = dataset(predict_n, seed=2)
-    result: dict = {
-        "batch": batch,
-        "samples": samples,
-        "predict_batch": PREDICT_BATCH,
-        "predict_samples": predict_n,
-        "rows": {},
-        "checks": [],
-    }
-    rows = result["rows"]
-    torch = ctx.torch
-
-    model = None
-    try:
-        model = keras_model()
-        weights = model.get_weights()
-    except Exception as exc:
-        rows["fit"] = rows["predict"] = f"n/a (model failed: {common.short_error(exc)})"
-
-    tmodel = None
-    if torch is not None and model is not None:
-        try:
-            tmodel = torch_model(weights)
-            with torch.inference_mode():
-                ref = torch.softmax(tmodel.eval()(torch.from_numpy(nchw(xp[:PREDICT_BATCH]))), 1)
-            ours = model.predict(xp[:PREDICT_BATCH], batch_size=PREDICT_BATCH, verbose=0)
-            line, _ = keras_api.check_forward(
-                f"convnet predict on ({PREDICT_BATCH}, 28, 28, 1)", ours, ref.numpy()
-            )
-            result["checks"].append(line)
-        except Exception as exc:
-            rows["torch fit"] = rows["torch predict"] = (
-                f"n/a (torch failed: {common.short_error(exc)})"
-            )
-            tmodel = None
-    elif torch is None:
-        rows["torch fit"] = rows["torch predict"] = f"n/a ({ctx.torch_reason})"
-
-    if model is not None:
-        try:
-
-            def fit():
-                model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=True)
-
-            t0 = time.perf_counter()
-            fit()  # warm-up epoch: traces and compiles the train step
-            result["warmup_seconds"] = time.perf_counter() - t0
-            rows["fit"] = keras_api.time_repeats(fit)
-        except Exception as exc:
-            rows["fit"] = f"n/a (model.fit failed: {common.short_error(exc)})"
-        try:
-
-            def predict():
-                model.predict(xp, batch_size=PREDICT_BATCH, verbose=0)
-
-            predict()  # warm-up (the predict step for the full batch)
-            rows["predict"] = keras_api.time_repeats(predict)
-        except Exception as exc:
-            rows["predict"] = f"n/a (model.predict failed: {common.short_error(exc)})"
-
-    if tmodel is not None:
-        try:
-            loop = keras_api.TorchFit(torch_model(weights), nchw(x), y, batch)
-            loop.epoch()  # warm-up
-            rows["torch fit"] = keras_api.time_repeats(loop.epoch)
-        except Exception as exc:
-            rows["torch fit"] = f"n/a (torch failed: {common.short_error(exc)})"
-        try:
-            tmodel.eval()
-            txp = torch.from_numpy(nchw(xp))
-
-            def torch_predict():
-                with torch.inference_mode():
-                    outs = [
-                        torch.softmax(tmodel(txp[i : i + PREDICT_BATCH]), 1)
-                        for i in range(0, predict_n, PREDICT_BATCH)
-                    ]
-                    return torch.cat(outs).numpy()
-
-            torch_predict()
-            rows["torch predict"] = keras_api.time_repeats(torch_predict)
-        except Exception as exc:
-            rows["torch predict"] = f"n/a (torch failed: {common.short_error(exc)})"
-    return result
-
-
-def report_convnet(result: dict, peak: dict) -> tuple[list[str], dict]:
-    batch, samples = result["batch"], result["samples"]
-    pbatch, psamples = result["predict_batch"], result["predict_samples"]
-    work = {
-        "fit": (samples, train_flops(samples)),
-        "torch fit": (samples, train_flops(samples)),
-        "predict": (psamples, forward_flops(psamples)),
-        "torch predict": (psamples, forward_flops(psamples)),
-    }
-    lines = [
-        "keras.io MNIST convnet (Conv 32 -> pool -> Conv 64 -> pool -> Dropout -> Dense 10), "
-        "28x28x1 float32",
-        f"fit: 1 epoch of {samples} samples (batch {batch}), Adam, shuffle=True, "
-        f"{train_flops(samples) / 1e9:.2f} GFLOP (3 x forward); predict: {psamples} samples "
-        f"(batch {pbatch}), {forward_flops(psamples) / 1e9:.2f} GFLOP",
-        f"forward FLOPs per sample: {forward_flops(1) / 1e6:.2f} MFLOP; median of 3 runs after "
-        "a warm-up run",
-        "",
-    ]
-    header = (
-        f"{'':14s} {'samples/s':>11s} {'ms/run':>9s} {'GFLOP/s':>9s} {'% peak':>7s}  "
-        "(spread, other load)"
+    return fit_predict.Workload(
+        name=f"convnet predict on ({PREDICT_BATCH}, 28, 28, 1)",
+        batch=batch,
+        samples=ctx.fit_samples or batch * (8 if ctx.quick else FIT_BATCHES),
+        predict_batch=PREDICT_BATCH,
+        predict_samples=PREDICT_BATCH * (2 if ctx.quick else PREDICT_BATCHES),
+        keras_model=keras_model,
+        torch_model=torch_model,
+        dataset=dataset,
+        forward_flops=forward_flops,
+        torch_input=nchw,
+        torch_output=lambda torch, logits: torch.softmax(logits, 1),
     )
-    lines += [header, "-" * len(header)]
-    figures = {}
-    for name in ("fit", "torch fit", "predict", "torch predict"):
-        row = result["rows"].get(name, "n/a (not run)")
-        if isinstance(row, str):
-            lines.append(f"{name:14s} {row}")
-            figures[name] = {"available": False, "reason": row}
-            continue
-        n, flops = work[name]
-        sec = row["median_seconds"]
-        gflops = flops / sec / 1e9
-        frac = gflops / peak["gflops"]
-        spread = max(row["repeat_seconds"]) / min(row["repeat_seconds"]) - 1
-        figures[name] = {
-            "available": True,
-            "samples_per_s": n / sec,
-            "gflops": gflops,
-            "fraction_of_matmul_peak": frac,
-            **row,
-        }
-        lines.append(
-            f"{name:14s} {n / sec:11.0f} {sec * 1e3:9.1f} {gflops:9.2f} {frac:7.1%}  "
-            f"({spread:.0%}, {keras_api.common_pct(row['other_load'])})"
-        )
-    if "warmup_seconds" in result:
-        lines.append(f"(fit's warm-up epoch, compile included: {result['warmup_seconds']:.2f} s)")
-    lines.append("")
-    ratios = {}
-    for name in ("fit", "predict"):
-        key = f"{name}/torch"
-        ours, theirs = figures[name], figures[f"torch {name}"]
-        if ours["available"] and theirs["available"]:
-            ratios[key] = ours["samples_per_s"] / theirs["samples_per_s"]
-            lines.append(f"{key:24s} {ratios[key]:.2f}x")
-        else:
-            ratios[key] = None
-            lines.append(f"{key:24s} n/a")
-    data = {
-        "batch": batch,
-        "samples": samples,
-        "predict_batch": pbatch,
-        "predict_samples": psamples,
-        "forward_flops_per_sample": forward_flops(1),
-        "warmup_seconds": result.get("warmup_seconds"),
-        "figures": figures,
-        "ratios": ratios,
-        "checks": result["checks"],
-    }
-    return lines, data
+
+
+def measure_convnet(ctx) -> dict:
+    return fit_predict.measure(ctx, workload(ctx))
+
+
+def report_convnet(result: dict, peak: dict, ctx) -> tuple[list[str], dict]:
+    title = (
+        "keras.io MNIST convnet (Conv 32 -> pool -> Conv 64 -> pool -> Dropout -> Dense 10), "
+        "28x28x1 float32, Adam"
+    )
+    return fit_predict.report(result, peak, workload(ctx), title)

@@ -112,18 +112,25 @@ class TorchFit:
         *,
         seed: int = 0,
         keras_epsilon: bool = False,
+        binary: bool = False,
     ):
         """`keras_epsilon=True` (the agreement check only, never timed) makes torch's Adam step
         exactly Keras': Keras adds epsilon to sqrt(v) before the bias correction, PyTorch after
-        it, so each step sets torch's eps to epsilon / sqrt(1 - beta_2**t)."""
+        it, so each step sets torch's eps to epsilon / sqrt(1 - beta_2**t). `binary=True`
+        trains one logit per sample against float 0/1 labels (`BCEWithLogitsLoss`) instead of
+        class logits against integer labels (`CrossEntropyLoss`)."""
         import torch
 
         self.torch = torch
         self.model = model
         self.batch = batch
         self.x = torch.from_numpy(x)
-        self.y = torch.from_numpy(y.astype(np.int64))
-        self.loss_fn = torch.nn.CrossEntropyLoss()
+        if binary:
+            self.y = torch.from_numpy(y.astype(np.float32).reshape(-1, 1))
+            self.loss_fn = torch.nn.BCEWithLogitsLoss()
+        else:
+            self.y = torch.from_numpy(y.astype(np.int64))
+            self.loss_fn = torch.nn.CrossEntropyLoss()
         self.optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=EPSILON)
         self.generator = torch.Generator().manual_seed(seed)
         self.keras_epsilon = keras_epsilon
@@ -200,6 +207,30 @@ def time_repeats(fn, repeats: int = 3) -> dict:
         "repeat_seconds": times,
         "median_seconds": statistics.median(times),
     }
+
+
+def figure_row(name: str, row, samples: int, flops: float, peak: dict, width: int):
+    """One timed row as (figures, table line): samples/s, ms per run, GFLOP/s, the fraction
+    of the matmul peak, the spread of the repeats and the other processes' load. `row` is a
+    `time_repeats` result, or a string saying why the row is not available."""
+    if isinstance(row, str):
+        return {"available": False, "reason": row}, f"{name:{width}s} {row}"
+    sec = row["median_seconds"]
+    gflops = flops / sec / 1e9
+    frac = gflops / peak["gflops"]
+    spread = max(row["repeat_seconds"]) / min(row["repeat_seconds"]) - 1
+    figures = {
+        "available": True,
+        "samples_per_s": samples / sec,
+        "gflops": gflops,
+        "fraction_of_matmul_peak": frac,
+        **row,
+    }
+    line = (
+        f"{name:{width}s} {samples / sec:11.0f} {sec * 1e3:9.1f} {gflops:9.2f} {frac:7.1%}  "
+        f"({spread:.0%}, {common_pct(row['other_load'])})"
+    )
+    return figures, line
 
 
 def measure_fit(ctx) -> dict:
@@ -326,26 +357,8 @@ def report_fit(result: dict, peak: dict) -> tuple[list[str], dict]:
     lines += [header, "-" * len(header)]
     figures = {}
     for name in ("fit", "torch"):
-        row = result["rows"][name]
-        if isinstance(row, str):
-            lines.append(f"{name:10s} {row}")
-            figures[name] = {"available": False, "reason": row}
-            continue
-        sec = row["median_seconds"]
-        gflops = flops / sec / 1e9
-        frac = gflops / peak["gflops"]
-        spread = max(row["repeat_seconds"]) / min(row["repeat_seconds"]) - 1
-        figures[name] = {
-            "available": True,
-            "samples_per_s": samples / sec,
-            "gflops": gflops,
-            "fraction_of_matmul_peak": frac,
-            **row,
-        }
-        lines.append(
-            f"{name:10s} {samples / sec:11.0f} {sec * 1e3:9.1f} {gflops:9.2f} {frac:7.1%}  "
-            f"({spread:.0%}, {common_pct(row['other_load'])})"
-        )
+        figures[name], line = figure_row(name, result["rows"][name], samples, flops, peak, 10)
+        lines.append(line)
     if "warmup_seconds" in result:
         lines.append(f"(fit's warm-up epoch, compile included: {result['warmup_seconds']:.2f} s)")
     lines.append("")

@@ -1,8 +1,9 @@
-"""The benchmarks: a 784-512-512-10 MLP and the keras.io MNIST convnet, ours against PyTorch.
+"""The benchmarks: a 784-512-512-10 MLP, the keras.io MNIST convnet and an LSTM text classifier,
+ours against PyTorch.
 
     python benchmarks/run.py                      # every suite (a minute or two)
     python benchmarks/run.py --quick              # smoke run, a few seconds
-    python benchmarks/run.py --suite fit          # one suite: mlp-step, fit, single, convnet
+    python benchmarks/run.py --suite fit          # one suite: mlp-step, fit, single, convnet, lstm
     python benchmarks/run.py --threads 1 --json /tmp/bench.json
 
 - mlp-step: a raw training step (ops + GradientTape + SGD), eager and compiled, vs PyTorch.
@@ -11,6 +12,8 @@
   `inference_mode`, calls/s.
 - convnet: the keras.io MNIST convnet on 28x28x1, `fit` (batch 128) and `predict` (batch 512)
   vs PyTorch's nn.Conv2d equivalent, samples/s (benchmarks/convnet.py).
+- lstm: Embedding(20000, 128) -> LSTM(64) -> Dense(1) on length-200 sequences, `fit` (batch 32)
+  and `predict` (batch 256) vs PyTorch's nn.LSTM equivalent, samples/s (benchmarks/lstm.py).
 
 Prints the figures, the ratios to PyTorch, and GFLOP/s as a fraction of numpy's float32
 2048x2048 matmul measured in the same run. See benchmarks/README.md.
@@ -27,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402  (no numpy import at module level: threads are set first)
 
-SUITES = ("mlp-step", "fit", "single", "convnet")
+SUITES = ("mlp-step", "fit", "single", "convnet", "lstm")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -215,6 +218,7 @@ def main(argv=None) -> int:
 
     import convnet
     import keras_api
+    import lstm
     import numpy as np
 
     started = time.perf_counter()
@@ -257,6 +261,8 @@ def main(argv=None) -> int:
             measured[suite] = keras_api.measure_fit(ctx)
         elif suite == "convnet":
             measured[suite] = convnet.measure_convnet(ctx)
+        elif suite == "lstm":
+            measured[suite] = lstm.measure_lstm(ctx)
         else:
             measured[suite] = keras_api.measure_single(ctx)
 
@@ -275,8 +281,9 @@ def main(argv=None) -> int:
     models = [
         m
         for m, on in (
-            ("MLP 784-512-512-10", set(suites) - {"convnet"}),
+            ("MLP 784-512-512-10", set(suites) - {"convnet", "lstm"}),
             ("MNIST convnet", "convnet" in suites),
+            ("LSTM text classifier", "lstm" in suites),
         )
         if on
     ]
@@ -308,7 +315,9 @@ def main(argv=None) -> int:
         elif suite == "fit":
             lines, data = keras_api.report_fit(measured[suite], peak)
         elif suite == "convnet":
-            lines, data = convnet.report_convnet(measured[suite], peak)
+            lines, data = convnet.report_convnet(measured[suite], peak, ctx)
+        elif suite == "lstm":
+            lines, data = lstm.report_lstm(measured[suite], peak, ctx)
         else:
             lines, data = keras_api.report_single(measured[suite])
         results[suite.replace("-", "_")] = data

@@ -38,6 +38,7 @@ from . import (  # noqa: E402
     models,
     ops,
     optimizers,
+    preprocessing,
     random,
     regularizers,
     saving,
@@ -51,6 +52,6 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientTape", "Input", "Layer", "Model", "Sequential", "Tensor", "Variable",
     "activations", "backend", "callbacks", "config", "constraints", "datasets", "initializers",
-    "layers", "losses", "metrics", "models", "ops", "optimizers", "random", "regularizers",
-    "saving", "utils",
+    "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random",
+    "regularizers", "saving", "utils",
 ]  # fmt: skip

@@ -1,11 +1,28 @@
-"""`kerasish.config`: global settings (floatx, epsilon, image data format, threads)."""
+"""`kerasish.config`: global settings (floatx, epsilon, image data format, threads, how many
+compiled Plans each step keeps)."""
 
 from backend.config import (  # noqa: F401
     epsilon,
     floatx,
     get_num_threads,
     image_data_format,
+    plan_cache_size,
     set_epsilon,
     set_floatx,
     set_num_threads,
+    set_plan_cache_size,
 )
+
+
+def backend() -> str:
+    """The name of the engine that runs the models: always `"kerasish"`.
+
+    Keras returns `"jax"`, `"tensorflow"`, `"torch"` or `"numpy"` here; code that branches on
+    it can tell kerasish apart.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.config.backend()
+        'kerasish'
+    """
+    return "kerasish"

@@ -5,18 +5,21 @@
 
 Array and Tensor arguments are the traced function's data (a new shape or dtype is a new
 signature, so a new Plan, but never a new kernel: kernels are shape-generic); any other
-argument is static and part of the signature. Outputs come back as fresh numpy arrays in
-the structure the function returned. Plans run under one lock: Numba's threading layers
-are not safe for two Python threads running parallel kernels at once.
+argument is static and part of the signature. Each function keeps its most recently used
+`config.plan_cache_size()` Plans and drops the least recently used beyond that. Outputs
+come back as fresh numpy arrays in the structure the function returned. Plans run under one
+lock: Numba's threading layers are not safe for two Python threads running parallel kernels
+at once.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
-from .. import nest
+from .. import config, nest
 from ..tensor import Tensor
 from .plan import Plan, build_plan
 from .trace import TracedGraph, is_dynamic, signature, trace
@@ -34,7 +37,7 @@ class Function:
             raise TypeError(f"compiler.function expects a callable. Received: {fn!r}")
         self._fn = fn
         self.name = name or getattr(fn, "__name__", "function")
-        self._plans: dict = {}  # signature -> (Plan, output structure)
+        self._plans: OrderedDict = OrderedDict()  # signature -> (Plan, output structure)
 
     def plan_for(self, *args) -> Plan:
         """The Plan for these arguments' signature (traced and built on first use)."""
@@ -42,11 +45,15 @@ class Function:
 
     def _entry(self, key, args) -> tuple:
         entry = self._plans.get(key)
-        if entry is None:
-            traced = trace(self._fn, args)
-            with PLAN_LOCK:
-                entry = (build_plan(traced), traced.structure)
-            self._plans[key] = entry
+        if entry is not None:
+            self._plans.move_to_end(key)
+            return entry
+        traced = trace(self._fn, args)
+        with PLAN_LOCK:
+            entry = (build_plan(traced), traced.structure)
+        self._plans[key] = entry
+        while len(self._plans) > config.plan_cache_size():
+            self._plans.popitem(last=False)
         return entry
 
     def __call__(self, *args):

@@ -60,6 +60,8 @@ TEMPLATES = {
 def expression(node, args: list) -> str | None:
     """The scalar expression of an elementwise node, or None when it cannot be fused."""
     op = node.op
+    if op.name == "stop_gradient":  # the value itself (a read of an assigned Variable, say)
+        return args[0]
     if isinstance(op, CastOp):
         dtype = node.attrs["dtype"]
         return f"({args[0]} != 0)" if dtype == "bool" else f"np.{dtype}({args[0]})"
@@ -87,6 +89,15 @@ def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
 # 25x slower than numpy's vectorized loops (tanh over 128x512: 927 us against 36 us), so
 # they run as numpy calls and are not fused.
 TRANSCENDENTAL = {"exp", "log", "log1p", "tanh", "sigmoid", "erf", "power"}
+
+
+#: The most nodes one fused kernel holds. A long chain (the sum of a weight's gradients over
+#: the steps of an unrolled recurrent layer: one add per step) is cut into runs of this many,
+#: which all have the same source and so share one compiled kernel, whatever the chain's
+#: length; a chain of N adds fused whole was a new kernel with N + 1 arguments for every
+#: sequence length (14 s to compile at 60 steps). Typical groups (an optimizer's update,
+#: an activation's gradient) are far smaller.
+MAX_GROUP_NODES = 32
 
 
 def fusable(node) -> bool:

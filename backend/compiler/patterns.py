@@ -149,11 +149,12 @@ def _masked_pool_grad(members: list, extra: list, consumers: dict):
 
 
 def _leading_sum(node) -> bool:
+    if node.op.name != "sum":
+        return False
     attrs = node.attrs
     rank = len(node.inputs[0].shape)
     return (
-        node.op.name == "sum"
-        and rank == 4
+        rank == 4
         and not attrs["keepdims"]
         and tuple(sorted(int(a) % rank for a in attrs["axes"])) == (0, 1, 2)
     )

@@ -73,9 +73,12 @@ class Plan:
     dynamic_views: list  # slots recomputed after Variables are read
     assign_copies: list  # (slot, variable) copied in at the end
     arrays: list = field(default_factory=list)
+    draw_frames: list = field(default_factory=list)  # random streams advanced once per run
 
     def run(self, args: list) -> list:
         arrays = self.arrays
+        for frame in self.draw_frames:
+            frame.begin()
         for slot, variable in self.var_slots:
             arrays[slot] = variable._value
         for slot in self.dynamic_views:
@@ -211,6 +214,8 @@ class _Builder:
                 other_readers = consumers.get(id(x), 0) - 1
                 if other_readers and not (other_readers == 1 and id(x) in assigned):
                     continue
+                if len(members) + len(group_of[id(producer)][0]) >= fusion.MAX_GROUP_NODES:
+                    continue  # the producer's group stays a kernel of its own
                 inner, inner_extra = group_of.pop(id(producer))
                 members.extend(inner)
                 extra.extend(inner_extra)
@@ -427,6 +432,7 @@ class _Builder:
             dynamic_views=dynamic_views,
             assign_copies=[(slot, var) for slot, var in copies],
             arrays=arrays,
+            draw_frames=list(self.traced.draw_frames),
         )
         return plan
 

@@ -12,8 +12,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import nest
-from ..tensor import SymbolicTensor, Tensor, current_trace, set_current_trace, symbolic_scope
+from ..tensor import (
+    Node,
+    SymbolicTensor,
+    Tensor,
+    current_trace,
+    set_current_trace,
+    symbolic_scope,
+)
 from ..variables import Variable
+
+
+class VariableRead(SymbolicTensor):
+    """A read of a Variable after an assignment in traced code: its value is the assigned
+    value, and, as an eager read, it is a fresh value of the Variable. Gradients taken with
+    respect to the Variable reach it (`_variable`); none flows back through the assignment
+    into what computed the new value (a GAN's generator step must not differentiate through
+    the discriminator's optimizer update)."""
+
+    __slots__ = ("_variable",)
 
 
 class Trace:
@@ -22,7 +39,10 @@ class Trace:
 
     def __init__(self):
         self.assignments: list = []  # (variable, value) in program order
-        self._current: dict = {}  # id(variable) -> latest value
+        self._current: dict = {}  # id(variable) -> a read of its latest value
+        # Random draws from each SeedGenerator, counted in program order (backend.random):
+        # id(generator) -> its frame, which the Plan advances once per run.
+        self.draw_frames: dict = {}
 
     def read(self, variable: Variable):
         return self._current.get(id(variable), variable)
@@ -39,13 +59,23 @@ class Trace:
             )
         if value.dtype != variable.dtype:
             value = cast(value, variable.dtype)
-        self._current[id(variable)] = value
+        self._current[id(variable)] = _read_of(variable, value)
         self.assignments.append((variable, value))
 
     def final_assignments(self) -> list:
         """The last assignment of each Variable, in program order of those last ones."""
         last = {id(v): i for i, (v, _) in enumerate(self.assignments)}
         return [a for i, a in enumerate(self.assignments) if last[id(a[0])] == i]
+
+
+def _read_of(variable: Variable, value) -> VariableRead:
+    from ..ops.shape import _STOP_GRADIENT
+
+    node = Node(_STOP_GRADIENT, (value,), {})
+    read = VariableRead(value.shape, value.dtype, node, 0)
+    read._variable = variable
+    node.set_outputs([read], weak=False)
+    return read
 
 
 @dataclass
@@ -57,6 +87,7 @@ class TracedGraph:
     outputs: list
     structure: object
     assignments: list = field(default_factory=list)
+    draw_frames: list = field(default_factory=list)  # begun at the start of every run
 
 
 def is_dynamic(arg) -> bool:
@@ -110,4 +141,10 @@ def trace(fn, args: tuple) -> TracedGraph:
                 "A compiled function must return tensors (or nested lists/tuples/dicts of "
                 f"them). Received an output of type {type(out).__name__}"
             )
-    return TracedGraph(placeholders, outputs, result, recorded.final_assignments())
+    return TracedGraph(
+        placeholders,
+        outputs,
+        result,
+        recorded.final_assignments(),
+        list(recorded.draw_frames.values()),
+    )

@@ -1,4 +1,5 @@
-"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `optim`.
+"""Numba kernels by family: `gemm` (epilogues after BLAS), `reduce`, `nn`, `softmax`,
+`layer_norm`, `optim`.
 
 Importing this package imports Numba (the compiler does it lazily; `import backend` does not).
 Every kernel is made by `kernel` or `parallel_kernel`, which take all JIT flags from
@@ -16,6 +17,7 @@ order, so a result is bit-identical from run to run and with any thread count.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from .. import config as _config
@@ -31,12 +33,54 @@ _config.configure_numba(numba)  # threading layer and thread count, before any p
 PARALLEL_LOCK = threading.RLock()
 
 _dispatchers: list = []
+_dispatcher_ids: set = set()
 
 
 def _jit(func, parallel: bool):
     dispatcher = numba.njit(**_config.jit_options(parallel=parallel))(func)
     _dispatchers.append(dispatcher)
+    _dispatcher_ids.add(id(dispatcher))
     return dispatcher
+
+
+def first_compile_notice() -> str:
+    """The notice logged when this process first compiles one of the kernels."""
+    cache = _config.jit_options()["cache"]
+    where = numba.config.CACHE_DIR or _config.cache_dir()
+    if cache and where:
+        later = (
+            f"This happens once per machine: the compiled kernels are saved in {where} "
+            "and later runs load them in seconds."
+        )
+    else:
+        later = (
+            "Compiled kernels are not cached (no writable cache directory; set "
+            "KERASISH_CACHE_DIR to one), so every new process compiles them again."
+        )
+    return (
+        "kerasish is compiling its kernels for this machine's CPU (Numba), so the first "
+        f"training steps are slow: up to a few minutes for a new kind of model. {later} "
+        "(Hide this notice: logging.getLogger('kerasish').setLevel(logging.ERROR).)"
+    )
+
+
+class _FirstCompileListener(numba.core.event.Listener):
+    """Logs `first_compile_notice()` when a kernel is first compiled (not loaded from the
+    cache): numba reports a compile only after its cache had nothing for the signature."""
+
+    given = False
+
+    def on_start(self, event):
+        if self.given or id(event.data.get("dispatcher")) not in _dispatcher_ids:
+            return
+        self.given = True
+        logging.getLogger("kerasish").warning(first_compile_notice())
+
+    def on_end(self, event):
+        pass
+
+
+numba.core.event.register("numba:compile", _FirstCompileListener())
 
 
 def kernel(func=None, *, parallel: bool = False):
@@ -99,7 +143,9 @@ from . import (  # noqa: E402
     conv_direct_grad,
     conv_window,
     depthwise,
+    gather,
     gemm,
+    layer_norm,
     nn,
     norm,
     optim,
@@ -108,6 +154,7 @@ from . import (  # noqa: E402
     reduce,
     rnn,
     rnn_loops,
+    softmax,
     winograd,
     winograd_grad,
     winograd_output,
@@ -115,7 +162,8 @@ from . import (  # noqa: E402
 
 __all__ = [
     "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
-    "conv_window", "depthwise", "dispatchers", "gemm",
-    "kernel", "launch", "launch_or_serial", "nn", "norm", "optim", "parallel_kernel", "pool",
-    "random", "reduce", "rnn", "rnn_loops", "winograd", "winograd_grad", "winograd_output",
+    "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
+    "launch_or_serial", "layer_norm", "nn", "norm", "optim", "parallel_kernel", "pool",
+    "random", "reduce", "rnn", "rnn_loops", "softmax", "winograd", "winograd_grad",
+    "winograd_output",
 ]  # fmt: skip

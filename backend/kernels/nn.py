@@ -1,4 +1,5 @@
-"""Softmax and softmax crossentropy over the last axis of (rows, classes) logits.
+"""Log-softmax and softmax crossentropy over the last axis of (rows, classes) logits
+(softmax itself: `softmax.py`).
 
 The crossentropies take logits (`from_logits=True`); each row is shifted by its max before
 `exp`, so no logit overflows. Sparse ones take int32 or int64 labels; their wrappers reject a
@@ -186,16 +187,6 @@ def _xent_grad(parallel, logits, targets, g, out):
 
 
 @kernel
-def _softmax_range(x, start, stop, out):
-    """out[i, :] = exp(x_i - m) / sum_j exp(x_ij - m), m = max_j x_ij."""
-    for i in range(start, stop):
-        total = _exp_shifted_row(x, i, _max_of_row(x, i), out)
-        inverse = out.dtype.type(1) / total
-        for j in range(out.shape[1]):
-            out[i, j] *= inverse
-
-
-@kernel
 def _log_softmax_range(x, start, stop, out):
     """out[i, :] = (x_i - m) - log(sum_j exp(x_ij - m)), m = max_j x_ij."""
     for i in range(start, stop):
@@ -203,19 +194,6 @@ def _log_softmax_range(x, start, stop, out):
         log_total = np.log(_sum_exp_shifted_row(x, i, m))
         for j in range(out.shape[1]):
             out[i, j] = (x[i, j] - m) - log_total
-
-
-@parallel_kernel
-def _softmax(parallel, x, out):
-    """out = softmax(x) over the last axis; threaded over chunks of rows."""
-    rows = x.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _softmax_range(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _softmax_range(x, np.int64(0), rows, out)
 
 
 @parallel_kernel
@@ -361,21 +339,6 @@ def softmax_xent_grad(
     check(name, "out", out, dtype=dtype, shape=logits.shape, out=True)
     args = (as_rows(logits), as_rows(targets), g.reshape(-1), as_rows(out))
     launch(_xent_grad, logits.size * _EXP_COST, *args)
-
-
-def softmax_last(x: np.ndarray, out: np.ndarray) -> None:
-    """`out = softmax(x, axis=-1)`, shifted by each row's max.
-
-    Example:
-        >>> out = np.empty((1, 2), np.float32)
-        >>> softmax_last(np.array([[0.0, 0.0]], np.float32), out)
-        >>> out
-        array([[0.5, 0.5]], dtype=float32)
-    """
-    name = "softmax_last"
-    dtype = _check_logits(name, x, "x")
-    check(name, "out", out, dtype=dtype, shape=x.shape, out=True)
-    launch(_softmax, x.size * _EXP_COST, as_rows(x), as_rows(out))
 
 
 def log_softmax_last(x: np.ndarray, out: np.ndarray) -> None:

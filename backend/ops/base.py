@@ -48,6 +48,12 @@ class Op:
     def vjp(self, ctx: Node, grads: list, needed: tuple) -> list:
         raise NotImplementedError(f"op '{self.name}' has no gradient")
 
+    def traced_attrs(self, attrs: dict, trace) -> dict:
+        """The attrs a node records while `trace` (a compiled function's trace) is active.
+        The default keeps them; random draws bind their seed to the trace here, so a Plan
+        draws in program order whatever order its steps run in."""
+        return attrs
+
     def __repr__(self) -> str:
         return f"<Op {self.name}>"
 
@@ -70,6 +76,7 @@ def apply(op: Op, inputs, attrs: dict | None = None):
         if trace is not None:
             # A Variable assigned earlier in the traced code is read as its new value.
             inputs = tuple(trace.read(x) if isinstance(x, Variable) else x for x in inputs)
+            attrs = op.traced_attrs(attrs, trace)
         node = Node(op, tuple(inputs), attrs)
         outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(out_specs)]
         node.set_outputs(outputs, weak=False)
@@ -123,6 +130,12 @@ def convert(x, dtype=None):
 
             return cast(x, dtype)
         return x
+    if isinstance(x, (list, tuple)) and any(isinstance(v, TensorTypes) for v in x):
+        # A list holding tensors (`ops.sum(model.losses)`) is stacked, so a gradient reaches
+        # each entry and symbolic entries work.
+        from .shape import stack
+
+        return stack([convert(v, dtype) for v in x])
     return Tensor(dt.to_array(x, dtype))
 
 

@@ -198,3 +198,6 @@ def resize(
     if interpolation == "nearest" and dt.standardize_dtype(in_dtype) != out.dtype:
         out = cast(out, in_dtype)
     return out
+
+
+from .image_transform import affine_transform  # noqa: E402,F401  (ops.image.affine_transform)

@@ -17,6 +17,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..tensor import Spec, SymbolicTensor, Tensor
 from ..variables import Variable
+from . import gather_rows
 from .base import Op, TensorTypes, apply, broadcast_shapes, convert, normalize_axis
 from .shape import (
     _BROADCAST_TO,
@@ -48,10 +49,19 @@ class TakeOp(Op):
         return Spec(x.shape[:axis] + indices.shape + x.shape[axis + 1 :], x.dtype)
 
     def forward(self, ctx, x, indices, *, axis):
+        if axis == 0 and gather_rows.fits_kernels(x, indices):
+            out = np.empty(indices.shape + x.shape[1:], x.dtype)
+            if gather_rows.take_rows_into(x, indices, out):
+                return out
         try:
             return np.take(x, indices, axis=axis)
         except IndexError as err:
             raise IndexError(f"take: {err} (tensor shape {x.shape})") from None
+
+    def forward_into(self, x, indices, out, *, axis):
+        # In a Plan: rows straight into the output buffer (an embedding lookup).
+        if axis != 0 or not gather_rows.take_rows_into(x, indices, out):
+            np.copyto(out, self.forward(None, x, indices, axis=axis))
 
     def vjp(self, ctx, grads, needed):
         x, indices = ctx.inputs
@@ -71,12 +81,21 @@ class ScatterAddOp(Op):
         return Spec(tuple(like.shape), updates.dtype)
 
     def forward(self, ctx, updates, indices, like, *, axis):
+        if axis == 0 and gather_rows.fits_kernels(updates, indices):
+            out = np.empty(like.shape, dtype=updates.dtype)
+            if gather_rows.scatter_add_rows_into(updates, indices, out):
+                return out
         out = np.zeros(like.shape, dtype=updates.dtype)
         nidx = indices.ndim
         # updates: pre + idx + post -> idx + pre + post, scattered into out moved to axis 0.
         perm = (*range(axis, axis + nidx), *range(axis), *range(axis + nidx, updates.ndim))
         np.add.at(np.moveaxis(out, axis, 0), indices, np.transpose(updates, perm))
         return out
+
+    def forward_into(self, updates, indices, like, out, *, axis):
+        # In a Plan: an embedding's gradient zeroed and scatter-added in its own buffer.
+        if axis != 0 or not gather_rows.scatter_add_rows_into(updates, indices, out):
+            np.copyto(out, self.forward(None, updates, indices, like, axis=axis))
 
     def vjp(self, ctx, grads, needed):
         indices = ctx.inputs[1]

@@ -1,6 +1,7 @@
 """Neural-network ops: softmax, log_softmax, one_hot, moments and the crossentropies.
 
-softmax, log_softmax and moments are composites. The crossentropies from logits are fused
+softmax is a fused primitive (`softmax.py`, re-exported here); log_softmax and moments are
+composites. The crossentropies from logits are fused
 primitives (one stable forward, a closed-form vjp written with ops); from probabilities
 they are composites following Keras: normalize (categorical), clip to
 [epsilon, 1 - epsilon], log. Crossentropies are elementwise over the batch (not averaged),
@@ -34,6 +35,7 @@ from .reduce import (
     sum,  # noqa: A004 - the op, not the builtin
 )
 from .shape import expand_dims, squeeze
+from .softmax import softmax
 
 __all__ = [
     "binary_crossentropy", "categorical_crossentropy", "log_softmax", "moments", "one_hot",
@@ -46,22 +48,7 @@ def _as_float(x):
     return x if dt.is_float(x.dtype) else cast(x, dt.config.floatx())
 
 
-# ---- softmax ---------------------------------------------------------------------------------
-
-
-def softmax(x, axis=-1):
-    """`exp(x) / sum(exp(x))` over `axis` (an int or a tuple), shifted by the max so it
-    never overflows.
-
-    Example:
-        >>> import kerasish as keras
-        >>> keras.ops.softmax([0.0, 0.0]).numpy().tolist()
-        [0.5, 0.5]
-    """
-    x = _as_float(x)
-    axes = normalize_axis(axis, len(x.shape), "softmax")
-    e = exp(subtract(x, max_shift(x, axes)))
-    return divide(e, sum(e, axis=axes, keepdims=True))
+# ---- log_softmax -----------------------------------------------------------------------------
 
 
 def log_softmax(x, axis=-1):
@@ -386,7 +373,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     axis = _class_axis(name, axis, len(output.shape))
     if len(target.shape) == len(output.shape) and target.shape[axis] == 1:
         target = squeeze(target, axis)
-    if not dt.is_int(target.dtype):
+    if target.dtype not in ("int32", "int64"):  # floats, bools, narrow ints (uint8 labels)
         target = cast(target, "int32")
     num_classes = output.shape[axis]
     if not isinstance(target, SymbolicTensor) and num_classes is not None:

@@ -1,4 +1,4 @@
-"""Batch normalization.
+"""Batch, layer and L2 normalization.
 
 - `batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3)`:
   keras.ops' inference normalization, a composite written as Keras writes it:
@@ -12,17 +12,27 @@
   `Variable.assign` from these outputs. The vjp (for x, gamma and beta, including the
   gradients that reach the mean and variance outputs) is the fused primitive
   `batch_norm_train_grad`, in closed form; a gradient of that gradient is not supported.
+- `layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, rms_scaling=False)`:
+  keras.ops' layer normalization. Over trailing axes (the usual `axis=-1`) it is the fused
+  primitive `layer_norm` (`backend.kernels.layer_norm`: one pass per row for the statistics
+  and one for the output) with the fused gradient primitive `layer_norm_grad` (dx, dgamma,
+  dbeta in one kernel; a gradient of that gradient is not supported); over other axes, and
+  with `rms_scaling`, a composite of Keras' formula.
+- `normalize(x, axis=-1, order=2, epsilon=None)`: keras.ops' L2 normalization, a composite.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .. import config
 from .. import dtypes as dt
 from ..tensor import Spec
 from .base import Op, apply, convert, normalize_axis, promote
 
-__all__ = ["batch_norm_train", "batch_normalization"]
+__all__ = ["batch_norm_train", "batch_normalization", "layer_normalization", "normalize"]
 
 
 def _channel_spec(op_name: str, arg: str, x: Spec, spec: Spec, axis: int) -> None:
@@ -211,3 +221,203 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     if offset is not None:
         res = add(res, expand(offset))
     return add(multiply(x, inv), res)
+
+
+# ---- layer normalization -----------------------------------------------------------------
+
+
+class LayerNormOp(Op):
+    """`(x - mean) / sqrt(var + epsilon) * gamma + beta` over the last axis of x."""
+
+    name = "layer_norm"
+
+    def infer(self, x, gamma, beta, *, epsilon):
+        if not dt.is_float(x.dtype) or not x.shape:
+            raise TypeError(
+                f"{self.name} expects a float tensor of rank >= 1. Received: {x.dtype} {x.shape}"
+            )
+        _channel_spec(self.name, "gamma", x, gamma, len(x.shape) - 1)
+        _channel_spec(self.name, "beta", x, beta, len(x.shape) - 1)
+        return Spec(x.shape, x.dtype)
+
+    def forward(self, ctx, x, gamma, beta, *, epsilon):
+        out = np.empty(x.shape, x.dtype)
+        self.forward_into(x, gamma, beta, out, epsilon=epsilon)
+        return out
+
+    def forward_into(self, x, gamma, beta, out, *, epsilon):
+        from ..kernels import layer_norm
+
+        dtype = _compute_dtype(x)
+        args = [_contiguous(a, dtype) for a in (x, gamma, beta)]
+        if out.size == 0:
+            return
+        if out.dtype == dtype and out.flags.c_contiguous:
+            layer_norm.layer_norm_rows(*args, epsilon, out)
+        else:
+            result = np.empty(x.shape, dtype)
+            layer_norm.layer_norm_rows(*args, epsilon, result)
+            np.copyto(out, result, casting="unsafe")
+
+    def vjp(self, ctx, grads, needed):
+        x, gamma, _ = ctx.inputs
+        dx, dgamma, dbeta = apply(_LAYER_NORM_GRAD, (x, gamma, convert(grads[0])), ctx.attrs)
+        return [dx if 0 in needed else None, dgamma if 1 in needed else None,
+                dbeta if 2 in needed else None]  # fmt: skip
+
+
+class LayerNormGradOp(Op):
+    """(dx, dgamma, dbeta) of `layer_norm` from the output's gradient `g`, in closed form:
+    with xhat = (x - mean) * r, r = 1 / sqrt(var + epsilon) and a = g * gamma per row,
+    dx = r * (a - mean(a) - xhat * mean(a * xhat)), dgamma = sum(g * xhat), dbeta = sum(g)
+    (the sums over every row)."""
+
+    name = "layer_norm_grad"
+
+    def infer(self, x, gamma, g, *, epsilon):
+        _channel_spec(self.name, "gamma", x, gamma, len(x.shape) - 1)
+        if len(g.shape) != len(x.shape) or g.dtype != x.dtype:
+            raise ValueError(
+                f"{self.name}: the gradient must match x. Received: {g.shape} {g.dtype} for x "
+                f"{x.shape} {x.dtype}"
+            )
+        param = Spec((x.shape[-1],), x.dtype)
+        return Spec(x.shape, x.dtype), param, param
+
+    def forward(self, ctx, x, gamma, g, *, epsilon):
+        outs = (np.empty(x.shape, x.dtype), np.empty(gamma.shape, x.dtype),
+                np.empty(gamma.shape, x.dtype))  # fmt: skip
+        self.forward_into(x, gamma, g, *outs, epsilon=epsilon)
+        return outs
+
+    def forward_into(self, x, gamma, g, dx, dgamma, dbeta, *, epsilon):
+        from ..kernels import layer_norm
+
+        dtype = _compute_dtype(x)
+        args = [_contiguous(a, dtype) for a in (x, gamma, g)]
+        outs = [
+            o if o.dtype == dtype and o.flags.c_contiguous else np.empty(o.shape, dtype)
+            for o in (dx, dgamma, dbeta)
+        ]
+        if x.shape[-1] == 0:
+            return
+        layer_norm.layer_norm_grad_rows(args[0], args[1], args[2], epsilon, *outs)
+        for target, result in zip((dx, dgamma, dbeta), outs, strict=True):
+            if target is not result:
+                np.copyto(target, result, casting="unsafe")
+
+    def vjp(self, ctx, grads, needed):
+        raise NotImplementedError(
+            "layer_norm: gradients of its gradient (second order) are not supported."
+        )
+
+
+_LAYER_NORM = LayerNormOp()
+_LAYER_NORM_GRAD = LayerNormGradOp()
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, rms_scaling=False):
+    """Normalizes `x` over `axis` (an int or a list) to mean 0 and variance 1, then scales by
+    `gamma` and shifts by `beta` (shaped as the normalized dims), as keras.ops:
+    `(x - mean) / sqrt(var + epsilon) * gamma + beta`, the variance biased. `epsilon`
+    defaults to `config.epsilon()`. float16 is computed in float32. With `rms_scaling`
+    (deprecated in Keras, kept for its configs), `x / sqrt(var + epsilon) * gamma`: x is
+    scaled by its variance, not centered, and `beta` is ignored.
+
+    Example:
+        >>> import kerasish as keras
+        >>> x = keras.ops.convert_to_tensor([[1.0, 3.0], [2.0, 6.0]])
+        >>> keras.ops.layer_normalization(x, epsilon=0.0).numpy().tolist()
+        [[-1.0, 1.0], [-1.0, 1.0]]
+    """
+    from .creation import ones, zeros
+    from .elementwise import add, cast, divide, multiply, negative, sqrt
+    from .reduce import var as reduce_var
+    from .shape import reshape
+
+    x = convert(x)
+    original = x.dtype
+    if original not in ("float32", "float64"):
+        x = cast(x, "float32")
+    rank = len(x.shape)
+    if rank == 0:
+        raise ValueError("layer_normalization: x must have rank >= 1. Received: a scalar")
+    axes = normalize_axis(axis, rank, "layer_normalization")
+    epsilon = float(config.epsilon() if epsilon is None else epsilon)
+    sizes = tuple(x.shape[a] for a in axes)
+    gamma = None if gamma is None else convert(gamma, x.dtype)
+    beta = None if beta is None else convert(beta, x.dtype)
+    for arg, v in (("gamma", gamma), ("beta", beta)):
+        if v is not None and math.prod(d or 1 for d in v.shape) != math.prod(d or 1 for d in sizes):
+            raise ValueError(
+                f"layer_normalization: {arg} must have the shape of the normalized dims "
+                f"{sizes}. Received: {arg}.shape={v.shape}, x.shape={x.shape}, axis={axis}"
+            )
+    broadcast = tuple(x.shape[a] if a in axes else 1 for a in range(rank))
+
+    def expand(v):
+        return v if v is None or tuple(v.shape) == broadcast else reshape(v, broadcast)
+
+    trailing = axes == tuple(range(rank - len(axes), rank)) and None not in sizes
+    leading = x.shape[: rank - len(axes)]
+    if rms_scaling:
+        inverse = divide(1.0, sqrt(add(reduce_var(x, axis=axes, keepdims=True), epsilon)))
+        out = multiply(x, inverse)
+        if gamma is not None:
+            out = multiply(out, expand(gamma))
+    elif trailing and (len(axes) == 1 or list(leading).count(None) <= 1):
+        n = math.prod(sizes)
+        flat = x if len(axes) == 1 else reshape(x, (*(-1 if d is None else d for d in leading), n))
+        gamma = ones((n,), x.dtype) if gamma is None else reshape(gamma, (n,))
+        beta = zeros((n,), x.dtype) if beta is None else reshape(beta, (n,))
+        out = apply(_LAYER_NORM, (flat, gamma, beta), {"epsilon": epsilon})
+        if len(axes) > 1:
+            out = reshape(out, tuple(-1 if d is None else d for d in x.shape))
+    else:  # Keras' formula: x * inv + (beta - mean * inv), inv = gamma / sqrt(var + eps)
+        from .nn import moments
+
+        mean, variance = moments(x, axes, keepdims=True)
+        inv = divide(1.0, sqrt(add(variance, epsilon)))
+        if gamma is not None:
+            inv = multiply(inv, expand(gamma))
+        offset = negative(multiply(mean, inv))
+        if beta is not None:
+            offset = add(offset, expand(beta))
+        out = add(multiply(x, inv), offset)
+    return out if out.dtype == original else cast(out, original)
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """`x / max(norm(x), epsilon)` over `axis`, as keras.ops. For `order=2`, as
+    `x / sqrt(maximum(sum(x ** 2), epsilon ** 2))`: Keras' `x * minimum(rsqrt(sum(x ** 2)),
+    1 / epsilon)` without its division by zero, so an all-zero slice gives 0s and a zero
+    gradient (Keras' gives NaN). `epsilon` defaults to `config.epsilon()`.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.ops.normalize([[3.0, 4.0]]).numpy().tolist()
+        [[0.6000000238418579, 0.800000011920929]]
+    """
+    from .elementwise import abs as absolute
+    from .elementwise import divide, maximum, multiply, power, sqrt
+    from .reduce import sum as reduce_sum
+
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"normalize: `order` must be an int >= 1. Received: order={order!r}")
+    x = convert(x)
+    if not dt.is_float(x.dtype):
+        from .elementwise import cast
+
+        x = cast(x, dt.config.floatx())
+    if not x.shape:
+        from .shape import expand_dims
+
+        x = expand_dims(x, 0)
+    epsilon = float(config.epsilon() if epsilon is None else epsilon)
+    axes = normalize_axis(axis, len(x.shape), "normalize")
+    if order == 2:
+        squares = reduce_sum(multiply(x, x), axis=axes, keepdims=True)
+        return divide(x, sqrt(maximum(squares, epsilon * epsilon)))
+    norm = power(reduce_sum(power(absolute(x), float(order)), axis=axes, keepdims=True),
+                 1.0 / order)  # fmt: skip
+    return divide(x, maximum(norm, epsilon))

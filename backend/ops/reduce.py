@@ -7,6 +7,7 @@ elements). mean, var, std and logsumexp are composites of them.
 
 from __future__ import annotations
 
+import builtins
 import math
 
 import numpy as np
@@ -16,8 +17,8 @@ from ..tensor import Spec
 from .base import Op, apply, convert, normalize_axis
 
 __all__ = [
-    "argmax", "argmin", "cumprod", "cumsum", "logsumexp", "max", "mean", "min", "prod",
-    "std", "sum", "var",
+    "all", "any", "argmax", "argmin", "cumprod", "cumsum", "logsumexp", "max", "mean", "min",
+    "prod", "std", "sum", "var",
 ]  # fmt: skip
 
 
@@ -48,7 +49,7 @@ def _to_float(x):
 
 
 def _check_not_empty(op_name: str, shape: tuple, axes: tuple) -> None:
-    if any(shape[a] == 0 for a in axes):
+    if builtins.any(shape[a] == 0 for a in axes):
         raise ValueError(
             f"{op_name}: cannot reduce over an empty axis (it has no identity; pass `initial` "
             f"where the op takes one). Received: a tensor of shape {shape}, axes={axes}"
@@ -257,6 +258,30 @@ def _extremum(op, x, axis, keepdims, initial):
     if initial is not None:
         initial = np.asarray(initial, dtype=x.dtype).item()
     return apply(op, (x,), {"axes": axes, "keepdims": bool(keepdims), "initial": initial})
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001 - keras.ops name
+    """Whether any element over `axis` (all axes when None) is nonzero: a bool tensor (False
+    over an empty axis). No gradient.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.ops.any([[0.0, 2.0], [0.0, 0.0]], axis=-1).numpy().tolist()
+        [True, False]
+    """
+    return _extremum(_MAX, _cast(convert(x), "bool"), axis, keepdims, False)
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001 - keras.ops name
+    """Whether every element over `axis` (all axes when None) is nonzero: a bool tensor
+    (True over an empty axis). No gradient.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.ops.all([[1, 2], [0, 3]], axis=-1).numpy().tolist()
+        [True, False]
+    """
+    return _extremum(_MIN, _cast(convert(x), "bool"), axis, keepdims, True)
 
 
 def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001 - keras.ops name

@@ -10,24 +10,26 @@ from .lambda_callback import LambdaCallback
 from .lr_scheduler import LearningRateScheduler
 from .progbar import ProgbarLogger
 from .reduce_lr import ReduceLROnPlateau
+from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
     "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN", "get",
+    "LearningRateScheduler", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
+    "get",
 ]  # fmt: skip
 
 _BY_NAME = {
     cls.__name__: cls
     for cls in (
         CSVLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler, ProgbarLogger,
-        ReduceLROnPlateau, TerminateOnNaN,
+        ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
     )
 }  # fmt: skip
 _ALIASES = {
     "csv_logger": CSVLogger, "early_stopping": EarlyStopping, "history": History,
     "progbar_logger": ProgbarLogger, "reduce_lr_on_plateau": ReduceLROnPlateau,
-    "terminate_on_nan": TerminateOnNaN,
+    "tensorboard": TensorBoard, "terminate_on_nan": TerminateOnNaN,
 }  # fmt: skip
 
 

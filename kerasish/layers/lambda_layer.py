@@ -26,16 +26,16 @@ def _function_config(function) -> dict:
     return {"module": module, "class_name": "function", "config": name, "registered_name": name}
 
 
-def _resolve_function(config, what: str, custom_objects: dict | None):
+def _resolve_function(config, what: str, custom_objects: dict | None, owner: str = "Lambda"):
     if config is None or callable(config):
         return config
     if isinstance(config, str):
         config = {"class_name": "function", "config": config, "module": None}
     if not isinstance(config, dict):
-        raise ValueError(f"Lambda: cannot read `{what}` from a config. Received: {config!r}")
+        raise ValueError(f"{owner}: cannot read `{what}` from a config. Received: {config!r}")
     if config.get("class_name") == "__lambda__":
         raise ValueError(
-            f"Lambda: the config's `{what}` is a Python lambda. Its code is not loaded (loading "
+            f"{owner}: the config's `{what}` is a Python lambda. Its code is not loaded (loading "
             "never runs code from a file): define a named function and pass it in "
             "`custom_objects`, or rebuild the layer in code."
         )
@@ -46,7 +46,7 @@ def _resolve_function(config, what: str, custom_objects: dict | None):
         found = getattr(ops, name, None) or getattr(activations, name, None)
     if not callable(found):
         raise ValueError(
-            f"Lambda: unknown function {name!r} for `{what}`. Loading never runs code from "
+            f"{owner}: unknown function {name!r} for `{what}`. Loading never runs code from "
             "a file: pass the function in `custom_objects` or register it with "
             "`kerasish.layers.serialization.register`."
         )
@@ -88,7 +88,7 @@ class Lambda(Layer):
             params = {}
         self._function_takes_mask = "mask" in params
         self._function_takes_training = "training" in params
-        self.supports_masking = True
+        self.supports_masking = mask is not None  # as Keras: no `mask`, no output mask
         self.built = True
 
     def call(self, inputs, mask=None, training=None):

@@ -21,10 +21,11 @@ from backend import nest
 from backend.dtypes import is_float, standardize_dtype
 from backend.ops import cast, convert_to_tensor
 from backend.ops.shape import identity
-from backend.tensor import SymbolicTensor, Tensor
+from backend.tensor import SymbolicTensor, Tensor, building_graph
 from backend.variables import Variable
 
 from .. import initializers
+from .mask_propagation import fill_masks, set_output_masks
 
 # ---- names -----------------------------------------------------------------------------
 
@@ -112,6 +113,8 @@ class Layer:
         (2, 3)
     """
 
+    autocast = True  # float inputs are cast to the layer's dtype (an Embedding opts out)
+
     def __init__(self, *, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
         kwargs.pop("input_shape", None)  # accepted for Keras 2 code; Input() is the way now
         kwargs.pop("input_dim", None)
@@ -124,7 +127,8 @@ class Layer:
         object.__setattr__(self, "_layers", [])
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._dtype = standardize_dtype(
-            dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+            dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype,
+            allow_string=True,  # an InputLayer of text
         )
         self._trainable = bool(trainable)
         self.built = False
@@ -133,10 +137,16 @@ class Layer:
         self._regularized: list = []  # (variable, regularizer)
         self._added_losses: list = []
         self._inbound_nodes: list = []
-        self.supports_masking = False
-        call = inspect.signature(self.call).parameters
+        # As Keras: a layer with its own compute_mask supports masking unless it says not.
+        self.supports_masking = type(self).compute_mask is not Layer.compute_mask
+        self._warned_dropped_mask = False
+        self._call_signature = inspect.signature(self.call)
+        call = self._call_signature.parameters
         self._call_takes_training = "training" in call
         self._call_takes_mask = "mask" in call
+        self._call_mask_params = tuple(
+            p for p in call if p.endswith("_mask") and p[: -len("_mask")] in call
+        )
 
     def __init_subclass__(cls, **kwargs):
         # A layer is built once its `build` has run, however it was called (as Keras).
@@ -214,6 +224,36 @@ class Layer:
     @property
     def non_trainable_variables(self) -> list:
         return self.non_trainable_weights
+
+    # ---- the tensors of its first call (transfer learning) --------------------------------
+
+    @property
+    def input(self):
+        """The input tensor(s) of the layer's first call on symbolic tensors (a list when
+        several), as Keras: what `Model(base.input, base.get_layer(name).output)` reads."""
+        return self._first_call_tensors("input")
+
+    @property
+    def output(self):
+        """The output tensor(s) of the layer's first call on symbolic tensors."""
+        return self._first_call_tensors("output")
+
+    @output.setter
+    def output(self, value) -> None:  # an InputLayer's own tensor
+        self.__dict__["_own_output"] = value
+
+    def _first_call_tensors(self, what: str):
+        own = self.__dict__.get("_own_output")
+        if own is not None:
+            return own
+        if not self._inbound_nodes:
+            raise ValueError(
+                f"Layer '{self.name}' has never been called on symbolic tensors (an Input or "
+                f"a built model's graph), so it has no defined {what}."
+            )
+        node = self._inbound_nodes[0]
+        tensors = node.input_tensors if what == "input" else node.output_tensors
+        return tensors[0] if len(tensors) == 1 else list(tensors)
 
     # ---- weights -----------------------------------------------------------------------------
 
@@ -308,6 +348,8 @@ class Layer:
         return inputs
 
     def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs (called when `supports_masking`); by default the mask
+        received, passed on unchanged. See docs/masking.md."""
         return mask if self.supports_masking else None
 
     def _maybe_build(self, inputs) -> None:
@@ -327,7 +369,8 @@ class Layer:
                 return x
             t = x if isinstance(x, Tensor) else convert_to_tensor(x)
             # Floating inputs are cast to the layer's dtype, as Keras autocasts.
-            if is_float(t.dtype) and is_float(self._dtype) and t.dtype != self._dtype:
+            cast_float = self.autocast and is_float(t.dtype) and is_float(self._dtype)
+            if cast_float and t.dtype != self._dtype:
                 casted = cast(t, self._dtype)
                 casted._mask = t._mask
                 return casted
@@ -342,11 +385,11 @@ class Layer:
         inputs = self._convert_inputs(args[0])
         args = (inputs, *args[1:])
         symbolic = any(isinstance(x, SymbolicTensor) for x in nest.flatten(inputs))
+        if symbolic and not getattr(self, "runs_on_data", False):
+            _reject_strings(self, inputs)
         self._maybe_build(inputs)
-        if self._call_takes_mask and "mask" not in kwargs:
-            masks = [getattr(x, "_mask", None) for x in nest.flatten(inputs)]
-            if any(m is not None for m in masks):
-                kwargs["mask"] = masks[0] if len(masks) == 1 else masks
+        recorded = {k: v for k, v in kwargs.items() if k != "training"}  # as the caller gave
+        previous_mask = fill_masks(self, args, kwargs)
         if not _context.training:
             self._clear_losses()  # an outermost call: `losses` are those of this call
         training = kwargs.pop("training", None)
@@ -357,24 +400,23 @@ class Layer:
         _context.training.append(training)
         _context.path.append(self.name)
         try:
-            outputs = self.call(*args, **kwargs)
+            if symbolic:
+                with building_graph():
+                    outputs = self.call(*args, **kwargs)
+            else:
+                outputs = self.call(*args, **kwargs)
         finally:
             _context.path.pop()
             _context.training.pop()
-        mask = self.compute_mask(inputs, kwargs.get("mask"))
-        if mask is not None:
-            for out in nest.flatten(outputs):
-                if isinstance(out, (Tensor, SymbolicTensor)):
-                    out._mask = mask
         if symbolic:
             # A layer returning an input unchanged (Dropout in inference) still gets an
             # output of its own, so each tensor's history names one layer call.
             input_ids = {id(x) for x in nest.flatten(inputs)}
-            flat = [identity(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
+            flat = [_own(o) if id(o) in input_ids else o for o in nest.flatten(outputs)]
             outputs = nest.pack(outputs, iter(flat))
-            node = CallNode(
-                self, args, {k: v for k, v in kwargs.items() if k != "training"}, outputs
-            )
+        set_output_masks(self, inputs, outputs, previous_mask)
+        if symbolic:
+            node = CallNode(self, args, recorded, outputs)
             index = len(self._inbound_nodes)
             self._inbound_nodes.append(node)
             for i, out in enumerate(node.output_tensors):
@@ -412,6 +454,23 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _own(x):
+    """A new tensor equal to `x`, with its mask."""
+    out = identity(x)
+    out._mask = x._mask
+    return out
+
+
+def _reject_strings(layer, inputs) -> None:
+    for x in nest.flatten(inputs):
+        if isinstance(x, SymbolicTensor) and x.dtype == "string":
+            raise ValueError(
+                f"Layer '{layer.name}' computes on numbers. Received: a string input "
+                f"(shape {x.shape}). Turn strings into numbers first with TextVectorization "
+                "or StringLookup."
+            )
 
 
 def _is_tensor_like(x) -> bool:

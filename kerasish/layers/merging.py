@@ -40,7 +40,17 @@ class Merge(Layer):
         return out
 
     def compute_mask(self, inputs, mask=None):
-        return None
+        """As Keras: a step is kept when any input keeps it (the OR of the masks); no mask
+        when some input has none."""
+        if mask is None:
+            return None
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if len(masks) != len(inputs) or any(m is None for m in masks):
+            return None
+        out = masks[0]
+        for m in masks[1:]:
+            out = ops.logical_or(out, m)
+        return out
 
 
 class Add(Merge):
@@ -121,6 +131,23 @@ class Concatenate(Merge):
     def call(self, inputs):
         return ops.concatenate(list(inputs), axis=self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """As Keras: each input's mask (all True for an unmasked input) widened to the
+        input's shape, joined along `axis`, then any() over the last axis."""
+        if mask is None:
+            return None
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if len(masks) != len(inputs) or all(m is None for m in masks):
+            return None
+        full = []
+        for x, m in zip(inputs, masks, strict=True):
+            if m is None:
+                m = ops.ones_like(x, dtype="bool")
+            elif len(m.shape) < len(x.shape):
+                m = ops.logical_or(ops.expand_dims(m, -1), ops.zeros_like(x, dtype="bool"))
+            full.append(m)
+        return ops.any(ops.concatenate(full, axis=self.axis), axis=-1)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
 
@@ -153,7 +180,6 @@ class Dot(Merge):
             raise ValueError(f"Dot: `axes` must be an int or two ints. Received: axes={axes!r}")
         self.axes = axes
         self.normalize = bool(normalize)
-        self.supports_masking = False
 
     def _pair(self, ranks) -> tuple:
         axes = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
@@ -200,6 +226,9 @@ class Dot(Merge):
             out = ops.expand_dims(out, 1)  # as batch_dot: (batch, 1)
         return out
 
+    def compute_mask(self, inputs, mask=None):
+        return None  # as Keras: the product has no steps left to mask
+
     def get_config(self) -> dict:
         return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
 
@@ -209,3 +238,114 @@ def _l2_normalize(x, axis: int):
     square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
     eps = config.epsilon()
     return ops.divide(x, ops.sqrt(ops.maximum(square_sum, eps * eps)))
+
+
+# ---- the functional forms: each makes the layer and calls it on `inputs` -----------------------
+
+
+def add(inputs, **kwargs):
+    """The elementwise sum of `inputs`: `Add(**kwargs)(inputs)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> a, b = keras.Input((3,)), keras.Input((3,))
+        >>> keras.layers.add([a, b]).shape
+        (None, 3)
+        >>> keras.layers.add([np.ones((1, 2)), np.ones((1, 2))]).numpy().tolist()
+        [[2.0, 2.0]]
+    """
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """`inputs[0] - inputs[1]`: `Subtract(**kwargs)(inputs)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> keras.layers.subtract([np.full((1, 2), 3.0), np.ones((1, 2))]).numpy().tolist()
+        [[2.0, 2.0]]
+    """
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """The elementwise product of `inputs`: `Multiply(**kwargs)(inputs)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> keras.layers.multiply([np.full((1, 2), 3.0), np.full((1, 2), 2.0)]).numpy().tolist()
+        [[6.0, 6.0]]
+    """
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """The elementwise mean of `inputs`: `Average(**kwargs)(inputs)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> keras.layers.average([np.zeros((1, 2)), np.full((1, 2), 4.0)]).numpy().tolist()
+        [[2.0, 2.0]]
+    """
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """The elementwise maximum of `inputs`: `Maximum(**kwargs)(inputs)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> keras.layers.maximum([np.array([[1.0, 5.0]]), np.array([[3.0, 2.0]])]).numpy().tolist()
+        [[3.0, 5.0]]
+    """
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """The elementwise minimum of `inputs`: `Minimum(**kwargs)(inputs)`.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> keras.layers.minimum([np.array([[1.0, 5.0]]), np.array([[3.0, 2.0]])]).numpy().tolist()
+        [[1.0, 2.0]]
+    """
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """`inputs` joined along `axis`: `Concatenate(axis=axis, **kwargs)(inputs)`.
+
+    Example:
+        >>> import kerasish as keras
+        >>> a, b = keras.Input((4,)), keras.Input((3,))
+        >>> merged = keras.layers.concatenate([a, b])
+        >>> merged.shape
+        (None, 7)
+        >>> model = keras.Model([a, b], keras.layers.Dense(2)(merged))
+        >>> len(model.layers)  # two inputs, the Concatenate, the Dense
+        4
+    """
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """The per-sample dot product of two inputs along `axes`:
+    `Dot(axes=axes, normalize=normalize, **kwargs)(inputs)`; `normalize=True` gives the
+    cosine similarity.
+
+    Example:
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> x = np.array([[1.0, 2.0]]); y = np.array([[3.0, 4.0]])
+        >>> keras.layers.dot([x, y], axes=1).numpy().tolist()
+        [[11.0]]
+        >>> round(float(keras.layers.dot([x, x], axes=1, normalize=True)[0, 0]), 6)
+        1.0
+    """
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)

@@ -43,7 +43,7 @@ def _resolve_axis(layer, axis: int, input_shape) -> int:
     return axis
 
 
-def _check_epsilon(owner: str, epsilon) -> float:
+def check_epsilon(owner: str, epsilon) -> float:
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon < 0:
         raise ValueError(f"{owner}: `epsilon` must be a float >= 0. Received: epsilon={epsilon!r}")
     return float(epsilon)
@@ -53,6 +53,51 @@ def _broadcast_shape(rank: int, axis: int, size: int) -> tuple:
     shape = [1] * rank
     shape[axis] = size
     return tuple(shape)
+
+
+def set_affine_args(layer, beta_initializer, gamma_initializer, beta_regularizer,
+                    gamma_regularizer, beta_constraint, gamma_constraint) -> None:  # fmt: skip
+    """Stores the `gamma`/`beta` arguments the normalization layers share."""
+    layer.beta_initializer = initializers.get(beta_initializer)
+    layer.gamma_initializer = initializers.get(gamma_initializer)
+    layer.beta_regularizer = regularizers.get(beta_regularizer)
+    layer.gamma_regularizer = regularizers.get(gamma_regularizer)
+    layer.beta_constraint = constraints.get(beta_constraint)
+    layer.gamma_constraint = constraints.get(gamma_constraint)
+
+
+def add_affine_weights(layer, shape: tuple, scale: bool, center: bool) -> None:
+    """Creates `layer.gamma` (when `scale`), then `layer.beta` (when `center`), of `shape`;
+    None when absent."""
+    layer.gamma = layer.beta = None
+    if scale:
+        layer.gamma = layer.add_weight(
+            shape=shape,
+            initializer=layer.gamma_initializer,
+            regularizer=layer.gamma_regularizer,
+            constraint=layer.gamma_constraint,
+            name="gamma",
+        )
+    if center:
+        layer.beta = layer.add_weight(
+            shape=shape,
+            initializer=layer.beta_initializer,
+            regularizer=layer.beta_regularizer,
+            constraint=layer.beta_constraint,
+            name="beta",
+        )
+
+
+def affine_config(layer) -> dict:
+    """The config entries of the `gamma`/`beta` arguments."""
+    return {
+        "beta_initializer": initializers.serialize(layer.beta_initializer),
+        "gamma_initializer": initializers.serialize(layer.gamma_initializer),
+        "beta_regularizer": serialize_or_none(regularizers, layer.beta_regularizer),
+        "gamma_regularizer": serialize_or_none(regularizers, layer.gamma_regularizer),
+        "beta_constraint": serialize_or_none(constraints, layer.beta_constraint),
+        "gamma_constraint": serialize_or_none(constraints, layer.gamma_constraint),
+    }
 
 
 class BatchNormalization(Layer):
@@ -105,7 +150,7 @@ class BatchNormalization(Layer):
                 f"{owner}: `momentum` must be a float. Received: momentum={momentum!r}"
             )
         self.momentum = float(momentum)
-        self.epsilon = _check_epsilon(owner, epsilon)
+        self.epsilon = check_epsilon(owner, epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         if renorm:
@@ -116,36 +161,16 @@ class BatchNormalization(Layer):
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = float(renorm_momentum)
         self.synchronized = bool(synchronized)  # one replica: nothing to synchronize
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
+        set_affine_args(self, beta_initializer, gamma_initializer, beta_regularizer,
+                        gamma_regularizer, beta_constraint, gamma_constraint)  # fmt: skip
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
         axis = _resolve_axis(self, self.axis, input_shape)
         shape = (input_shape[axis],)
-        self.gamma = self.beta = None
-        if self.scale:
-            self.gamma = self.add_weight(
-                shape=shape,
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-                name="gamma",
-            )
-        if self.center:
-            self.beta = self.add_weight(
-                shape=shape,
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                name="beta",
-            )
+        add_affine_weights(self, shape, self.scale, self.center)
         self.moving_mean = self.add_weight(
             shape=shape, initializer=self.moving_mean_initializer, trainable=False,
             name="moving_mean",
@@ -238,6 +263,7 @@ class BatchNormalization(Layer):
         )
 
     def get_config(self) -> dict:
+        affine = affine_config(self)
         return {
             **super().get_config(),
             "axis": self.axis,
@@ -245,14 +271,11 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            # Keras' key order: the moving statistics' initializers after gamma's.
+            **dict(list(affine.items())[:2]),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": serialize_or_none(regularizers, self.beta_regularizer),
-            "gamma_regularizer": serialize_or_none(regularizers, self.gamma_regularizer),
-            "beta_constraint": serialize_or_none(constraints, self.beta_constraint),
-            "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint),
+            **dict(list(affine.items())[2:]),
             "synchronized": self.synchronized,
             "renorm": self.renorm,
             "renorm_clipping": self.renorm_clipping,
@@ -296,15 +319,11 @@ class GroupNormalization(Layer):
             )
         self.groups = groups
         self.axis = _normalize_axis(owner, axis)
-        self.epsilon = _check_epsilon(owner, epsilon)
+        self.epsilon = check_epsilon(owner, epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_affine_args(self, beta_initializer, gamma_initializer, beta_regularizer,
+                        gamma_regularizer, beta_constraint, gamma_constraint)  # fmt: skip
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -327,23 +346,7 @@ class GroupNormalization(Layer):
                 f"a multiple of the number of groups ({self.groups}). Received: "
                 f"input_shape={tuple(input_shape)}"
             )
-        self.gamma = self.beta = None
-        if self.scale:
-            self.gamma = self.add_weight(
-                shape=(channels,),
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-                name="gamma",
-            )
-        if self.center:
-            self.beta = self.add_weight(
-                shape=(channels,),
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                name="beta",
-            )
+        add_affine_weights(self, (channels,), self.scale, self.center)
         self._rank = len(input_shape)
         self._axis = axis
         self._channels = channels
@@ -385,10 +388,5 @@ class GroupNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": serialize_or_none(regularizers, self.beta_regularizer),
-            "gamma_regularizer": serialize_or_none(regularizers, self.gamma_regularizer),
-            "beta_constraint": serialize_or_none(constraints, self.beta_constraint),
-            "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint),
+            **affine_config(self),
         }

@@ -158,11 +158,12 @@ class GlobalAveragePooling1D(_GlobalPooling):
     def call(self, inputs, mask=None):
         if mask is None:
             return super().call(inputs)
-        # As Keras: a masked mean over the unmasked steps.
+        # As Keras: the mean over the unmasked steps (masked ones read as 0, so a NaN or inf
+        # there does not leak in); a sample with no unmasked step gives 0 / 0.
         check_rank(self, inputs.shape, 1)
-        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), -1)
-        total = ops.sum(ops.multiply(inputs, weights), axis=1, keepdims=self.keepdims)
-        count = ops.sum(weights, axis=1, keepdims=self.keepdims)
+        keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
+        total = ops.sum(ops.where(keep, inputs, 0.0), axis=1, keepdims=self.keepdims)
+        count = ops.sum(ops.cast(keep, inputs.dtype), axis=1, keepdims=self.keepdims)
         return ops.divide(total, count)
 
     def compute_mask(self, inputs, mask=None):

@@ -92,7 +92,6 @@ class Permute(Layer):
                 f"1-based). Received: dims={dims!r}"
             )
         self.dims = tuple(dims)
-        self.supports_masking = True
 
     def build(self, input_shape):
         if len(input_shape) != len(self.dims) + 1:

@@ -88,7 +88,11 @@ def _divide_no_nan(a, b):
 
 def apply_mask(sample_weight, mask, dtype, reduction: str):
     """Merges a boolean `mask` of valid entries into `sample_weight`. For the mean
-    reductions the valid entries are scaled by `total / valid`, so the mean is over them."""
+    reductions the valid entries are scaled by `total / valid`, so the mean is over them.
+
+    Weights of lower rank than the mask weight whole samples: `(batch,)` weights with a
+    `(batch, steps)` mask broadcast from the left (Keras 3.15 broadcasts them from the right,
+    which fails unless batch == steps; see docs/masking.md)."""
     if mask is None:
         return sample_weight
     mask = ops.cast(mask, dtype)
@@ -101,6 +105,9 @@ def apply_mask(sample_weight, mask, dtype, reduction: str):
         return mask
     sample_weight = ops.cast(sample_weight, dtype)
     mask, sample_weight = squeeze_or_expand_to_same_rank(mask, sample_weight)
+    extra = len(mask.shape) - len(sample_weight.shape)
+    if extra > 0:
+        sample_weight = ops.reshape(sample_weight, tuple(sample_weight.shape) + (1,) * extra)
     return ops.multiply(sample_weight, mask)
 
 
@@ -144,6 +151,13 @@ def reduce_weighted_values(
     return reduce_values(values, sample_weight, reduction)
 
 
+def _merge_masks(a, b):
+    """The AND of two masks, either of which may be None."""
+    if a is None or b is None:
+        return b if a is None else a
+    return ops.logical_and(ops.cast(a, "bool"), ops.cast(b, "bool"))
+
+
 class Loss:
     """Base of the losses: `__call__(y_true, y_pred, sample_weight=None)` computes the
     per-sample losses with `call`, weights them and reduces them (`reduction`:
@@ -174,12 +188,15 @@ class Loss:
         return self._dtype or dt.config.floatx()
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        # As Keras: the mask `y_pred` carries (a model's output after Embedding(mask_zero)
+        # or Masking) and the one `call` may put on the losses both weight the entries.
+        mask = _merge_masks(getattr(y_pred, "_mask", None), None)
         y_pred = _as_float(y_pred, self._dtype)
         y_true = ops.convert_to_tensor(y_true)
         if self._dtype is not None and dt.is_float(y_true.dtype):
             y_true = ops.cast(y_true, self._dtype)
         losses = self.call(y_true, y_pred)
-        mask = getattr(losses, "_mask", None)
+        mask = _merge_masks(mask, getattr(losses, "_mask", None))
         return reduce_weighted_values(
             losses, sample_weight, mask=mask, reduction=self.reduction, dtype=y_pred.dtype
         )

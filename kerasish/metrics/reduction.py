@@ -195,10 +195,13 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = getattr(y_pred, "_mask", None)  # as Keras: masked entries weigh nothing
         try:
             values = self._fn(y_true, y_pred, **self._fn_kwargs)
         except ValueError as error:
             raise shape_error(self, y_true, y_pred, error) from error
+        if mask is not None:
+            sample_weight = losses_module.apply_mask(sample_weight, mask, self.dtype, "sum")
         return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self) -> dict:

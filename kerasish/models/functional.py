@@ -83,7 +83,6 @@ def run_graph(nodes: list, inputs: list, values: list, training=None):
         args = nest.pack(call.args, iter([substitute(x) for x in nest.flatten(call.args)]))
         kwargs = {k: nest.pack(v, iter([substitute(x) for x in nest.flatten(v)]))
                   for k, v in call.kwargs.items()}  # fmt: skip
-        kwargs.pop("mask", None)  # masks travel on the values themselves
         if training is not None:
             kwargs["training"] = training
         out = call.layer(*args, **kwargs)

@@ -14,7 +14,10 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
+from ..trainers.data_adapter import reject_text
+from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
+from .data_front import DataFront
 from .functional import map_graph, run_graph
 
 
@@ -38,10 +41,10 @@ class Model(Trainer, Layer):
             kwargs["name"] = unique_name("functional")  # Keras 3 names functional models so
         super().__init__(**kwargs)
         self._functional = inputs is not None or outputs is not None
+        self._data_front = None  # the data layers run eagerly before the compiled part
         self._inference = None
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
-        self._in_step = False
         if self._functional:
             if inputs is None or outputs is None:
                 raise ValueError("A functional Model needs both `inputs` and `outputs`.")
@@ -66,6 +69,7 @@ class Model(Trainer, Layer):
         if duplicates:
             raise ValueError(f"All layers of a model need unique names. Duplicated: {duplicates}")
         self._graph_layers = ordered
+        self._data_front = DataFront.find(self.name, self.inputs, self.outputs, self._nodes)
         for layer in ordered:
             if layer not in self._layers:
                 self._layers.append(layer)
@@ -76,6 +80,24 @@ class Model(Trainer, Layer):
         if self._functional:
             return list(self._graph_layers)
         return list(self._layers)
+
+    @property
+    def input(self):
+        """The model's input tensor(s), in the structure it was built with."""
+        return self._graph_tensors("_input_struct", "input")
+
+    @property
+    def output(self):
+        """The model's output tensor(s), in the structure it was built with."""
+        return self._graph_tensors("_output_struct", "output")
+
+    def _graph_tensors(self, attr: str, what: str):
+        if not self._functional:
+            raise AttributeError(
+                f"Model '{self.name}' has no {what} tensor: only a functional model or a built "
+                "Sequential has one (a subclassed model computes in call())."
+            )
+        return getattr(self, attr)
 
     @property
     def input_shape(self):
@@ -114,14 +136,24 @@ class Model(Trainer, Layer):
             raise NotImplementedError(
                 f"Model '{self.name}': a subclassed Model must define call()."
             )
+        front = self._data_front
+        if front is not None and front.is_feeding_core:  # the front has run: core inputs
+            values = nest.flatten(inputs)
+            lookup = run_graph(front.core_nodes, front.core_inputs, values, training=training)
+            return nest.pack(self._output_struct, iter([lookup(o) for o in self.outputs]))
         values = nest.flatten(self.align_inputs(inputs))
         if len(values) != len(self.inputs):
             raise ValueError(
                 f"Model '{self.name}' expects {len(self.inputs)} input(s). Received: {len(values)}"
             )
         for value, spec in zip(values, self.inputs, strict=True):
-            _check_input_shape(self.name, value, spec)
-        lookup = run_graph(self._nodes, self.inputs, values, training=training)
+            if spec.dtype != "string":  # the front checks string inputs
+                _check_input_shape(self.name, value, spec)
+        if front is not None:
+            values = front.run(values)
+            lookup = run_graph(front.core_nodes, front.core_inputs, values, training=training)
+        else:
+            lookup = run_graph(self._nodes, self.inputs, values, training=training)
         return nest.pack(self._output_struct, iter([lookup(o) for o in self.outputs]))
 
     def align_inputs(self, inputs):
@@ -174,14 +206,24 @@ class Model(Trainer, Layer):
     # ---- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        front = self._data_front
+        if front is not None and args and not front.is_feeding_core:
+            args = (front.as_arrays(args[0], len(self.inputs) == 1), *args[1:])
+        if args and not isinstance(args[0], SymbolicTensor):
+            reject_text(self, self.align_inputs(args[0]))
         if self._can_use_inference_plan(args, kwargs):
             return self._run_inference_plan(args[0])
         return super().__call__(*args, **kwargs)
 
+    def _convert_inputs(self, inputs):
+        if self._data_front is not None:
+            return inputs  # strings stay numpy; the layers convert what they receive
+        return super()._convert_inputs(inputs)
+
     def _can_use_inference_plan(self, args, kwargs) -> bool:
         if not self.built or len(args) != 1 or kwargs.get("training") or active_tapes():
             return False
-        if self._in_step:  # a train/test/predict step runs the layers itself
+        if in_step():  # a train/test/predict step runs the layers itself
             return False
         if in_symbolic_scope() or set(kwargs) - {"training"}:
             return False
@@ -190,6 +232,14 @@ class Model(Trainer, Layer):
 
     def _run_inference_plan(self, inputs):
         inputs = self.align_inputs(inputs)
+        front = self._data_front
+        if front is not None:
+            core_inputs = front.run(nest.flatten(inputs))
+            with front.feeding_core():
+                return self._run_inference_function(core_inputs)
+        return self._run_inference_function(inputs)
+
+    def _run_inference_function(self, inputs):
         if self._inference is None:
             self._inference = {}
         key = nest.structure_key(inputs)
@@ -199,19 +249,40 @@ class Model(Trainer, Layer):
 
             def infer(*flat):
                 out = Layer.__call__(self, nest.pack(structure, iter(flat)), training=False)
-                self._clear_losses()  # losses added while tracing belong to no step
-                return out
+                added = _added_losses(self)  # add_loss values of this call, as outputs
+                self._clear_losses()  # the traced ones belong to no call
+                # The outputs' masks are computed in the same Plan and handed back with them.
+                return out, [getattr(o, "_mask", None) for o in nest.flatten(out)], added
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out = function(*[self._cast_input(x) for x in flat])
-        return nest.pack(out, iter([Tensor(o) for o in nest.flatten(out)]))
+        out, masks, added = function(*[self._cast_input(x) for x in flat])
+        # `model.losses` after `model(x)` holds what the layers added in this call.
+        self._clear_losses()
+        self._added_losses = [Tensor(np.asarray(v)) for v in added]
+        tensors = [Tensor(o) for o in nest.flatten(out)]
+        for tensor, mask in zip(tensors, masks, strict=True):
+            if mask is not None:
+                tensor._mask = Tensor(mask)
+        return nest.pack(out, iter(tensors))
 
     def _cast_input(self, x):
         array = x._value if isinstance(x, Tensor) else x
         if array.dtype.kind == "f" and dtype_name(array.dtype) != self.dtype:
             return array.astype(self.dtype)
         return array
+
+
+def _added_losses(layer, seen=None) -> list:
+    """The `add_loss` values of `layer` and the layers under it (each layer once)."""
+    seen = set() if seen is None else seen
+    if id(layer) in seen:
+        return []
+    seen.add(id(layer))
+    out = list(layer._added_losses)
+    for sub in layer._layers:
+        out += _added_losses(sub, seen)
+    return out
 
 
 def _check_input_shape(model_name: str, value, spec) -> None:

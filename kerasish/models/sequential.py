@@ -89,7 +89,9 @@ class Sequential(Model):
         if self._input_layer is None:
             if input_shape is None:
                 raise ValueError(f"Sequential '{self.name}' needs an input shape to build.")
-            self._input_layer = InputLayer(batch_shape=(None, *tuple(input_shape)[1:]))
+            # A first layer computing on strings (TextVectorization) gets a string Input.
+            dtype = getattr(self._stack[0], "input_dtype", None) if self._stack else None
+            self._input_layer = InputLayer(batch_shape=(None, *tuple(input_shape)[1:]), dtype=dtype)
         self._rebuild()
         self.built = True
 

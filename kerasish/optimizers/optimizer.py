@@ -120,6 +120,14 @@ def global_norm(tensors):
     return ops.sqrt(total)
 
 
+def _describe_pair(pair) -> str:
+    if not isinstance(pair, (tuple, list)):
+        return type(pair).__name__
+    if len(pair) != 2:
+        return f"a {type(pair).__name__} of {len(pair)} items"
+    return f"({type(pair[0]).__name__}, {type(pair[1]).__name__})"
+
+
 class Optimizer:
     """Base optimizer, with Keras 3's arguments.
 
@@ -307,6 +315,26 @@ class Optimizer:
         pairs = list(grads_and_vars)
         if not pairs:
             return self._iterations
+        if (
+            len(pairs) == 2
+            and isinstance(pairs[1], (list, tuple))
+            and pairs[1]
+            and all(isinstance(v, Variable) for v in pairs[1])
+        ):
+            raise TypeError(
+                f"{type(self).__name__}.apply_gradients expects (gradient, Variable) pairs. "
+                "Received a list of gradients and a list of variables: pass "
+                "zip(grads, variables), or use apply(grads, variables)."
+            )
+        for i, pair in enumerate(pairs):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2) or not isinstance(
+                pair[1], Variable
+            ):
+                raise TypeError(
+                    f"{type(self).__name__}.apply_gradients expects (gradient, Variable) pairs, "
+                    f"as zip(grads, model.trainable_weights) gives. Received at position {i}: "
+                    f"{_describe_pair(pair)}"
+                )
         grads, variables = zip(*pairs, strict=True)
         self.apply(list(grads), list(variables))
         return self._iterations

@@ -76,6 +76,71 @@ class CompileLoss:
         return total, parts
 
 
+class CompileMetrics(metrics_module.Metric):
+    """The metrics given to `compile(metrics=..., weighted_metrics=...)`, as one metric named
+    `compile_metrics` (as Keras 3): `update_state(y, y_pred, sample_weight)` updates each
+    (built from the first batch's shapes), `result()` is a dict of their results, and
+    `metrics` lists them. Unweighted metrics ignore `sample_weight`."""
+
+    def __init__(self, metrics, weighted_metrics, names: list):
+        super().__init__(name="compile_metrics")
+        check_metric_identifiers(metrics)
+        check_metric_identifiers(weighted_metrics)
+        self._ids = metrics
+        self._weighted_ids = weighted_metrics
+        self._names = names
+        self._built: list | None = None  # (log name, metric, output index, weighted)
+
+    @property
+    def built(self) -> bool:
+        return self._built is not None
+
+    @property
+    def metrics(self) -> list:
+        return [m for _, m, _, _ in self._built or []]
+
+    @property
+    def variables(self) -> list:
+        return [v for m in self.metrics for v in m.variables]
+
+    def build(self, y, y_pred) -> None:
+        targets, outputs = flat_by_output(y, self._names), nest.flatten(y_pred)
+        several = len(outputs) > 1
+        built = []
+        for weighted, ids in ((False, self._ids), (True, self._weighted_ids)):
+            if ids is None:
+                continue
+            for i, (yt, yp) in enumerate(zip(targets, outputs, strict=False)):
+                out_name = self._names[i] if i < len(self._names) else f"output_{i}"
+                if isinstance(ids, dict):
+                    chosen = ids.get(out_name, [])
+                elif several and ids and isinstance(ids[0], (list, tuple)):
+                    chosen = ids[i]
+                else:
+                    chosen = ids
+                for identifier in nest.flatten(chosen):
+                    metric = metrics_module.get_compile_metric(identifier, yt, yp)
+                    log_name = f"{out_name}_{metric.name}" if several else metric.name
+                    built.append((log_name, metric, i, weighted))
+        self._built = built
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        if self._built is None:
+            self.build(y_true, y_pred)
+        targets, outputs = flat_by_output(y_true, self._names), nest.flatten(y_pred)
+        for _, metric, i, weighted in self._built:
+            metric.update_state(
+                targets[i], outputs[i], sample_weight=sample_weight if weighted else None
+            )
+
+    def result(self) -> dict:
+        return {name: metric.result() for name, metric, _, _ in self._built or []}
+
+    def reset_state(self) -> None:
+        for metric in self.metrics:
+            metric.reset_state()
+
+
 def flat_by_output(structure, names):
     """`structure`'s leaves in output order (a dict is read by output name)."""
     if isinstance(structure, dict):

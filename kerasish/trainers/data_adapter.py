@@ -1,13 +1,16 @@
 """Turning what `fit`/`evaluate`/`predict` receive into batches of numpy arrays.
 
-Accepted: numpy arrays (or lists/dicts of them, for several inputs or outputs), a Python
-generator or iterator of `(x, y)` / `(x, y, sample_weight)` batches, or a `PyDataset`.
+Accepted: numpy arrays (or lists/dicts of them, for several inputs or outputs), a `PyDataset`,
+or any iterable of `(x, y)` / `(x, y, sample_weight)` batches whose parts convert to numpy
+arrays: a Python generator or iterator, a PyTorch `DataLoader` (a list or tuple `x` is the
+inputs of a model with several, as in Keras).
 Bad data fails here, before any step runs, with a ValueError naming what was received.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -19,7 +22,10 @@ from ..utils.py_dataset import PyDataset
 
 def unpack(data):
     """`(x, y, sample_weight)` from a batch that may be `x`, `(x,)`, `(x, y)` or
-    `(x, y, sample_weight)`."""
+    `(x, y, sample_weight)` (a list of 1 to 3 items counts as a tuple, as in Keras: it is what
+    a PyTorch DataLoader yields)."""
+    if isinstance(data, list) and 1 <= len(data) <= 3:
+        data = tuple(data)
     if isinstance(data, tuple):
         if len(data) == 1:
             return data[0], None, None
@@ -33,13 +39,26 @@ def unpack(data):
     return data, None, None
 
 
+def pack(x, y=None, sample_weight=None):
+    """What a step receives, as Keras packs it: `x` alone when there is no `y` (`(x,)` when
+    `x` is itself a tuple or list, the inputs of a model with several, so it is not read as
+    `(x, y)`), else `(x, y)` or `(x, y, sample_weight)`."""
+    if y is None and sample_weight is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
 def _as_array(value, what: str):
     if value is None:
         return None
     if isinstance(value, Tensor):
         return value._value
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a PyTorch tensor
+        value = value.detach().cpu().numpy()
     array = np.asarray(value)
-    if array.dtype == object:
+    if array.dtype == object and not is_text(array):
         raise TypeError(f"`{what}` must be numeric arrays. Received an array of Python objects")
     return array
 
@@ -47,8 +66,49 @@ def _as_array(value, what: str):
 def to_arrays(structure, what: str):
     if structure is None:
         return None
+    if is_text(structure):
+        return np.asarray(structure)  # a list of strings is one array of text, not N inputs
     flat = [_as_array(v, what) for v in nest.flatten(structure)]
     return nest.pack(structure, iter(flat))
+
+
+def is_text(value) -> bool:
+    """Whether `value` is text: a string, an array of strings, or a (nested) list of them."""
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "US":
+            return True
+        return value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes))
+    if isinstance(value, (list, tuple)) and value:
+        return all(isinstance(v, (str, bytes)) for v in nest.flatten(value))
+    return False
+
+
+def reject_text(model, x) -> None:
+    """A TypeError when text reaches a model input that expects numbers, saying to turn the
+    text into numbers first (the one check `fit`, `evaluate`, `predict`, the `*_on_batch`
+    methods and `model(x)` share)."""
+    inputs = list(getattr(model, "inputs", None) or [])
+    flat = [x] if is_text(x) else nest.flatten(x)
+    if len(inputs) != len(flat):
+        return  # a subclassed model: what its call accepts is its own business
+    for spec, value in zip(inputs, flat, strict=True):
+        dtype = spec.dtype
+        if dtype in ("string", "str", "object") or not is_text(value):
+            continue
+        name = f"input '{spec.name}'" if spec.name else "its input"
+        shown = (
+            f"an array of dtype {value.dtype}"
+            if isinstance(value, np.ndarray)
+            else (f"a {type(value).__name__} of strings")
+        )
+        raise TypeError(
+            f"Model '{model.name}': {name} expects numbers ({dtype}), but received text "
+            f"({shown}). Turn text into numbers first: a `TextVectorization` layer (whole "
+            "texts to token ids) or a `StringLookup` layer (tokens to ids), in the model or "
+            "applied to the data."
+        )
 
 
 def check_finite(structure, what: str) -> None:
@@ -82,6 +142,14 @@ def take(structure, index):
 
 def split_validation(x, y, sample_weight, validation_split: float):
     """The last `validation_split` of the samples, before any shuffling (as Keras)."""
+    if is_batch_source(x):
+        raise ValueError(
+            "`validation_split` needs arrays, to take their last samples; with batches from "
+            f"a {_describe(x)}, pass the validation batches as `validation_data` instead. "
+            f"Received: validation_split={validation_split}"
+        )
+    x, y = to_arrays(x, "x"), to_arrays(y, "y")
+    sample_weight = to_arrays(sample_weight, "sample_weight")
     n = num_samples(x, y, sample_weight)
     cut = int(n * (1.0 - validation_split))
     if cut == 0 or cut == n:
@@ -95,7 +163,7 @@ def split_validation(x, y, sample_weight, validation_split: float):
 
 
 def class_weights_to_sample_weights(y, class_weight: dict, sample_weight):
-    if class_weight is None:
+    if class_weight is None or y is None:  # batches from a source are weighted one by one
         return sample_weight
     flat_y = nest.flatten(y)
     if len(flat_y) != 1:
@@ -126,47 +194,181 @@ class ArrayBatches:
             yield take(self.x, index), take(self.y, index), take(self.sample_weight, index)
 
 
+def _describe(source) -> str:
+    """`"DataLoader (from torch.utils.data.dataloader)"`: a source's type, for messages."""
+    cls = type(source)
+    return f"{cls.__name__} (from {cls.__module__})"
+
+
+def is_batch_source(x) -> bool:
+    """Whether `x` is a PyDataset or an iterable of batches rather than array data."""
+    if isinstance(x, PyDataset):
+        return True
+    if isinstance(x, (str, bytes, list, tuple, dict, np.ndarray, Tensor)) or hasattr(
+        x, "__array__"
+    ):
+        return False
+    return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
 class IteratorBatches:
-    """Batches from a generator/iterator or a PyDataset."""
+    """Batches from a PyDataset or an iterable of batches.
 
-    def __init__(self, source, steps=None):
+    A PyDataset gives `steps` batches per epoch (`num_batches` unless `steps` is smaller), in
+    a new order each epoch when `shuffle`, fetched by `workers` threads when it has more than
+    one. An iterable that can be iterated again (a PyTorch DataLoader) is
+    read from its start each epoch, or with `steps`, `steps` batches at a time, starting a
+    new pass when one runs out (as Keras). A one-time iterator (a generator) is read on from
+    where the last epoch stopped; an epoch that finds it empty sets `ran_out` (the loop then
+    stops) and warns.
+    """
+
+    def __init__(self, source, steps=None, shuffle=False, class_weight=None):
         self.source = source
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.ran_out = False
+        self._iterator = None
+        self._endless = False
+        self._next_index = 0  # where an endless PyDataset's next epoch starts
         if isinstance(source, PyDataset):
-            self.steps = len(source) if steps is None else min(int(steps), len(source))
+            total = source.num_batches
+            self._endless = total is None
+            self._one_time = False
         else:
-            self.steps = None if steps is None else int(steps)
-        self._iterator = None if isinstance(source, PyDataset) else iter(source)
+            try:
+                self._iterator = iter(source)
+            except TypeError:
+                raise TypeError(
+                    f"Expected an iterable of batches; a {_describe(source)} cannot be "
+                    "iterated. Received: x={source!r}"
+                ) from None
+            self._one_time = self._iterator is source
+            total = None if self._one_time or not hasattr(source, "__len__") else len(source)
+        if steps is not None:
+            steps = int(steps)
+            total = steps if total is None else min(steps, total)
+        self.steps = total
 
-    def __iter__(self):
-        if isinstance(self.source, PyDataset):
-            for i in range(self.steps):
-                yield self._checked(self.source[i])
-            return
-        count = 0
+    def _pydataset_batches(self):
+        source = self.source
+        if self.steps is None:
+            raise ValueError(
+                f"The PyDataset {_describe(source)} has no length (`num_batches` is None): "
+                "pass `steps_per_epoch` (or `steps`) to say how many batches make an epoch."
+            )
+        if self._endless:  # each epoch goes on from where the last one stopped, in order
+            order = np.arange(self._next_index, self._next_index + self.steps)
+            self._next_index += self.steps
+        else:
+            order = np.arange(self.steps)
+            if self.shuffle:
+                np.random.shuffle(order)
+        source.on_epoch_begin()
+        if source.workers > 1:
+            yield from _fetch_in_threads(source, order, source.workers, source.max_queue_size)
+        else:
+            for index in order:
+                yield source[int(index)]
+
+    def _iterable_batches(self):
+        count, fresh = 0, False
         while self.steps is None or count < self.steps:
+            if self._iterator is None:  # a new pass over a source read again each epoch
+                self._iterator, fresh = iter(self.source), True
             try:
                 batch = next(self._iterator)
             except StopIteration:
-                return
+                self._iterator = None
+                if self._one_time:
+                    self._ran_out(count)
+                    return
+                if self.steps is None or fresh:  # the pass is over (or the source is empty)
+                    return
+                continue  # `steps` go on into a new pass
+            fresh = False
             count += 1
-            yield self._checked(batch)
+            yield batch
+
+    def _ran_out(self, count: int) -> None:
+        if count == 0:  # an epoch found nothing left
+            self.ran_out = True
+            warnings.warn(
+                f"The {_describe(self.source)} ran out of batches, so training stops. A "
+                "generator is read once: pass `steps_per_epoch` (it is then shared out over "
+                "the epochs) or a source that can be read again each epoch (a PyDataset, a "
+                "PyTorch DataLoader).",
+                stacklevel=4,
+            )
+
+    def __iter__(self):
+        source = self._pydataset_batches() if isinstance(self.source, PyDataset) else (
+            self._iterable_batches()
+        )  # fmt: skip
+        for index, batch in enumerate(source):
+            yield self._checked(batch, index)
 
     def on_epoch_end(self):
         if isinstance(self.source, PyDataset):
             self.source.on_epoch_end()
 
-    @staticmethod
-    def _checked(batch):
+    def _checked(self, batch, index: int):
+        if not isinstance(batch, (tuple, list, dict, np.ndarray, Tensor)) and not hasattr(
+            batch, "__array__"
+        ):
+            raise ValueError(
+                f"Batch {index} from the {_describe(self.source)} is a "
+                f"{type(batch).__name__}; each batch must be (x, y), (x, y, sample_weight) "
+                f"or x, of arrays or of values numpy converts to arrays. Received: {batch!r:.200}"
+            )
         x, y, sw = unpack(batch)
-        x, y, sw = to_arrays(x, "x"), to_arrays(y, "y"), to_arrays(sw, "sample_weight")
+        try:
+            x, y, sw = to_arrays(x, "x"), to_arrays(y, "y"), to_arrays(sw, "sample_weight")
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"Batch {index} from the {_describe(self.source)} does not convert to numpy "
+                f"arrays ({error}). Each batch must be (x, y), (x, y, sample_weight) or x, of "
+                "arrays or of values numpy converts to arrays (lists of numbers, PyTorch "
+                f"tensors). Received parts of types: {[type(p).__name__ for p in (x, y, sw)]}"
+            ) from error
         num_samples(x, y, sw)
+        if self.class_weight is not None and y is not None:
+            if sw is not None:
+                raise ValueError(
+                    "`class_weight` cannot be combined with batches that carry their own "
+                    f"sample weights; batch {index} from the {_describe(self.source)} has three "
+                    "parts."
+                )
+            sw = class_weights_to_sample_weights(y, self.class_weight, None)
         return x, y, sw
 
 
+def _fetch_in_threads(source, order, workers: int, max_queue_size: int):
+    """`source[i]` for each index of `order`, in order, fetched ahead by `workers` threads."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    ahead = max(int(max_queue_size), workers, 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending = deque()
+        indices = iter(order)
+        for index in indices:
+            pending.append(pool.submit(source.__getitem__, int(index)))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            batch = pending.popleft().result()
+            following = next(indices, None)
+            if following is not None:
+                pending.append(pool.submit(source.__getitem__, int(following)))
+            yield batch
+
+
 def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None,
-                 check=True):  # fmt: skip
+                 check=True, class_weight=None):  # fmt: skip
     """An iterable of `(x, y, sample_weight)` numpy batches (with a `steps` attribute, None
-    when unknown), from any accepted input."""
+    when unknown), from any accepted input. `class_weight` weights the batches of a batch
+    source (arrays get theirs from `class_weights_to_sample_weights`)."""
     if batch_size is not None and (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))
@@ -175,13 +377,15 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
         raise ValueError(
             f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
         )
-    if isinstance(x, PyDataset) or (
-        hasattr(x, "__next__")
-        or (hasattr(x, "__iter__") and not isinstance(x, (list, tuple, dict, np.ndarray, Tensor)))
-    ):
-        if y is not None:
-            raise ValueError("`y` must not be given when `x` is a generator or a PyDataset.")
-        return IteratorBatches(x, steps)
+    if is_batch_source(x):
+        for name, value in (("y", y), ("sample_weight", sample_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"`{name}` must not be given when `x` is a {_describe(x)}: its batches "
+                    f"carry the targets and weights, as (x, y) or (x, y, sample_weight)."
+                )
+        return IteratorBatches(x, steps, shuffle=shuffle, class_weight=class_weight)
+    _check_array_like(x)
     x = to_arrays(x, "x")
     y = to_arrays(y, "y")
     sample_weight = to_arrays(sample_weight, "sample_weight")
@@ -190,3 +394,32 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
         check_finite(x, "x")
         check_finite(y, "y")
     return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
+
+
+def _check_array_like(x) -> None:
+    """Refuses, with a message naming it, an `x` that is neither array data nor a source."""
+    for value in nest.flatten(x):
+        if value is None or isinstance(value, (np.ndarray, Tensor, str, bytes, int, float)):
+            continue
+        if hasattr(value, "__array__") or isinstance(value, (list, tuple, np.generic)):
+            continue
+        raise TypeError(
+            "`x` must be a numpy array (or a list or dict of them), a "
+            "kerasish.utils.PyDataset, or an iterable of (x, y) batches such as a generator "
+            f"or a PyTorch DataLoader. Received: x of type {_describe(value)}: {value!r:.200}"
+        )
+
+
+def make_validation_batches(validation_data, batch_size=None, steps=None):
+    """The batches of `fit(validation_data=...)`: a tuple `(x, y)` or `(x, y,
+    sample_weight)` of arrays, or a batch source (PyDataset, DataLoader, generator)."""
+    if is_batch_source(validation_data):
+        return make_batches(validation_data, None, None, batch_size, False, steps)
+    if not isinstance(validation_data, (tuple, list)) or not 2 <= len(validation_data) <= 3:
+        raise ValueError(
+            "`validation_data` must be (x_val, y_val), (x_val, y_val, val_sample_weight), a "
+            "PyDataset or an iterable of batches. Received: validation_data of type "
+            f"{type(validation_data).__name__}"
+        )
+    vx, vy, vsw = unpack(tuple(validation_data))
+    return make_batches(vx, vy, vsw, batch_size, False, steps)

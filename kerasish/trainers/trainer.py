@@ -8,18 +8,36 @@ per batch signature (the last, smaller batch gets its own Plan but no new kernel
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from backend import GradientTape, compiler, nest, ops
+from backend.config import floatx
+from backend.dtypes import is_float
+from backend.tensor import SymbolicTensor, Tensor
 
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from . import data_adapter as da
-from .compile_utils import CompileLoss, check_metric_identifiers, flat_by_output, output_names
+from .compile_utils import CompileLoss, CompileMetrics, output_names
+from .step_state import (
+    check_logs,
+    compiled_trainable_state,
+    running_step,
+    to_python,
+    trainable_state,
+)
 
 
-def _to_python(logs: dict) -> dict:
-    return {k: float(np.asarray(v)) for k, v in logs.items()}
+def _batch_size(*structures) -> int:
+    """The leading dim of the first array-like leaf of `structures` (1 when none)."""
+    for structure in structures:
+        for leaf in nest.flatten(structure):
+            shape = getattr(leaf, "shape", None)
+            if shape and shape[0] is not None:
+                return int(shape[0])
+    return 1
 
 
 class Trainer:
@@ -29,6 +47,25 @@ class Trainer:
     optimizer = None
     history = None
     _run_eagerly = False
+    _compile_loss = None
+    _compile_metrics = None
+    _loss_tracker = None
+    _step_loss = None  # (loss, per-output losses, batch size) from compute_loss, this step
+
+    def __setattr__(self, name, value):
+        # Metrics assigned as public attributes (a custom step's trackers) join `metrics`, so
+        # they are reset each epoch, as Keras tracks them.
+        tracked = self.__dict__.get("_tracked_metrics")
+        if tracked is None:
+            tracked = []
+            object.__setattr__(self, "_tracked_metrics", tracked)
+        old = self.__dict__.get(name)
+        if isinstance(old, metrics_module.Metric) and old is not value:
+            tracked[:] = [m for m in tracked if m is not old]
+        if isinstance(value, metrics_module.Metric) and not name.startswith("_"):
+            if not any(m is value for m in tracked):
+                tracked.append(value)
+        super().__setattr__(name, value)
 
     # ---- compile ---------------------------------------------------------------------------
 
@@ -38,23 +75,28 @@ class Trainer:
         """Configures training. Names of losses, metrics and optimizers resolve at once, so
         an unknown one raises here. `jit_compile`, `steps_per_execution` and
         `auto_scale_loss` are accepted for compatibility: steps are always compiled to Plans
-        (unless `run_eagerly`), one step per execution."""
+        (unless `run_eagerly`), one step per execution.
+
+        The `trainable` flags of the model's layers are recorded: the compiled training step
+        updates the weights that were trainable now (tf.keras 2's rule; recompile after
+        changing `trainable`). A subclass may override `compile` with arguments of its own
+        (two optimizers for a GAN) and call `super().compile()`."""
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = loss
-        self._compile_loss = (
-            None if loss is None else CompileLoss(loss, loss_weights, output_names(self))
+        names = output_names(self)
+        self._compile_loss = None if loss is None else CompileLoss(loss, loss_weights, names)
+        self._compile_metrics = (
+            None
+            if metrics is None and weighted_metrics is None
+            else CompileMetrics(metrics, weighted_metrics, names)
         )
-        check_metric_identifiers(metrics)
-        check_metric_identifiers(weighted_metrics)
-        self._metric_ids = metrics
-        self._weighted_metric_ids = weighted_metrics
-        self._compiled_metrics = None  # built from the first batch's shapes
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = []
         self.run_eagerly = run_eagerly
         self.steps_per_execution = steps_per_execution
         self.jit_compile = jit_compile
         self.compiled = True
+        self._compiled_trainable_state = trainable_state(self)
         self._step_fns = {}
 
     @property
@@ -67,9 +109,15 @@ class Trainer:
 
     @property
     def metrics(self) -> list:
-        out = [self._loss_tracker] if self.compiled else []
-        out += self._output_loss_trackers
-        out += [m for _, m, _, _ in self._compiled_metrics or []]
+        """The loss tracker, the per-output loss trackers, the compiled metrics (one
+        `compile_metrics` container), then metrics assigned as attributes of the model."""
+        out = []
+        if self.compiled:
+            out.append(self._loss_tracker)
+            out += self._output_loss_trackers
+            if self._compile_metrics is not None:
+                out.append(self._compile_metrics)
+        out += self.__dict__.get("_tracked_metrics", [])
         return out
 
     @property
@@ -79,6 +127,17 @@ class Trainer:
     def reset_metrics(self) -> None:
         for m in self.metrics:
             m.reset_state()
+
+    def get_metrics_result(self) -> dict:
+        """The results of `metrics` as a dict (a container's results flattened into it)."""
+        logs = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                logs.update(result)
+            else:
+                logs[metric.name] = result
+        return logs
 
     def _assert_compiled(self, what: str) -> None:
         if not self.compiled:
@@ -90,100 +149,82 @@ class Trainer:
     # ---- the steps ---------------------------------------------------------------------------
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss(es) plus the losses added by layers (`model.losses`)."""
-        total = None
-        self._last_output_losses = []
+        """The compiled loss(es) plus the losses added by layers (`model.losses`).
+
+        The value is also kept for this step's `compute_metrics`, which adds it to the `loss`
+        tracker (so a custom `train_step` that calls `compute_loss` and returns
+        `compute_metrics(...)` reports its loss)."""
+        total, parts = None, []
         if self._compile_loss is not None:
             if y is None:
                 raise ValueError(f"Model '{self.name}' was compiled with a loss but got no `y`.")
             total, parts = self._compile_loss(y, y_pred, sample_weight)
-            self._last_output_losses = parts
         for extra in self.losses:
+            extra = ops.convert_to_tensor(extra)
+            if not is_float(extra.dtype):
+                extra = ops.cast(extra, floatx())
+            extra = ops.sum(extra)  # as Keras: a non-scalar added loss counts by its sum
             total = extra if total is None else ops.add(total, extra)
         if total is None:
             raise ValueError(
                 f"Model '{self.name}' has no loss: pass `loss` to compile() or add one with "
                 "add_loss()."
             )
+        self._step_loss = (total, parts, _batch_size(x, y_pred, y))
         return total
 
-    def _per_output(self, y, y_pred) -> tuple:
-        """(output names, targets, predictions), aligned per output (a dict `y` by name)."""
-        names = output_names(self)
-        targets = flat_by_output(y, names)
-        return names, targets, nest.flatten(y_pred)
-
-    def _build_compiled_metrics(self, y, y_pred) -> None:
-        names, targets, outputs = self._per_output(y, y_pred)
-        several = len(outputs) > 1
-        built = []
-        for weighted, ids in ((False, self._metric_ids), (True, self._weighted_metric_ids)):
-            if ids is None:
-                continue
-            for i, (yt, yp) in enumerate(zip(targets, outputs, strict=False)):
-                out_name = names[i] if i < len(names) else f"output_{i}"
-                if isinstance(ids, dict):
-                    chosen = ids.get(out_name, [])
-                elif several and ids and isinstance(ids[0], (list, tuple)):
-                    chosen = ids[i]
-                else:
-                    chosen = ids
-                for identifier in nest.flatten(chosen):
-                    metric = metrics_module.get_compile_metric(identifier, yt, yp)
-                    log_name = f"{out_name}_{metric.name}" if several else metric.name
-                    built.append((log_name, metric, i, weighted))
-        if several and self._compile_loss is not None:
-            self._output_loss_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names]
-        self._compiled_metrics = built
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None, loss=None) -> dict:
-        """Updates the loss tracker and the compiled metrics; returns their results."""
-        batch = nest.flatten(x)[0].shape[0]
-        if loss is not None:
-            self._loss_tracker.update_state(loss, sample_weight=batch)
-        for tracker, part in zip(
-            self._output_loss_trackers, self._last_output_losses, strict=False
-        ):
+    def _track_step_loss(self) -> None:
+        """Adds the loss `compute_loss` computed in this step to the loss trackers (once)."""
+        if self._step_loss is None or self._loss_tracker is None:
+            return
+        loss, parts, batch = self._step_loss
+        self._step_loss = None
+        self._loss_tracker.update_state(loss, sample_weight=batch)
+        if len(parts) > 1 and not self._output_loss_trackers:
+            self._output_loss_trackers = [
+                metrics_module.Mean(name=f"{n}_loss") for n in output_names(self)
+            ]
+        for tracker, part in zip(self._output_loss_trackers, parts, strict=False):
             if part is not None:
                 tracker.update_state(part, sample_weight=batch)
-        _, targets, outputs = self._per_output(y, y_pred)
-        for _, metric, i, weighted in self._compiled_metrics or []:
-            metric.update_state(
-                targets[i], outputs[i], sample_weight=sample_weight if weighted else None
-            )
-        logs = {"loss": self._loss_tracker.result()} if loss is not None else {}
-        for tracker in self._output_loss_trackers:
-            logs[tracker.name] = tracker.result()
-        for name, metric, _, _ in self._compiled_metrics or []:
-            logs[name] = metric.result()
-        return logs
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Updates the loss trackers (from this step's `compute_loss`) and the compiled
+        metrics; returns the results of all `metrics` (`get_metrics_result()`)."""
+        self._track_step_loss()
+        if self._compile_metrics is not None and y is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
 
     def train_step(self, data):
-        """One training step on a batch: forward, loss, gradients, update, metrics."""
+        """One training step on a batch: forward, loss, gradients, update, metrics.
+
+        `data` is what `fit` got, batch by batch: `x` alone when it got no `y`, else
+        `(x, y)` or `(x, y, sample_weight)`. Override it for a custom step; it must return a
+        dict of scalars (the logs)."""
         x, y, sample_weight = da.unpack(data)
-        self._clear_losses()
         with GradientTape() as tape:
             y_pred = self(x, training=True)
-            loss = self.compute_loss(x, y, y_pred, sample_weight)
-        if self._compiled_metrics is None:
-            self._build_compiled_metrics(y, y_pred)
+            loss = self.compute_loss(x, y, y_pred, sample_weight, training=True)
         variables = self.trainable_weights
-        grads = tape.gradient(loss, variables)
-        pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
-        if pairs:
-            self.optimizer.apply_gradients(pairs)
-        return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+        if variables:
+            grads = tape.gradient(loss, variables)
+            pairs = [(g, v) for g, v in zip(grads, variables, strict=True) if g is not None]
+            if pairs:
+                self.optimizer.apply_gradients(pairs)
+        else:
+            warnings.warn(f"Model '{self.name}' has no trainable weights.", stacklevel=2)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def test_step(self, data):
+        """One evaluation step: forward, loss, metrics; returns the logs."""
         x, y, sample_weight = da.unpack(data)
-        self._clear_losses()
         y_pred = self(x, training=False)
-        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
-        if self._compiled_metrics is None:
-            self._build_compiled_metrics(y, y_pred)
-        return self.compute_metrics(x, y, y_pred, sample_weight, loss=loss)
+        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def predict_step(self, data):
+        """The model's outputs for one batch."""
         x, _, _ = da.unpack(data)
         return self(x, training=False)
 
@@ -191,7 +232,10 @@ class Trainer:
 
     def _cast_x(self, x):
         x = self.align_inputs(x)
-        inputs = getattr(self, "inputs", None)
+        front = getattr(self, "_data_front", None)
+        if front is None:  # a model with a front: its data layers check what they receive
+            da.reject_text(self, x)
+        inputs = front.core_inputs if front is not None else getattr(self, "inputs", None)
         flat = nest.flatten(x)
         if inputs and len(inputs) == len(flat):
             dtypes = [s.dtype for s in inputs]
@@ -206,27 +250,54 @@ class Trainer:
 
     @staticmethod
     def _cast_targets(y):
+        """float64 targets become float32 (integer labels of any width go to the losses as
+        they are: the sparse crossentropy casts narrow ones itself)."""
         if y is None:
             return None
         flat = [a.astype("float32") if a.dtype == np.float64 else a for a in nest.flatten(y)]
         return nest.pack(y, iter(flat))
 
+    def _call_step(self, kind: str, data):
+        """Runs the step method once on `data` (eagerly or while tracing)."""
+        step = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}
+        self._step_loss = None
+        with running_step():
+            try:
+                result = step[kind](data)
+            finally:
+                self._step_loss = None
+        if kind == "predict":
+            return result
+        logs = check_logs(self, kind, result)
+        return {
+            k: v if isinstance(v, (Tensor, SymbolicTensor)) else ops.convert_to_tensor(v)
+            for k, v in logs.items()
+        }
+
+    def _strings_as_arrays(self, x):
+        """A string input's data given as a list of str becomes one array (not a list of
+        inputs)."""
+        front = getattr(self, "_data_front", None)
+        return x if front is None else front.as_arrays(x, len(self.inputs) == 1)
+
     def _run_step(self, kind: str, batch):
         x, y, sw = batch
-        data = (
+        front = getattr(self, "_data_front", None)
+        if front is not None:  # the data layers (TextVectorization, ...) run on the batch here
+            x = front.run(nest.flatten(self.align_inputs(x)))
+            with front.feeding_core():
+                return self._run_core_step(kind, (x, y, sw))
+        return self._run_core_step(kind, (x, y, sw))
+
+    def _run_core_step(self, kind: str, batch):
+        x, y, sw = batch
+        data = da.pack(
             self._cast_x(x),
             self._cast_targets(y),
             None if sw is None else np.asarray(sw, "float32"),
         )
-        step = {"train": self.train_step, "test": self.test_step, "predict": self.predict_step}[
-            kind
-        ]
         if self.run_eagerly:
-            self._in_step = True
-            try:
-                result = step(data)
-            finally:
-                self._in_step = False
+            result = self._call_step(kind, data)
         else:
             key = (kind, nest.structure_key(data))
             fn = self._step_fns.get(key)
@@ -234,13 +305,17 @@ class Trainer:
                 template = data
 
                 def flat_step(*flat):
-                    return step(nest.pack(template, iter(flat)))
+                    # Only called while tracing: the step sees the compile-time flags.
+                    with compiled_trainable_state(self):
+                        result = self._call_step(kind, nest.pack(template, iter(flat)))
+                    self._clear_losses()  # symbolic values, of no call a user can see
+                    return result
 
                 fn = self._step_fns[key] = compiler.function(flat_step)
             result = fn(*nest.flatten(data))
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
-        return _to_python(result)
+        return to_python(result)
 
     # ---- fit / evaluate / predict ----------------------------------------------------------------
 
@@ -252,6 +327,7 @@ class Trainer:
         from ..callbacks import CallbackList, History
 
         self._assert_compiled("fit")
+        x = self._strings_as_arrays(x)
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(
                 "`validation_split` must be in [0, 1). Received: "
@@ -263,22 +339,22 @@ class Trainer:
             )
         verbose = 1 if verbose == "auto" else int(verbose)
         if validation_split and validation_data is None:
-            arrays = (
-                da.to_arrays(x, "x"),
-                da.to_arrays(y, "y"),
-                da.to_arrays(sample_weight, "sample_weight"),
+            (x, y, sample_weight), validation_data = da.split_validation(
+                x, y, sample_weight, validation_split
             )
-            (x, y, sample_weight), validation_data = da.split_validation(*arrays, validation_split)
         y_arrays = da.to_arrays(y, "y")
         sample_weight = da.class_weights_to_sample_weights(
             y_arrays, class_weight, da.to_arrays(sample_weight, "sample_weight")
         )
-        batches = da.make_batches(x, y_arrays, sample_weight, batch_size, shuffle, steps_per_epoch)
+        batches = da.make_batches(x, y_arrays, sample_weight, batch_size, shuffle, steps_per_epoch,
+                                  class_weight=class_weight)  # fmt: skip
         val = None
         if validation_data is not None:
-            vx, vy, vsw = da.unpack(tuple(validation_data))
-            val = da.make_batches(
-                vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps
+            if isinstance(validation_data, (tuple, list)) and validation_data:
+                vx, *rest = validation_data
+                validation_data = (self._strings_as_arrays(vx), *rest)
+            val = da.make_validation_batches(
+                validation_data, validation_batch_size or batch_size, validation_steps
             )
 
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
@@ -296,6 +372,8 @@ class Trainer:
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            if getattr(batches, "ran_out", False):  # a generator with nothing left
+                break
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_batches(val)
@@ -335,6 +413,7 @@ class Trainer:
         from ..callbacks import CallbackList
 
         self._assert_compiled("evaluate")
+        x = self._strings_as_arrays(x)
         verbose = 1 if verbose == "auto" else int(verbose)
         batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -346,10 +425,19 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x`, batch by batch, as numpy arrays."""
-        batches = da.make_batches(x, None, None, batch_size, False, steps)
+        from ..callbacks import CallbackList
+
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batches = da.make_batches(self._strings_as_arrays(x), None, None, batch_size, False, steps)
+        callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                     verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list.on_predict_begin()
         outputs = []
-        for batch in batches:
+        for step, batch in enumerate(batches):
+            callback_list.on_predict_batch_begin(step)
             outputs.append(self._run_step("predict", (batch[0], None, None)))
+            callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        callback_list.on_predict_end()
         if not outputs:
             raise ValueError("predict() received no data.")
         flat = [
@@ -361,7 +449,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch (metrics reset first, as Keras)."""
         self._assert_compiled("train_on_batch")
-        x, y = da.to_arrays(x, "x"), da.to_arrays(y, "y")
+        x, y = da.to_arrays(self._strings_as_arrays(x), "x"), da.to_arrays(y, "y")
         sample_weight = da.class_weights_to_sample_weights(
             y, class_weight, da.to_arrays(sample_weight, "sample_weight")
         )
@@ -375,7 +463,7 @@ class Trainer:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """One evaluation step on one batch (metrics reset first)."""
         self._assert_compiled("test_on_batch")
-        x, y = da.to_arrays(x, "x"), da.to_arrays(y, "y")
+        x, y = da.to_arrays(self._strings_as_arrays(x), "x"), da.to_arrays(y, "y")
         da.num_samples(x, y, da.to_arrays(sample_weight, "sample_weight"))
         self.reset_metrics()
         logs = self._run_step("test", (x, y, da.to_arrays(sample_weight, "sample_weight")))
@@ -383,4 +471,6 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch, as numpy arrays."""
-        return self._run_step("predict", (da.to_arrays(x, "x"), None, None))
+        return self._run_step(
+            "predict", (da.to_arrays(self._strings_as_arrays(x), "x"), None, None)
+        )

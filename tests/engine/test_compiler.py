@@ -60,6 +60,50 @@ def test_plan_cache_per_signature_and_static_arguments():
         f(np.ones(3), [1, 2])
 
 
+def test_plan_cache_keeps_the_most_recently_used_plans(monkeypatch):
+    from backend import config
+
+    traces = []
+
+    def fn(x):
+        traces.append(x.shape)
+        return x + 1.0
+
+    monkeypatch.setattr(config, "_plan_cache_size", 2)
+    f = compiler.function(fn)
+    for n in (1, 2, 1, 3):  # 1 is used again before 3 arrives, so 2 is the one dropped
+        np.testing.assert_allclose(f(np.zeros(n)), np.ones(n))
+    assert f.plan_count == 2
+    f(np.zeros(1))  # still cached: no new trace
+    assert traces == [(1,), (2,), (3,)]
+    f(np.zeros(2))  # dropped: traced again
+    assert traces[-1] == (2,) and len(traces) == 4 and f.plan_count == 2
+    with pytest.raises(ValueError, match=r"Received: n=0"):
+        config.set_plan_cache_size(0)
+
+
+def test_long_elementwise_chains_run_as_shared_kernels_of_bounded_size():
+    from backend.compiler import fusion
+
+    def chain(*xs):  # the sum of a weight's gradients over the steps of an unrolled RNN
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        return total
+
+    for length in (70, 100):
+        xs = [rng.standard_normal(5).astype(np.float32) for _ in range(length)]
+        f = compiler.function(chain)
+        np.testing.assert_allclose(f(*xs), np.sum(xs, axis=0), rtol=1e-5)
+        names = f.plan_for(*xs).describe()
+        sizes = [name.count(",") + 1 for name in names]
+        assert max(sizes) == fusion.MAX_GROUP_NODES and sum(sizes) == length - 1
+    # Every full run has the same source: both lengths loaded one kernel for all their full runs.
+    argcount = {k: v.py_func.__code__.co_argcount for k, v in fusion._loaded.items()}
+    full_runs = {k for k, n in argcount.items() if n == fusion.MAX_GROUP_NODES + 3}
+    assert len(full_runs) == 1
+
+
 def test_unused_nodes_are_pruned_and_bias_relu_fuse_into_the_matmul_buffer():
     w = Variable(rng.standard_normal((5, 4)), dtype="float64")
     b = Variable(rng.standard_normal(4), dtype="float64")

@@ -143,13 +143,12 @@ def test_no_kernel_hard_codes_a_jit_flag():
 
 @pytest.fixture
 def no_cache_env(monkeypatch, tmp_path):
-    """No KERASISH_CACHE_DIR / XDG_CACHE_HOME, HOME in tmp_path; the package candidate too."""
+    """No KERASISH_CACHE_DIR / XDG_CACHE_HOME / NUMBA_CACHE_DIR, HOME in tmp_path."""
     for name in ("KERASISH_CACHE_DIR", "XDG_CACHE_HOME", "NUMBA_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    package = tmp_path / "package" / "__pycache__"
-    monkeypatch.setattr(config, "_package_cache_candidate", lambda: str(package))
-    return package
+    monkeypatch.setattr(sys, "platform", "linux")
+    return tmp_path / "home" / ".cache" / "kerasish" / config.cache_key()
 
 
 def _deny_writes_under(monkeypatch, *roots):
@@ -163,23 +162,41 @@ def _deny_writes_under(monkeypatch, *roots):
     monkeypatch.setattr(os, "access", access)
 
 
+def test_cache_key_names_the_version_and_the_cpu():
+    from llvmlite import binding
+
+    version, cpu, digest = config.cache_key().rsplit("-", 2)
+    assert version == config._version() != ""
+    assert cpu == binding.get_host_cpu_name()
+    assert len(digest) == 10 and int(digest, 16) >= 0
+
+
 def test_cache_dir_from_the_environment_is_created(no_cache_env, monkeypatch, tmp_path):
     wanted = tmp_path / "mine" / "kernels"
     monkeypatch.setenv("KERASISH_CACHE_DIR", str(wanted))
-    assert config.cache_dir() == str(wanted)
-    assert wanted.is_dir()
+    assert config.cache_dir() == str(wanted / config.cache_key())
+    assert (wanted / config.cache_key()).is_dir()
 
 
-def test_cache_dir_is_the_package_pycache_when_writable(no_cache_env):
+def test_cache_dir_is_the_user_cache_never_the_package(no_cache_env, monkeypatch, tmp_path):
+    import backend
+
     assert config.cache_dir() == str(no_cache_env)
-
-
-def test_read_only_package_falls_back_to_the_user_cache(no_cache_env, monkeypatch, tmp_path):
-    _deny_writes_under(monkeypatch, no_cache_env)
-    assert config.cache_dir() == str(tmp_path / "home" / ".cache" / "kerasish")
+    assert not config.cache_dir().startswith(os.path.dirname(os.path.dirname(backend.__file__)))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert config.cache_dir() == str(tmp_path / "xdg" / "kerasish")
+    assert config.cache_dir() == str(tmp_path / "xdg" / "kerasish" / config.cache_key())
     assert config.jit_options()["cache"] is True
+
+
+def test_platform_cache_folders(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert config._user_cache_root() == str(tmp_path / "Library" / "Caches" / "kerasish")
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
+    assert config._user_cache_root() == os.path.join(str(tmp_path / "local"), "kerasish", "Cache")
+    monkeypatch.delenv("LOCALAPPDATA")
+    assert config._user_cache_root() is None
 
 
 def test_nothing_writable_turns_caching_off(no_cache_env, monkeypatch, tmp_path):
@@ -233,7 +250,8 @@ def test_kernels_set_up_numba_and_a_second_process_loads_the_cache(tmp_path):
     result = _python(first, KERASISH_CACHE_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == [str(tmp_path), str(tmp_path)]
+    keyed = str(tmp_path / config.cache_key())
+    assert lines[0].split() == [keyed, keyed]
     assert lines[1].split() == ["workqueue", "1"]
     assert lines[2].split()[0] == "1"  # compiled, then written to the cache
 
@@ -254,6 +272,41 @@ def test_kernels_set_up_numba_and_a_second_process_loads_the_cache(tmp_path):
     assert result.stdout.split() == ["1", "workqueue"]
 
 
+def _kernel_cache_files(root) -> set:
+    """Numba's cache files and our generated kernel sources under `root`."""
+    found = set()
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if name.endswith((".nbi", ".nbc")) or name.startswith("fused_"):
+                found.add(os.path.join(folder, name))
+    return found
+
+
+def test_compiling_writes_nothing_under_the_packages(tmp_path):
+    import backend
+
+    packages = os.path.dirname(os.path.dirname(os.path.abspath(backend.__file__)))
+    roots = [os.path.join(packages, name) for name in ("backend", "kerasish")]
+    before = set().union(*(_kernel_cache_files(r) for r in roots))
+    code = """
+        import numpy as np
+        from backend import compiler, ops
+        from backend.kernels import optim
+        optim.sgd(np.ones(3), np.ones(3), 0.5)
+        step = compiler.function(lambda x: ops.relu(x * 2.0 + 1.0))
+        print(step(np.ones((2, 3), np.float32)).sum())
+        """
+    env = {k: "" for k in ("XDG_CACHE_HOME",)}
+    result = _python(code, HOME=str(tmp_path), **env)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout) == 18.0
+    after = set().union(*(_kernel_cache_files(r) for r in roots))
+    assert after == before
+    cached = _kernel_cache_files(tmp_path / ".cache" / "kerasish")
+    assert any(name.endswith(".nbi") for name in cached)
+    assert any(os.path.basename(name).startswith("fused_") for name in cached)
+
+
 def test_a_users_numba_cache_dir_wins_and_late_imports_are_handled(tmp_path):
     code = """
         import numba  # imported before the kernels: the cache dir goes to numba.config
@@ -262,7 +315,7 @@ def test_a_users_numba_cache_dir_wins_and_late_imports_are_handled(tmp_path):
         """
     result = _python(code, KERASISH_CACHE_DIR=str(tmp_path / "ours"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(tmp_path / "ours")
+    assert result.stdout.strip() == str(tmp_path / "ours" / config.cache_key())
     result = _python(
         code, KERASISH_CACHE_DIR=str(tmp_path / "ours"), NUMBA_CACHE_DIR=str(tmp_path / "users")
     )

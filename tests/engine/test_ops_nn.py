@@ -269,6 +269,21 @@ def test_sparse_categorical_crossentropy_labels_with_trailing_dim_and_floats():
     assert symbolic.shape == (None,)
 
 
+def test_sparse_categorical_crossentropy_narrow_integer_labels_compiled_and_eager():
+    from backend import compiler
+
+    logits = rng.standard_normal((5, 4)).astype(np.float32)
+    labels = np.array([1, 3, 0, 2, 3])
+    expected = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True).numpy()
+    step = compiler.function(
+        lambda y, z: ops.sparse_categorical_crossentropy(y, z, from_logits=True)
+    )
+    for dtype in (np.uint8, np.int8, np.int16, np.uint16):
+        np.testing.assert_allclose(step(labels.astype(dtype), logits), expected, rtol=1e-6)
+        eager = ops.sparse_categorical_crossentropy(labels.astype(dtype), logits, from_logits=True)
+        np.testing.assert_allclose(eager.numpy(), expected, rtol=1e-6)
+
+
 def test_sparse_categorical_crossentropy_extreme_logits():
     logits = np.array([[100.0, -100.0, 0.0], [-100.0, -100.0, 100.0]])
     labels = np.array([1, 2], dtype=np.int32)

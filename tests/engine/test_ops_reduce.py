@@ -308,3 +308,20 @@ def test_gradients_are_differentiable(op):
         return out / (2 * eps)
 
     check_op(grad, [x], reference, atol=1e-6, rtol=1e-5, symbolic=False, float32=False)
+
+
+@pytest.mark.parametrize("op, reference", [(ops.any, np.any), (ops.all, np.all)])
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (-1, False), ((0, 2), True)])
+def test_any_and_all_are_numpys(op, reference, axis, keepdims):
+    x = rng.integers(0, 3, (3, 4, 2)).astype(np.float32)  # zeros, and rows without any
+    x[0, 1] = 0.0
+    x[2, 3] = np.nan  # nonzero, as in numpy
+    check_op(
+        lambda t: op(t, axis=axis, keepdims=keepdims),
+        [x],
+        lambda x: reference(x, axis=axis, keepdims=keepdims),
+        grad_inputs=(),  # bool results carry no gradient
+        expected_dtype="bool",
+    )
+    empty = np.zeros((2, 0))
+    np.testing.assert_array_equal(op(empty, axis=-1).numpy(), reference(empty, axis=-1))

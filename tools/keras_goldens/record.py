@@ -19,18 +19,17 @@ fixed zip timestamp and sorted keys, and the JSON with sorted keys.
 
 import argparse
 import inspect
-import io
 import json
 import os
-import platform
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+import golden_io  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
+from npz_files import write_npz  # noqa: E402
 
 if keras.backend.backend() != "jax":
     sys.exit(f"record.py must run with KERAS_BACKEND=jax, got {keras.backend.backend()!r}")
@@ -403,18 +402,6 @@ SHARED_SOURCE = [
 # ---------------------------------------------------------------- writing
 
 
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
-
-
 def normalize(arrays):
     out = {}
     for k, v in arrays.items():
@@ -429,16 +416,10 @@ def normalize(arrays):
 
 def versions():
     import h5py
-    import jax
-    import jaxlib
 
     return {
-        "keras": keras.__version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "numpy": np.__version__,
+        **golden_io.versions(),
         "h5py": h5py.__version__,
-        "python": platform.python_version(),
         "backend": keras.backend.backend(),
         "floatx": keras.backend.floatx(),
     }

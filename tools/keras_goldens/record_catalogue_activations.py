@@ -19,16 +19,15 @@ alias tables, initializer statistics, versions). Both are byte-for-byte determin
 """
 
 import argparse
-import io
 import json
 import os
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from npz_files import write_npz  # noqa: E402
 
 if keras.backend.backend() != "jax":
     sys.exit("record_catalogue_activations.py must run with KERAS_BACKEND=jax")
@@ -272,20 +271,6 @@ def record_configs(info):
         }
         for family in ("initializers", "regularizers", "constraints", "activations")
     }
-
-
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            # np.ascontiguousarray would turn a 0-d array (a regularizer's value) into 1-d.
-            array = np.require(arrays[name], requirements="C")
-            np.lib.format.write_array(buf, array, allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
 
 
 def main(argv=None):

@@ -16,17 +16,16 @@ Metrics: `m = cls(**kwargs)`; `m.update_state(rows 0:4)`; `m.update_state(rows 4
 """
 
 import argparse
-import io
 import json
 import os
 import platform
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from npz_files import write_npz  # noqa: E402
 
 if keras.backend.backend() != "jax":
     sys.exit(f"must run with KERAS_BACKEND=jax, got {keras.backend.backend()!r}")
@@ -241,19 +240,6 @@ def record(inputs):
             obj = getattr(getattr(keras, family), name)()
             defaults[family][name] = jsonable(obj.get_config())
     return arrays, cases, defaults
-
-
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            array = np.array(arrays[name], order="C")  # ascontiguousarray would make 0-d 1-d
-            np.lib.format.write_array(buf, array, allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
 
 
 def main():

@@ -30,7 +30,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from record import versions, write_npz  # noqa: E402
+from npz_files import write_npz  # noqa: E402
+from record import versions  # noqa: E402
 
 if keras.backend.backend() != "jax":
     sys.exit(f"must run with KERAS_BACKEND=jax, got {keras.backend.backend()!r}")

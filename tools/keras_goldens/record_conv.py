@@ -16,19 +16,15 @@ The output is byte-for-byte deterministic: the npz is written with sorted keys a
 zip timestamp, the JSON with sorted keys.
 """
 
-import argparse
 import inspect
-import io
-import json
 import os
-import platform
 import sys
-import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from golden_io import record  # noqa: E402
 from keras import layers  # noqa: E402
 
 if keras.backend.backend() != "jax":
@@ -246,60 +242,14 @@ def run_case(name):
 # ---------------------------------------------------------------- writing
 
 
-def write_npz(path, arrays):
-    """np.savez, but deterministic: sorted keys and a fixed zip timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            zi = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            zf.writestr(zi, buf.getvalue())
-
-
-def versions():
-    import jax
-    import jaxlib
-
-    return {
-        "keras": keras.__version__,
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="tests/fixtures/keras_goldens")
-    args = parser.parse_args(argv)
-    all_arrays, cases = {}, {}
-    for name in CASES:
-        arrays, info = run_case(name)
-        for k, v in arrays.items():
-            v = np.asarray(v)
-            v = v.astype(np.int32) if v.dtype.kind in "iu" else v.astype(np.float32)
-            all_arrays[f"{name}/{k}"] = v
-        info["arrays"] = {
-            k: [list(np.shape(v)), str(np.asarray(v).dtype)] for k, v in arrays.items()
-        }
-        cases[name] = info
-    os.makedirs(args.out, exist_ok=True)
-    write_npz(os.path.join(args.out, "conv.npz"), all_arrays)
     index = {
         "description": "Conv/pooling/normalization goldens from real Keras; see "
         "tools/keras_goldens/record_conv.py.",
-        "versions": versions(),
         "init_weights_source": inspect.getsource(init_weights),
         "run_case_source": inspect.getsource(run_case),
-        "cases": cases,
     }
-    with open(os.path.join(args.out, "conv.json"), "w") as f:
-        json.dump(index, f, indent=1, sort_keys=True)
-        f.write("\n")
-    print(f"{len(cases)} cases, {len(all_arrays)} arrays")
+    record("conv", run_case, CASES, index, argv)
 
 
 if __name__ == "__main__":
