@@ -1,15 +1,13 @@
-"""Whole-sequence recurrences of the built-in cells: the one seam where a sequence is
-computed at once.
+"""The built-in cells' recurrences: one step written with ops (what a cell's `call` runs),
+and the whole-sequence seam.
 
-`lstm_sequence`, `gru_sequence` and `simple_rnn_sequence` have the signatures of the
-engine's fused primitives (`backend/ops/rnn.py`): they take the input projection of every
-step, `x_proj = (dropout-masked) x @ kernel + input bias`, computed by the cell as one GEMM
-`(batch, timesteps, gates * units)`, and run the recurrence. Here they are written with
-ops, unrolled over the steps (`time_loop.unrolled_loop`), so they are differentiable like
-any composite. The built-in cells reach them only through `BaseRNNCell.fused_sequence`, and
-only for the activations in `SUPPORTED_ACTIVATIONS`: importing the engine's three functions
-and its `FUSED_ACTIVATIONS` (as `SUPPORTED_ACTIVATIONS`) in place of the definitions below
-makes every built-in layer use the primitives, with the same results.
+A built-in cell computes a whole sequence through the engine's fused primitives
+`lstm_sequence`, `gru_sequence` and `simple_rnn_sequence` (`backend/ops/rnn.py`): the input
+projection of every step, `x_proj = (dropout-masked) x @ kernel + input bias`, is one GEMM
+`(batch, timesteps, gates * units)` made by the cell, and the recurrence and its backward
+through time are one Numba kernel call each. Cells with activations outside
+`SUPPORTED_ACTIVATIONS`, and user cells, run step by step (`time_loop.unrolled_loop`) with
+the step functions below.
 
 Conventions shared with the engine:
 - `outputs` is `(batch, timesteps, units)` in processing order: with `go_backwards` its
@@ -25,23 +23,15 @@ Conventions shared with the engine:
 from __future__ import annotations
 
 from backend import ops
+from backend.ops.rnn import (  # noqa: F401  (the whole-sequence seam the cells call)
+    FUSED_ACTIVATIONS,
+    gru_sequence,
+    lstm_sequence,
+    simple_rnn_sequence,
+)
 
-from ... import activations
-from .time_loop import unrolled_loop
-
-# The activations (by name) the whole-sequence functions take; cells with others run step
-# by step. The engine's fused primitives decide this set when they replace these functions.
-SUPPORTED_ACTIVATIONS = frozenset({"tanh", "sigmoid"})
-
-
-def _activation(identifier):
-    return activations.get(identifier)
-
-
-def _per_gate(recurrent_mask, gates: int):
-    if recurrent_mask is None:
-        return None
-    return ops.unstack(recurrent_mask, num=gates, axis=1)
+# The activations (by name) the fused primitives take; cells with others run step by step.
+SUPPORTED_ACTIVATIONS = frozenset(FUSED_ACTIVATIONS)
 
 
 def recurrent_product(h, kernels: list, recurrent_masks):
@@ -133,115 +123,3 @@ def gru_step(
     else:
         candidate = activation(ops.add(x_h, ops.matmul(ops.multiply(r, h_h), kernel_h)))
     return ops.add(ops.multiply(z, h), ops.multiply(ops.subtract(1.0, z), candidate))
-
-
-# ---- whole sequences (the engine's signatures) -----------------------------------------------
-
-
-# The most steps that read one copy of a recurrent weight (see `per_step`).
-STEPS_PER_COPY = 16
-
-
-def per_step(weight, steps: int) -> list:
-    """The weight to read at each of `steps` steps: one copy per `STEPS_PER_COPY` steps.
-
-    Autodiff adds up the gradients a tensor gets from its readers one by one, and the
-    compiler fuses such a chain of adds into one kernel with an input per reader, compiled
-    anew for each chain length: read by every step of a long sequence, a recurrent kernel
-    would cost a compile of seconds per sequence length (14 s for 60 steps). With copies
-    (one broadcast, split), each chain has at most `STEPS_PER_COPY` terms and the copies'
-    gradients are summed by one reduction."""
-    if weight is None or steps <= STEPS_PER_COPY:
-        return [weight] * steps
-    copies = -(-steps // STEPS_PER_COPY)
-    tiled = ops.broadcast_to(ops.expand_dims(weight, 0), (copies, *weight.shape))
-    return [copy for copy in ops.unstack(tiled, axis=0) for _ in range(STEPS_PER_COPY)][:steps]
-
-
-def _over_steps(step, x_proj, states, mask, go_backwards, zero_output_for_mask):
-    """`step` over the time steps of `x_proj`: the stacked outputs and the final states."""
-    outputs, final = unrolled_loop(
-        step, ops.unstack(x_proj, axis=1), states, mask, go_backwards, zero_output_for_mask
-    )
-    return ops.stack(outputs, axis=1), final
-
-
-def lstm_sequence(
-    x_proj,
-    recurrent_kernel,
-    h0,
-    c0,
-    mask=None,
-    recurrent_mask=None,
-    go_backwards=False,
-    zero_output_for_mask=False,
-    activation="tanh",
-    recurrent_activation="sigmoid",
-):
-    """An LSTM over a whole sequence: `(outputs, h_last, c_last)`; `x_proj` is
-    `(batch, timesteps, 4 * units)` (see the module docstring)."""
-    act, rec_act = _activation(activation), _activation(recurrent_activation)
-    masks = _per_gate(recurrent_mask, 4)
-    kernels = iter(per_step(recurrent_kernel, x_proj.shape[1]))
-
-    def step(x_t, states):
-        step_kernels = gate_kernels(next(kernels), 4, masks)
-        h, c = lstm_step(x_t, states[0], states[1], step_kernels, masks, act, rec_act)
-        return h, [h, c]
-
-    outputs, (h, c) = _over_steps(step, x_proj, [h0, c0], mask, go_backwards, zero_output_for_mask)
-    return outputs, h, c
-
-
-def gru_sequence(
-    x_proj,
-    recurrent_kernel,
-    recurrent_bias,
-    h0,
-    mask=None,
-    recurrent_mask=None,
-    go_backwards=False,
-    zero_output_for_mask=False,
-    reset_after=True,
-    activation="tanh",
-    recurrent_activation="sigmoid",
-):
-    """A GRU over a whole sequence: `(outputs, h_last)`; `x_proj` is
-    `(batch, timesteps, 3 * units)`, `recurrent_bias` the bias row 1 with `reset_after`
-    (None without a bias, and always None when `reset_after=False`)."""
-    act, rec_act = _activation(activation), _activation(recurrent_activation)
-    masks = _per_gate(recurrent_mask, 3)
-    kernels = iter(per_step(recurrent_kernel, x_proj.shape[1]))
-    biases = iter(per_step(recurrent_bias, x_proj.shape[1]))
-
-    def step(x_t, states):
-        step_kernels = gru_kernels(next(kernels), masks, reset_after)
-        h = gru_step(x_t, states[0], step_kernels, next(biases), masks, reset_after, act, rec_act)
-        return h, [h]
-
-    outputs, (h,) = _over_steps(step, x_proj, [h0], mask, go_backwards, zero_output_for_mask)
-    return outputs, h
-
-
-def simple_rnn_sequence(
-    x_proj,
-    recurrent_kernel,
-    h0,
-    mask=None,
-    recurrent_mask=None,
-    go_backwards=False,
-    zero_output_for_mask=False,
-    activation="tanh",
-):
-    """A SimpleRNN over a whole sequence: `(outputs, h_last)`; `x_proj` is
-    `(batch, timesteps, units)`."""
-    act = _activation(activation)
-    masks = _per_gate(recurrent_mask, 1)
-    kernels = iter(per_step(recurrent_kernel, x_proj.shape[1]))
-
-    def step(x_t, states):
-        h = simple_rnn_step(x_t, states[0], [next(kernels)], masks, act)
-        return h, [h]
-
-    outputs, (h,) = _over_steps(step, x_proj, [h0], mask, go_backwards, zero_output_for_mask)
-    return outputs, h

@@ -299,7 +299,10 @@ class RNN(Layer):
                 go_backwards=self.go_backwards,
                 zero_output_for_mask=self.zero_output_for_mask,
             )
-            return outputs, outputs[:, -1, :], final
+            # The carried h is the last output unless a masked last step outputs zeros; the
+            # backward through time then needs no gradient for the sequence it did not return.
+            last = outputs[:, -1, :] if self.zero_output_for_mask else final[0]
+            return outputs, last, final
         with layer_path(self.cell.name):
             outputs, final = unrolled_loop(
                 self._cell_step(training),

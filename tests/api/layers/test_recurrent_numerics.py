@@ -373,9 +373,7 @@ def test_stateful_needs_a_fixed_batch_size():
         layer(np.ones((5, 4, 2)))
 
 
-def test_gradients_through_a_sequence_longer_than_one_weight_copy():
-    # Past STEPS_PER_COPY steps the recurrent weights are read through copies (fused.py's
-    # `per_step`): their gradients must still add up to the weights' own.
+def test_gradients_through_a_long_masked_backward_sequence():
     x = RNG.normal(size=(2, 20, 1))
     layer = _layer(layers.GRUCell, {}, go_backwards=True)
     layer.build(x.shape)
