@@ -1,4 +1,4 @@
-"""`kerasish.layers`: the layers (more arrive with each issue)."""
+"""`kerasish.layers`: the layers."""
 
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import AdditiveAttention, Attention
@@ -17,8 +17,8 @@ from .image_augmentation import (
 from .image_resizing import CenterCrop, RandomCrop, Resizing
 from .lambda_layer import Lambda
 from .layer import Layer
-from .lookup import IntegerLookup, StringLookup
 from .layer_normalization import LayerNormalization, UnitNormalization
+from .lookup import IntegerLookup, StringLookup
 from .masking import Masking
 from .merging import (
     Add,
