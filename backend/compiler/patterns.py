@@ -289,6 +289,4 @@ def find(nodes: list, groups: dict, consumers: dict) -> list:
     from .patterns_rnn import inference_sequences
     from .patterns_trained import trained_fusions  # it builds on this module's helpers
 
-    return trained_fusions(nodes, found, readers, consumers) + inference_sequences(
-        nodes, consumers
-    )
+    return trained_fusions(nodes, found, readers, consumers) + inference_sequences(nodes, consumers)
