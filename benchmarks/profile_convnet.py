@@ -1,9 +1,11 @@
-"""Where one compiled step of the convnet benchmark spends its time, kernel by kernel.
+"""Where one compiled step of the convnet or LSTM benchmark spends its time, kernel by kernel.
 
     python benchmarks/profile_convnet.py                  # train step (batch 128), predict (512)
     python benchmarks/profile_convnet.py --reps 20 --steps 15
+    python benchmarks/profile_convnet.py --model lstm     # the lstm suite's text classifier
 
-The model is `convnet.keras_model()` (the keras.io MNIST convnet on 28x28x1). One warm-up
+The model is `convnet.keras_model()` (the keras.io MNIST convnet on 28x28x1), or with
+`--model lstm` the lstm suite's `Embedding -> LSTM -> Dense` on length-200 sequences. One warm-up
 `fit` epoch and one `predict` build the compiled Plans; then, for each Plan in
 `model._step_fns`, every step of the Plan's flat list (`plan.steps`: a fused elementwise kernel,
 a conv, a matmul, ...) is timed on its own over `--reps` passes of the whole list (the buffers
@@ -122,8 +124,11 @@ def report(title: str, plan, per_step: list, reps: int, top: int, per_batch: flo
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=128, help="fit batch (default 128)")
-    parser.add_argument("--predict-batch", type=int, default=512)
+    parser.add_argument(
+        "--model", choices=("convnet", "lstm"), default="convnet", help="which suite's model"
+    )
+    parser.add_argument("--batch", type=int, help="fit batch (default: the suite's)")
+    parser.add_argument("--predict-batch", type=int, help="predict batch (default: the suite's)")
     parser.add_argument("--steps", type=int, default=10, help="batches per fit epoch")
     parser.add_argument("--reps", type=int, default=10, help="passes over each Plan's steps")
     parser.add_argument("--top", type=int, default=10)
@@ -135,12 +140,16 @@ def main(argv=None) -> int:
     import common
 
     common.apply_thread_env(None)  # the engine before numpy (its BLAS defaults)
-    import convnet
+    import importlib
+
     import numpy as np
 
-    model = convnet.keras_model()
-    x, y = convnet.dataset(args.batch * args.steps)
-    xp, _ = convnet.dataset(args.predict_batch * 2, seed=2)
+    suite = importlib.import_module(args.model)
+    args.batch = args.batch or getattr(suite, "FIT_BATCH", 128)
+    args.predict_batch = args.predict_batch or suite.PREDICT_BATCH
+    model = suite.keras_model()
+    x, y = suite.dataset(args.batch * args.steps)
+    xp, _ = suite.dataset(args.predict_batch * 2, seed=2)
 
     def fit():
         model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0, shuffle=True)
@@ -153,8 +162,8 @@ def main(argv=None) -> int:
     per_fit_batch = _time(fit, 2) / args.steps
     per_predict_batch = _time(predict, 2) / 2
     print(
-        f"convnet {convnet.INPUT}, filters {convnet.FILTERS}; threads: numba "
-        f"{__import__('numba').get_num_threads()}\n"
+        f"{args.model}: fit batch {args.batch}, predict batch {args.predict_batch}; threads: "
+        f"numba {__import__('numba').get_num_threads()}\n"
     )
     for key, fn in model._step_fns.items():
         kind = key[0]
