@@ -29,6 +29,8 @@ and its neighbours share one pass over memory:
   backward is the conv's gradients made from the pool's gradient and the argmax in one call.
 - **recurrent loops in inference**: a fused LSTM/GRU/SimpleRNN sequence whose saved values
   (for its backward) nobody reads runs without computing them (`patterns_rnn.py`).
+- **gathered projections in inference**: `take(table, ids) @ W + b` gathering more rows than
+  the table has runs as `take(table @ W + b, ids)` (`patterns_gather.py`).
 - **Winograd conv gradients**: a Winograd conv's input, kernel and bias gradients, when they
   are all that read its output gradient and each would run on Winograd alone, run as one
   call that transforms the gradient's tiles once (`conv_winograd.winograd_backward`).
@@ -286,7 +288,12 @@ def find(nodes: list, groups: dict, consumers: dict) -> list:
                 break
     taken = {id(n) for f in found for n in f.replaced}
     found += _conv_bias_grads(nodes, taken)
+    from .patterns_gather import gathered_projections
     from .patterns_rnn import inference_sequences
     from .patterns_trained import trained_fusions  # it builds on this module's helpers
 
-    return trained_fusions(nodes, found, readers, consumers) + inference_sequences(nodes, consumers)
+    return (
+        trained_fusions(nodes, found, readers, consumers)
+        + inference_sequences(nodes, consumers)
+        + gathered_projections(nodes, groups, readers, consumers)
+    )
