@@ -54,10 +54,7 @@ def image_data_format() -> str:
 # here imports it at module import time (`import kerasish` stays light). Functions that must
 # talk to Numba import it inside, and only when it is already loaded or about to be.
 
-_THREADING_LAYERS = ("workqueue", "omp", "tbb", "default", "safe", "threadsafe", "forksafe")
-_DEFAULT_THREADING_LAYER = "workqueue"
-
-_num_threads: int | None = None  # None: Numba's default (all cores it launched)
+_num_threads: int | None = None  # None: every CPU this process may use
 _blas_limiter = None  # keeps threadpoolctl's limiter object alive
 _parallel_threshold = 1 << 17
 _jit_settings: dict = {"fastmath": False, "cache": None}  # cache None: on when a dir is usable
@@ -65,10 +62,8 @@ _numba_prepared = False
 
 
 def _default_num_threads() -> int:
-    """The thread count Numba launches: NUMBA_NUM_THREADS, else the CPUs this process may use."""
-    numba = sys.modules.get("numba")
-    if numba is not None:
-        return int(numba.config.NUMBA_NUM_THREADS)
+    """The CPUs this process may run on (`NUMBA_NUM_THREADS` when set, as before the engine
+    had its own threads: scripts that set it keep their count)."""
     value = os.environ.get("NUMBA_NUM_THREADS", "")
     if value.strip().isdigit() and int(value) >= 1:
         return int(value)
@@ -79,26 +74,30 @@ def _default_num_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """The number of threads the engine's parallel kernels use.
+    """The number of threads the engine's kernels run on (the caller's thread included).
 
-    It is the value given to `set_num_threads`, else Numba's default (`NUMBA_NUM_THREADS`,
-    which is every CPU this process may run on).
+    It is the value given to `set_num_threads`, else every CPU this process may run on
+    (`NUMBA_NUM_THREADS` when that is set).
     """
     return _num_threads if _num_threads is not None else _default_num_threads()
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the number of threads used by the engine's kernels and, when possible, by BLAS.
+    """Sets the number of threads for every pool the engine computes on, so none competes
+    with another for the cores.
 
-    `n` must be an int in `[1, NUMBA_NUM_THREADS]` (Numba launches that many threads once and
-    can only use fewer). When Numba is already imported the count is applied at once;
-    otherwise it is stored and applied when the kernels are first loaded. Numba's setting is
-    per Python thread: the kernels re-apply it in whichever thread runs them.
+    - The engine's kernels: a threaded kernel call runs on `n` threads (`backend.workers`,
+      the caller's thread and `n - 1` worker threads).
+    - BLAS (numpy's matmul, the GEMMs of dense and convolution layers): limited to `n`
+      through `threadpoolctl` when it is installed (an optional dependency); else, on Linux,
+      through OpenBLAS's own `openblas_set_num_threads` in the library numpy loaded. Without
+      either, BLAS keeps the count it started with: set `OMP_NUM_THREADS` (or
+      `OPENBLAS_NUM_THREADS`) before the process starts.
+    - Numba's own thread pool: the engine never starts it (its kernels do not use `prange`);
+      if a user's `prange` code has started it, it is limited to `n` too.
 
-    BLAS (numpy's matmul) threads are limited through `threadpoolctl` when it is installed
-    (an optional dependency); without it BLAS keeps the thread count it started with, which
-    the usual environment variables (`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, ...) set
-    before the process starts.
+    `n` must be an int in `[1, get_num_threads()'s default]` (the CPUs this process may use).
+    It applies to every thread at once, including threads started earlier.
 
     Example:
         >>> import kerasish as keras
@@ -114,37 +113,73 @@ def set_num_threads(n: int) -> None:
     limit = _default_num_threads()
     if not 1 <= n <= limit:
         raise ValueError(
-            f"set_num_threads: n must be in [1, {limit}] (NUMBA_NUM_THREADS, the threads Numba "
-            f"launches). Received: n={n}"
+            f"set_num_threads: n must be in [1, {limit}] (the CPUs this process may use). "
+            f"Received: n={n}"
         )
     _num_threads = int(n)
-    numba = sys.modules.get("numba")
-    if numba is not None:
-        configure_numba(numba)
+    _limit_numba_pool(_num_threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
+        _set_openblas_threads(_num_threads)
         return
     _blas_limiter = threadpool_limits(limits=_num_threads, user_api="blas")
 
 
-def threading_layer() -> str:
-    """The Numba threading layer the kernels use: `KERASISH_THREADING_LAYER`, else `"workqueue"`.
+def _limit_numba_pool(n: int) -> None:
+    """Limits Numba's thread pool when something has started it (never the engine)."""
+    numba = sys.modules.get("numba")
+    if numba is None:
+        return
+    from numba.np.ufunc import parallel as numba_parallel
 
-    It is chosen here rather than left to Numba's search order, so a run behaves the same on
-    every machine. `workqueue` is always available but aborts the process when two Python
-    threads run parallel kernels at the same time, so the engine runs them under one lock
-    (`backend.kernels.PARALLEL_LOCK`); `omp` and `tbb` must be installed, and `omp` breaks in
-    forked children.
-    """
-    layer = os.environ.get("KERASISH_THREADING_LAYER", "").strip().lower()
-    if not layer:
-        return _DEFAULT_THREADING_LAYER
-    if layer not in _THREADING_LAYERS:
-        raise ValueError(
-            f"KERASISH_THREADING_LAYER must be one of {_THREADING_LAYERS}. Received: {layer!r}"
-        )
-    return layer
+    if numba_parallel._is_initialized:
+        numba.set_num_threads(min(n, int(numba.config.NUMBA_NUM_THREADS)))
+
+
+#: OpenBLAS's thread-count setters, by build: numpy's own wheels (scipy-openblas, 64-bit
+#: integers), OpenBLAS's ILP64 suffix, a plain build.
+_OPENBLAS_SETTERS = (
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads",
+)
+
+
+def openblas_libraries() -> list:
+    """The OpenBLAS libraries loaded in this process (ctypes handles), found by their path in
+    `/proc/self/maps`; empty where that file does not exist (not Linux)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return []
+    libraries = []
+    for path in sorted(paths):
+        if not os.path.isfile(path):
+            continue
+        try:
+            libraries.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libraries
+
+
+def _set_openblas_threads(n: int) -> bool:
+    """Sets the thread count of every loaded OpenBLAS through its own setter; whether one
+    was found."""
+    found = False
+    for library in openblas_libraries():
+        for symbol in _OPENBLAS_SETTERS:
+            setter = getattr(library, symbol, None)
+            if setter is not None:
+                setter(int(n))
+                found = True
+                break
+    return found
 
 
 def parallel_threshold() -> int:
@@ -184,18 +219,18 @@ def set_plan_cache_size(n: int) -> None:
     _plan_cache_size = int(n)
 
 
-def jit_options(parallel: bool = False) -> dict:
+def jit_options() -> dict:
     """The keyword arguments every kernel is compiled with (`numba.njit(**jit_options())`).
 
     `cache` is on when a cache directory is usable (see `cache_dir`), `fastmath` off (results
-    follow IEEE rules, so they match the numpy references), `nogil` on, `error_model="numpy"`
-    (a division by zero gives inf/nan instead of raising, and no checks slow the loops),
-    `boundscheck` off.
+    follow IEEE rules, so they match the numpy references), `nogil` on (threaded calls run
+    the kernels on several Python threads at once), `error_model="numpy"` (a division by zero
+    gives inf/nan instead of raising, and no checks slow the loops), `boundscheck` off. Never
+    `parallel`: the engine threads its kernels itself (`backend.workers`).
     """
     cache = _jit_settings["cache"]
     usable = bool(os.environ.get("NUMBA_CACHE_DIR")) or cache_dir() is not None
     return {
-        "parallel": bool(parallel),
         "cache": usable if cache is None else (cache and usable),
         "fastmath": _jit_settings["fastmath"],
         "nogil": True,
@@ -363,17 +398,3 @@ def prepare_numba() -> None:
         os.environ["NUMBA_CACHE_DIR"] = path
     else:
         numba.config.CACHE_DIR = path
-
-
-def configure_numba(numba) -> None:
-    """Applies the threading layer and the thread count to an imported `numba` module.
-
-    The layer can only be chosen before Numba starts its thread pool (the first parallel
-    run); after that the call leaves it. `backend.kernels` calls this right after import.
-    """
-    from numba.np.ufunc import parallel as numba_parallel
-
-    if not numba_parallel._is_initialized:
-        numba.config.THREADING_LAYER = threading_layer()
-    if _num_threads is not None:
-        numba.set_num_threads(_num_threads)

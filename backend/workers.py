@@ -1,14 +1,15 @@
-"""Python worker threads for work made of many small serial calls.
+"""Python worker threads: how every threaded kernel call runs.
 
-Some work is a loop of calls too small for their own threads: Winograd's chunks are a
-serial transform, a batch of small GEMMs (OpenBLAS runs those on one thread) and a serial
-transform, ~100 us each. Waking a thread pool per call costs about as much as the call, so
-such a loop ran on one core. `split` instead hands each of `config.get_num_threads()`
-workers its own share of the loop: the calls release the GIL (Numba kernels are compiled
-`nogil`; numpy's matmul releases it), so the shares run at once.
+A threaded kernel is an ordinary serial Numba kernel over a range of independent rows (or a
+fixed number of chunks), compiled `nogil`; `split` hands each of `config.get_num_threads()`
+threads (the caller being one) its own contiguous share of the range, and the shares run at
+once because the kernels release the GIL (numpy's matmul does too). Numba's own thread pool
+(`parallel=True`, `prange`) is not used: a `prange` kernel compiled 2-8x slower than the same
+loop serial (Numba outlines the loop into a gufunc and optimizes and emits it three more
+times, docs/kernels.md), and its `workqueue` layer aborts when two Python threads enter it.
 
-Workers only ever call serial kernels: the Numba threading layer must not be entered from
-two Python threads at once (`kernels.PARALLEL_LOCK`).
+Nothing here nests: a share that launches another threaded call runs it in its own thread,
+serially (`in_share()`), so the pool never waits on itself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from . import config
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_local = threading.local()
+
+
+def _mark_worker() -> None:
+    _local.busy = True
+
+
+def in_share() -> bool:
+    """Whether this thread is running a share of a `split` (its nested calls run serially)."""
+    return getattr(_local, "busy", False)
 
 
 def _executor(size: int) -> ThreadPoolExecutor:
@@ -29,7 +40,9 @@ def _executor(size: int) -> ThreadPoolExecutor:
         if _pool is None or _pool_size < size:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="kerasish-worker")
+            _pool = ThreadPoolExecutor(
+                max_workers=size, thread_name_prefix="kerasish-worker", initializer=_mark_worker
+            )
             _pool_size = size
         return _pool
 
@@ -37,8 +50,8 @@ def _executor(size: int) -> ThreadPoolExecutor:
 def split(work, count: int) -> None:
     """Runs `work(worker, start, stop)` over `range(count)` cut into one contiguous share per
     worker thread (`config.get_num_threads()` of them, the caller being one), and waits for
-    all; the first exception raised by a share is raised here. With one thread, or one item,
-    it is a plain call `work(0, 0, count)`.
+    all; the first exception raised by a share is raised here. With one thread, one item, or
+    when called from inside a share, it is a plain call `work(0, 0, count)`.
 
     Example:
         >>> seen = []
@@ -47,15 +60,17 @@ def split(work, count: int) -> None:
         True
     """
     workers = min(config.get_num_threads(), count)
-    if workers <= 1:
+    if workers <= 1 or in_share():
         work(0, 0, count)
         return
     bounds = [count * i // workers for i in range(workers + 1)]
     pool = _executor(workers - 1)
     futures = [pool.submit(work, i, bounds[i], bounds[i + 1]) for i in range(1, workers)]
+    _local.busy = True
     try:
         work(0, bounds[0], bounds[1])
     finally:
+        _local.busy = False
         errors = [f.exception() for f in futures]  # waits for every share
     for error in errors:
         if error is not None:

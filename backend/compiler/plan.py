@@ -312,7 +312,8 @@ class _Builder:
 
         def run(*arrays):
             prepared = [p(a) for p, a in zip(preparers, arrays[:n_in], strict=True)]
-            kernels.launch(kernel, work, *prepared, *[o.reshape(shape2) for o in arrays[n_in:]])
+            outs = [o.reshape(shape2) for o in arrays[n_in:]]
+            kernels.launch(kernel, work, shape2[0], *prepared, *outs)
 
         ins = [self.slot_for(x) for x in leaf_values]
         outs = [self.slot_for(root.outputs[0])] + [self.slot_for(n.outputs[0]) for n in extra]

@@ -2,42 +2,38 @@
 `layer_norm`, `optim`.
 
 Importing this package imports Numba (the compiler does it lazily; `import backend` does not).
-Every kernel is made by `kernel` or `parallel_kernel`, which take all JIT flags from
-`backend.config.jit_options` and record the dispatcher, so `compiled_signature_count()` can
-prove that nothing recompiles for a new batch size.
+Every kernel is made by `kernel`, which takes all JIT flags from `backend.config.jit_options`
+and records the dispatcher, so `compiled_signature_count()` can prove that nothing recompiles
+for a new batch size.
 
 Conventions (DESIGN.md, "Kernels"): a kernel is a pure function over C-contiguous arrays,
 inputs first and outputs last, returning nothing; its public Python wrapper checks shapes,
-dtypes and contiguity and is its only caller. A parallel kernel's first argument is the flag
-`parallel`: it runs a `prange` loop when true and the same body serially when false, and
-`launch` picks the flag from the call's size, so a small call never pays for waking threads.
-The threaded branch only splits independent rows or a fixed number of chunks merged in a fixed
-order, so a result is bit-identical from run to run and with any thread count.
+dtypes and contiguity and is its only caller. Every kernel is serial. One that may run on
+threads takes `start, stop` as its first two arguments and does that range of its independent
+rows (or of a fixed number of chunks, whose partial results the wrapper merges in a fixed
+order afterwards); `launch` runs it over the whole range, in one call or split across the
+worker threads of `backend.workers` when the call's work is large enough to pay for them, so
+a result is bit-identical from run to run and with any thread count. (Numba's `prange` is not
+used: docs/kernels.md says what it cost in compile time.)
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from .. import config as _config
+from .. import workers as _workers
 
 _config.prepare_numba()  # Numba reads its cache dir when imported, so this comes first.
 
 import numba  # noqa: E402
 
-_config.configure_numba(numba)  # threading layer and thread count, before any parallel run
-
-#: Held while a threaded kernel runs: the `workqueue` layer aborts the process if two Python
-#: threads enter it at once. Re-entrant, so a Plan runner may hold it around a whole step.
-PARALLEL_LOCK = threading.RLock()
-
 _dispatchers: list = []
 _dispatcher_ids: set = set()
 
 
-def _jit(func, parallel: bool):
-    dispatcher = numba.njit(**_config.jit_options(parallel=parallel))(func)
+def _jit(func):
+    dispatcher = numba.njit(**_config.jit_options())(func)
     _dispatchers.append(dispatcher)
     _dispatcher_ids.add(id(dispatcher))
     return dispatcher
@@ -83,25 +79,14 @@ class _FirstCompileListener(numba.core.event.Listener):
 numba.core.event.register("numba:compile", _FirstCompileListener())
 
 
-def kernel(func=None, *, parallel: bool = False):
-    """Compiles `func` lazily (per argument types) with the flags of `config.jit_options`.
-
-    Use as `@kernel` (serial: a kernel or a helper that kernels call) or with `parallel`
-    for a function whose `prange` loops should run on threads.
-    """
-    if func is None:
-        return lambda f: _jit(f, bool(parallel))
-    return _jit(func, bool(parallel))
-
-
-def parallel_kernel(func):
-    """`kernel` with `parallel` on, for the kernels here: their first argument is the flag
-    `parallel` that `launch` sets, choosing the `prange` loop or the serial one."""
-    return _jit(func, True)
+def kernel(func):
+    """Compiles `func` lazily (per argument types) with the flags of `config.jit_options`:
+    a kernel, or a helper that kernels in the same file call."""
+    return _jit(func)
 
 
 def dispatchers() -> tuple:
-    """Every dispatcher made by `kernel` / `parallel_kernel`, in creation order."""
+    """Every dispatcher made by `kernel`, in creation order."""
     return tuple(_dispatchers)
 
 
@@ -110,31 +95,24 @@ def compiled_signature_count() -> int:
     return sum(len(d.signatures) for d in _dispatchers)
 
 
-def _apply_num_threads() -> None:
-    # Numba's thread count is per Python thread, so ours is applied in whichever thread runs
-    # a threaded kernel (the check costs about a microsecond; the threaded run, tens).
-    n = _config.get_num_threads()
-    if numba.get_num_threads() != n:
-        numba.set_num_threads(n)
-
-
-def launch(dispatcher, work: int, *args) -> None:
-    """Runs a parallel kernel: threaded when `work` reaches `config.parallel_threshold()`."""
-    if work >= _config.parallel_threshold() and _config.get_num_threads() > 1:
-        with PARALLEL_LOCK:
-            _apply_num_threads()
-            dispatcher(True, *args)
+def launch(dispatcher, work: int, count: int, *args) -> None:
+    """Runs `dispatcher(start, stop, *args)` over `range(count)`: in one call on this thread,
+    or split into one share per worker thread (`backend.workers.split`) when `work` (elements
+    times the kernel's relative cost) reaches `config.parallel_threshold()` and more than one
+    thread is configured."""
+    if count > 1 and work >= _config.parallel_threshold() and _config.get_num_threads() > 1:
+        _workers.split(lambda _, start, stop: dispatcher(start, stop, *args), count)
     else:
-        dispatcher(False, *args)
+        dispatcher(0, count, *args)
 
 
-def launch_or_serial(threads: bool, dispatcher, work: int, *args) -> None:
-    """`launch`, or the serial branch whatever the size when `threads` is false (for a caller
-    already on a worker thread, or whose calls are too short to pay for waking the pool)."""
+def launch_or_serial(threads: bool, dispatcher, work: int, count: int, *args) -> None:
+    """`launch`, or one call on this thread whatever the size when `threads` is false (for a
+    caller whose calls are too short to pay for waking the worker threads)."""
     if threads:
-        launch(dispatcher, work, *args)
+        launch(dispatcher, work, count, *args)
     else:
-        dispatcher(False, *args)
+        dispatcher(0, count, *args)
 
 
 from . import (  # noqa: E402
@@ -161,9 +139,9 @@ from . import (  # noqa: E402
 )
 
 __all__ = [
-    "PARALLEL_LOCK", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
+    "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
     "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
-    "launch_or_serial", "layer_norm", "nn", "norm", "optim", "parallel_kernel", "pool",
+    "launch_or_serial", "layer_norm", "nn", "norm", "optim", "pool",
     "random", "reduce", "rnn", "rnn_loops", "softmax", "winograd", "winograd_grad",
     "winograd_output",
 ]  # fmt: skip

@@ -12,9 +12,8 @@ output element is summed in the same order whatever the thread count.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import check, float_dtype
 
 
@@ -31,16 +30,12 @@ def _im2col_row(x, b, i, kh, kw, sh, sw, dh, dw, out):
                     out[b, i, j, a, c, ch] = x[b, r, col, ch]
 
 
-@parallel_kernel
-def _im2col(parallel, x, kh, kw, sh, sw, dh, dw, out):
-    n, rows = out.shape[0], out.shape[1]
-    if parallel:
-        for k in prange(n * rows):
-            q = np.int64(k)  # prange counts in uint64; one helper signature for both paths
-            _im2col_row(x, q // rows, q % rows, kh, kw, sh, sw, dh, dw, out)
-    else:
-        for q in range(n * rows):
-            _im2col_row(x, q // rows, q % rows, kh, kw, sh, sw, dh, dw, out)
+@kernel
+def _im2col(start, stop, x, kh, kw, sh, sw, dh, dw, out):
+    """`_im2col_row` for the (image, output row) pairs q = b * rows + i, start <= q < stop."""
+    rows = out.shape[1]
+    for q in range(start, stop):
+        _im2col_row(x, q // rows, q % rows, kh, kw, sh, sw, dh, dw, out)
 
 
 @kernel
@@ -61,15 +56,11 @@ def _col2im_image(cols, b, kh, kw, sh, sw, dh, dw, out):
                         out[b, r, col, ch] += cols[b, i, j, a, c, ch]
 
 
-@parallel_kernel
-def _col2im(parallel, cols, kh, kw, sh, sw, dh, dw, out):
-    n = out.shape[0]
-    if parallel:
-        for k in prange(n):
-            _col2im_image(cols, np.int64(k), kh, kw, sh, sw, dh, dw, out)
-    else:
-        for b in range(n):
-            _col2im_image(cols, np.int64(b), kh, kw, sh, sw, dh, dw, out)
+@kernel
+def _col2im(start, stop, cols, kh, kw, sh, sw, dh, dw, out):
+    """`_col2im_image` for the images start <= b < stop."""
+    for b in range(start, stop):
+        _col2im_image(cols, b, kh, kw, sh, sw, dh, dw, out)
 
 
 def _windows(name: str, image_shape: tuple, kh, kw, sh, sw, dh, dw) -> tuple:
@@ -110,7 +101,7 @@ def im2col_nhwc(x_padded, kh, kw, stride_h, stride_w, dil_h, dil_w, out) -> None
     ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
     n, _, _, c = x_padded.shape
     check(name, "out", out, dtype=dtype, shape=(n, ho, wo, kh, kw, c), out=True)
-    launch(_im2col, out.size, x_padded, kh, kw, sh, sw, dh, dw, out)
+    launch(_im2col, out.size, n * ho, x_padded, kh, kw, sh, sw, dh, dw, out)
 
 
 def col2im_nhwc(cols, kh, kw, stride_h, stride_w, dil_h, dil_w, out) -> None:
@@ -137,4 +128,4 @@ def col2im_nhwc(cols, kh, kw, stride_h, stride_w, dil_h, dil_w, out) -> None:
     n, _, _, c = out.shape
     check(name, "cols", cols, dtype=dtype, shape=(n, ho, wo, kh, kw, c))
     check(name, "out", out, dtype=dtype, out=True)
-    launch(_col2im, cols.size, cols, kh, kw, sh, sw, dh, dw, out)
+    launch(_col2im, cols.size, n, cols, kh, kw, sh, sw, dh, dw, out)

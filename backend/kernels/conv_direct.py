@@ -26,9 +26,8 @@ the store and the loop's set-up, and it does not change the order of the sums.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import conv_window, kernel, launch, parallel_kernel
+from . import conv_window, kernel, launch
 from ._checks import EMPTY, check, check_apart, float_dtype
 from .conv import _windows
 
@@ -159,8 +158,10 @@ def _bias_or_zeros(bias, cout, like):
     return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
 
 
-@parallel_kernel
-def _conv_direct(parallel, x, kernel, bias, relu, sh, sw, dh, dw, out):
+@kernel
+def _conv_direct(start, stop, x, kernel, bias, relu, sh, sw, dh, dw, out):
+    """Output rows start <= q < stop of the convolution, q = (image q // rows, row q %
+    rows)."""
     kh, kw, channels, cout = kernel.shape
     n, rows, cols, _ = out.shape
     offsets = _tap_offsets(x, kh, kw, dh, dw)
@@ -169,13 +170,8 @@ def _conv_direct(parallel, x, kernel, bias, relu, sh, sw, dh, dw, out):
     out2 = out.reshape(n * rows * cols, cout)
     x_shape = (x.shape[1], x.shape[2], channels)
     bias = _bias_or_zeros(bias, cout, out)
-    if parallel:
-        for k in prange(n * rows):
-            q = np.int64(k)  # prange counts in uint64; one helper signature for both paths
-            _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
-    else:
-        for q in range(n * rows):
-            _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
+    for q in range(start, stop):
+        _conv_direct_row(xf, offsets, k2, bias, relu, q, rows, cols, sh, sw, x_shape, out2)
 
 
 #: `conv_direct_pool_nhwc`'s argmax for a window whose gradient is 0 (relu's, at a max <= 0).
@@ -276,8 +272,9 @@ def _conv_pool_rows(xf, offsets, k2, bias, relu, first, last, rows, sh, sw, ph, 
         _max_pool_rows(conv_rows, ph, pw, relu, out3[q], idx3, q)
 
 
-@parallel_kernel
-def _conv_direct_pool(parallel, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, out, argmax):
+@kernel
+def _conv_direct_pool(start, stop, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, out, argmax):
+    """The pooled rows of the images start <= b < stop (`_conv_pool_rows`)."""
     kh, kw, channels, cout = kernel.shape
     n, rows, cols, _ = out.shape
     offsets = _tap_offsets(x, kh, kw, dh, dw)
@@ -287,14 +284,8 @@ def _conv_direct_pool(parallel, x, kernel, bias, relu, sh, sw, dh, dw, ph, pw, o
     idx3 = argmax.reshape(argmax.shape[0] * argmax.shape[1], argmax.shape[2], argmax.shape[3])
     x_shape = (x.shape[1], x.shape[2], channels)
     bias = _bias_or_zeros(bias, cout, out)
-    if parallel:  # by images: one work array each
-        for k in prange(n):
-            b = np.int64(k)  # prange counts in uint64; one helper signature for both paths
-            _conv_pool_rows(xf, offsets, k2, bias, relu, b * rows, (b + 1) * rows, rows, sh, sw,
-                            ph, pw, x_shape, out3, idx3)  # fmt: skip
-    else:
-        _conv_pool_rows(xf, offsets, k2, bias, relu, 0, n * rows, rows, sh, sw, ph, pw, x_shape,
-                        out3, idx3)  # fmt: skip
+    _conv_pool_rows(xf, offsets, k2, bias, relu, start * rows, stop * rows, rows, sh, sw, ph, pw,
+                    x_shape, out3, idx3)  # fmt: skip
 
 
 def _check_image(name: str, arg: str, a) -> np.dtype:
@@ -329,8 +320,8 @@ def conv_direct_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, di
     ho, wo = _windows(name, x_padded.shape, kh, kw, sh, sw, dh, dw)
     check(name, "out", out, dtype=dtype, shape=(x_padded.shape[0], ho, wo, cout), out=True)
     check_apart(name, "out", out, x_padded=x_padded, kernel=kernel, bias=bias)
-    launch(_conv_direct, out.size * kh * kw * cin, x_padded, kernel, bias, bool(relu),
-           sh, sw, dh, dw, out)  # fmt: skip
+    launch(_conv_direct, out.size * kh * kw * cin, out.shape[0] * out.shape[1], x_padded, kernel,
+           bias, bool(relu), sh, sw, dh, dw, out)  # fmt: skip
 
 
 def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_h, dil_w,
@@ -375,10 +366,11 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
         return
     work = out.size * ph * pw * kh * kw * cin
     if conv_window.applies(kernel.shape, (sh, sw), (dh, dw), (ph, pw), (ph, pw)):
-        launch(conv_window._forward, work, x_padded, kernel, bias, bool(relu), out, argmax)
+        launch(conv_window._forward, work, len(out), x_padded, kernel, bias, bool(relu), out,
+               argmax)  # fmt: skip
         return
-    launch(_conv_direct_pool, work, x_padded, kernel, bias, bool(relu), sh, sw, dh, dw, ph, pw,
-           out, argmax)  # fmt: skip
+    launch(_conv_direct_pool, work, len(out), x_padded, kernel, bias, bool(relu), sh, sw, dh, dw,
+           ph, pw, out, argmax)  # fmt: skip
 
 
 #: "No argmax wanted": one compiled signature with and without.

@@ -14,9 +14,8 @@ vectorizes), so a store to the sums serves 8 products.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import conv_window, kernel, launch, parallel_kernel
+from . import conv_window, kernel, launch
 from ._checks import EMPTY, check, check_apart
 from .conv import _windows
 from .conv_direct import _check_argmax, _check_image, _pooled
@@ -156,11 +155,6 @@ def _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, start, stop, ima
 
 
 @kernel
-def _partials(chunks, n_taps, cout, bias_len, like):
-    return np.empty((chunks, n_taps, cout), like.dtype), np.empty((chunks, bias_len), like.dtype)
-
-
-@kernel
 def _merge(parts, bias_parts, out_k2, out_bias):
     """out_k2 = parts[0] + parts[1] + ... and out_bias likewise, in chunk order."""
     n_taps, cout = out_k2.shape
@@ -177,35 +171,30 @@ def _merge(parts, bias_parts, out_k2, out_bias):
             out_bias[o] += bias_parts[c, o]
 
 
-@parallel_kernel
-def _conv_filter_direct(parallel, x, grads, sh, sw, dh, dw, out_kernel, out_bias):
-    kh, kw, channels, cout = out_kernel.shape
-    n, rows, cols, _ = grads.shape
+@kernel
+def _conv_filter_direct(start, stop, x, grads, kh, kw, sh, sw, dh, dw, parts, bias_parts):
+    """The chunks start <= c < stop of the batch (cut into parts.shape[0] chunks) summed
+    into parts[c] and bias_parts[c] (`_filter_images`)."""
+    n, rows, cols, cout = grads.shape
+    channels = x.shape[3]
     offsets = _tap_offsets(x, kh, kw, dh, dw)
     corners = _pixel_offsets(rows, cols, sh, sw, x.shape[2], channels)
     xf = x.reshape(x.size)
     g2 = grads.reshape(n * rows * cols, cout)
     image_size = x.shape[1] * x.shape[2] * channels
-    chunks = min(n, FILTER_CHUNKS)
-    parts, bias_parts = _partials(chunks, offsets.shape[0], cout, out_bias.shape[0], grads)
-    if parallel:
-        for k in prange(chunks):
-            c = np.int64(k)
-            _filter_images(xf, offsets, corners, g2, c * n // chunks, (c + 1) * n // chunks,
-                           image_size, parts[c], bias_parts[c])  # fmt: skip
-    else:
-        for c in range(chunks):
-            _filter_images(xf, offsets, corners, g2, c * n // chunks, (c + 1) * n // chunks,
-                           image_size, parts[c], bias_parts[c])  # fmt: skip
-    _merge(parts, bias_parts, out_kernel.reshape(offsets.shape[0], cout), out_bias)
+    chunks = parts.shape[0]
+    for c in range(start, stop):
+        _filter_images(xf, offsets, corners, g2, c * n // chunks, (c + 1) * n // chunks,
+                       image_size, parts[c], bias_parts[c])  # fmt: skip
 
 
-@parallel_kernel
-def _conv_filter_pooled(parallel, x, argmax, grads, sh, sw, dh, dw, ph, pw, out_kernel,
-                        out_bias):  # fmt: skip
-    kh, kw, channels, cout = out_kernel.shape
-    n, rows, windows, _ = grads.shape
-    height, width = x.shape[1], x.shape[2]
+@kernel
+def _conv_filter_pooled(start, stop, x, argmax, grads, kh, kw, sh, sw, dh, dw, ph, pw, parts,
+                        bias_parts):  # fmt: skip
+    """`_conv_filter_direct` for a convolution followed by a max pool
+    (`_filter_pooled_images`)."""
+    n, rows, windows, cout = grads.shape
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
     conv_rows = (height - (kh - 1) * dh - 1) // sh + 1
     conv_cols = (width - (kw - 1) * dw - 1) // sw + 1
     offsets = _tap_offsets(x, kh, kw, dh, dw)
@@ -214,20 +203,22 @@ def _conv_filter_pooled(parallel, x, argmax, grads, sh, sw, dh, dw, ph, pw, out_
     g3 = grads.reshape(n * rows, windows, cout)
     idx3 = argmax.reshape(n * rows, windows, cout)
     image_size = height * width * channels
-    chunks = min(n, FILTER_CHUNKS)
-    parts, bias_parts = _partials(chunks, offsets.shape[0], cout, out_bias.shape[0], grads)
-    if parallel:
-        for k in prange(chunks):
-            c = np.int64(k)
-            _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, c * n // chunks,
-                                  (c + 1) * n // chunks, image_size, ph, pw, conv_cols, parts[c],
-                                  bias_parts[c])  # fmt: skip
-    else:
-        for c in range(chunks):
-            _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, c * n // chunks,
-                                  (c + 1) * n // chunks, image_size, ph, pw, conv_cols, parts[c],
-                                  bias_parts[c])  # fmt: skip
-    _merge(parts, bias_parts, out_kernel.reshape(offsets.shape[0], cout), out_bias)
+    chunks = parts.shape[0]
+    for c in range(start, stop):
+        _filter_pooled_images(xf, offsets, corners, idx3, g3, rows, c * n // chunks,
+                              (c + 1) * n // chunks, image_size, ph, pw, conv_cols, parts[c],
+                              bias_parts[c])  # fmt: skip
+
+
+def _run_chunks(dispatcher, work: int, x_padded, out_kernel, out_bias, *args) -> None:
+    """Runs a kernel gradient over `FILTER_CHUNKS` chunks of the batch (fewer for a small
+    batch), each into its own partial sums, then adds the partials in chunk order."""
+    kh, kw, cin, cout = out_kernel.shape
+    chunks = min(x_padded.shape[0], FILTER_CHUNKS)
+    parts = np.empty((chunks, kh * kw * cin, cout), out_kernel.dtype)
+    bias_parts = np.empty((chunks, out_bias.shape[0]), out_kernel.dtype)
+    launch(dispatcher, work, chunks, *args, parts, bias_parts)
+    _merge(parts, bias_parts, out_kernel.reshape(kh * kw * cin, cout), out_bias)
 
 
 def _kernel_shape(name: str, out_kernel) -> tuple:
@@ -283,8 +274,8 @@ def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, o
             f"out_kernel's C_out). Received: grads.shape={grads.shape}"
         )
     out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
-    launch(_conv_filter_direct, grads.size * kh * kw * cin, x_padded, grads, sh, sw, dh, dw,
-           out_kernel, out_bias)  # fmt: skip
+    _run_chunks(_conv_filter_direct, grads.size * kh * kw * cin, x_padded, out_kernel, out_bias,
+                x_padded, grads, kh, kw, sh, sw, dh, dw)  # fmt: skip
 
 
 def conv_filter_pool_direct_nhwc(x_padded, argmax, grads, stride_h, stride_w, dil_h, dil_w,
@@ -324,7 +315,7 @@ def conv_filter_pool_direct_nhwc(x_padded, argmax, grads, stride_h, stride_w, di
     out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
     work = grads.size * ph * pw * kh * kw * cin
     if conv_window.applies(out_kernel.shape, (sh, sw), (dh, dw), (ph, pw), (ph, pw)):
-        launch(conv_window._gradient, work, x_padded, argmax, grads, out_kernel, out_bias)
+        conv_window.gradient_chunks(work, x_padded, argmax, grads, out_kernel, out_bias)
         return
-    launch(_conv_filter_pooled, work, x_padded, argmax, grads, sh, sw, dh, dw, ph, pw,
-           out_kernel, out_bias)  # fmt: skip
+    _run_chunks(_conv_filter_pooled, work, x_padded, out_kernel, out_bias, x_padded, argmax, grads,
+                kh, kw, sh, sw, dh, dw, ph, pw)  # fmt: skip

@@ -22,9 +22,8 @@ winning), so its bits are the generic path's. The kernel gradient sums per chunk
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, parallel_kernel
+from . import kernel, launch
 
 #: The argmax of a window whose gradient is 0 (conv_direct.NO_GRADIENT).
 NO_GRADIENT = 255
@@ -147,17 +146,13 @@ def _bias_or_zeros(bias, cout, like):
     return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
 
 
-@parallel_kernel
-def _forward(parallel, x, kernel, bias, relu, out, argmax):
-    n, cout = x.shape[0], kernel.shape[3]
+@kernel
+def _forward(start, stop, x, kernel, bias, relu, out, argmax):
+    """`_forward_images` for the images start <= n < stop."""
+    cout = kernel.shape[3]
     k2 = kernel.reshape(9, cout)
     bias = _bias_or_zeros(bias, cout, out)
-    if parallel:
-        for k in prange(n):
-            b = np.int64(k)  # prange counts in uint64; one helper signature for both paths
-            _forward_images(x, k2, bias, relu, b, b + 1, out, argmax)
-    else:
-        _forward_images(x, k2, bias, relu, 0, n, out, argmax)
+    _forward_images(x, k2, bias, relu, start, stop, out, argmax)
 
 
 @kernel
@@ -217,22 +212,23 @@ def _merge_parts(parts, bias_parts, out_k2, out_bias):
 
 
 @kernel
-def _work_arrays(chunks, cout, bias_len, like):
-    return np.empty((chunks, 9, cout), like.dtype), np.empty((chunks, bias_len), like.dtype)
+def _gradient(start, stop, x, argmax, grads, parts, bias_parts):
+    """The chunks start <= c < stop of the batch (cut into parts.shape[0] chunks) summed into
+    parts[c] and bias_parts[c] (`_gradient_images`)."""
+    n, chunks = x.shape[0], parts.shape[0]
+    for c in range(start, stop):
+        _gradient_images(x, argmax, grads, c * n // chunks, (c + 1) * n // chunks, parts[c],
+                         bias_parts[c])  # fmt: skip
 
 
-@parallel_kernel
-def _gradient(parallel, x, argmax, grads, out_kernel, out_bias):
-    n, cout = x.shape[0], out_kernel.shape[3]
-    chunks = max(1, min(n, FILTER_CHUNKS))
-    parts, bias_parts = _work_arrays(chunks, cout, out_bias.shape[0], grads)
-    if parallel:
-        for k in prange(chunks):
-            c = np.int64(k)
-            _gradient_images(x, argmax, grads, c * n // chunks, (c + 1) * n // chunks, parts[c],
-                             bias_parts[c])  # fmt: skip
-    else:
-        for c in range(chunks):
-            _gradient_images(x, argmax, grads, c * n // chunks, (c + 1) * n // chunks, parts[c],
-                             bias_parts[c])  # fmt: skip
+def gradient_chunks(work: int, x, argmax, grads, out_kernel, out_bias) -> None:
+    """The kernel (and bias) gradient into out_kernel (3, 3, 1, C_out) and out_bias: the batch
+    cut into `FILTER_CHUNKS` chunks (fewer for a small batch), each summed on its own (on the
+    worker threads when `work` pays for them), the partials then added in chunk order. The
+    caller (`conv_direct_grad.conv_filter_pool_direct_nhwc`) has checked the arguments."""
+    cout = out_kernel.shape[3]
+    chunks = max(1, min(x.shape[0], FILTER_CHUNKS))
+    parts = np.empty((chunks, 9, cout), grads.dtype)
+    bias_parts = np.empty((chunks, out_bias.shape[0]), grads.dtype)
+    launch(_gradient, work, chunks, x, argmax, grads, parts, bias_parts)
     _merge_parts(parts, bias_parts, out_kernel.reshape(9, cout), out_bias)

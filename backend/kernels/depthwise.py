@@ -18,9 +18,8 @@ thread count.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import check, float_dtype
 
 #: The kernel gradient's partial sums: fixed, so its result does not depend on the threads.
@@ -73,16 +72,12 @@ def _deinterleave(flat, planar):
             planar[m, c] = flat[c * mult + m]
 
 
-@parallel_kernel
-def _forward(parallel, x, k, sh, sw, dh, dw, top, left, out):
+@kernel
+def _forward(start, stop, x, k, sh, sw, dh, dw, top, left, out):
+    """`_forward_row` for the (image, output row) pairs p = b * rows + i, start <= p < stop."""
     rows = out.shape[1]
-    if parallel:
-        for q in prange(out.shape[0] * rows):
-            p = np.int64(q)  # prange counts in uint64; one helper signature for both paths
-            _forward_row(x, k, p // rows, p % rows, sh, sw, dh, dw, top, left, out)
-    else:
-        for p in range(out.shape[0] * rows):
-            _forward_row(x, k, p // rows, p % rows, sh, sw, dh, dw, top, left, out)
+    for p in range(start, stop):
+        _forward_row(x, k, p // rows, p % rows, sh, sw, dh, dw, top, left, out)
 
 
 @kernel
@@ -115,14 +110,11 @@ def _input_grad_image(g, k, b, sh, sw, dh, dw, top, left, dx):
                             d[c] += gm[c] * w[c]
 
 
-@parallel_kernel
-def _input_grad(parallel, g, k, sh, sw, dh, dw, top, left, dx):
-    if parallel:
-        for q in prange(dx.shape[0]):
-            _input_grad_image(g, k, np.int64(q), sh, sw, dh, dw, top, left, dx)
-    else:
-        for b in range(dx.shape[0]):
-            _input_grad_image(g, k, np.int64(b), sh, sw, dh, dw, top, left, dx)
+@kernel
+def _input_grad(start, stop, g, k, sh, sw, dh, dw, top, left, dx):
+    """`_input_grad_image` for the images start <= b < stop."""
+    for b in range(start, stop):
+        _input_grad_image(g, k, b, sh, sw, dh, dw, top, left, dx)
 
 
 @kernel
@@ -158,20 +150,21 @@ def _kernel_grad_chunk(x, g, start, stop, sh, sw, dh, dw, top, left, part):
                             d[c] += v[c] * gm[c]
 
 
-@parallel_kernel
-def _kernel_grad(parallel, x, g, sh, sw, dh, dw, top, left, parts, out):
-    """out[a, e, c, m] = the sum of parts[q, a, e, m, c] over the chunks q, in order."""
+@kernel
+def _kernel_grad(start, stop, x, g, sh, sw, dh, dw, top, left, parts):
+    """The chunks start <= q < stop of the (image, output row) pairs, cut into
+    parts.shape[0] chunks, summed into parts[q] (`_kernel_grad_chunk`)."""
     pairs = g.shape[0] * g.shape[1]
     chunks = parts.shape[0]
-    if parallel:
-        for q in prange(chunks):
-            p = np.int64(q)
-            _kernel_grad_chunk(x, g, p * pairs // chunks, (p + 1) * pairs // chunks,
-                               sh, sw, dh, dw, top, left, parts[p])  # fmt: skip
-    else:
-        for p in range(chunks):
-            _kernel_grad_chunk(x, g, p * pairs // chunks, (p + 1) * pairs // chunks,
-                               sh, sw, dh, dw, top, left, parts[p])  # fmt: skip
+    for p in range(start, stop):
+        _kernel_grad_chunk(x, g, p * pairs // chunks, (p + 1) * pairs // chunks,
+                           sh, sw, dh, dw, top, left, parts[p])  # fmt: skip
+
+
+@kernel
+def _merge_kernel_grad(parts, out):
+    """out[a, e, c, m] = the sum of parts[q, a, e, m, c] over the chunks q, in order."""
+    chunks = parts.shape[0]
     kh, kw, mult, channels = parts.shape[1], parts.shape[2], parts.shape[3], parts.shape[4]
     for a in range(kh):
         for e in range(kw):
@@ -269,7 +262,7 @@ def depthwise_conv2d(x: np.ndarray, kernel: np.ndarray, strides, dilation, pads,
         out[...] = 0
         return
     work = out.size * kernel.shape[0] * kernel.shape[1]
-    launch(_forward, work, x, _planar(kernel), *geometry, out)
+    launch(_forward, work, out.shape[0] * out.shape[1], x, _planar(kernel), *geometry, out)
 
 
 def depthwise_conv2d_input_grad(grads: np.ndarray, kernel: np.ndarray, strides, dilation, pads,
@@ -302,7 +295,7 @@ def depthwise_conv2d_input_grad(grads: np.ndarray, kernel: np.ndarray, strides, 
         out[...] = 0
         return
     work = grads.size * kernel.shape[0] * kernel.shape[1]
-    launch(_input_grad, work, grads, _planar(kernel), *geometry, out)
+    launch(_input_grad, work, out.shape[0], grads, _planar(kernel), *geometry, out)
 
 
 def depthwise_conv2d_kernel_grad(x: np.ndarray, grads: np.ndarray, strides, dilation, pads,
@@ -339,4 +332,5 @@ def depthwise_conv2d_kernel_grad(x: np.ndarray, grads: np.ndarray, strides, dila
     chunks = min(KERNEL_GRAD_CHUNKS, pairs)
     parts = np.empty((chunks, out.shape[0], out.shape[1], out.shape[3], out.shape[2]), dtype)
     work = grads.size * out.shape[0] * out.shape[1]
-    launch(_kernel_grad, work, x, grads, *geometry, parts, out)
+    launch(_kernel_grad, work, chunks, x, grads, *geometry, parts)
+    _merge_kernel_grad(parts, out)

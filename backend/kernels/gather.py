@@ -17,10 +17,8 @@ any thread count (repeated indices never race); threads run only for very large 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from .. import config
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import INT_DTYPES, check, float_dtype
 
 # The scatter-add's work counts its entries / 64 against `config.parallel_threshold()`: it
@@ -54,7 +52,7 @@ def _gather_rows(table, indices, out):
 
 
 @kernel
-def _scatter_add_range(updates, indices, low, high, out):
+def _scatter_add_range(low, high, updates, indices, out):
     """Zeroes out[low:high], then adds updates[i, :] into out[indices[i], :] for every i (in
     order) whose row lies in [low, high) (a negative index + N)."""
     n, d = out.shape[0], out.shape[1]
@@ -71,19 +69,6 @@ def _scatter_add_range(updates, indices, low, high, out):
         source, target = updates[i], out[k]
         for j in range(d):
             target[j] += source[j]
-
-
-@parallel_kernel
-def _scatter_add_rows(parallel, updates, indices, n_ranges, out):
-    """out = 0, then out[indices[i], :] += updates[i, :]; threaded over `n_ranges` ranges of
-    the table's rows, each summed in index order by one thread."""
-    n = out.shape[0]
-    if parallel:
-        for r in prange(n_ranges):
-            c = np.int64(r)
-            _scatter_add_range(updates, indices, c * n // n_ranges, (c + 1) * n // n_ranges, out)
-    else:
-        _scatter_add_range(updates, indices, np.int64(0), n, out)
 
 
 @kernel
@@ -169,9 +154,8 @@ def scatter_add_rows(updates: np.ndarray, indices: np.ndarray, out: np.ndarray) 
     bad = _first_outside(flat, -n, n)
     if bad >= 0:
         _raise_outside(name, flat, bad, n)
-    n_ranges = max(1, min(n, config.get_num_threads()))
     work = (out.size + updates.size) // _SCATTER_WORK_SCALE
-    launch(_scatter_add_rows, work, updates, flat, n_ranges, out)
+    launch(_scatter_add_range, work, n, updates, flat, out)  # one range of rows per thread
 
 
 def to_checked_int32(x: np.ndarray, upper: int, out: np.ndarray) -> int:

@@ -12,9 +12,8 @@ slower than numpy's SIMD loops, so the one-pass kernel would lose to two passes 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import as_rows, check, check_ndim, float_dtype
 
 LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3
@@ -22,11 +21,9 @@ LINEAR, RELU, SIGMOID, TANH = 0, 1, 2, 3
 #: Activation name -> the code the kernels take.
 ACTIVATIONS = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "tanh": TANH}
 
-_CHUNKS = 64  # the threaded branch's fixed number of chunks (fewer when there are fewer rows)
-
 
 @kernel
-def _bias_activation_rows(bias, code, start, stop, h):
+def _bias_activation_rows(start, stop, bias, code, h):
     """h[i, j] = act(h[i, j] + bias[j]) for rows start <= i < stop; act by `code`:
     relu: max(z, 0) (NaN stays NaN); anything else: z (linear)."""
     rows = h[start:stop]  # a view indexed from 0, so the loops vectorize
@@ -42,21 +39,8 @@ def _bias_activation_rows(bias, code, start, stop, h):
                 rows[i, j] += bias[j]
 
 
-@parallel_kernel
-def _bias_activation(parallel, bias, code, h):
-    """h = act(h + bias) in place over (rows, units); threaded over chunks of rows."""
-    rows = h.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)  # prange counts in uint64; one helper signature for both paths
-            _bias_activation_rows(bias, code, c * rows // n_chunks, (c + 1) * rows // n_chunks, h)
-    else:
-        _bias_activation_rows(bias, code, np.int64(0), rows, h)
-
-
 @kernel
-def _activation_grad_range(dy, y, code, start, stop, out):
+def _activation_grad_range(start, stop, dy, y, code, out):
     """out = dL/dz from dy = dL/dy and the activation's output y, for start <= k < stop:
     linear: dy; relu: dy * (y > 0); sigmoid: dy * y * (1 - y); tanh: dy * (1 - y * y)."""
     dy, y, out = dy[start:stop], y[start:stop], out[start:stop]  # indexed from 0: vectorizes
@@ -74,18 +58,6 @@ def _activation_grad_range(dy, y, code, start, stop, out):
     else:
         for k in range(out.shape[0]):
             out[k] = dy[k]
-
-
-@parallel_kernel
-def _activation_grad(parallel, dy, y, code, out):
-    """out = dL/dz over flat arrays; threaded over a fixed number of chunks."""
-    n = out.shape[0]
-    if parallel:
-        for chunk in prange(_CHUNKS):
-            c = np.int64(chunk)
-            _activation_grad_range(dy, y, code, c * n // _CHUNKS, (c + 1) * n // _CHUNKS, out)
-    else:
-        _activation_grad_range(dy, y, code, np.int64(0), n, out)
 
 
 def _activation_code(kernel_name: str, activation) -> int:
@@ -128,7 +100,8 @@ def bias_activation(h: np.ndarray, bias: np.ndarray, activation: str | None = "l
         np.add(h, bias, out=h)
         np.tanh(h, out=h)
     else:
-        launch(_bias_activation, h.size, bias, code, as_rows(h))  # as_rows: a view of h
+        rows = as_rows(h)  # a view of h
+        launch(_bias_activation_rows, h.size, len(rows), bias, code, rows)
 
 
 def activation_grad(dy: np.ndarray, y: np.ndarray, activation: str | None, out: np.ndarray) -> None:
@@ -151,4 +124,4 @@ def activation_grad(dy: np.ndarray, y: np.ndarray, activation: str | None, out: 
     check(name, "out", out, dtype=dtype, shape=dy.shape, out=True)
     code = _activation_code(name, activation)
     flat = (dy.reshape(-1), y.reshape(-1), code, out.reshape(-1))
-    launch(_activation_grad, dy.size, *flat)  # arithmetic only, whatever the activation
+    launch(_activation_grad_range, dy.size, dy.size, *flat)  # arithmetic, whatever the code

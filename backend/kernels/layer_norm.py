@@ -16,9 +16,8 @@ chunks added in order, so results are the same with any thread count.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import as_rows, check, check_ndim, float_dtype
 
 _COST = 6  # work per element relative to an add, for the serial-or-threaded choice
@@ -112,7 +111,7 @@ def _row_gradient_sums(x, gamma, g, i, mean, r):
 
 
 @kernel
-def _forward_range(x, gamma, beta, epsilon, start, stop, out):
+def _forward_range(start, stop, x, gamma, beta, epsilon, out):
     for i in range(start, stop):
         mean = _row_mean(x, i)
         r = _row_inverse_std(x, i, mean, epsilon)
@@ -122,7 +121,7 @@ def _forward_range(x, gamma, beta, epsilon, start, stop, out):
 
 
 @kernel
-def _backward_range(x, gamma, g, epsilon, start, stop, dx, dgamma, dbeta):
+def _backward_range(start, stop, x, gamma, g, epsilon, dx, dgamma, dbeta):
     """dx for rows start..stop; their g * xhat and g summed into dgamma and dbeta (which
     start at 0: this chunk's scratch rows)."""
     n = x.shape[1]
@@ -142,36 +141,23 @@ def _backward_range(x, gamma, g, epsilon, start, stop, dx, dgamma, dbeta):
             dbeta[j] += grad[j]
 
 
-@parallel_kernel
-def _layer_norm(parallel, x, gamma, beta, epsilon, out):
-    rows = x.shape[0]
-    chunks = min(rows, _MAX_CHUNKS)
-    if parallel:
-        for chunk in prange(chunks):
-            c = np.int64(chunk)  # prange counts in uint64; one helper signature for both paths
-            _forward_range(x, gamma, beta, epsilon, c * rows // chunks, (c + 1) * rows // chunks,
-                           out)  # fmt: skip
-    else:
-        _forward_range(x, gamma, beta, epsilon, np.int64(0), rows, out)
-
-
-@parallel_kernel
-def _layer_norm_grad(parallel, x, gamma, g, epsilon, dx, partial_gamma, partial_beta,
-                     dgamma, dbeta):  # fmt: skip
+@kernel
+def _backward_chunks(start, stop, x, gamma, g, epsilon, dx, partial_gamma, partial_beta):
+    """`_backward_range` for the chunks start <= c < stop of partial_gamma.shape[0], chunk c's
+    sums into partial_gamma[c] and partial_beta[c]."""
     rows, chunks = x.shape[0], partial_gamma.shape[0]
-    if parallel:
-        for chunk in prange(chunks):
-            c = np.int64(chunk)
-            _backward_range(x, gamma, g, epsilon, c * rows // chunks, (c + 1) * rows // chunks,
-                            dx, partial_gamma[c], partial_beta[c])  # fmt: skip
-    else:
-        for c in range(chunks):
-            _backward_range(x, gamma, g, epsilon, c * rows // chunks, (c + 1) * rows // chunks,
-                            dx, partial_gamma[c], partial_beta[c])  # fmt: skip
+    for c in range(start, stop):
+        _backward_range(c * rows // chunks, (c + 1) * rows // chunks, x, gamma, g, epsilon, dx,
+                        partial_gamma[c], partial_beta[c])  # fmt: skip
+
+
+@kernel
+def _merge_chunks(partial_gamma, partial_beta, dgamma, dbeta):
+    """dgamma, dbeta = the chunks' partial sums, added in chunk order."""
     for j in range(dgamma.shape[0]):
         dgamma[j] = partial_gamma[0, j]
         dbeta[j] = partial_beta[0, j]
-    for c in range(1, chunks):
+    for c in range(1, partial_gamma.shape[0]):
         for j in range(dgamma.shape[0]):
             dgamma[j] += partial_gamma[c, j]
             dbeta[j] += partial_beta[c, j]
@@ -206,8 +192,9 @@ def layer_norm_rows(
     check(name, "gamma", gamma, dtype=dtype, shape=(n,))
     check(name, "beta", beta, dtype=dtype, shape=(n,))
     check(name, "out", out, dtype=dtype, shape=x.shape, out=True)
-    args = (as_rows(x), gamma, beta, dtype.type(epsilon), as_rows(out))
-    launch(_layer_norm, x.size * _COST, *args)
+    x2 = as_rows(x)
+    launch(_forward_range, x.size * _COST, len(x2), x2, gamma, beta, dtype.type(epsilon),
+           as_rows(out))  # fmt: skip
 
 
 def layer_norm_grad_rows(
@@ -251,5 +238,6 @@ def layer_norm_grad_rows(
         dgamma[:] = 0
         dbeta[:] = 0
         return
-    args = (as_rows(x), gamma, as_rows(g), dtype.type(epsilon), as_rows(dx))
-    launch(_layer_norm_grad, x.size * _COST, *args, scratch[0], scratch[1], dgamma, dbeta)
+    launch(_backward_chunks, x.size * _COST, chunks, as_rows(x), gamma, as_rows(g),
+           dtype.type(epsilon), as_rows(dx), scratch[0], scratch[1])  # fmt: skip
+    _merge_chunks(scratch[0], scratch[1], dgamma, dbeta)

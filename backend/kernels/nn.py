@@ -11,13 +11,11 @@ one pass over the logits.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import INT_DTYPES, as_rows, check, check_ndim, float_dtype
 
 _EXP_COST = 24  # work per element relative to an add, for the serial-or-threaded choice
-_CHUNKS = 64  # the threaded branch's fixed number of chunks (fewer when there are fewer rows)
 
 
 # Helpers stay in the file of the kernels that call them: Numba's cache checks only the
@@ -68,7 +66,7 @@ def _sparse_xent_grad_row(logits, labels, g, i, out):
 
 
 @kernel
-def _sparse_xent_range(logits, labels, start, stop, loss):
+def _sparse_xent_range(start, stop, logits, labels, loss):
     """loss[i] = log(sum_j exp(z_ij - m)) - (z_i,label - m), m = max_j z_ij."""
     for i in range(start, stop):
         m = _max_of_row(logits, i)
@@ -76,64 +74,21 @@ def _sparse_xent_range(logits, labels, start, stop, loss):
 
 
 @kernel
-def _sparse_xent_grad_range(logits, labels, g, start, stop, out):
+def _sparse_xent_grad_range(start, stop, logits, labels, g, out):
     """out[i, :] = g[i] * (softmax(z_i) - onehot(label_i))."""
     for i in range(start, stop):
         _sparse_xent_grad_row(logits, labels, g, i, out)
 
 
 @kernel
-def _sparse_xent_with_grad_range(logits, labels, g, start, stop, loss, grad):
+def _sparse_xent_with_grad_range(start, stop, logits, labels, g, loss, grad):
     """Both of the above, one pass over each row."""
     for i in range(start, stop):
         loss[i] = _sparse_xent_grad_row(logits, labels, g, i, grad)
 
 
-@parallel_kernel
-def _sparse_xent(parallel, logits, labels, loss):
-    """loss[i] = -log_softmax(z_i)[label_i]; threaded over chunks of rows."""
-    rows = logits.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)  # prange counts in uint64; one helper signature for both paths
-            _sparse_xent_range(
-                logits, labels, c * rows // n_chunks, (c + 1) * rows // n_chunks, loss
-            )
-    else:
-        _sparse_xent_range(logits, labels, np.int64(0), rows, loss)
-
-
-@parallel_kernel
-def _sparse_xent_grad(parallel, logits, labels, g, out):
-    """out[i, :] = g[i] * (softmax(z_i) - onehot(label_i)); threaded over chunks of rows."""
-    rows = logits.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            start, stop = c * rows // n_chunks, (c + 1) * rows // n_chunks
-            _sparse_xent_grad_range(logits, labels, g, start, stop, out)
-    else:
-        _sparse_xent_grad_range(logits, labels, g, np.int64(0), rows, out)
-
-
-@parallel_kernel
-def _sparse_xent_with_grad(parallel, logits, labels, g, loss, grad):
-    """The loss and its logits gradient in one pass; threaded over chunks of rows."""
-    rows = logits.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            start, stop = c * rows // n_chunks, (c + 1) * rows // n_chunks
-            _sparse_xent_with_grad_range(logits, labels, g, start, stop, loss, grad)
-    else:
-        _sparse_xent_with_grad_range(logits, labels, g, np.int64(0), rows, loss, grad)
-
-
 @kernel
-def _xent_range(logits, targets, start, stop, loss):
+def _xent_range(start, stop, logits, targets, loss):
     """loss[i] = sum_j t_ij * (lse_i - z_ij)
     = sum(t_i) * log(sum_j exp(z_ij - m)) - sum_j t_ij * (z_ij - m), m = max_j z_ij."""
     for i in range(start, stop):
@@ -147,7 +102,7 @@ def _xent_range(logits, targets, start, stop, loss):
 
 
 @kernel
-def _xent_grad_range(logits, targets, g, start, stop, out):
+def _xent_grad_range(start, stop, logits, targets, g, out):
     """out[i, :] = g[i] * (softmax(z_i) * sum(t_i) - t_i)."""
     for i in range(start, stop):
         total = _exp_shifted_row(logits, i, _max_of_row(logits, i), out)
@@ -159,54 +114,14 @@ def _xent_grad_range(logits, targets, g, start, stop, out):
             out[i, j] = g[i] * (out[i, j] * scale - targets[i, j])
 
 
-@parallel_kernel
-def _xent(parallel, logits, targets, loss):
-    """loss[i] = -sum_j t_ij * log_softmax(z_i)_j; threaded over chunks of rows."""
-    rows = logits.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _xent_range(logits, targets, c * rows // n_chunks, (c + 1) * rows // n_chunks, loss)
-    else:
-        _xent_range(logits, targets, np.int64(0), rows, loss)
-
-
-@parallel_kernel
-def _xent_grad(parallel, logits, targets, g, out):
-    """out[i, :] = g[i] * (softmax(z_i) * sum(t_i) - t_i); threaded over chunks of rows."""
-    rows = logits.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            start, stop = c * rows // n_chunks, (c + 1) * rows // n_chunks
-            _xent_grad_range(logits, targets, g, start, stop, out)
-    else:
-        _xent_grad_range(logits, targets, g, np.int64(0), rows, out)
-
-
 @kernel
-def _log_softmax_range(x, start, stop, out):
+def _log_softmax_range(start, stop, x, out):
     """out[i, :] = (x_i - m) - log(sum_j exp(x_ij - m)), m = max_j x_ij."""
     for i in range(start, stop):
         m = _max_of_row(x, i)
         log_total = np.log(_sum_exp_shifted_row(x, i, m))
         for j in range(out.shape[1]):
             out[i, j] = (x[i, j] - m) - log_total
-
-
-@parallel_kernel
-def _log_softmax(parallel, x, out):
-    """out = log_softmax(x) over the last axis; threaded over chunks of rows."""
-    rows = x.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _log_softmax_range(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _log_softmax_range(x, np.int64(0), rows, out)
 
 
 def _check_logits(name: str, logits: np.ndarray, arg: str = "logits") -> np.dtype:
@@ -246,8 +161,9 @@ def sparse_softmax_xent(logits: np.ndarray, labels: np.ndarray, loss_out: np.nda
     dtype = _check_logits(name, logits)
     _check_labels(name, labels, logits)
     check(name, "loss_out", loss_out, dtype=dtype, shape=logits.shape[:-1], out=True)
-    args = (as_rows(logits), labels.reshape(-1), loss_out.reshape(-1))
-    launch(_sparse_xent, logits.size * _EXP_COST, *args)
+    z = as_rows(logits)
+    launch(_sparse_xent_range, logits.size * _EXP_COST, len(z), z, labels.reshape(-1),
+           loss_out.reshape(-1))  # fmt: skip
 
 
 def sparse_softmax_xent_grad(
@@ -267,8 +183,9 @@ def sparse_softmax_xent_grad(
     _check_labels(name, labels, logits)
     check(name, "g", g, dtype=dtype, shape=logits.shape[:-1])
     check(name, "out", out, dtype=dtype, shape=logits.shape, out=True)
-    args = (as_rows(logits), labels.reshape(-1), g.reshape(-1), as_rows(out))
-    launch(_sparse_xent_grad, logits.size * _EXP_COST, *args)
+    z = as_rows(logits)
+    launch(_sparse_xent_grad_range, logits.size * _EXP_COST, len(z), z, labels.reshape(-1),
+           g.reshape(-1), as_rows(out))  # fmt: skip
 
 
 def sparse_softmax_xent_with_grad(
@@ -293,14 +210,9 @@ def sparse_softmax_xent_with_grad(
     check(name, "g", g, dtype=dtype, shape=logits.shape[:-1])
     check(name, "loss_out", loss_out, dtype=dtype, shape=logits.shape[:-1], out=True)
     check(name, "grad_out", grad_out, dtype=dtype, shape=logits.shape, out=True)
-    args = (as_rows(logits), labels.reshape(-1), g.reshape(-1))
-    launch(
-        _sparse_xent_with_grad,
-        logits.size * _EXP_COST,
-        *args,
-        loss_out.reshape(-1),
-        as_rows(grad_out),
-    )
+    z = as_rows(logits)
+    launch(_sparse_xent_with_grad_range, logits.size * _EXP_COST, len(z), z, labels.reshape(-1),
+           g.reshape(-1), loss_out.reshape(-1), as_rows(grad_out))  # fmt: skip
 
 
 def softmax_xent(logits: np.ndarray, targets: np.ndarray, loss_out: np.ndarray) -> None:
@@ -316,8 +228,8 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray, loss_out: np.ndarray) 
     dtype = _check_logits(name, logits)
     check(name, "targets", targets, dtype=dtype, shape=logits.shape)
     check(name, "loss_out", loss_out, dtype=dtype, shape=logits.shape[:-1], out=True)
-    args = (as_rows(logits), as_rows(targets), loss_out.reshape(-1))
-    launch(_xent, logits.size * _EXP_COST, *args)
+    z = as_rows(logits)
+    launch(_xent_range, logits.size * _EXP_COST, len(z), z, as_rows(targets), loss_out.reshape(-1))
 
 
 def softmax_xent_grad(
@@ -337,8 +249,9 @@ def softmax_xent_grad(
     check(name, "targets", targets, dtype=dtype, shape=logits.shape)
     check(name, "g", g, dtype=dtype, shape=logits.shape[:-1])
     check(name, "out", out, dtype=dtype, shape=logits.shape, out=True)
-    args = (as_rows(logits), as_rows(targets), g.reshape(-1), as_rows(out))
-    launch(_xent_grad, logits.size * _EXP_COST, *args)
+    z = as_rows(logits)
+    launch(_xent_grad_range, logits.size * _EXP_COST, len(z), z, as_rows(targets), g.reshape(-1),
+           as_rows(out))  # fmt: skip
 
 
 def log_softmax_last(x: np.ndarray, out: np.ndarray) -> None:
@@ -353,4 +266,5 @@ def log_softmax_last(x: np.ndarray, out: np.ndarray) -> None:
     name = "log_softmax_last"
     dtype = _check_logits(name, x, "x")
     check(name, "out", out, dtype=dtype, shape=x.shape, out=True)
-    launch(_log_softmax, x.size * _EXP_COST, as_rows(x), as_rows(out))
+    x2 = as_rows(x)
+    launch(_log_softmax_range, x.size * _EXP_COST, len(x2), x2, as_rows(out))

@@ -14,9 +14,8 @@ count; the elementwise passes give each chunk of rows to one thread.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import check, float_dtype
 
 _MAX_CHUNKS = 64  # at most this many chunks of rows (the A axis) ...
@@ -28,188 +27,140 @@ def n_chunks(rows: int) -> int:
 
 
 @kernel
-def _chunk(c, rows, chunks):
-    c = np.int64(c)
-    return c * rows // chunks, (c + 1) * rows // chunks
+def _sums_chunks(start, stop, x, chunks, shift, partial):
+    """partial[c, k] = sum over chunk c's rows and all b of (x[a, k, b] - shift[k]) ** 2, for
+    the chunks start <= c < stop of `chunks` (float64)."""
+    rows = x.shape[0]
+    for c in range(start, stop):
+        first, last = c * rows // chunks, (c + 1) * rows // chunks
+        for k in range(partial.shape[1]):
+            partial[c, k] = 0.0
+        if x.shape[2] == 1:
+            for a in range(first, last):
+                row = x[a, :, 0]
+                for k in range(x.shape[1]):
+                    d = np.float64(row[k]) - shift[k]
+                    partial[c, k] += d * d
+        else:
+            for a in range(first, last):
+                for k in range(x.shape[1]):
+                    s = 0.0
+                    for b in range(x.shape[2]):
+                        d = np.float64(x[a, k, b]) - shift[k]
+                        s += d * d
+                    partial[c, k] += s
 
 
 @kernel
-def _sums_range(x, start, stop, shift, partial):
-    """partial[k] = sum over rows [start, stop) and all b of (x[a, k, b] - shift[k]) ** 2."""
-    for k in range(partial.shape[0]):
-        partial[k] = 0.0
-    if x.shape[2] == 1:
-        for a in range(start, stop):
-            row = x[a, :, 0]
-            for k in range(x.shape[1]):
-                d = np.float64(row[k]) - shift[k]
-                partial[k] += d * d
-    else:
-        for a in range(start, stop):
-            for k in range(x.shape[1]):
-                s = 0.0
-                for b in range(x.shape[2]):
-                    d = np.float64(x[a, k, b]) - shift[k]
-                    s += d * d
-                partial[k] += s
+def _plain_sums_chunks(start, stop, x, chunks, partial):
+    """partial[c, k] = sum over chunk c's rows and all b of x[a, k, b] (in float64), for the
+    chunks start <= c < stop."""
+    rows = x.shape[0]
+    for c in range(start, stop):
+        first, last = c * rows // chunks, (c + 1) * rows // chunks
+        for k in range(partial.shape[1]):
+            partial[c, k] = 0.0
+        if x.shape[2] == 1:
+            for a in range(first, last):
+                row = x[a, :, 0]
+                for k in range(x.shape[1]):
+                    partial[c, k] += row[k]
+        else:
+            for a in range(first, last):
+                for k in range(x.shape[1]):
+                    s = 0.0
+                    for b in range(x.shape[2]):
+                        s += x[a, k, b]
+                    partial[c, k] += s
 
 
 @kernel
-def _plain_sums_range(x, start, stop, partial):
-    """partial[k] = sum over rows [start, stop) and all b of x[a, k, b] (in float64)."""
-    for k in range(partial.shape[0]):
-        partial[k] = 0.0
+def _normalize_chunks(start, stop, x, chunks, scale, offset, y):
+    """y[a, k, b] = x[a, k, b] * scale[k] + offset[k] for the rows of chunks [start, stop)."""
+    rows = x.shape[0]
+    first, last = start * rows // chunks, stop * rows // chunks
     if x.shape[2] == 1:
-        for a in range(start, stop):
-            row = x[a, :, 0]
-            for k in range(x.shape[1]):
-                partial[k] += row[k]
-    else:
-        for a in range(start, stop):
-            for k in range(x.shape[1]):
-                s = 0.0
-                for b in range(x.shape[2]):
-                    s += x[a, k, b]
-                partial[k] += s
-
-
-@kernel
-def _normalize_range(x, scale, offset, start, stop, y):
-    """y[a, k, b] = x[a, k, b] * scale[k] + offset[k] for rows [start, stop)."""
-    if x.shape[2] == 1:
-        for a in range(start, stop):
+        for a in range(first, last):
             row = x[a, :, 0]
             out = y[a, :, 0]
             for k in range(x.shape[1]):
                 out[k] = row[k] * scale[k] + offset[k]
     else:
-        for a in range(start, stop):
+        for a in range(first, last):
             for k in range(x.shape[1]):
                 s, o = scale[k], offset[k]
                 for b in range(x.shape[2]):
                     y[a, k, b] = x[a, k, b] * s + o
 
 
-@parallel_kernel
-def _batch_norm_train(parallel, x, gamma, beta, epsilon, chunks, y, mean, var):
-    rows, channels = x.shape[0], x.shape[1]
-    count = np.float64(rows * x.shape[2])
-    partial = np.empty((chunks, channels), dtype=np.float64)
-    if parallel:
-        for c in prange(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _plain_sums_range(x, start, stop, partial[c])
-    else:
-        for c in range(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _plain_sums_range(x, start, stop, partial[c])
-    mean64 = np.zeros(channels, dtype=np.float64)
-    for c in range(chunks):
-        for k in range(channels):
+@kernel
+def _train_mean(partial, count, mean64):
+    """mean64[k] = (the chunks' partial sums added in chunk order) / count."""
+    for k in range(mean64.shape[0]):
+        mean64[k] = 0.0
+    for c in range(partial.shape[0]):
+        for k in range(mean64.shape[0]):
             mean64[k] += partial[c, k]
-    for k in range(channels):
+    for k in range(mean64.shape[0]):
         mean64[k] /= count
-    if parallel:
-        for c in prange(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _sums_range(x, start, stop, mean64, partial[c])
-    else:
-        for c in range(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _sums_range(x, start, stop, mean64, partial[c])
-    scale = np.empty(channels, dtype=x.dtype)
-    offset = np.empty(channels, dtype=x.dtype)
-    for k in range(channels):
+
+
+@kernel
+def _train_statistics(partial, count, mean64, gamma, beta, epsilon, mean, var, scale, offset):
+    """mean, var (the squared deviations' partials added in chunk order / count), and the
+    normalization's per-channel scale and offset."""
+    for k in range(mean64.shape[0]):
         v = 0.0
-        for c in range(chunks):
+        for c in range(partial.shape[0]):
             v += partial[c, k]
         mean[k] = mean64[k]
         var[k] = v / count
         # In x's dtype, as Keras: inv = gamma * rsqrt(var + eps); offset = beta - mean * inv.
-        inv = x.dtype.type(1) / np.sqrt(var[k] + x.dtype.type(epsilon)) * gamma[k]
+        inv = scale.dtype.type(1) / np.sqrt(var[k] + scale.dtype.type(epsilon)) * gamma[k]
         scale[k] = inv
         offset[k] = beta[k] - mean[k] * inv
-    if parallel:
-        for c in prange(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _normalize_range(x, scale, offset, start, stop, y)
-    else:
-        for c in range(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _normalize_range(x, scale, offset, start, stop, y)
 
 
 @kernel
-def _grad_sums_range(x, gy, mean, start, stop, s1, s2):
-    """s1[k] = sum gy, s2[k] = sum gy * (x - mean) over rows [start, stop) (float64)."""
-    for k in range(s1.shape[0]):
-        s1[k] = 0.0
-        s2[k] = 0.0
-    if x.shape[2] == 1:
-        for a in range(start, stop):
-            row = x[a, :, 0]
-            grow = gy[a, :, 0]
-            for k in range(x.shape[1]):
-                g = np.float64(grow[k])
-                s1[k] += g
-                s2[k] += g * (np.float64(row[k]) - mean[k])
-    else:
-        for a in range(start, stop):
-            for k in range(x.shape[1]):
-                t1 = 0.0
-                t2 = 0.0
-                for b in range(x.shape[2]):
-                    g = np.float64(gy[a, k, b])
-                    t1 += g
-                    t2 += g * (np.float64(x[a, k, b]) - mean[k])
-                s1[k] += t1
-                s2[k] += t2
+def _grad_sums_chunks(start, stop, x, gy, chunks, mean, s1, s2):
+    """s1[c, k] = sum gy, s2[c, k] = sum gy * (x - mean) over chunk c's rows (float64), for
+    the chunks start <= c < stop."""
+    rows = x.shape[0]
+    for c in range(start, stop):
+        first, last = c * rows // chunks, (c + 1) * rows // chunks
+        for k in range(s1.shape[1]):
+            s1[c, k] = 0.0
+            s2[c, k] = 0.0
+        if x.shape[2] == 1:
+            for a in range(first, last):
+                row = x[a, :, 0]
+                grow = gy[a, :, 0]
+                for k in range(x.shape[1]):
+                    g = np.float64(grow[k])
+                    s1[c, k] += g
+                    s2[c, k] += g * (np.float64(row[k]) - mean[k])
+        else:
+            for a in range(first, last):
+                for k in range(x.shape[1]):
+                    t1 = 0.0
+                    t2 = 0.0
+                    for b in range(x.shape[2]):
+                        g = np.float64(gy[a, k, b])
+                        t1 += g
+                        t2 += g * (np.float64(x[a, k, b]) - mean[k])
+                    s1[c, k] += t1
+                    s2[c, k] += t2
 
 
 @kernel
-def _grad_apply_range(x, gy, a_gy, a_x, a_0, start, stop, dx):
-    """dx = gy * a_gy[k] + x * a_x[k] + a_0[k] for rows [start, stop)."""
-    if x.shape[2] == 1:
-        for a in range(start, stop):
-            row = x[a, :, 0]
-            grow = gy[a, :, 0]
-            out = dx[a, :, 0]
-            for k in range(x.shape[1]):
-                out[k] = grow[k] * a_gy[k] + row[k] * a_x[k] + a_0[k]
-    else:
-        for a in range(start, stop):
-            for k in range(x.shape[1]):
-                p, q, r = a_gy[k], a_x[k], a_0[k]
-                for b in range(x.shape[2]):
-                    dx[a, k, b] = gy[a, k, b] * p + x[a, k, b] * q + r
-
-
-@parallel_kernel
-def _batch_norm_train_grad(
-    parallel, x, gamma, mean, var, gy, gmean, gvar, epsilon, chunks, dx, dgamma, dbeta
-):
-    rows, channels = x.shape[0], x.shape[1]
-    count = np.float64(rows * x.shape[2])
-    mean64 = np.empty(channels, dtype=np.float64)
-    for k in range(channels):
-        mean64[k] = mean[k]
-    p1 = np.empty((chunks, channels), dtype=np.float64)
-    p2 = np.empty((chunks, channels), dtype=np.float64)
-    if parallel:
-        for c in prange(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _grad_sums_range(x, gy, mean64, start, stop, p1[c], p2[c])
-    else:
-        for c in range(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _grad_sums_range(x, gy, mean64, start, stop, p1[c], p2[c])
-    a_gy = np.empty(channels, dtype=x.dtype)
-    a_x = np.empty(channels, dtype=x.dtype)
-    a_0 = np.empty(channels, dtype=x.dtype)
-    for k in range(channels):
+def _grad_coefficients(p1, p2, count, mean, var, gamma, gmean, gvar, epsilon, dgamma, dbeta,
+                       coefficients):  # fmt: skip
+    """dgamma, dbeta and coefficients (3, C) = (a_gy, a_x, a_0) of dx = gy * a_gy + x * a_x +
+    a_0, from the chunks' partial sums added in chunk order."""
+    for k in range(mean.shape[0]):
         s1 = 0.0
         s2 = 0.0
-        for c in range(chunks):
+        for c in range(p1.shape[0]):
             s1 += p1[c, k]
             s2 += p2[c, k]
         rstd = 1.0 / np.sqrt(np.float64(var[k]) + epsilon)
@@ -219,17 +170,30 @@ def _batch_norm_train_grad(
         # dx = gy * g * rstd + (x - mean) * coef + const
         coef = (-g * rstd * rstd * rstd * s2 + 2.0 * np.float64(gvar[k])) / count
         const = (-g * rstd * s1 + np.float64(gmean[k])) / count
-        a_gy[k] = g * rstd
-        a_x[k] = coef
-        a_0[k] = const - coef * mean64[k]
-    if parallel:
-        for c in prange(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _grad_apply_range(x, gy, a_gy, a_x, a_0, start, stop, dx)
+        coefficients[0, k] = g * rstd
+        coefficients[1, k] = coef
+        coefficients[2, k] = const - coef * np.float64(mean[k])
+
+
+@kernel
+def _grad_apply_chunks(start, stop, x, gy, chunks, coefficients, dx):
+    """dx = gy * a_gy[k] + x * a_x[k] + a_0[k] for the rows of chunks [start, stop)."""
+    rows = x.shape[0]
+    first, last = start * rows // chunks, stop * rows // chunks
+    a_gy, a_x, a_0 = coefficients[0], coefficients[1], coefficients[2]
+    if x.shape[2] == 1:
+        for a in range(first, last):
+            row = x[a, :, 0]
+            grow = gy[a, :, 0]
+            out = dx[a, :, 0]
+            for k in range(x.shape[1]):
+                out[k] = grow[k] * a_gy[k] + row[k] * a_x[k] + a_0[k]
     else:
-        for c in range(chunks):
-            start, stop = _chunk(c, rows, chunks)
-            _grad_apply_range(x, gy, a_gy, a_x, a_0, start, stop, dx)
+        for a in range(first, last):
+            for k in range(x.shape[1]):
+                p, q, r = a_gy[k], a_x[k], a_0[k]
+                for b in range(x.shape[2]):
+                    dx[a, k, b] = gy[a, k, b] * p + x[a, k, b] * q + r
 
 
 # ---- wrappers ----------------------------------------------------------------------------------
@@ -287,18 +251,18 @@ def batch_norm_train(
     )
     check(name, "y", y, dtype=dtype, shape=x.shape, out=True)
     chunks = n_chunks(shape3[0])
-    launch(
-        _batch_norm_train,
-        x.size,
-        x.reshape(shape3),
-        gamma,
-        beta,
-        float(epsilon),
-        chunks,
-        y.reshape(shape3),
-        mean,
-        var,
-    )
+    x3, channels = x.reshape(shape3), shape3[1]
+    count = float(shape3[0] * shape3[2])
+    partial = np.empty((chunks, channels), np.float64)
+    mean64 = np.empty(channels, np.float64)
+    scale_offset = np.empty((2, channels), dtype)
+    launch(_plain_sums_chunks, x.size, chunks, x3, chunks, partial)
+    _train_mean(partial, count, mean64)
+    launch(_sums_chunks, x.size, chunks, x3, chunks, mean64, partial)
+    _train_statistics(partial, count, mean64, gamma, beta, float(epsilon), mean, var,
+                      scale_offset[0], scale_offset[1])  # fmt: skip
+    launch(_normalize_chunks, x.size, chunks, x3, chunks, scale_offset[0], scale_offset[1],
+           y.reshape(shape3))  # fmt: skip
 
 
 def batch_norm_train_grad(
@@ -335,19 +299,11 @@ def batch_norm_train_grad(
     check(name, "gy", gy, dtype=dtype, shape=x.shape)
     check(name, "dx", dx, dtype=dtype, shape=x.shape, out=True)
     chunks = n_chunks(shape3[0])
-    launch(
-        _batch_norm_train_grad,
-        x.size,
-        x.reshape(shape3),
-        gamma,
-        mean,
-        var,
-        gy.reshape(shape3),
-        gmean,
-        gvar,
-        float(epsilon),
-        chunks,
-        dx.reshape(shape3),
-        dgamma,
-        dbeta,
-    )
+    x3, gy3, channels = x.reshape(shape3), gy.reshape(shape3), shape3[1]
+    count = float(shape3[0] * shape3[2])
+    sums = np.empty((2, chunks, channels), np.float64)
+    coefficients = np.empty((3, channels), dtype)
+    launch(_grad_sums_chunks, x.size, chunks, x3, gy3, chunks, mean, sums[0], sums[1])
+    _grad_coefficients(sums[0], sums[1], count, mean, var, gamma, gmean, gvar, float(epsilon),
+                       dgamma, dbeta, coefficients)  # fmt: skip
+    launch(_grad_apply_chunks, x.size, chunks, x3, gy3, chunks, coefficients, dx.reshape(shape3))

@@ -1,9 +1,9 @@
 """Optimizer updates over flat (1-D) parameter buffers, in place, with Keras 3's formulas.
 
 A model's parameters (and their gradients and slots) can live in one flat buffer each, so a
-whole update is one call. The loops are elementwise, so any split gives the same bits; the
-threaded branch uses a fixed number of contiguous chunks. Hyperparameters are cast to the
-parameters' dtype by the wrappers, so float32 buffers are updated in float32 arithmetic.
+whole update is one call. The loops are elementwise, so any split gives the same bits.
+Hyperparameters are cast to the parameters' dtype by the wrappers, so float32 buffers are
+updated in float32 arithmetic.
 """
 
 from __future__ import annotations
@@ -11,37 +11,23 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import check, float_dtype
 
-_CHUNKS = 64
 _ADAM_COST = 8  # a sqrt and a division per element
 
 
 @kernel
-def _sgd_range(grad, lr, start, stop, param):
+def _sgd_range(start, stop, grad, lr, param):
     """param -= lr * grad."""
     grad, param = grad[start:stop], param[start:stop]  # views indexed from 0: vectorizes
     for k in range(param.shape[0]):
         param[k] -= lr * grad[k]
 
 
-@parallel_kernel
-def _sgd(parallel, grad, lr, param):
-    """param -= lr * grad; threaded over fixed chunks."""
-    n = param.shape[0]
-    if parallel:
-        for chunk in prange(_CHUNKS):
-            c = np.int64(chunk)  # prange counts in uint64; one helper signature for both paths
-            _sgd_range(grad, lr, c * n // _CHUNKS, (c + 1) * n // _CHUNKS, param)
-    else:
-        _sgd_range(grad, lr, np.int64(0), n, param)
-
-
 @kernel
-def _momentum_range(grad, lr, momentum, nesterov, start, stop, param, velocity):
+def _momentum_range(start, stop, grad, lr, momentum, nesterov, param, velocity):
     """v = momentum * v - lr * g; then param += v, or with nesterov
     param += momentum * v - lr * g (with the new v)."""
     grad, param, velocity = grad[start:stop], param[start:stop], velocity[start:stop]
@@ -58,21 +44,8 @@ def _momentum_range(grad, lr, momentum, nesterov, start, stop, param, velocity):
             param[k] += v
 
 
-@parallel_kernel
-def _sgd_momentum(parallel, grad, lr, momentum, nesterov, param, velocity):
-    """SGD with momentum; threaded over fixed chunks."""
-    n = param.shape[0]
-    if parallel:
-        for chunk in prange(_CHUNKS):
-            c = np.int64(chunk)
-            start, stop = c * n // _CHUNKS, (c + 1) * n // _CHUNKS
-            _momentum_range(grad, lr, momentum, nesterov, start, stop, param, velocity)
-    else:
-        _momentum_range(grad, lr, momentum, nesterov, np.int64(0), n, param, velocity)
-
-
 @kernel
-def _adam_range(grad, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, start, stop, param, m, v):
+def _adam_range(start, stop, grad, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, param, m, v):
     """m += (g - m) * (1 - beta_1); v += (g * g - v) * (1 - beta_2);
     param -= (m * alpha) / (sqrt(v) + epsilon)."""
     grad, param, m, v = grad[start:stop], param[start:stop], m[start:stop], v[start:stop]
@@ -83,22 +56,6 @@ def _adam_range(grad, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, start,
         m[k] = m_k
         v[k] = v_k
         param[k] -= (m_k * alpha) / (np.sqrt(v_k) + epsilon)
-
-
-@parallel_kernel
-def _adam(parallel, grad, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, param, m, v):
-    """Adam; threaded over fixed chunks."""
-    n = param.shape[0]
-    if parallel:
-        for chunk in prange(_CHUNKS):
-            c = np.int64(chunk)
-            start, stop = c * n // _CHUNKS, (c + 1) * n // _CHUNKS
-            _adam_range(
-                grad, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, start, stop, param, m, v
-            )
-    else:
-        zero = np.int64(0)
-        _adam_range(grad, alpha, one_minus_beta_1, one_minus_beta_2, epsilon, zero, n, param, m, v)
 
 
 def _check_flat(name: str, param, **slots) -> np.dtype:
@@ -135,7 +92,7 @@ def sgd(param: np.ndarray, grad: np.ndarray, lr: float) -> None:
     """
     name = "sgd"
     dtype = _check_flat(name, param, grad=grad)
-    launch(_sgd, param.size, grad, _scalar(name, "lr", lr, dtype), param)
+    launch(_sgd_range, param.size, param.size, grad, _scalar(name, "lr", lr, dtype), param)
 
 
 def sgd_momentum(
@@ -158,7 +115,8 @@ def sgd_momentum(
     name = "sgd_momentum"
     dtype = _check_flat(name, param, grad=grad, velocity=velocity)
     scalars = (_scalar(name, "lr", lr, dtype), _scalar(name, "momentum", momentum, dtype))
-    launch(_sgd_momentum, param.size, grad, *scalars, bool(nesterov), param, velocity)
+    launch(_momentum_range, param.size, param.size, grad, *scalars, bool(nesterov), param,
+           velocity)  # fmt: skip
 
 
 def adam(
@@ -195,4 +153,4 @@ def adam(
         _scalar(name, "beta_2", 1.0 - beta_2, dtype),
         _scalar(name, "epsilon", epsilon, dtype),
     )
-    launch(_adam, param.size * _ADAM_COST, grad, *scalars, param, m, v)
+    launch(_adam_range, param.size * _ADAM_COST, param.size, grad, *scalars, param, m, v)

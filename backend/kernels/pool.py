@@ -16,9 +16,8 @@ it vectorizes.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import check, check_apart, float_dtype
 
 
@@ -76,14 +75,11 @@ def _max_pool_one(x, kh, kw, sh, sw, ph, pw, out):
                         o[c] = v if _takes(v, b) else b
 
 
-@parallel_kernel
-def _max_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
-    if parallel:
-        for n in prange(x.shape[0]):
-            _max_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
-    else:
-        for n in range(x.shape[0]):
-            _max_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
+@kernel
+def _max_pool(start, stop, x, kh, kw, sh, sw, ph, pw, out):
+    """`_max_pool_one` for the images start <= n < stop."""
+    for n in range(start, stop):
+        _max_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
 
 
 @kernel
@@ -208,21 +204,14 @@ def _max_pool_grad_one(x, g, kh, kw, sh, sw, ph, pw, relu_mask, best, arg, dx):
                     dx[h0 + a // span, w0 + a % span, c] += grow[c]
 
 
-@parallel_kernel
-def _max_pool_grad(parallel, x, g, kh, kw, sh, sw, ph, pw, relu_mask, dx):
-    n_batch, channels = x.shape[0], x.shape[3]
-    best = np.empty((n_batch, channels), dtype=x.dtype)
-    arg = np.empty((n_batch, channels), dtype=np.int32)
-    if parallel:
-        for n in prange(n_batch):
-            _max_pool_grad_one(
-                x[n], g[n], kh, kw, sh, sw, ph, pw, relu_mask, best[n], arg[n], dx[n]
-            )
-    else:
-        for n in range(n_batch):
-            _max_pool_grad_one(
-                x[n], g[n], kh, kw, sh, sw, ph, pw, relu_mask, best[n], arg[n], dx[n]
-            )
+@kernel
+def _max_pool_grad(start, stop, x, g, kh, kw, sh, sw, ph, pw, relu_mask, dx):
+    """`_max_pool_grad_one` for the images start <= n < stop."""
+    channels = x.shape[3]
+    best = np.empty(channels, dtype=x.dtype)
+    arg = np.empty(channels, dtype=np.int32)
+    for n in range(start, stop):
+        _max_pool_grad_one(x[n], g[n], kh, kw, sh, sw, ph, pw, relu_mask, best, arg, dx[n])
 
 
 @kernel
@@ -263,14 +252,11 @@ def _pool_argmax_one(x, ph, pw, relu_mask, out, argmax):
                     at[c] = at[c] if best[c] > zero else none
 
 
-@parallel_kernel
-def _pool_argmax(parallel, x, ph, pw, relu_mask, out, argmax):
-    if parallel:
-        for n in prange(x.shape[0]):
-            _pool_argmax_one(x[n], ph, pw, relu_mask, out[n], argmax[n])
-    else:
-        for n in range(x.shape[0]):
-            _pool_argmax_one(x[n], ph, pw, relu_mask, out[n], argmax[n])
+@kernel
+def _pool_argmax(start, stop, x, ph, pw, relu_mask, out, argmax):
+    """`_pool_argmax_one` for the images start <= n < stop."""
+    for n in range(start, stop):
+        _pool_argmax_one(x[n], ph, pw, relu_mask, out[n], argmax[n])
 
 
 @kernel
@@ -302,14 +288,11 @@ def _unpool_one(g, argmax, ph, pw, dx):
                 d[o] = zero
 
 
-@parallel_kernel
-def _unpool(parallel, g, argmax, ph, pw, dx):
-    if parallel:
-        for n in prange(dx.shape[0]):
-            _unpool_one(g[n], argmax[n], ph, pw, dx[n])
-    else:
-        for n in range(dx.shape[0]):
-            _unpool_one(g[n], argmax[n], ph, pw, dx[n])
+@kernel
+def _unpool(start, stop, g, argmax, ph, pw, dx):
+    """`_unpool_one` for the images start <= n < stop."""
+    for n in range(start, stop):
+        _unpool_one(g[n], argmax[n], ph, pw, dx[n])
 
 
 @kernel
@@ -332,14 +315,11 @@ def _avg_pool_one(x, kh, kw, sh, sw, ph, pw, out):
                 o[c] *= inv
 
 
-@parallel_kernel
-def _avg_pool(parallel, x, kh, kw, sh, sw, ph, pw, out):
-    if parallel:
-        for n in prange(x.shape[0]):
-            _avg_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
-    else:
-        for n in range(x.shape[0]):
-            _avg_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
+@kernel
+def _avg_pool(start, stop, x, kh, kw, sh, sw, ph, pw, out):
+    """`_avg_pool_one` for the images start <= n < stop."""
+    for n in range(start, stop):
+        _avg_pool_one(x[n], kh, kw, sh, sw, ph, pw, out[n])
 
 
 @kernel
@@ -360,14 +340,11 @@ def _avg_pool_grad_one(g, kh, kw, sh, sw, ph, pw, dx):
                         d[c] += grow[c] * inv
 
 
-@parallel_kernel
-def _avg_pool_grad(parallel, g, kh, kw, sh, sw, ph, pw, dx):
-    if parallel:
-        for n in prange(g.shape[0]):
-            _avg_pool_grad_one(g[n], kh, kw, sh, sw, ph, pw, dx[n])
-    else:
-        for n in range(g.shape[0]):
-            _avg_pool_grad_one(g[n], kh, kw, sh, sw, ph, pw, dx[n])
+@kernel
+def _avg_pool_grad(start, stop, g, kh, kw, sh, sw, ph, pw, dx):
+    """`_avg_pool_grad_one` for the images start <= n < stop."""
+    for n in range(start, stop):
+        _avg_pool_grad_one(g[n], kh, kw, sh, sw, ph, pw, dx[n])
 
 
 # ---- wrappers ----------------------------------------------------------------------------------
@@ -423,7 +400,7 @@ def _forward(name, dispatcher, x, pool, strides, pads, out) -> None:
     pool, strides, pads = _check_params(name, pool, strides, pads, x.shape[1:3], out.shape[1:3])
     if out.size == 0:
         return
-    launch(dispatcher, x.size, x, *pool, *strides, *pads, out)
+    launch(dispatcher, x.size, len(x), x, *pool, *strides, *pads, out)
 
 
 def max_pool2d(x: np.ndarray, pool, strides, pads, out: np.ndarray) -> None:
@@ -474,7 +451,7 @@ def max_pool2d_grad(
     if g.size == 0:
         dx[...] = 0
         return
-    launch(_max_pool_grad, x.size, x, g, *pool, *strides, *pads, bool(relu_mask), dx)
+    launch(_max_pool_grad, x.size, len(x), x, g, *pool, *strides, *pads, bool(relu_mask), dx)
 
 
 def avg_pool2d_grad(g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
@@ -490,7 +467,7 @@ def avg_pool2d_grad(g: np.ndarray, pool, strides, pads, dx: np.ndarray) -> None:
     if g.size == 0:
         dx[...] = 0
         return
-    launch(_avg_pool_grad, dx.size, g, *pool, *strides, *pads, dx)
+    launch(_avg_pool_grad, dx.size, len(dx), g, *pool, *strides, *pads, dx)
 
 
 def max_pool2d_argmax(x: np.ndarray, pool, out: np.ndarray, argmax: np.ndarray,
@@ -524,7 +501,7 @@ def max_pool2d_argmax(x: np.ndarray, pool, out: np.ndarray, argmax: np.ndarray,
     check_apart(name, "argmax", argmax, x=x, pooled=out)
     if out.size == 0:
         return
-    launch(_pool_argmax, x.size, x, ph, pw, bool(relu_mask), out, argmax)
+    launch(_pool_argmax, x.size, len(x), x, ph, pw, bool(relu_mask), out, argmax)
 
 
 def max_unpool2d(g: np.ndarray, argmax: np.ndarray, pool, dx: np.ndarray) -> None:
@@ -561,4 +538,4 @@ def max_unpool2d(g: np.ndarray, argmax: np.ndarray, pool, dx: np.ndarray) -> Non
             f"{dx.shape[2] // pw}. Received: g.shape={g.shape}, dx.shape={dx.shape}"
         )
     check_apart(name, "dx", dx, g=g, argmax=argmax)
-    launch(_unpool, dx.size, g, argmax, ph, pw, dx)
+    launch(_unpool, dx.size, len(dx), g, argmax, ph, pw, dx)

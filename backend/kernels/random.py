@@ -13,9 +13,8 @@ for every other random op.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import check, float_dtype
 
 #: SplitMix64's increment (2**64 / the golden ratio) and its output function's multipliers.
@@ -23,34 +22,21 @@ GOLDEN = 0x9E3779B97F4A7C15
 MIX_1 = 0xBF58476D1CE4E5B9
 MIX_2 = 0x94D049BB133111EB
 
-#: Parallel tasks: fixed runs of the entries.
-TASKS = 16
-
 
 @kernel
-def _bernoulli_run(key, threshold, start, stop, out):
+def _bernoulli_run(start, stop, key, threshold, out):
     """out[i] = 1 when the top 32 bits of mix(key + (i + 1) * GOLDEN) are below `threshold`,
     else 0, for start <= i < stop (all arithmetic modulo 2**64)."""
     golden, m1, m2 = np.uint64(GOLDEN), np.uint64(MIX_1), np.uint64(MIX_2)
     s30, s27, s31, s32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
     one, zero = out.dtype.type(1), out.dtype.type(0)
-    for i in range(start, stop):
-        z = key + np.uint64(i + 1) * golden
+    run = out[start:stop]  # a view indexed from 0, so the loop vectorizes
+    for k in range(run.shape[0]):
+        z = key + np.uint64(start + k + 1) * golden
         z = (z ^ (z >> s30)) * m1
         z = (z ^ (z >> s27)) * m2
         z = z ^ (z >> s31)
-        out[i] = one if (z >> s32) < threshold else zero
-
-
-@parallel_kernel
-def _bernoulli(parallel, key, threshold, out):
-    n = out.shape[0]
-    if parallel:
-        for k in prange(TASKS):
-            task = np.int64(k)
-            _bernoulli_run(key, threshold, task * n // TASKS, (task + 1) * n // TASKS, out)
-    else:
-        _bernoulli_run(key, threshold, 0, n, out)
+        run[k] = one if (z >> s32) < threshold else zero
 
 
 def bernoulli(key: int, p: float, out: np.ndarray) -> None:
@@ -75,4 +61,4 @@ def bernoulli(key: int, p: float, out: np.ndarray) -> None:
         raise ValueError(f"{name}: key must be in [0, 2**64). Received: key={key!r}")
     threshold = np.uint64(min(round(p * 2**32), 2**32))
     # A pass of ~15 integer ops per entry: threads pay for themselves above ~0.5M entries.
-    launch(_bernoulli, out.size // 4, np.uint64(key), threshold, out)
+    launch(_bernoulli_run, out.size // 4, out.size, np.uint64(key), threshold, out)

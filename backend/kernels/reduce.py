@@ -9,9 +9,8 @@ number of chunks fixed by the shape alone and adds the chunks' partial sums in c
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import as_rows, check, check_ndim, float_dtype
 
 _MAX_CHUNKS = 64  # sum_rows: at most this many row chunks ...
@@ -19,7 +18,7 @@ _ROWS_PER_CHUNK = 16  # ... of at least this many rows (fewer rows: one chunk, n
 
 
 @kernel
-def _sum_row_range(x, start, stop, out):
+def _sum_row_range(start, stop, x, out):
     """out[j] = sum(x[i, j] for start <= i < stop), added in row order; 0 when empty."""
     x = x[start:stop]  # a view indexed from 0, so the loops vectorize
     for j in range(x.shape[1]):
@@ -29,23 +28,13 @@ def _sum_row_range(x, start, stop, out):
             out[j] += x[i, j]
 
 
-@parallel_kernel
-def _sum_rows(parallel, x, n_chunks, out):
-    """out[j] = sum_i x[i, j]: rows split into n_chunks chunks (fixed by the shape), each
-    summed into its own partial row, the partials then added in chunk order."""
+@kernel
+def _sum_chunks(start, stop, x, n_chunks, partial):
+    """partial[c] = the sum of chunk c's rows (`_sum_row_range`) for start <= c < stop, the
+    rows cut into n_chunks chunks fixed by the shape."""
     rows = x.shape[0]
-    if n_chunks == 1:
-        _sum_row_range(x, np.int64(0), rows, out)
-        return
-    partial = np.empty((n_chunks, x.shape[1]), dtype=x.dtype)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)  # prange counts in uint64; one helper signature for both paths
-            _sum_row_range(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, partial[c])
-    else:
-        for c in range(n_chunks):
-            _sum_row_range(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, partial[c])
-    _sum_row_range(partial, np.int64(0), n_chunks, out)
+    for c in range(start, stop):
+        _sum_row_range(c * rows // n_chunks, (c + 1) * rows // n_chunks, x, partial[c])
 
 
 @kernel
@@ -62,7 +51,7 @@ def _max_of_row(x, i):
 
 
 @kernel
-def _sum_last_range(x, start, stop, out):
+def _sum_last_range(start, stop, x, out):
     """out[i] = sum_j x[i, j] (added left to right) for start <= i < stop."""
     for i in range(start, stop):
         total = x.dtype.type(0)
@@ -72,36 +61,10 @@ def _sum_last_range(x, start, stop, out):
 
 
 @kernel
-def _max_last_range(x, start, stop, out):
+def _max_last_range(start, stop, x, out):
     """out[i] = max_j x[i, j] for start <= i < stop."""
     for i in range(start, stop):
         out[i] = _max_of_row(x, i)
-
-
-@parallel_kernel
-def _sum_last(parallel, x, out):
-    """out[i] = sum_j x[i, j]; threaded over chunks of rows."""
-    rows = x.shape[0]
-    n_chunks = min(rows, _MAX_CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _sum_last_range(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _sum_last_range(x, np.int64(0), rows, out)
-
-
-@parallel_kernel
-def _max_last(parallel, x, out):
-    """out[i] = max_j x[i, j]; threaded over chunks of rows."""
-    rows = x.shape[0]
-    n_chunks = min(rows, _MAX_CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _max_last_range(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _max_last_range(x, np.int64(0), rows, out)
 
 
 def _rows_view(name: str, x: np.ndarray, out: np.ndarray, *, empty_ok: bool):
@@ -133,7 +96,12 @@ def sum_rows(x: np.ndarray, out: np.ndarray) -> None:
     check(name, "out", out, dtype=dtype, shape=x.shape[-1:], out=True)
     x2 = as_rows(x)
     n_chunks = min(_MAX_CHUNKS, max(1, x2.shape[0] // _ROWS_PER_CHUNK))
-    launch(_sum_rows, x.size, x2, n_chunks, out)
+    if n_chunks == 1:
+        _sum_row_range(0, x2.shape[0], x2, out)
+        return
+    partial = np.empty((n_chunks, x2.shape[1]), dtype=x2.dtype)
+    launch(_sum_chunks, x.size, n_chunks, x2, n_chunks, partial)
+    _sum_row_range(0, n_chunks, partial, out)
 
 
 def sum_last(x: np.ndarray, out: np.ndarray) -> None:
@@ -146,7 +114,7 @@ def sum_last(x: np.ndarray, out: np.ndarray) -> None:
         array([4.], dtype=float32)
     """
     x2, out1 = _rows_view("sum_last", x, out, empty_ok=True)
-    launch(_sum_last, x.size, x2, out1)
+    launch(_sum_last_range, x.size, x2.shape[0], x2, out1)
 
 
 def max_last(x: np.ndarray, out: np.ndarray) -> None:
@@ -159,4 +127,4 @@ def max_last(x: np.ndarray, out: np.ndarray) -> None:
         array([5.], dtype=float32)
     """
     x2, out1 = _rows_view("max_last", x, out, empty_ok=False)
-    launch(_max_last, x.size, x2, out1)
+    launch(_max_last_range, x.size, x2.shape[0], x2, out1)

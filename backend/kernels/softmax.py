@@ -20,13 +20,11 @@ composite `max_shift` does: +inf entries then give NaN, the others 0.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch, parallel_kernel
+from . import kernel, launch
 from ._checks import as_rows, check, check_ndim, float_dtype
 
 _EXP_COST = 8  # work per element relative to an add, for the serial-or-threaded choice
-_CHUNKS = 64  # the threaded branch's fixed number of row chunks (fewer when fewer rows)
 
 # float32 constants of `_exp_nonpositive` (a Python float would make the arithmetic float64).
 _LOG2E = np.float32(1.4426950408889634)
@@ -150,7 +148,7 @@ def _exact_row(x, i, out):
 
 
 @kernel
-def _softmax_range_f32(x, start, stop, out):
+def _softmax_range_f32(start, stop, x, out):
     """Rows start..stop of softmax, float32: the polynomial exp."""
     for i in range(start, stop):
         m = _row_max(x, i)
@@ -164,59 +162,20 @@ def _softmax_range_f32(x, start, stop, out):
 
 
 @kernel
-def _softmax_range_exact(x, start, stop, out):
+def _softmax_range_exact(start, stop, x, out):
     """Rows start..stop of softmax with numpy's scalar exp (float64)."""
     for i in range(start, stop):
         _exact_row(x, i, out)
 
 
 @kernel
-def _softmax_grad_range(y, g, start, stop, out):
+def _softmax_grad_range(start, stop, y, g, out):
     """out[i] = y[i] * (g[i] - sum(g[i] * y[i])) for rows start..stop."""
     for i in range(start, stop):
         total = _row_dot(g, y, i)
         yi, gi, dest = y[i], g[i], out[i]
         for j in range(yi.shape[0]):
             dest[j] = yi[j] * (gi[j] - total)
-
-
-@parallel_kernel
-def _softmax_f32(parallel, x, out):
-    """out = softmax(x) over the last axis, float32; threaded over chunks of rows."""
-    rows = x.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)  # prange counts in uint64; one helper signature for both paths
-            _softmax_range_f32(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _softmax_range_f32(x, np.int64(0), rows, out)
-
-
-@parallel_kernel
-def _softmax_exact(parallel, x, out):
-    """out = softmax(x) over the last axis with np.exp; threaded over chunks of rows."""
-    rows = x.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _softmax_range_exact(x, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _softmax_range_exact(x, np.int64(0), rows, out)
-
-
-@parallel_kernel
-def _softmax_grad(parallel, y, g, out):
-    """out = y * (g - sum(g * y, axis=-1)); threaded over chunks of rows."""
-    rows = y.shape[0]
-    n_chunks = min(rows, _CHUNKS)
-    if parallel:
-        for chunk in prange(n_chunks):
-            c = np.int64(chunk)
-            _softmax_grad_range(y, g, c * rows // n_chunks, (c + 1) * rows // n_chunks, out)
-    else:
-        _softmax_grad_range(y, g, np.int64(0), rows, out)
 
 
 def _check_rows(name: str, x: np.ndarray, arg: str) -> np.dtype:
@@ -242,8 +201,9 @@ def softmax_rows(x: np.ndarray, out: np.ndarray) -> None:
     name = "softmax_rows"
     dtype = _check_rows(name, x, "x")
     check(name, "out", out, dtype=dtype, shape=x.shape, out=True)
-    dispatcher = _softmax_f32 if dtype == np.float32 else _softmax_exact
-    launch(dispatcher, x.size * _EXP_COST, as_rows(x), as_rows(out))
+    dispatcher = _softmax_range_f32 if dtype == np.float32 else _softmax_range_exact
+    x2 = as_rows(x)
+    launch(dispatcher, x.size * _EXP_COST, len(x2), x2, as_rows(out))
 
 
 def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
@@ -261,4 +221,5 @@ def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
     dtype = _check_rows(name, y, "y")
     check(name, "g", g, dtype=dtype, shape=y.shape)
     check(name, "out", out, dtype=dtype, shape=y.shape, out=True)
-    launch(_softmax_grad, y.size * 2, as_rows(y), as_rows(g), as_rows(out))
+    y2 = as_rows(y)
+    launch(_softmax_grad_range, y.size * 2, len(y2), y2, as_rows(g), as_rows(out))

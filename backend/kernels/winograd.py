@@ -37,17 +37,13 @@ checked: the checks cost a few microseconds, as much as a small chunk's kernel).
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch_or_serial, parallel_kernel
+from . import kernel, launch_or_serial
 from ._checks import check, check_4d, check_apart, float_dtype
 from .winograd_output import output_transform  # noqa: F401  (the forward's last step)
 
 #: The 16 positions of a transformed 4x4 tile.
 POSITIONS = 16
-
-#: The image transforms' parallel tasks (runs of tile rows, each with its own work arrays).
-TASKS = 64
 
 
 def tile_counts(out_h: int, out_w: int) -> tuple:
@@ -85,24 +81,16 @@ def _filter_channel(g, c, h, out):
             out[4 * i + 3, c, o] = h[i, 2, o]
 
 
-@parallel_kernel
-def _filter_transform(parallel, g, out):
-    cin, cout = g.shape[2], g.shape[3]
-    tasks = min(cin, TASKS)
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            h = np.empty((4, 3, cout), out.dtype)
-            for c in range(task * cin // tasks, (task + 1) * cin // tasks):
-                _filter_channel(g, c, h, out)
-    else:
-        h = np.empty((4, 3, cout), out.dtype)
-        for c in range(cin):
-            _filter_channel(g, c, h, out)
+@kernel
+def _filter_transform(start, stop, g, out):
+    """`_filter_channel` for the input channels start <= c < stop."""
+    h = np.empty((4, 3, g.shape[3]), out.dtype)
+    for c in range(start, stop):
+        _filter_channel(g, c, h, out)
 
 
 @kernel
-def _input_tile_rows(x, top, left, tiles_h, tiles_w, start, stop, out):
+def _input_tile_rows(start, stop, x, top, left, tiles_h, tiles_w, out):
     """out[4*r + s, t, :] = (B^T d B)[r, s] for the tiles t = q*tiles_w + j of the tile rows
     start <= q < stop (q = n*tiles_h + i), d the 4x4 cells from (2i - top, 2j - left) (0
     outside the image).
@@ -149,29 +137,14 @@ def _input_tile_rows(x, top, left, tiles_h, tiles_w, start, stop, out):
                     out[4 * r + 3, t, c] = rows[r, p + 1, c] - rows[r, p + 3, c]
 
 
-@parallel_kernel
-def _input_transform(parallel, x, top, left, tiles_h, tiles_w, out):
-    tile_rows = x.shape[0] * tiles_h
-    tasks = min(tile_rows, TASKS)
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            _input_tile_rows(x, top, left, tiles_h, tiles_w, task * tile_rows // tasks,
-                             (task + 1) * tile_rows // tasks, out)  # fmt: skip
-    else:
-        _input_tile_rows(x, top, left, tiles_h, tiles_w, 0, tile_rows, out)
-
-
 @kernel
-def _grad_tile_rows(g, tiles_h, tiles_w, start, stop, out):
+def _grad_tile_rows(start, stop, g, tiles_h, tiles_w, out):
     """out[4*k + l, t] = (A g_t A^T)[k, l] for the tiles t = q*tiles_w + j of the tile rows
     start <= q < stop (q = n*tiles_h + i), g_t the 2x2 cells g[n, 2i + r, 2j + s] (0 past
     the edge), A = [[1, 0], [1, 1], [1, -1], [0, -1]] (A^T of the module docstring,
     transposed). Each of the 16 positions is its own loop over the channels (three or four
     streams each, so each vectorizes)."""
     height, width, cout = g.shape[1], g.shape[2], g.shape[3]
-    # Made here, not in the parallel kernel: there Numba would turn np.zeros into a parallel
-    # loop, entering the thread pool even on the serial path the worker threads take.
     zrow = np.zeros(cout, g.dtype)
     for q in range(start, stop):
         n = q // tiles_h
@@ -219,19 +192,6 @@ def _grad_tile_rows(g, tiles_h, tiles_w, start, stop, out):
                 out[15, t, o] = d[o]
 
 
-@parallel_kernel
-def _grad_transform(parallel, g, tiles_h, tiles_w, out):
-    tile_rows = g.shape[0] * tiles_h
-    tasks = min(tile_rows, TASKS)
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            _grad_tile_rows(g, tiles_h, tiles_w, task * tile_rows // tasks,
-                            (task + 1) * tile_rows // tasks, out)  # fmt: skip
-    else:
-        _grad_tile_rows(g, tiles_h, tiles_w, 0, tile_rows, out)
-
-
 # ---- wrappers ----------------------------------------------------------------------------
 
 
@@ -257,7 +217,7 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
     _, _, cin, cout = kernel.shape
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, cin, cout), out=True)
     check_apart(name, "out", out, kernel=kernel)
-    launch_or_serial(threads, _filter_transform, out.size, kernel, out)
+    launch_or_serial(threads, _filter_transform, out.size, cin, kernel, out)
 
 
 def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, tiles_w: int,
@@ -279,8 +239,8 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
                [  0., -16.,   0.,   0.]], dtype=float32)
     """
     if not validate:  # a caller's loop over arrays it checked once (the first call)
-        launch_or_serial(threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h,
-                         tiles_w, out)  # fmt: skip
+        launch_or_serial(threads, _input_tile_rows, out.size * 2, x.shape[0] * tiles_h, x, pad_top,
+                         pad_left, tiles_h, tiles_w, out)  # fmt: skip
         return
     name = "input_transform"
     dtype = check_4d(name, "x", x)
@@ -291,9 +251,8 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
     n, _, _, c = x.shape
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c), out=True)
     check_apart(name, "out", out, x=x)
-    launch_or_serial(
-        threads, _input_transform, out.size * 2, x, pad_top, pad_left, tiles_h, tiles_w, out
-    )
+    launch_or_serial(threads, _input_tile_rows, out.size * 2, n * tiles_h, x, pad_top, pad_left,
+                     tiles_h, tiles_w, out)  # fmt: skip
 
 
 def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,
@@ -316,7 +275,8 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,
     """
     if not validate:  # a caller's loop over arrays it checked once (the first call)
         tiles_h, tiles_w = tile_counts(g.shape[1], g.shape[2])
-        launch_or_serial(threads, _grad_transform, out.size, g, tiles_h, tiles_w, out)
+        launch_or_serial(threads, _grad_tile_rows, out.size, g.shape[0] * tiles_h, g, tiles_h,
+                         tiles_w, out)  # fmt: skip
         return
     name = "grad_transform"
     dtype = check_4d(name, "g", g)
@@ -324,7 +284,7 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,
     tiles_h, tiles_w = tile_counts(ho, wo)
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, cout), out=True)
     check_apart(name, "out", out, g=g)
-    launch_or_serial(threads, _grad_transform, out.size, g, tiles_h, tiles_w, out)
+    launch_or_serial(threads, _grad_tile_rows, out.size, n * tiles_h, g, tiles_h, tiles_w, out)
 
 
 #: G (4x3) of the module docstring, for the kernel gradient's last step.

@@ -29,15 +29,15 @@ threaded. Each wrapper takes `threads=False` to run serially whatever the size, 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch_or_serial, parallel_kernel
+from . import kernel, launch_or_serial
 from ._checks import EMPTY, check, check_4d, check_apart
 
 #: The transformed tile's positions (winograd.POSITIONS).
 POSITIONS = 16
 
-#: Parallel tasks: runs of tiles or of images.
+#: The pooled gradient's bias is summed over this many runs of tiles (fewer when fewer tiles),
+#: merged in order: a count fixed by the shape, so the sums do not depend on the threads.
 TASKS = 64
 
 #: The argmax of a window whose gradient is 0 (winograd_output.NO_GRADIENT).
@@ -65,15 +65,17 @@ def _pooled_tiles(g1, idx1, start, stop, out2):
     for p in range(POSITIONS):
         k, l = p // 4, p % 4
         # The coefficient of each cell of the window (r*2 + s).
-        c0 = out2.dtype.type(_a_entry(k, 0) * _a_entry(l, 0))
-        c1 = out2.dtype.type(_a_entry(k, 0) * _a_entry(l, 1))
-        c2 = out2.dtype.type(_a_entry(k, 1) * _a_entry(l, 0))
-        c3 = out2.dtype.type(_a_entry(k, 1) * _a_entry(l, 1))
-        dst = out2[p]
-        for i in range(start, stop):
-            m = idx1[i]
+        r0, r1 = np.int64(0), np.int64(1)  # not literals: one signature of _a_entry
+        c0 = out2.dtype.type(_a_entry(k, r0) * _a_entry(l, r0))
+        c1 = out2.dtype.type(_a_entry(k, r0) * _a_entry(l, r1))
+        c2 = out2.dtype.type(_a_entry(k, r1) * _a_entry(l, r0))
+        c3 = out2.dtype.type(_a_entry(k, r1) * _a_entry(l, r1))
+        # Views indexed from 0 (an index counted from `start` gets a wraparound check).
+        dst, src, cells = out2[p, start:stop], g1[start:stop], idx1[start:stop]
+        for i in range(dst.shape[0]):
+            m = cells[i]
             coef = c0 if m == 0 else (c1 if m == 1 else (c2 if m == 2 else c3))
-            dst[i] = coef * (g1[i] if m < 4 else zero)  # no gradient: 0, even for a NaN
+            dst[i] = coef * (src[i] if m < 4 else zero)  # no gradient: 0, even for a NaN
 
 
 @kernel
@@ -89,44 +91,51 @@ def _pooled_bias(g2, idx2, start, stop, part):
             part[c] += g2[t, c] if idx2[t, c] < 4 else zero
 
 
-@parallel_kernel
-def _pooled_grad_transform(parallel, g, argmax, out, bias_out):
+@kernel
+def _pooled_grad_tasks(start, stop, g, argmax, out, parts):
+    """W (`_pooled_tiles`) for the tiles of tasks start <= task < stop, the tiles cut into
+    parts.shape[0] tasks; with a bias gradient (parts not 0 wide), each task's bias sum into
+    parts[task] (`_pooled_bias`)."""
     tiles = g.shape[0] * g.shape[1] * g.shape[2]
     channels = g.shape[3]
     g2 = g.reshape(tiles, channels)
     idx2 = argmax.reshape(tiles, channels)
     g1, idx1 = g.reshape(g.size), argmax.reshape(argmax.size)
     out2 = out.reshape(POSITIONS, out.shape[1] * channels)
+    tasks = parts.shape[0]
+    for task in range(start, stop):
+        first, last = task * tiles // tasks, (task + 1) * tiles // tasks
+        _pooled_tiles(g1, idx1, first * channels, last * channels, out2)
+        if parts.shape[1] != 0:
+            _pooled_bias(g2, idx2, first, last, parts[task])
+
+
+@kernel
+def _merge_bias(parts, bias_out):
+    """bias_out = the tasks' partial sums, added in task order."""
+    for c in range(bias_out.shape[0]):
+        bias_out[c] = parts[0, c]
+    for task in range(1, parts.shape[0]):
+        for c in range(bias_out.shape[0]):
+            bias_out[c] += parts[task, c]
+
+
+def _pooled_grad_transform(threads: bool, g, argmax, out, bias_out) -> None:
+    """W by tasks of tiles (on the worker threads when `threads` and the size pays), then the
+    bias gradient from the tasks' sums, in task order."""
+    tiles = g.shape[0] * g.shape[1] * g.shape[2]
     tasks = max(1, min(tiles, TASKS))
-    parts = np.empty((tasks, channels), out.dtype)
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            first, last = task * tiles // tasks, (task + 1) * tiles // tasks
-            _pooled_tiles(g1, idx1, first * channels, last * channels, out2)
-            if bias_out.shape[0] != 0:
-                _pooled_bias(g2, idx2, first, last, parts[task])
-    else:
-        # The bias by the same tasks (its sums then add in the threaded order); W, whose
-        # entries are independent, in one long pass.
-        for task in range(tasks):
-            first, last = task * tiles // tasks, (task + 1) * tiles // tasks
-            if bias_out.shape[0] != 0:
-                _pooled_bias(g2, idx2, first, last, parts[task])
-        _pooled_tiles(g1, idx1, 0, tiles * channels, out2)
+    parts = np.empty((tasks, bias_out.shape[0]), out.dtype)
+    launch_or_serial(threads, _pooled_grad_tasks, out.size, tasks, g, argmax, out, parts)
     if bias_out.shape[0] != 0:
-        for c in range(channels):
-            bias_out[c] = parts[0, c]
-        for task in range(1, tasks):
-            for c in range(channels):
-                bias_out[c] += parts[task, c]
+        _merge_bias(parts, bias_out)
 
 
 # ---- the input gradient: B dV B^T of each tile, added into the cells it read --------------
 
 
 @kernel
-def _adjoint_images(dv, top, left, tiles_h, tiles_w, first, last, dx):
+def _adjoint_images(first, last, dv, top, left, tiles_h, tiles_w, dx):
     """dx[n] for the images first <= n < last: the sum over their tiles t (tile rows of
     image n, as the forward's `input_transform`) of B dv[:, t] B^T (4x4 per channel) at the
     cells from (2i - top, 2j - left), the cells outside the image dropped.
@@ -183,19 +192,6 @@ def _adjoint_images(dv, top, left, tiles_h, tiles_w, first, last, dx):
                         dx[n, row, col, c] = zero
 
 
-@parallel_kernel
-def _input_grad_transform(parallel, dv, top, left, tiles_h, tiles_w, dx):
-    images = dx.shape[0]
-    tasks = max(1, min(images, TASKS))
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            _adjoint_images(dv, top, left, tiles_h, tiles_w, task * images // tasks,
-                            (task + 1) * images // tasks, dx)  # fmt: skip
-    else:
-        _adjoint_images(dv, top, left, tiles_h, tiles_w, 0, images, dx)
-
-
 # ---- wrappers ----------------------------------------------------------------------------
 
 
@@ -220,7 +216,7 @@ def pooled_grad_transform(g: np.ndarray, argmax: np.ndarray, out: np.ndarray, bi
     """
     if not validate:  # a caller's loop over arrays it checked once (the first call)
         bias_out = EMPTY[g.dtype] if bias_out is None else bias_out
-        launch_or_serial(threads, _pooled_grad_transform, out.size, g, argmax, out, bias_out)
+        _pooled_grad_transform(threads, g, argmax, out, bias_out)
         return
     name = "pooled_grad_transform"
     dtype = check_4d(name, "g", g)
@@ -237,7 +233,7 @@ def pooled_grad_transform(g: np.ndarray, argmax: np.ndarray, out: np.ndarray, bi
         if bias_out.size:
             bias_out[:] = 0
         return
-    launch_or_serial(threads, _pooled_grad_transform, out.size, g, argmax, out, bias_out)
+    _pooled_grad_transform(threads, g, argmax, out, bias_out)
 
 
 def input_grad_transform(dv: np.ndarray, pad_top: int, pad_left: int, tiles_h: int,
@@ -261,7 +257,7 @@ def input_grad_transform(dv: np.ndarray, pad_top: int, pad_left: int, tiles_h: i
                [0., 0., 0., 0.]], dtype=float32)
     """
     if not validate:  # a caller's loop over arrays it checked once (the first call)
-        launch_or_serial(threads, _input_grad_transform, dv.size * 2, dv, pad_top, pad_left,
+        launch_or_serial(threads, _adjoint_images, dv.size * 2, dx.shape[0], dv, pad_top, pad_left,
                          tiles_h, tiles_w, dx)  # fmt: skip
         return
     name = "input_grad_transform"
@@ -275,5 +271,5 @@ def input_grad_transform(dv: np.ndarray, pad_top: int, pad_left: int, tiles_h: i
     check_apart(name, "dx", dx, dv=dv)
     if dx.size == 0:
         return
-    launch_or_serial(threads, _input_grad_transform, dv.size * 2, dv, pad_top, pad_left,
-                     tiles_h, tiles_w, dx)  # fmt: skip
+    launch_or_serial(threads, _adjoint_images, dv.size * 2, n, dv, pad_top, pad_left, tiles_h,
+                     tiles_w, dx)  # fmt: skip

@@ -23,16 +23,12 @@ here, not imported: Numba's cache watches only a kernel's own file.)
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from . import kernel, launch_or_serial, parallel_kernel
+from . import kernel, launch_or_serial
 from ._checks import EMPTY, check, check_4d, check_apart, float_dtype
 
 #: The transformed tile's positions (winograd.POSITIONS).
 POSITIONS = 16
-
-#: Parallel tasks: runs of tile rows, each with its own work array.
-TASKS = 64
 
 #: The argmax of a window whose gradient is 0 (relu's, at a maximum <= 0).
 NO_GRADIENT = 255
@@ -122,28 +118,15 @@ def _output_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, out):
 
 
 @kernel
-def _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, start, stop, out):
+def _output_transform(start, stop, m, bias, relu, tiles_h, tiles_w, out):
     """`_output_tile_row` for the tile rows start <= q < stop, with their work array."""
     cout = out.shape[3]
+    bias = _bias_or_zeros(bias, cout, out)
+    m2 = m.reshape(POSITIONS, m.shape[1] * cout)
     cols = np.empty((8, tiles_w, cout), out.dtype)
     cols_flat = cols.reshape(8, tiles_w * cout)
     for q in range(start, stop):
         _output_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, out)
-
-
-@parallel_kernel
-def _output_transform(parallel, m, bias, relu, tiles_h, tiles_w, out):
-    tile_rows = out.shape[0] * tiles_h
-    tasks = min(tile_rows, TASKS)
-    bias = _bias_or_zeros(bias, out.shape[3], out)
-    m2 = m.reshape(POSITIONS, m.shape[1] * out.shape[3])
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, task * tile_rows // tasks,
-                              (task + 1) * tile_rows // tasks, out)  # fmt: skip
-    else:
-        _output_tile_rows(m2, bias, relu, tiles_h, tiles_w, 0, tile_rows, out)
 
 
 @kernel
@@ -189,28 +172,15 @@ def _pool_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, pooled, argmax):
 
 
 @kernel
-def _pool_tile_rows(m2, bias, relu, tiles_h, tiles_w, start, stop, pooled, argmax):
+def _output_pool_transform(start, stop, m, bias, relu, tiles_h, tiles_w, pooled, argmax):
     """`_pool_tile_row` for the tile rows start <= q < stop, with their work array."""
     cout = pooled.shape[3]
+    bias = _bias_or_zeros(bias, cout, pooled)
+    m2 = m.reshape(POSITIONS, m.shape[1] * cout)
     cols = np.empty((8, tiles_w, cout), pooled.dtype)
     cols_flat = cols.reshape(8, tiles_w * cout)
     for q in range(start, stop):
         _pool_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, pooled, argmax)
-
-
-@parallel_kernel
-def _output_pool_transform(parallel, m, bias, relu, tiles_h, tiles_w, pooled, argmax):
-    tile_rows = pooled.shape[0] * tiles_h
-    tasks = min(tile_rows, TASKS)
-    bias = _bias_or_zeros(bias, pooled.shape[3], pooled)
-    m2 = m.reshape(POSITIONS, m.shape[1] * pooled.shape[3])
-    if parallel:
-        for k in prange(tasks):
-            task = np.int64(k)
-            _pool_tile_rows(m2, bias, relu, tiles_h, tiles_w, task * tile_rows // tasks,
-                            (task + 1) * tile_rows // tasks, pooled, argmax)  # fmt: skip
-    else:
-        _pool_tile_rows(m2, bias, relu, tiles_h, tiles_w, 0, tile_rows, pooled, argmax)
 
 
 # ---- wrappers ----------------------------------------------------------------------------
@@ -264,16 +234,15 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
     if not validate:  # a caller's loop over arrays it checked once (the first call)
         tiles_h, tiles_w = (out.shape[1] + 1) // 2, (out.shape[2] + 1) // 2
         bias = EMPTY[m.dtype] if bias is None else bias
-        launch_or_serial(threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h,
-                         tiles_w, out)  # fmt: skip
+        launch_or_serial(threads, _output_transform, m.size * 2, out.shape[0] * tiles_h, m, bias,
+                         bool(relu), tiles_h, tiles_w, out)  # fmt: skip
         return
     name = "output_transform"
     dtype = float_dtype(name, "m", m)
     check_4d(name, "out", out, dtype)
     tiles_h, tiles_w, bias = _check_products(name, m, bias, out.shape, dtype, "out", out)
-    launch_or_serial(
-        threads, _output_transform, m.size * 2, m, bias, bool(relu), tiles_h, tiles_w, out
-    )
+    launch_or_serial(threads, _output_transform, m.size * 2, out.shape[0] * tiles_h, m, bias,
+                     bool(relu), tiles_h, tiles_w, out)  # fmt: skip
 
 
 def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.ndarray,
@@ -300,8 +269,8 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
         tiles_h, tiles_w = _pool_grid(m, pooled.shape[0], int(out_hw[0]), int(out_hw[1]))
         bias = EMPTY[m.dtype] if bias is None else bias
         argmax = _NO_ARGMAX if argmax is None else argmax
-        launch_or_serial(threads, _output_pool_transform, m.size * 2, m, bias, bool(relu),
-                         tiles_h, tiles_w, pooled, argmax)  # fmt: skip
+        launch_or_serial(threads, _output_pool_transform, m.size * 2, pooled.shape[0] * tiles_h, m,
+                         bias, bool(relu), tiles_h, tiles_w, pooled, argmax)  # fmt: skip
         return
     name = "output_pool_transform"
     dtype = float_dtype(name, "m", m)
@@ -321,5 +290,5 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, out_hw, pooled: np.nd
         check_apart(name, "argmax", argmax, m=m, pooled=pooled)
     if pooled.size == 0:
         return
-    launch_or_serial(threads, _output_pool_transform, m.size * 2, m, bias, bool(relu), tiles_h,
-                     tiles_w, pooled, argmax)  # fmt: skip
+    launch_or_serial(threads, _output_pool_transform, m.size * 2, n * tiles_h, m, bias,
+                     bool(relu), tiles_h, tiles_w, pooled, argmax)  # fmt: skip

@@ -100,7 +100,8 @@ def test_long_elementwise_chains_run_as_shared_kernels_of_bounded_size():
         assert max(sizes) == fusion.MAX_GROUP_NODES and sum(sizes) == length - 1
     # Every full run has the same source: both lengths loaded one kernel for all their full runs.
     argcount = {k: v.py_func.__code__.co_argcount for k, v in fusion._loaded.items()}
-    full_runs = {k for k, n in argcount.items() if n == fusion.MAX_GROUP_NODES + 3}
+    # (start, stop, the group's MAX_GROUP_NODES + 1 inputs, its output)
+    full_runs = {k for k, n in argcount.items() if n == fusion.MAX_GROUP_NODES + 4}
     assert len(full_runs) == 1
 
 

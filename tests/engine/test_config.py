@@ -1,5 +1,6 @@
-"""backend.config: threads, the threading layer, JIT flags and the kernel cache directory with
-its fallbacks; that the kernels take every flag from it; that importing stays Numba-free."""
+"""backend.config: threads, JIT flags and the kernel cache directory with its fallbacks; that
+the kernels take every flag from it; that importing stays Numba-free. (Which pools the thread
+count reaches: test_threads.py.)"""
 
 import doctest
 import os
@@ -35,9 +36,8 @@ def _python(code: str, **env) -> subprocess.CompletedProcess:
 def restore_threads():
     saved = config._num_threads
     yield
+    config.set_num_threads(saved or config._default_num_threads())  # BLAS back too
     config._num_threads = saved
-    if "numba" in sys.modules:
-        sys.modules["numba"].set_num_threads(config.get_num_threads())
 
 
 # --- threads -----------------------------------------------------------------------------------
@@ -46,8 +46,6 @@ def restore_threads():
 def test_set_num_threads_round_trip(restore_threads):
     config.set_num_threads(1)
     assert config.get_num_threads() == 1
-    if "backend.kernels" in sys.modules:
-        assert sys.modules["numba"].get_num_threads() == 1
 
 
 @pytest.mark.parametrize("bad", [1.5, "2", True, None])
@@ -72,16 +70,6 @@ def test_blas_threads_go_through_threadpoolctl_when_installed(monkeypatch, resto
     assert calls == [(1, "blas")]
 
 
-def test_threading_layer_default_and_override(monkeypatch):
-    monkeypatch.delenv("KERASISH_THREADING_LAYER", raising=False)
-    assert config.threading_layer() == "workqueue"
-    monkeypatch.setenv("KERASISH_THREADING_LAYER", "OMP")
-    assert config.threading_layer() == "omp"
-    monkeypatch.setenv("KERASISH_THREADING_LAYER", "openmp")
-    with pytest.raises(ValueError, match="KERASISH_THREADING_LAYER must be one of"):
-        config.threading_layer()
-
-
 def test_parallel_threshold(monkeypatch):
     monkeypatch.setattr(config, "_parallel_threshold", config.parallel_threshold())
     config.set_parallel_threshold(0)
@@ -94,16 +82,14 @@ def test_parallel_threshold(monkeypatch):
 
 
 def test_jit_options_defaults():
-    options = config.jit_options(parallel=True)
+    options = config.jit_options()
     assert options == {
-        "parallel": True,
         "cache": options["cache"],
         "fastmath": False,
         "nogil": True,
         "error_model": "numpy",
         "boundscheck": False,
     }
-    assert config.jit_options()["parallel"] is False
     assert options["cache"] is (config.cache_dir() is not None)
 
 
@@ -224,7 +210,7 @@ def test_import_and_config_calls_do_not_import_numba():
         import sys
         import backend
         from backend import config
-        config.jit_options(); config.cache_dir(); config.threading_layer()
+        config.jit_options(); config.cache_dir()
         config.set_num_threads(1)
         print(config.get_num_threads(), "numba" in sys.modules)
         """
@@ -238,22 +224,19 @@ def test_kernels_set_up_numba_and_a_second_process_loads_the_cache(tmp_path):
         import os
         import numpy as np
         from backend import config
-        config.set_num_threads(1)  # stored, applied when the kernels load
         from backend import kernels
         import numba
         from backend.kernels import optim
         print(os.environ["NUMBA_CACHE_DIR"], numba.config.CACHE_DIR)
-        print(numba.config.THREADING_LAYER, numba.get_num_threads())
         optim.sgd(np.ones(3), np.ones(3), 0.5)
-        print(sum(optim._sgd.stats.cache_misses.values()), kernels.compiled_signature_count())
+        print(sum(optim._sgd_range.stats.cache_misses.values()), kernels.compiled_signature_count())
         """
     result = _python(first, KERASISH_CACHE_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     keyed = str(tmp_path / config.cache_key())
     assert lines[0].split() == [keyed, keyed]
-    assert lines[1].split() == ["workqueue", "1"]
-    assert lines[2].split()[0] == "1"  # compiled, then written to the cache
+    assert lines[1].split()[0] == "1"  # compiled, then written to the cache
 
     # (The engine imports numba itself, as the first process did: a numba imported first keeps
     # its default target, whose compiled kernels the cache keeps apart.)
@@ -261,15 +244,13 @@ def test_kernels_set_up_numba_and_a_second_process_loads_the_cache(tmp_path):
         import numpy as np
         from backend import config
         from backend.kernels import optim
-        import numba
         config.set_parallel_threshold(0)
         optim.sgd(np.ones(3), np.ones(3), 0.5)
-        layer = numba.threading_layer() if config.get_num_threads() > 1 else "workqueue"
-        print(sum(optim._sgd.stats.cache_hits.values()), layer)
+        print(sum(optim._sgd_range.stats.cache_hits.values()))
         """
     result = _python(second, KERASISH_CACHE_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["1", "workqueue"]
+    assert result.stdout.split() == ["1"]
 
 
 def _kernel_cache_files(root) -> set:

@@ -7,7 +7,7 @@ test_kernels_conv*.py run through it for these shapes too.)"""
 import numpy as np
 import pytest
 
-from backend.kernels import conv_direct, conv_direct_grad, conv_window
+from backend.kernels import conv_direct, conv_window
 from backend.kernels._checks import EMPTY
 from backend.kernels.conv_direct import conv_direct_pool_nhwc
 from backend.kernels.conv_direct_grad import conv_filter_pool_direct_nhwc
@@ -39,7 +39,7 @@ def test_forward_is_the_generic_kernel_bit_for_bit(shape, nan, dtype):
     for b in (bias, EMPTY[np.dtype(dtype)]):
         for relu in (False, True):
             want, want_at = np.empty(pooled, dtype), np.empty(pooled, np.uint8)
-            conv_direct._conv_direct_pool(False, x, k, b, relu, 1, 1, 1, 1, 2, 2, want, want_at)
+            conv_direct._conv_direct_pool(0, n, x, k, b, relu, 1, 1, 1, 1, 2, 2, want, want_at)
 
             def call(b=b, relu=relu):
                 out, at = np.full(pooled, np.nan, dtype), np.full(pooled, 7, np.uint8)
@@ -61,9 +61,9 @@ def test_kernel_gradient_matches_the_generic_kernel_and_float64(shape, dtype):
     conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 2, 2, out, argmax)
     g = rng.standard_normal(pooled).astype(dtype)
     generic, generic_bias = np.empty(k.shape, dtype), np.empty(cout, dtype)
-    conv_direct_grad._conv_filter_pooled(
-        False, x, argmax, g, 1, 1, 1, 1, 2, 2, generic, generic_bias
-    )
+    with pytest.MonkeyPatch.context() as patch:  # the generic direct kernel, not the window's
+        patch.setattr(conv_window, "applies", lambda *args: False)
+        conv_filter_pool_direct_nhwc(x, argmax, g, 1, 1, 1, 1, 2, 2, generic, generic_bias)
 
     def call():
         dk, db = np.full(k.shape, np.nan, dtype), np.full(cout, np.nan, dtype)

@@ -115,8 +115,8 @@ def test_docstring_examples():
 
 
 def test_threaded_kernels_from_two_python_threads(monkeypatch):
-    # The workqueue threading layer aborts the process if two Python threads enter it at
-    # once; backend.kernels.PARALLEL_LOCK serializes the threaded runs.
+    # Two Python threads launching threaded kernels at once share the worker threads
+    # (Numba's workqueue pool, which aborts the process then, is not used).
     import threading
 
     monkeypatch.setattr(config, "_parallel_threshold", 0)

@@ -233,7 +233,7 @@ def test_one_signature_per_dtype():
         winograd_conv(np.ones((1, 5, 6, 2), dtype), np.ones((3, 3, 2, 3), dtype), 1, 0, 5, 4)
         winograd_conv(np.ones((3, 9, 4, 5), dtype), np.ones((3, 3, 5, 1), dtype), 0, 1, 7, 4,
                       np.ones(1, dtype), True)  # fmt: skip
-    for kernel in (winograd._filter_transform, winograd._input_transform,
+    for kernel in (winograd._filter_transform, winograd._input_tile_rows,
                    winograd_output._output_transform):  # fmt: skip
         assert len(kernel.signatures) == 2
 
