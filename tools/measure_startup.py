@@ -8,7 +8,9 @@ with a warm kernel cache and with an empty one.
     python tools/measure_startup.py --epoch            # also the whole first epoch
 
 Every figure is one fresh process, timed from just before it is spawned (so interpreter
-start counts) to the moment the figure's event happened in it (wall clock on both sides).
+start counts) to the moment the figure's event happened in it (wall clock on both sides),
+with the process's CPU time at that moment beside it: start-up is nearly all on one thread,
+so on an idle machine the two agree, and on a shared one the CPU time is the steadier figure.
 "Cold" runs get `KERASISH_CACHE_DIR` pointing at a new, empty folder, so every kernel they
 use is compiled; "warm" runs share one folder that a first, untimed run filled. The rounds
 alternate cold and warm runs and each figure is reported as the median with its min-max.
@@ -77,7 +79,9 @@ def child(what: str, samples: int) -> dict:
     import kerasish as keras
 
     events["imported"] = time.time()
+    cpu["imported"] = time.process_time()
     if what == "import":
+        events["cpu"] = cpu
         return events
     import numpy as np
 
@@ -111,10 +115,15 @@ def child(what: str, samples: int) -> dict:
 # --- the parent --------------------------------------------------------------------------------
 
 
-def run(what: str, cache_dir: str, samples: int, repo: str = ROOT) -> dict:
+def run(what: str, cache_dir: str, samples: int, repo: str = ROOT, pycache: str = "") -> dict:
     """One fresh process on the kerasish checkout `repo`; its events as seconds since just
-    before it was spawned."""
+    before it was spawned. With `pycache`, Python's bytecode is cached in that folder (as for
+    an installed package, whose .pyc files are written when it is installed), even when
+    PYTHONDONTWRITEBYTECODE is set here."""
     env = dict(os.environ, KERASISH_CACHE_DIR=cache_dir)
+    if pycache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pycache
     env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", what, "--samples", str(samples)]
     spawned = time.time()
@@ -159,6 +168,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="no .pyc cache for the children (every import compiles sources)",
+    )
+    parser.add_argument(
         "--repo", default=ROOT, help="the kerasish checkout to measure (default: this one)"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -171,20 +185,20 @@ def main(argv=None) -> int:
     workloads = args.only or ["import", "mlp", "convnet"]
     samples = 60_000 if args.epoch else BATCH
     warm_dir = tempfile.mkdtemp(prefix="kerasish-warm-cache-")
+    pycache = "" if args.no_bytecode else os.path.join(warm_dir, "pycache")
     results: dict = {w: {"warm": [], "cold": []} for w in workloads}
     compiled: dict = {}
     try:
-        for what in workloads:  # fills the warm cache, untimed
-            if what != "import":
-                run(what, warm_dir, BATCH, args.repo)
+        for what in workloads:  # fills the warm cache (and the bytecode cache), untimed
+            run(what, warm_dir, BATCH, args.repo, pycache)
         for _ in range(args.rounds):
             for what in workloads:
-                results[what]["warm"].append(run(what, warm_dir, samples, args.repo))
+                results[what]["warm"].append(run(what, warm_dir, samples, args.repo, pycache))
                 if args.no_cold or what == "import":
                     continue
                 cold_dir = tempfile.mkdtemp(prefix="kerasish-cold-cache-")
                 try:
-                    results[what]["cold"].append(run(what, cold_dir, samples, args.repo))
+                    results[what]["cold"].append(run(what, cold_dir, samples, args.repo, pycache))
                     compiled[what] = _cache_files(cold_dir)
                 finally:
                     shutil.rmtree(cold_dir, ignore_errors=True)
@@ -198,12 +212,12 @@ def main(argv=None) -> int:
             if not rows:
                 continue
             if what == "import":
-                print(
-                    f"  import kerasish, in process          {spread([r['import_in_process'] for r in rows])}"
-                )  # noqa: E501
-                print(
-                    f"  import kerasish, with interpreter    {spread([r['imported'] for r in rows])}"
-                )  # noqa: E501
+                in_process = spread([r["import_in_process"] for r in rows])
+                print(f"  import kerasish, in process          {in_process}")
+                with_interpreter = spread([r["imported"] for r in rows])
+                print(f"  import kerasish, with interpreter    {with_interpreter}")
+                cpu = spread([r["imported_cpu"] for r in rows])
+                print(f"    its CPU time (interpreter included) {cpu}")
                 continue
             label = f"{what} ({cache} cache)"
             print(f"  {label:22s} first step done     {spread([r['first_step'] for r in rows])}")
@@ -211,6 +225,7 @@ def main(argv=None) -> int:
             print(f"  {'':22s}   its CPU time       {spread(cpu)}")
             if args.epoch:
                 print(f"  {label:22s} first epoch done    {spread([r['epoch'] for r in rows])}")
+                print(f"  {'':22s}   its CPU time       {spread([r['epoch_cpu'] for r in rows])}")
             extra = f"{rows[0]['signatures']} kernel signatures loaded"
             if cache == "cold":
                 extra += f", {compiled.get(what, 0)} compiled into the cache"
