@@ -6,6 +6,7 @@ with a warm kernel cache and with an empty one.
     python tools/measure_startup.py --rounds 5 --json /tmp/startup.json
     python tools/measure_startup.py --only convnet --no-cold
     python tools/measure_startup.py --epoch            # also the whole first epoch
+    python tools/measure_startup.py --repo ../main --repo .   # two checkouts, alternating
 
 Every figure is one fresh process, timed from just before it is spawned (so interpreter
 start counts) to the moment the figure's event happened in it (wall clock on both sides),
@@ -173,7 +174,9 @@ def main(argv=None) -> int:
         help="no .pyc cache for the children (every import compiles sources)",
     )
     parser.add_argument(
-        "--repo", default=ROOT, help="the kerasish checkout to measure (default: this one)"
+        "--repo",
+        action="append",
+        help="a kerasish checkout to measure (default: this one); several alternate",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--samples", type=int, default=BATCH, help=argparse.SUPPRESS)
@@ -183,32 +186,49 @@ def main(argv=None) -> int:
         return 0
 
     workloads = args.only or ["import", "mlp", "convnet"]
+    repos = args.repo or [ROOT]
     samples = 60_000 if args.epoch else BATCH
-    warm_dir = tempfile.mkdtemp(prefix="kerasish-warm-cache-")
-    pycache = "" if args.no_bytecode else os.path.join(warm_dir, "pycache")
-    results: dict = {w: {"warm": [], "cold": []} for w in workloads}
-    compiled: dict = {}
+    root = tempfile.mkdtemp(prefix="kerasish-startup-")
+    results: dict = {r: {w: {"warm": [], "cold": []} for w in workloads} for r in repos}
+    compiled: dict = {r: {} for r in repos}
     try:
-        for what in workloads:  # fills the warm cache (and the bytecode cache), untimed
-            run(what, warm_dir, BATCH, args.repo, pycache)
-        for _ in range(args.rounds):
+        warm = {r: os.path.join(root, f"warm{i}") for i, r in enumerate(repos)}
+        pycache = {
+            r: "" if args.no_bytecode else os.path.join(root, f"pycache{i}")
+            for i, r in enumerate(repos)
+        }
+        for repo in repos:  # fills the warm caches (and the bytecode caches), untimed
             for what in workloads:
-                results[what]["warm"].append(run(what, warm_dir, samples, args.repo, pycache))
-                if args.no_cold or what == "import":
-                    continue
-                cold_dir = tempfile.mkdtemp(prefix="kerasish-cold-cache-")
-                try:
-                    results[what]["cold"].append(run(what, cold_dir, samples, args.repo, pycache))
-                    compiled[what] = _cache_files(cold_dir)
-                finally:
-                    shutil.rmtree(cold_dir, ignore_errors=True)
+                run(what, warm[repo], BATCH, repo, pycache[repo])
+        for _ in range(args.rounds):  # the checkouts alternate within each round
+            for what in workloads:
+                for repo in repos:
+                    rows = results[repo][what]
+                    rows["warm"].append(run(what, warm[repo], samples, repo, pycache[repo]))
+                    if args.no_cold or what == "import":
+                        continue
+                    cold = tempfile.mkdtemp(dir=root, prefix="cold-")
+                    rows["cold"].append(run(what, cold, samples, repo, pycache[repo]))
+                    compiled[repo][what] = _cache_files(cold)
+                    shutil.rmtree(cold, ignore_errors=True)
     finally:
-        shutil.rmtree(warm_dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
-    print(f"Seconds from process spawn (median, min-max over {args.rounds} rounds):")
-    for what in workloads:
+    for repo in repos:
+        print(f"{repo}: seconds from process spawn (median, min-max over {args.rounds} rounds)")
+        report(results[repo], compiled[repo], args.epoch)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rounds": args.rounds, "samples": samples, "results": results,
+                       "compiled": compiled}, f, indent=1)  # fmt: skip
+        print(f"written to {args.json}")
+    return 0
+
+
+def report(results: dict, compiled: dict, epoch: bool) -> None:
+    for what, by_cache in results.items():
         for cache in ("warm", "cold"):
-            rows = results[what][cache]
+            rows = by_cache[cache]
             if not rows:
                 continue
             if what == "import":
@@ -223,19 +243,13 @@ def main(argv=None) -> int:
             print(f"  {label:22s} first step done     {spread([r['first_step'] for r in rows])}")
             cpu = [r["first_step_cpu"] for r in rows]
             print(f"  {'':22s}   its CPU time       {spread(cpu)}")
-            if args.epoch:
+            if epoch:
                 print(f"  {label:22s} first epoch done    {spread([r['epoch'] for r in rows])}")
                 print(f"  {'':22s}   its CPU time       {spread([r['epoch_cpu'] for r in rows])}")
             extra = f"{rows[0]['signatures']} kernel signatures loaded"
             if cache == "cold":
                 extra += f", {compiled.get(what, 0)} compiled into the cache"
             print(f"  {'':22s} ({extra})")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rounds": args.rounds, "samples": samples, "results": results,
-                       "compiled": compiled}, f, indent=1)  # fmt: skip
-        print(f"written to {args.json}")
-    return 0
 
 
 if __name__ == "__main__":
