@@ -27,9 +27,10 @@ def n_chunks(rows: int) -> int:
 
 
 @kernel
-def _sums_chunks(start, stop, x, chunks, shift, partial):
-    """partial[c, k] = sum over chunk c's rows and all b of (x[a, k, b] - shift[k]) ** 2, for
-    the chunks start <= c < stop of `chunks` (float64)."""
+def _sums_chunks(start, stop, x, chunks, shift, squared, partial):
+    """partial[c, k] = the sum over chunk c's rows and all b of (x[a, k, b] - shift[k]) ** 2
+    when `squared`, else of x[a, k, b] (`shift` unread), in float64, for the chunks
+    start <= c < stop of `chunks`."""
     rows = x.shape[0]
     for c in range(start, stop):
         first, last = c * rows // chunks, (c + 1) * rows // chunks
@@ -39,38 +40,21 @@ def _sums_chunks(start, stop, x, chunks, shift, partial):
             for a in range(first, last):
                 row = x[a, :, 0]
                 for k in range(x.shape[1]):
-                    d = np.float64(row[k]) - shift[k]
-                    partial[c, k] += d * d
+                    v = np.float64(row[k])
+                    if squared:
+                        d = v - shift[k]
+                        v = d * d
+                    partial[c, k] += v
         else:
             for a in range(first, last):
                 for k in range(x.shape[1]):
                     s = 0.0
                     for b in range(x.shape[2]):
-                        d = np.float64(x[a, k, b]) - shift[k]
-                        s += d * d
-                    partial[c, k] += s
-
-
-@kernel
-def _plain_sums_chunks(start, stop, x, chunks, partial):
-    """partial[c, k] = sum over chunk c's rows and all b of x[a, k, b] (in float64), for the
-    chunks start <= c < stop."""
-    rows = x.shape[0]
-    for c in range(start, stop):
-        first, last = c * rows // chunks, (c + 1) * rows // chunks
-        for k in range(partial.shape[1]):
-            partial[c, k] = 0.0
-        if x.shape[2] == 1:
-            for a in range(first, last):
-                row = x[a, :, 0]
-                for k in range(x.shape[1]):
-                    partial[c, k] += row[k]
-        else:
-            for a in range(first, last):
-                for k in range(x.shape[1]):
-                    s = 0.0
-                    for b in range(x.shape[2]):
-                        s += x[a, k, b]
+                        v = np.float64(x[a, k, b])
+                        if squared:
+                            d = v - shift[k]
+                            v = d * d
+                        s += v
                     partial[c, k] += s
 
 
@@ -256,9 +240,9 @@ def batch_norm_train(
     partial = np.empty((chunks, channels), np.float64)
     mean64 = np.empty(channels, np.float64)
     scale_offset = np.empty((2, channels), dtype)
-    launch(_plain_sums_chunks, x.size, chunks, x3, chunks, partial)
+    launch(_sums_chunks, x.size, chunks, x3, chunks, mean64, False, partial)  # mean64 unread
     _train_mean(partial, count, mean64)
-    launch(_sums_chunks, x.size, chunks, x3, chunks, mean64, partial)
+    launch(_sums_chunks, x.size, chunks, x3, chunks, mean64, True, partial)
     _train_statistics(partial, count, mean64, gamma, beta, float(epsilon), mean, var,
                       scale_offset[0], scale_offset[1])  # fmt: skip
     launch(_normalize_chunks, x.size, chunks, x3, chunks, scale_offset[0], scale_offset[1],
