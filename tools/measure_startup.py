@@ -205,10 +205,12 @@ def main(argv=None) -> int:
                 for repo in repos:
                     rows = results[repo][what]
                     rows["warm"].append(run(what, warm[repo], samples, repo, pycache[repo]))
+                    print(f"({repo} {what} warm: {json.dumps(rows['warm'][-1])})", flush=True)
                     if args.no_cold or what == "import":
                         continue
                     cold = tempfile.mkdtemp(dir=root, prefix="cold-")
                     rows["cold"].append(run(what, cold, samples, repo, pycache[repo]))
+                    print(f"({repo} {what} cold: {json.dumps(rows['cold'][-1])})", flush=True)
                     compiled[repo][what] = _cache_files(cold)
                     shutil.rmtree(cold, ignore_errors=True)
     finally:
