@@ -91,6 +91,22 @@ def blas_info() -> list[dict]:
     return [{k: info.get(k) for k in keep} for info in tpc.threadpool_info()]
 
 
+def blas_kernel() -> str:
+    """The BLAS library and the CPU kernel it picked at run time, as threadpoolctl reports them
+    ("openblas 0.3.31 Haswell"); "unknown (threadpoolctl not installed)" without it."""
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return "unknown (threadpoolctl not installed)"
+    pools = [p for p in blas_info() if p["user_api"] == "blas"]
+    if not pools:
+        return "unknown (no BLAS loaded)"
+    return "; ".join(
+        f"{p['internal_api']} {p['version'] or ''} {p['architecture'] or ''}".strip()
+        + f" ({p['num_threads']} threads)"
+        for p in pools
+    )
+
+
 def numpy_blas_name() -> str:
     """The BLAS numpy was built against, from numpy's own build config."""
     import numpy as np

@@ -133,6 +133,8 @@ class Worker:
         if args.quick:
             cmd.append("--quick")
         env = dict(os.environ)
+        for name in common.OPENBLAS_WORKAROUND_VARS:  # they make a current OpenBLAS slower
+            env.pop(name, None)
         if framework == "keras-jax":
             env["KERAS_BACKEND"] = "jax"
         self.framework = framework

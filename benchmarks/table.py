@@ -42,6 +42,18 @@ def framework_versions(results: dict) -> dict:
     return lines
 
 
+def blas_kernels(results: dict) -> dict:
+    """framework -> the BLAS kernel its worker loaded (threadpoolctl's view, or "unknown"),
+    with numpy's matmul measurement under "numpy"."""
+    kernels = {"numpy": results["matmul_peak"]["before"]["environment"].get("blas_kernel")}
+    for summary in results["workloads"].values():
+        for framework, state in summary["frameworks"].items():
+            env = state.get("environment") or {}
+            if framework not in kernels and env.get("blas_kernel"):
+                kernels[framework] = env["blas_kernel"]
+    return kernels
+
+
 def _rows(results: dict):
     """(workload name, summary, row name, ours' figures or None) for every row any framework
     timed (ours' first; PyTorch's `model(x)` stands for three of the Keras API's rows)."""
@@ -100,6 +112,8 @@ def markdown(results: dict) -> list[str]:
         f"{peak:.1f} GFLOP/s; {', '.join(versions.get(f, NAMES[f]) for f in NAMES)}. Median of "
         f"{results['repeats']} repeats, each framework in its own process, taking turns.",
         f"Command: `{results['command']}`",
+        f"BLAS kernel (numpy, as threadpoolctl reports it): "
+        f"{blas_kernels(results).get('numpy') or 'unknown'}.",
         "",
         "| workload | unit | kerasish | PyTorch | Keras (JAX) | vs PyTorch | vs Keras (JAX) "
         "| kerasish GFLOP/s (% of matmul) | peak RSS, MB (kerasish / PyTorch / JAX) |",
@@ -185,10 +199,13 @@ def text_report(results: dict) -> list[str]:
             "WARNING: other processes were busy while rows were timed; figures are low and noisy "
             "(thread pools stall when a core is taken). Re-run on an idle machine."
         )
+    for framework, kernel in blas_kernels(results).items():
+        lines.append(f"BLAS kernel, {NAMES.get(framework, framework)}: {kernel}")
     workaround = [k for k, v in results["env"].items() if v is not None]
     if workaround:
         lines.append(
-            f"WARNING: {' and '.join(workaround)} set; unset them for the benchmark (env -u ...)."
+            f"note: {' and '.join(workaround)} set in the calling environment; unset in every "
+            "worker (they make a current OpenBLAS pick slower kernels)."
         )
     checks = []
     for name, summary in results["workloads"].items():

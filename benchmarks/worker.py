@@ -99,8 +99,9 @@ def describe(name: str, module) -> dict:
     threading layer is chosen by the first parallel kernel)."""
     import numpy as np
 
+    kernel = {"blas_kernel": common.blas_kernel()}
     if name == "ours":
-        return {"kerasish": _version(module), **common.environment_report()}
+        return {"kerasish": _version(module), **common.environment_report(), **kernel}
     if name == "torch":
         blas = [line.strip() for line in module.__config__.show().splitlines() if "BLAS" in line]
         return {
@@ -110,6 +111,7 @@ def describe(name: str, module) -> dict:
             "torch_interop_threads": module.get_num_interop_threads(),
             "mkldnn": bool(module.backends.mkldnn.is_available()),
             "torch_blas": blas,
+            **kernel,
         }
     if name == "keras-jax":
         import jax
@@ -122,8 +124,9 @@ def describe(name: str, module) -> dict:
             "devices": [str(d) for d in jax.devices()],
             "cpus_usable": len(os.sched_getaffinity(0)),
             "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
+            **kernel,
         }
-    return {"numpy": np.__version__, "numpy_blas": common.numpy_blas_name()}
+    return {"numpy": np.__version__, "numpy_blas": common.numpy_blas_name(), **kernel}
 
 
 def _version(module) -> str:
