@@ -194,29 +194,38 @@ def test_200_batch_sizes_grow_rss_by_under_20_mb():
     assert grown < 20, f"RSS grew by {grown:.1f} MB over 200 batch sizes"
 
 
-def test_rss_is_flat_over_epochs_of_a_small_convnet():
-    model = _convnet((12, 12, 1), (4, 8))
-    x, y = _images(300, (12, 12, 1))  # 9 batches of 32 and a last one of 12
-    validation = _images(64, (12, 12, 1))
+def _rss_growth_over_epochs(side, filters, samples, batch, epochs, settle):
+    """RSS growth (MB) after epoch `settle` while a convnet on `side`x`side` images trains for
+    `epochs` epochs (a short last batch and a validation pass every epoch), and the RSS after
+    every epoch relative to it."""
+    shape = (side, side, 1)
+    model = _convnet(shape, filters)
+    x, y = _images(samples, shape)
     rss = _Every(_rss_mb)
     model.fit(
-        x, y, batch_size=32, epochs=15, verbose=0, validation_data=validation, callbacks=[rss]
+        x,
+        y,
+        batch_size=batch,
+        epochs=epochs,
+        verbose=0,
+        validation_data=_images(2 * batch, shape),
+        callbacks=[rss],
     )
-    grown = max(rss.values[3:]) - rss.values[2]
-    assert grown < 2, [round(v - rss.values[2], 2) for v in rss.values]
+    base = rss.values[settle]
+    return max(rss.values[settle + 1 :]) - base, [round(v - base, 2) for v in rss.values]
+
+
+def test_rss_is_flat_over_epochs_of_a_small_convnet():
+    # 9 batches of 32 and a last one of 12.
+    grown, history = _rss_growth_over_epochs(12, (4, 8), 300, 32, epochs=15, settle=2)
+    assert grown < 2, history
 
 
 @pytest.mark.full_memory
 def test_rss_grows_by_under_5_mb_over_50_epochs_of_the_mnist_convnet():
-    model = _convnet((28, 28, 1), (32, 64))
-    x, y = _images(1024 + 40, (28, 28, 1))  # 8 batches of 128 and a last one of 40
-    validation = _images(256, (28, 28, 1))
-    rss = _Every(_rss_mb)
-    model.fit(
-        x, y, batch_size=128, epochs=50, verbose=0, validation_data=validation, callbacks=[rss]
-    )
-    grown = max(rss.values[2:]) - rss.values[1]
-    assert grown < 5, [round(v - rss.values[1], 2) for v in rss.values]
+    # 8 batches of 128 and a last one of 40.
+    grown, history = _rss_growth_over_epochs(28, (32, 64), 1024 + 40, 128, epochs=50, settle=1)
+    assert grown < 5, history
 
 
 @pytest.mark.full_memory
