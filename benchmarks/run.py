@@ -440,12 +440,19 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         raw[name] = run_workload(name, args, pythons)
         print(f"{name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.json:  # what is done so far, should the run be cut short
+            peak = peak_before["gflops"]
+            partial = {**results, "complete": False, "other_load": {"before": load_before}}
+            partial["matmul_peak"] = {"gflops": peak, "before": peak_before, "after": peak_before}
+            partial["workloads"] = {n: summarize(n, raw[n], peak) for n in raw}
+            common.write_json(args.json, partial)
     peak_after = measure_peak(args)
     load_after = common.other_load(0.5)
     peak = max(peak_before["gflops"], peak_after["gflops"])
     results["matmul_peak"] = {"gflops": peak, "before": peak_before, "after": peak_after}
     results["other_load"] = {"before": load_before, "after": load_after}
     results["workloads"] = {name: summarize(name, raw[name], peak) for name in raw}
+    results["complete"] = True
     results["frameworks"] = table.framework_versions(results)
     results["seconds"] = time.perf_counter() - started
     print()

@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from workloads import peer_row  # noqa: E402
+from workloads import WORKLOADS, peer_row  # noqa: E402
 
 NAMES = {"ours": "kerasish", "torch": "PyTorch", "keras-jax": "Keras (JAX)"}
 PEERS = ("torch", "keras-jax")
@@ -42,6 +42,13 @@ def framework_versions(results: dict) -> dict:
     return lines
 
 
+def _in_order(results: dict) -> list[tuple[str, dict]]:
+    """(name, summary) of every workload in the results, in the suite's order (a run may
+    take them in another)."""
+    order = {name: i for i, name in enumerate(WORKLOADS)}
+    return sorted(results["workloads"].items(), key=lambda item: order.get(item[0], len(order)))
+
+
 def blas_kernels(results: dict) -> dict:
     """framework -> the BLAS kernel its worker loaded (threadpoolctl's view, or "unknown"),
     with numpy's matmul measurement under "numpy"."""
@@ -57,7 +64,7 @@ def blas_kernels(results: dict) -> dict:
 def _rows(results: dict):
     """(workload name, summary, row name, ours' figures or None) for every row any framework
     timed (ours' first; PyTorch's `model(x)` stands for three of the Keras API's rows)."""
-    for name, summary in results["workloads"].items():
+    for name, summary in _in_order(results):
         rows: dict = {}
         for framework in ("ours", "keras-jax", "torch"):
             rows.update(dict.fromkeys(summary["frameworks"].get(framework, {}).get("rows") or {}))
@@ -146,6 +153,8 @@ def markdown(results: dict) -> list[str]:
         for s in results["workloads"].values()
         if s.get("overhead_us") is not None
     ]
+    if not results.get("complete", True):
+        notes.append("the run was cut short: only the workloads above finished")
     busy = max_other_load(results)
     if busy is not None and busy >= BUSY:
         notes.append(f"other processes used up to {busy:.0%} of the CPUs while rows were timed")
@@ -192,7 +201,7 @@ def text_report(results: dict) -> list[str]:
     busy = max_other_load(results)
     lines.append(
         f"other load (other processes' share of the CPUs): idle before {_pct(load['before'])}, "
-        f"after {_pct(load['after'])}, at most {_pct(busy)} while rows were timed"
+        f"after {_pct(load.get('after'))}, at most {_pct(busy)} while rows were timed"
     )
     if busy is not None and busy >= BUSY:
         lines.append(
@@ -208,7 +217,7 @@ def text_report(results: dict) -> list[str]:
             "worker (they make a current OpenBLAS pick slower kernels)."
         )
     checks = []
-    for name, summary in results["workloads"].items():
+    for name, summary in _in_order(results):
         lines += ["", f"[{name}] {summary['title']}, batch {summary['batch']}"]
         for framework in NAMES:
             state = summary["frameworks"].get(framework)
@@ -248,7 +257,10 @@ def text_report(results: dict) -> list[str]:
             checks.append(f"{name}: {c['what']} vs {NAMES[c['peer']]}: {diff} -> {status}")
     lines.append("")
     lines += [f"check: {c}" for c in checks]
-    lines.append(f"(benchmark took {results['seconds']:.0f} s)")
+    if not results.get("complete", True):
+        lines.append("INCOMPLETE: the run was cut short; these are the workloads it finished.")
+    if "seconds" in results:
+        lines.append(f"(benchmark took {results['seconds']:.0f} s)")
     return lines
 
 
