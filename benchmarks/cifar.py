@@ -17,7 +17,9 @@ weights.
 
 from __future__ import annotations
 
+import convnet
 import numpy as np
+from convnet import torch_input  # noqa: F401  (the same NHWC -> NCHW conversion)
 
 INPUT = (32, 32, 3)
 WIDTHS = (32, 64)
@@ -124,13 +126,5 @@ def torch_model(weights: list[np.ndarray]):
 
 
 def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic images: x float32 (samples, 32, 32, 3) uniform [0, 1), y int32 in [0, 10)."""
-    rng = np.random.default_rng(seed)
-    x = rng.random((samples, *INPUT), dtype=np.float32)
-    y = rng.integers(0, CLASSES, size=samples).astype(np.int32)
-    return x, y
-
-
-def torch_input(x: np.ndarray) -> np.ndarray:
-    """Our NHWC images as the NCHW array torch's convolutions take."""
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    """Synthetic 32x32x3 images and labels in [0, 10) (`convnet.images`)."""
+    return convnet.images(samples, INPUT, seed)

@@ -112,12 +112,17 @@ def torch_output(torch, logits):
     return torch.softmax(logits, 1)
 
 
-def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic images: x float32 (samples, 28, 28, 1) uniform [0, 1), y int32 in [0, 10)."""
+def images(samples: int, shape: tuple, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic images: x float32 (samples, *shape) uniform [0, 1), y int32 in [0, 10)."""
     rng = np.random.default_rng(seed)
-    x = rng.random((samples, *INPUT), dtype=np.float32)
+    x = rng.random((samples, *shape), dtype=np.float32)
     y = rng.integers(0, CLASSES, size=samples).astype(np.int32)
     return x, y
+
+
+def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic 28x28x1 images and labels (`images`)."""
+    return images(samples, INPUT, seed)
 
 
 def torch_input(x: np.ndarray) -> np.ndarray:
