@@ -96,8 +96,25 @@ def _peer_figures(summary: dict, row: str, peer: str) -> dict | None:
 
 
 def _ratio(summary: dict, row: str, peer: str) -> str:
+    """The ratio of the medians, with the lowest and highest ratio within one round."""
     entry = summary["ratios"].get(row, {}).get(peer)
-    return "n/a" if not entry else f"{entry['ratio']:.2f}x"
+    if not entry:
+        return "n/a"
+    rounds = f" ({entry['round_min']:.2f}-{entry['round_max']:.2f})" if "round_min" in entry else ""
+    return f"{entry['ratio']:.2f}x{rounds}"
+
+
+def _spreads(summary: dict, row: str) -> str:
+    """Slowest/fastest repeat - 1 of the row, per framework."""
+    parts = []
+    for framework in ("ours", *PEERS):
+        figures = (
+            (summary["frameworks"].get(framework, {}).get("rows") or {}).get(row)
+            if framework == "ours"
+            else _peer_figures(summary, row, framework)
+        )
+        parts.append(f"{figures['spread']:.0%}" if figures else "n/a")
+    return " / ".join(parts)
 
 
 def _rss(summary: dict) -> str:
@@ -117,14 +134,17 @@ def markdown(results: dict) -> list[str]:
         f"Measured {results['date'][:10]} on {m['cpu']} ({m['cpus_usable']} CPUs usable, "
         f"{results['threads']} threads for every framework), numpy float32 2048x2048 matmul "
         f"{peak:.1f} GFLOP/s; {', '.join(versions.get(f, NAMES[f]) for f in NAMES)}. Median of "
-        f"{results['repeats']} repeats, each framework in its own process, taking turns.",
+        f"{results['repeats']} repeats, each framework in its own process, taking turns; a ratio's "
+        "range is its lowest and highest within one round, a spread the slowest repeat over the "
+        "fastest, less 1.",
         f"Command: `{results['command']}`",
         f"BLAS kernel (numpy, as threadpoolctl reports it): "
         f"{blas_kernels(results).get('numpy') or 'unknown'}.",
         "",
         "| workload | unit | kerasish | PyTorch | Keras (JAX) | vs PyTorch | vs Keras (JAX) "
-        "| kerasish GFLOP/s (% of matmul) | peak RSS, MB (kerasish / PyTorch / JAX) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| kerasish GFLOP/s (% of matmul) | peak RSS, MB (kerasish / PyTorch / JAX) "
+        "| spread (kerasish / PyTorch / JAX) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for _name, summary, row, figures in _rows(results):
         if row == "numpy forward":
@@ -145,6 +165,7 @@ def markdown(results: dict) -> list[str]:
             _ratio(summary, row, "keras-jax"),
             gflops,
             _rss(summary),
+            _spreads(summary, row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [
