@@ -103,7 +103,9 @@ def result_type(*dtypes) -> str:
 
 
 def weak_type_of(value):
-    """`bool`/`int`/`float` for a Python scalar (a weak type), else None."""
+    """`bool`/`int`/`float` for a Python scalar (a weak type), else None. A numpy float64
+    scalar (a `float` subclass) counts as weak here too, so `x * np.sqrt(2.0)` keeps `x`'s
+    float32; converted on its own it keeps its dtype (`to_array`)."""
     if isinstance(value, bool):
         return bool
     if isinstance(value, int):
@@ -115,7 +117,7 @@ def weak_type_of(value):
 
 def to_array(x, dtype=None) -> np.ndarray:
     """`x` as a numpy array: Python floats become floatx, Python ints int32, numpy arrays
-    keep their dtype, unless `dtype` is given."""
+    and numpy scalars keep their dtype, unless `dtype` is given."""
     if dtype is not None:
         dtype = standardize_dtype(dtype)
     try:
@@ -124,7 +126,7 @@ def to_array(x, dtype=None) -> np.ndarray:
         raise TypeError(f"Cannot convert {type(x).__name__} to a tensor: {err}") from None
     if dtype is None:
         kind = array.dtype.kind
-        from_python = isinstance(x, (int, float, list, tuple))
+        from_python = isinstance(x, (int, float, list, tuple)) and not isinstance(x, np.generic)
         if kind == "f" and from_python:
             dtype = config.floatx()  # Python floats and lists of them -> floatx
         elif kind in "iu" and from_python:

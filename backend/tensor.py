@@ -143,11 +143,14 @@ class Node:
 
 class OperatorMixin:
     """Python operators for Tensor, Variable and SymbolicTensor, all routed through ops so
-    that gradients are recorded. `__array_ufunc__ = None` makes numpy defer to us, so
-    `ndarray + tensor` calls `tensor.__radd__` instead of silently dropping the gradient."""
+    that gradients are recorded. The high `__array_priority__` makes numpy's operators defer
+    to ours, so `ndarray + tensor` calls `tensor.__radd__` (a recorded op) instead of silently
+    dropping the gradient. numpy *functions* on an eager tensor (`np.exp(t)`, `np.mean(t)`)
+    read its value through `__array__` and return numpy results, as Keras' JAX and TensorFlow
+    backends do; those results carry no gradient. On a symbolic tensor they raise an error
+    that points to `kerasish.ops`."""
 
     __slots__ = ()
-    __array_ufunc__ = None
     __array_priority__ = 1000
 
     def __add__(self, other):
@@ -361,7 +364,12 @@ class SymbolicTensor(OperatorMixin):
         )
 
     def __array__(self, dtype=None, copy=None):
-        self.numpy()
+        raise TypeError(
+            "A numpy function was given a symbolic tensor (inside a traced function, a model "
+            "being built, or a compiled step): numpy cannot compute on values that do not exist "
+            "yet. Use the same function from `kerasish.ops` (e.g. `ops.exp`, `ops.mean`), or "
+            "run eagerly (for models: `compile(run_eagerly=True)`)."
+        )
 
     def __bool__(self):
         raise TypeError(

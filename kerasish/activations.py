@@ -162,7 +162,7 @@ def celu(x, alpha=1.0):
 
 def log_sigmoid(x):
     """`log(sigmoid(x)) = -softplus(-x)`."""
-    return ops.negative(ops.softplus(ops.negative(_float(x))))
+    return ops.log_sigmoid(x)
 
 
 def hard_tanh(x):

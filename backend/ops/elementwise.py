@@ -17,6 +17,7 @@ from .base import Op, apply, broadcast_shapes, convert, promote
 __all__ = [
     "abs", "add", "cast", "clip", "divide", "elu", "equal", "erf", "exp", "floor_divide",
     "gelu", "greater", "greater_equal", "leaky_relu", "less", "less_equal", "log", "log1p",
+    "log_sigmoid",
     "logical_and", "logical_not", "logical_or", "maximum", "minimum", "mod", "multiply",
     "negative", "not_equal", "power", "relu", "relu6", "selu", "sigmoid", "sign", "silu",
     "softplus", "sqrt", "square", "subtract", "swish", "tanh", "where", "true_divide",
@@ -455,9 +456,26 @@ swish = silu
 
 
 def softplus(x):
-    """`log(1 + exp(x))`, computed stably as `relu(x) + log1p(exp(-|x|))`."""
+    """`log(1 + exp(x))`, computed stably: `x + log1p(exp(-x))` where `x > 0`, else
+    `log1p(exp(x))`. Each branch's exponent is clamped to <= 0 (so neither branch overflows
+    and `where`'s gradient never meets `0 * inf`), and the gradient is `sigmoid(x)`
+    everywhere, 0.5 at 0 (a form with `relu(x)` and `|x|` has kinks there whose chosen
+    subgradients add up to 0)."""
     x = _as_float(x)
-    return add(relu(x), log1p(exp(negative(abs(x)))))
+    positive = greater(x, 0.0)
+    above, below = where(positive, x, 0.0), where(positive, 0.0, x)
+    return where(positive, add(x, log1p(exp(negative(above)))), log1p(exp(below)))
+
+
+def log_sigmoid(x):
+    """`log(sigmoid(x))`, computed stably as `-softplus(-x)` (finite at any finite input).
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.ops.log_sigmoid(keras.ops.convert_to_tensor([-1e4, 0.0])).numpy().tolist()
+        [-10000.0, -0.6931471824645996]
+    """
+    return negative(softplus(negative(_as_float(x))))
 
 
 def leaky_relu(x, negative_slope=0.2):

@@ -42,3 +42,18 @@ def test_standardize_dtype_rejects_unknown():
 )
 def test_result_type(args, expected):
     assert dtypes.result_type(*args) == expected
+
+
+def test_numpy_scalars_keep_their_dtype_and_stay_weak_beside_a_tensor():
+    from backend import ops
+
+    value = 0.5478467492858172
+    for scalar, dtype in ((np.float64(value), "float64"), (np.float32(value), "float32"),
+                          (np.int64(3), "int64"), (np.float16(1.5), "float16")):  # fmt: skip
+        tensor = ops.convert_to_tensor(scalar)
+        assert tensor.dtype == dtype and tensor.numpy().item() == scalar.item()
+    assert ops.convert_to_tensor(value).dtype == "float32"  # a Python float: floatx
+    x64 = ops.convert_to_tensor(np.ones(1))
+    assert ops.minimum(x64, np.float64(value)).numpy().item() == value  # no float32 rounding
+    x32 = ops.convert_to_tensor(np.ones(1, np.float32))
+    assert ops.multiply(x32, np.sqrt(2.0)).dtype == "float32"  # weak beside a tensor

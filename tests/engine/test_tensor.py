@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backend import GradientTape, SymbolicTensor, Tensor, Variable, ops, symbolic_scope
+from backend import GradientTape, SymbolicTensor, Tensor, Variable, compiler, ops, symbolic_scope
 
 
 def test_tensor_basics():
@@ -138,3 +138,37 @@ def test_symbolic_scope_records_ops_on_variables():
     np.testing.assert_allclose(graph.evaluate([y], {})[0], [2.0, 2.0, 2.0])
     v.assign([3.0, 3.0, 3.0])  # the graph reads the Variable when it runs
     np.testing.assert_allclose(graph.evaluate([y], {})[0], [6.0, 6.0, 6.0])
+
+
+def test_numpy_functions_on_eager_tensors_return_numpy_results_without_gradients():
+    t = ops.convert_to_tensor(np.array([1.0, 2.0], np.float32))
+    v = Variable(np.array([3.0, 4.0], np.float32))
+    for value in (t, v):
+        out = np.exp(value)
+        assert type(out) is np.ndarray
+        np.testing.assert_allclose(out, np.exp(np.asarray(value)), rtol=1e-6)
+        assert type(np.mean(value)) is np.float32
+    assert np.asarray(t) is t._value  # no copy
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = ops.sum(ops.convert_to_tensor(np.exp(t)) * 1.0)
+    assert tape.gradient(y, t) is None  # numpy's result is outside the tape
+
+
+def test_numpy_operators_on_the_left_still_defer_to_the_tensor():
+    t = ops.convert_to_tensor(np.array([1.0, 2.0], np.float32))
+    a = np.array([2.0, 3.0], np.float32)
+    for result in (a + t, a - t, a * t, a / t, a**t, a @ t, a < t, a == t):
+        assert isinstance(result, Tensor)
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = ops.sum(a * t)
+    np.testing.assert_allclose(tape.gradient(y, t).numpy(), a)
+
+
+def test_numpy_functions_on_symbolic_tensors_point_to_kerasish_ops():
+    with pytest.raises(TypeError, match=r"kerasish\.ops"):
+        np.exp(SymbolicTensor((None, 2)))
+    step = compiler.function(lambda x: np.exp(x))
+    with pytest.raises(TypeError, match=r"kerasish\.ops"):
+        step(np.ones(2, np.float32))
