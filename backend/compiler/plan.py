@@ -83,6 +83,15 @@ class Plan:
         if profiling.active is not None:
             return self._run_profiled(args, profiling.active)
         arrays = self.arrays
+        self.begin(args)
+        for step in self.steps:
+            step.run(*[arrays[i] for i in step.args])
+        return self.finish()
+
+    def begin(self, args: list) -> None:
+        """What a run does before its steps: advance random streams, sync flat buffers, read
+        the Variables, make views of their current values, copy the arguments in."""
+        arrays = self.arrays
         for frame in self.draw_frames:
             frame.begin()
         for buffer in self.flat_buffers:
@@ -96,8 +105,11 @@ class Plan:
             arrays[slot] = op.forward(None, arrays[s.base], **attrs)
         for slot, arg in zip(self.input_slots, args, strict=True):
             np.copyto(arrays[slot], arg)
-        for step in self.steps:
-            step.run(*[arrays[i] for i in step.args])
+
+    def finish(self) -> list:
+        """What a run does after its steps: copy assigned values into their Variables, and
+        return copies of the outputs."""
+        arrays = self.arrays
         for slot, variable in self.assign_copies:
             np.copyto(variable._value, arrays[slot])
         out = []

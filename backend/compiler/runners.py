@@ -16,19 +16,7 @@ def run_profiled(plan, args: list, recorder) -> list:
     clock = time.perf_counter
     start = clock()
     arrays = plan.arrays
-    for frame in plan.draw_frames:
-        frame.begin()
-    for buffer in plan.flat_buffers:
-        if buffer.dirty:
-            buffer.sync()
-    for slot, variable in plan.var_slots:
-        arrays[slot] = variable._value
-    for slot in plan.dynamic_views:
-        s = plan.slots[slot]
-        op, attrs = s.view
-        arrays[slot] = op.forward(None, arrays[s.base], **attrs)
-    for slot, arg in zip(plan.input_slots, args, strict=True):
-        np.copyto(arrays[slot], arg)
+    plan.begin(args)
     overhead = clock() - start
     for step in plan.steps:
         step_args = [arrays[i] for i in step.args]
@@ -36,14 +24,7 @@ def run_profiled(plan, args: list, recorder) -> list:
         step.run(*step_args)
         recorder.add(step.phase, step.name, clock() - begin, step.flops)
     start = clock()
-    for slot, variable in plan.assign_copies:
-        np.copyto(variable._value, arrays[slot])
-    out = []
-    for i, slot in enumerate(plan.output_slots):
-        if slot is None:
-            out.append(plan.output_constants.get(i))
-        else:
-            out.append(np.array(arrays[slot], copy=True))
+    out = plan.finish()
     recorder.add("plan", "inputs, Variables, outputs", overhead + clock() - start)
     return out
 

@@ -2,6 +2,7 @@
 subexpressions computed once, a new batch size re-planned from the traced graph (same numbers
 as a fresh trace, no kernel compiled), and the pre-bound fast path of repeated calls."""
 
+import gc
 import tracemalloc
 
 import numpy as np
@@ -52,6 +53,9 @@ def _peak_and_growth(run, steps=30):
     try:
         for _ in range(5):
             run()
+        # A full collection empties Python's free lists, which keep freed small objects
+        # (tuples) counted as allocated until about 100 KB of them accumulate.
+        gc.collect()
         start = tracemalloc.get_traced_memory()[0]
         peak = 0
         for _ in range(steps):
@@ -59,6 +63,7 @@ def _peak_and_growth(run, steps=30):
             tracemalloc.reset_peak()
             run()
             peak = max(peak, tracemalloc.get_traced_memory()[1] - before)
+        gc.collect()
         growth = tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
