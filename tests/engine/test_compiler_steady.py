@@ -126,6 +126,11 @@ def test_a_new_batch_size_is_re_planned_with_the_numbers_of_a_fresh_trace(make):
         np.testing.assert_array_equal(a, b)  # BatchNormalization saw the true batch of 13
     for a, b in zip(replanned.optimizer.variables, fresh.optimizer.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The Plans built before from the graph that was re-planned still run at their own size.
+    for model in (replanned, fresh):
+        model.train_on_batch(x[32:64], y[32:64])
+    for a, b in zip(replanned.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_step_that_computes_with_the_batch_size_is_traced_for_each_size():
