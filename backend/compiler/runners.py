@@ -50,8 +50,6 @@ def bound_runner(plan):
         bound["values"] = [(variable, variable._value) for _, variable in plan.var_slots]
 
     inputs = [arrays[slot] for slot in plan.input_slots]
-    outputs = plan.output_slots
-    constants = plan.output_constants
 
     def run(args):
         if profiling.active is not None:
@@ -62,10 +60,7 @@ def bound_runner(plan):
             np.copyto(array, arg)
         for call in bound["calls"]:
             call()
-        return [
-            constants.get(i) if slot is None else np.array(arrays[slot], copy=True)
-            for i, slot in enumerate(outputs)
-        ]
+        return plan.finish()  # assigned values copied into their Variables, outputs copied
 
     bind()
     return run
