@@ -168,12 +168,7 @@ def markdown(results: dict) -> list[str]:
             _spreads(summary, row),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = [
-        f"`predict(x)` on {s['batch']} samples costs {s['overhead_us']:.0f} us more than the "
-        "same forward pass in plain numpy (preallocated buffers)"
-        for s in results["workloads"].values()
-        if s.get("overhead_us") is not None
-    ]
+    notes = [_overhead_note(s) for s in results["workloads"].values() if "overhead_us" in s]
     if not results.get("complete", True):
         notes.append("the run was cut short: only the workloads above finished")
     busy = max_other_load(results)
@@ -183,6 +178,20 @@ def markdown(results: dict) -> list[str]:
         text = "; ".join(notes)
         lines += ["", text[0].upper() + text[1:] + "."]
     return lines
+
+
+def _overhead_note(summary: dict) -> str:
+    overhead = summary["overhead_us"]
+    what = f"`predict(x)` on {summary['batch']} samples"
+    if overhead < 0:
+        return (
+            f"{what} timed faster than the same forward pass in plain numpy, so its overhead "
+            "above compute could not be measured in this run"
+        )
+    return (
+        f"{what} costs {overhead:.0f} us more than the same forward pass in plain numpy "
+        "(preallocated buffers)"
+    )
 
 
 def max_other_load(results: dict) -> float | None:
