@@ -21,6 +21,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from . import data_adapter as da
 from .compile_utils import CompileLoss, CompileMetrics, output_names
+from .interrupts import deferred_interrupts
 from .step_state import (
     check_logs,
     compiled_trainable_state,
@@ -51,6 +52,7 @@ class Trainer:
     _compile_metrics = None
     _loss_tracker = None
     _step_loss = None  # (loss, per-output losses, batch size) from compute_loss, this step
+    _last_logs = None  # the logs of fit's last completed step or epoch
 
     def __setattr__(self, name, value):
         # Metrics assigned as public attributes (a custom step's trackers) join `metrics`, so
@@ -362,14 +364,34 @@ class Trainer:
                                      steps=batches.steps)  # fmt: skip
         self.stop_training = False
         callback_list.on_train_begin()
-        logs = {}
+        logs, interrupted = {}, None
+        try:
+            with deferred_interrupts() as interrupts:
+                logs = self._fit_epochs(batches, val, callback_list, interrupts, initial_epoch,
+                                        epochs, validation_freq)  # fmt: skip
+        except KeyboardInterrupt as error:  # the weights are those of the last whole step
+            interrupted, logs = error, self._last_logs
+        if hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA weights in
+        callback_list.on_train_end(logs)
+        self.history = next(c for c in callback_list.callbacks if isinstance(c, History))
+        if interrupted is not None:
+            raise interrupted
+        return self.history
+
+    def _fit_epochs(self, batches, val, callback_list, interrupts, initial_epoch, epochs,
+                    validation_freq) -> dict:  # fmt: skip
+        """The epoch loop of `fit`; returns the last logs (also kept in `_last_logs`, for an
+        interrupted fit)."""
+        logs = self._last_logs = {}
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
             for step, batch in enumerate(batches):
                 callback_list.on_train_batch_begin(step)
-                logs = self._run_step("train", batch)
+                logs = self._last_logs = self._run_step("train", batch)
                 callback_list.on_train_batch_end(step, logs)
+                interrupts.raise_if_pending()
                 if self.stop_training:
                     break
             if getattr(batches, "ran_out", False):  # a generator with nothing left
@@ -381,14 +403,11 @@ class Trainer:
             callback_list.on_epoch_end(epoch, epoch_logs)
             if hasattr(batches, "on_epoch_end"):
                 batches.on_epoch_end()
-            logs = epoch_logs
+            logs = self._last_logs = epoch_logs
+            interrupts.raise_if_pending()  # one that came during validation
             if self.stop_training:
                 break
-        if hasattr(self.optimizer, "finalize_variable_values"):
-            self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA weights in
-        callback_list.on_train_end(logs)
-        self.history = next(c for c in callback_list.callbacks if isinstance(c, History))
-        return self.history
+        return logs
 
     def _evaluate_batches(self, batches, callback_list=None) -> dict:
         self.reset_metrics()
@@ -454,8 +473,8 @@ class Trainer:
             y, class_weight, da.to_arrays(sample_weight, "sample_weight")
         )
         da.num_samples(x, y, sample_weight)
-        da.check_finite(x, "x")
-        da.check_finite(y, "y")
+        for structure, name in ((x, "x"), (y, "y"), (sample_weight, "sample_weight")):
+            da.check_finite(structure, name)
         self.reset_metrics()
         logs = self._run_step("train", (x, y, sample_weight))
         return self._format_results(logs, return_dict)
