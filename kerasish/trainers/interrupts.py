@@ -35,8 +35,7 @@ class deferred_interrupts:
         self.pending = True
         self._restore()
         sys.stderr.write(
-            "\nInterrupted: training stops after the current step (Ctrl-C again stops at "
-            "once).\n"
+            "\nInterrupted: training stops after the current step (Ctrl-C again stops at once).\n"
         )
 
     def _restore(self) -> None:

@@ -37,7 +37,11 @@ def _data(n=64):
     [
         ("x", np.nan, "`x` contains NaN values; the first is at index [5, 2]"),
         ("x", np.inf, "`x` contains inf values; the first is at index [5, 2]"),
-        ("sample_weight", -np.inf, "`sample_weight` contains -inf values; the first is at index [5]"),
+        (
+            "sample_weight",
+            -np.inf,
+            "`sample_weight` contains -inf values; the first is at index [5]",
+        ),
         ("val_x", np.nan, "`validation_data x` contains NaN values; the first is at index [5, 2]"),
         ("val_y", np.nan, "`validation_data y` contains NaN values; the first is at index [5]"),
     ],
