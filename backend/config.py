@@ -40,6 +40,8 @@ def epsilon() -> float:
 def set_epsilon(value: float) -> None:
     """Sets the fuzz factor returned by `epsilon()`."""
     global _EPSILON
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"set_epsilon: `value` must be a float > 0. Received: value={value!r}")
     _EPSILON = float(value)
 
 

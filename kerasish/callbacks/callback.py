@@ -135,6 +135,11 @@ class CallbackList(Callback):
         super().__init__()
         if isinstance(callbacks, Callback) and not isinstance(callbacks, CallbackList):
             callbacks = [callbacks]
+        if callbacks is not None and not isinstance(callbacks, (list, tuple, CallbackList)):
+            raise TypeError(
+                "`callbacks` must be a list of `kerasish.callbacks.Callback` instances. "
+                f"Received: callbacks={callbacks!r:.100}"
+            )
         self.callbacks = list(callbacks) if callbacks else []
         for callback in self.callbacks:
             if not isinstance(callback, Callback):

@@ -157,7 +157,10 @@ class Normalization(Layer):
         if steps is not None and (not isinstance(steps, int) or steps <= 0):
             raise ValueError(f"adapt: `steps` must be a positive int. Received: steps={steps!r}")
         if isinstance(data, (np.ndarray, Tensor, list)):
-            batches = [np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(data)))]
+            try:
+                batches = [np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(data)))]
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"Normalization '{self.name}': adapt(): {error}") from None
         else:
             batches = (np.asarray(b) for b in data)
         # Chan et al.'s pairwise update of (count, mean, sum of squared deviations): exact

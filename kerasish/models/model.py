@@ -125,6 +125,10 @@ class Model(Trainer, Layer):
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in `layers`."""
         if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(self.layers)} layers. Received: index={index}"
+                )
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -167,7 +171,10 @@ class Model(Trainer, Layer):
             keys = [x.name for x in self.inputs]
         missing = [k for k in keys if k not in inputs]
         if missing:
-            raise ValueError(f"Model '{self.name}' expects inputs named {keys}. Missing: {missing}")
+            raise ValueError(
+                f"Model '{self.name}' expects inputs named {keys}. Missing: {missing}. "
+                f"Received: inputs named {list(inputs)}"
+            )
         values = [inputs[k] for k in keys]
         if isinstance(self._input_struct, dict):
             return dict(zip(keys, values, strict=True))

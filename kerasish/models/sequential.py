@@ -42,7 +42,8 @@ class Sequential(Model):
             self._input_layer = layer
         elif not isinstance(layer, Layer):
             raise TypeError(
-                f"Sequential '{self.name}' takes Layer instances. Received: {type(layer).__name__}"
+                f"Sequential '{self.name}' takes Layer instances. Received: {layer!r:.100} "
+                f"(of type {type(layer).__name__})"
             )
         else:
             if any(existing.name == layer.name for existing in self._stack):

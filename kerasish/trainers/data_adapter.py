@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from backend import nest
+from backend.memory import check_memory
 from backend.tensor import Tensor
 
 from ..utils.py_dataset import PyDataset
@@ -156,7 +157,11 @@ def num_samples(x, y=None, sample_weight=None) -> int:
     for name, structure in (("x", x), ("y", y), ("sample_weight", sample_weight)):
         for array in nest.flatten(structure) if structure is not None else []:
             if array.ndim == 0:
-                raise ValueError(f"`{name}` must have a batch dimension. Received a scalar")
+                raise ValueError(
+                    f"`{name}` must be arrays with a batch dimension. Received a scalar: "
+                    f"{name}={array.item()!r:.100} (a list of numbers or of unequal lists counts "
+                    "as several inputs: pass np.array(...) for one)"
+                )
             sizes.setdefault(name, set()).add(array.shape[0])
     counts = {n for s in sizes.values() for n in s}
     if len(counts) > 1:
@@ -195,7 +200,20 @@ def split_validation(x, y, sample_weight, validation_split: float):
     return train, val
 
 
+def check_class_weight(class_weight) -> None:
+    if class_weight is None:
+        return
+    if not isinstance(class_weight, dict) or not all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight
+    ):
+        raise ValueError(
+            "`class_weight` must be a dict from class index (an int) to weight. Received: "
+            f"class_weight={class_weight!r:.200}"
+        )
+
+
 def class_weights_to_sample_weights(y, class_weight: dict, sample_weight):
+    check_class_weight(class_weight)
     if class_weight is None or y is None:  # batches from a source are weighted one by one
         return sample_weight
     flat_y = nest.flatten(y)
@@ -402,14 +420,10 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
     """An iterable of `(x, y, sample_weight)` numpy batches (with a `steps` attribute, None
     when unknown), from any accepted input. `class_weight` weights the batches of a batch
     source (arrays get theirs from `class_weights_to_sample_weights`)."""
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size <= 0
-    ):
-        raise ValueError(
-            f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
-        )
+    check_count("batch_size", batch_size, 1)
+    check_count("steps", steps, 1)
+    if x is None:
+        raise ValueError("No data: `x` is required. Received: x=None")
     if is_batch_source(x):
         for name, value in (("y", y), ("sample_weight", sample_weight)):
             if value is not None:
@@ -422,7 +436,15 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
     x = to_arrays(x, "x")
     y = to_arrays(y, "y")
     sample_weight = to_arrays(sample_weight, "sample_weight")
-    num_samples(x, y, sample_weight)
+    count = num_samples(x, y, sample_weight)
+    if count == 0:
+        shapes = [a.shape for a in nest.flatten(x)]
+        raise ValueError(f"The data is empty: `x` has no samples. Received: x of shape(s) {shapes}")
+    _check_sample_weight_rank(sample_weight, y)
+    if batch_size:
+        check_memory(
+            batch_size * sum(a[:1].nbytes for a in nest.flatten(x)), f"batch_size={batch_size}"
+        )
     if check:
         for structure, name in zip((x, y, sample_weight), names, strict=True):
             check_finite(structure, name)
@@ -436,11 +458,45 @@ def _check_array_like(x) -> None:
             continue
         if hasattr(value, "__array__") or isinstance(value, (list, tuple, np.generic)):
             continue
+        shown = "" if type(value).__repr__ is object.__repr__ else f": {value!r:.200}"
         raise TypeError(
             "`x` must be a numpy array (or a list or dict of them), a "
             "kerasish.utils.PyDataset, or an iterable of (x, y) batches such as a generator "
-            f"or a PyTorch DataLoader. Received: x of type {_describe(value)}: {value!r:.200}"
+            f"or a PyTorch DataLoader. Received: x of type {_describe(value)}{shown}"
         )
+
+
+def check_count(name: str, value, minimum: int) -> None:
+    """A ValueError unless `value` is None or an int >= `minimum` (a batch size, a number of
+    steps or epochs)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+
+
+def check_verbose(verbose) -> int:
+    """`verbose` as 0, 1 or 2 ("auto" is 1)."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, int, np.integer)) and 0 <= verbose <= 2:
+        return int(verbose)
+    raise ValueError(f'`verbose` must be "auto", 0, 1 or 2. Received: verbose={verbose!r}')
+
+
+def _check_sample_weight_rank(sample_weight, y) -> None:
+    """Sample weights weigh samples (rank 1) or, for sequence targets, time steps: never
+    more dims than the targets have."""
+    if sample_weight is None:
+        return
+    y_rank = max([a.ndim for a in nest.flatten(y)] or [1]) if y is not None else 1
+    for array in nest.flatten(sample_weight):
+        if array.ndim > max(y_rank, 1):
+            raise ValueError(
+                "`sample_weight` must have one weight per sample (or per time step of "
+                f"sequence targets): at most {max(y_rank, 1)} dims here. Received: "
+                f"sample_weight of shape {array.shape}"
+            )
 
 
 def make_validation_batches(validation_data, batch_size=None, steps=None):
@@ -453,6 +509,11 @@ def make_validation_batches(validation_data, batch_size=None, steps=None):
             "`validation_data` must be (x_val, y_val), (x_val, y_val, val_sample_weight), a "
             "PyDataset or an iterable of batches. Received: validation_data of type "
             f"{type(validation_data).__name__}"
+            + (
+                f" with {len(validation_data)} items"
+                if isinstance(validation_data, (tuple, list))
+                else ""
+            )
         )
     vx, vy, vsw = unpack(tuple(validation_data))
     names = ("validation_data x", "validation_data y", "validation_data sample_weight")

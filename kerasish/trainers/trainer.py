@@ -339,7 +339,11 @@ class Trainer:
             raise ValueError(
                 f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}"
             )
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = da.check_verbose(verbose)
+        for name, value, least in (("initial_epoch", initial_epoch, 0), ("validation_freq",
+                                   validation_freq, 1), ("steps_per_epoch", steps_per_epoch, 1),
+                                   ("validation_steps", validation_steps, 1)):  # fmt: skip
+            da.check_count(name, value, least)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = da.split_validation(
                 x, y, sample_weight, validation_split
@@ -433,7 +437,7 @@ class Trainer:
 
         self._assert_compiled("evaluate")
         x = self._strings_as_arrays(x)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = da.check_verbose(verbose)
         batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
@@ -446,7 +450,7 @@ class Trainer:
         """The model's outputs for `x`, batch by batch, as numpy arrays."""
         from ..callbacks import CallbackList
 
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = da.check_verbose(verbose)
         batches = da.make_batches(self._strings_as_arrays(x), None, None, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
