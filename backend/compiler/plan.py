@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import graph
+from .. import config, graph
+from ..origins import NonFiniteError
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
 from . import fusion, lowering, patterns
@@ -40,6 +41,7 @@ class Step:
     outputs: list
     elementwise: bool = False
     full_inputs: tuple = ()  # input positions read element-for-element (may be overwritten)
+    origin: str | None = None  # the layer path of the traced op (for the NaN checks' message)
 
     @property
     def args(self) -> tuple:
@@ -87,8 +89,11 @@ class Plan:
             arrays[slot] = op.forward(None, arrays[s.base], **attrs)
         for slot, arg in zip(self.input_slots, args, strict=True):
             np.copyto(arrays[slot], arg)
-        for step in self.steps:
-            step.run(*[arrays[i] for i in step.args])
+        if config.nan_checks_enabled():
+            self._run_checked_steps(arrays)
+        else:
+            for step in self.steps:
+                step.run(*[arrays[i] for i in step.args])
         for slot, variable in self.assign_copies:
             np.copyto(variable._value, arrays[slot])
         out = []
@@ -99,9 +104,39 @@ class Plan:
                 out.append(np.array(arrays[slot], copy=True))
         return out
 
+    def _run_checked_steps(self, arrays: list) -> None:
+        """The steps, each output checked for NaN and Inf; the first raises NonFiniteError
+        naming its step, op and layer."""
+        for index, step in enumerate(self.steps):
+            step.run(*[arrays[i] for i in step.args])
+            for slot in step.outputs:
+                out = arrays[slot]
+                if out.dtype.kind != "f" or np.isfinite(out).all():
+                    continue
+                kind = "NaN" if np.isnan(out).any() else "Inf"
+                where = _describe_origin(step.origin)
+                raise NonFiniteError(
+                    f"NaN check: the first {kind} came from op '{step.name}' {where} (step "
+                    f"{index + 1} of {len(self.steps)} of the compiled function; an output of "
+                    f"shape {out.shape}).",
+                    op=step.name,
+                    origin=step.origin or "",
+                    plan_step=index,
+                )
+
     def describe(self) -> list:
         """The kernel calls in order, by name (for tests and curiosity)."""
         return [step.name for step in self.steps]
+
+
+def _describe_origin(origin: str | None) -> str:
+    if not origin:
+        return "outside any layer (the loss, metrics or optimizer)"
+    if origin.startswith("gradient of "):
+        return f"in the gradient (backward pass) of layer '{origin[len('gradient of '):]}'"
+    if origin == "gradient":
+        return "in the gradient of the loss"
+    return f"in layer '{origin}'"
 
 
 def build_plan(traced) -> Plan:
@@ -234,13 +269,14 @@ class _Builder:
             if fused is not None:
                 ins = [self.slot_for(x) for x in fused.inputs]
                 outs = [self.slot_for(o) for o in fused.outputs]
-                steps.append(Step(fused.name, fused.run, ins, outs))
+                steps.append(Step(fused.name, fused.run, ins, outs, origin=self._origin(node)))
                 continue
             if id(node) in absorbed or id(node) in replaced:
                 continue
             group, extra = group_of.get(id(node), (None, None))
             if group is not None and (len(group) > 1 or not lowering.has_direct(node)):
                 steps.append(self._fused_step(group, extra))
+                steps[-1].origin = self._origin(group[0])
                 continue
             if lowering.is_view(node):
                 self._view_slot(node)
@@ -253,8 +289,12 @@ class _Builder:
                 for i, x in enumerate(node.inputs)
                 if elementwise and tuple(x.shape) == tuple(node.outputs[0].shape)
             )
-            steps.append(Step(node.op.name, run, ins, outs, elementwise, full))
+            steps.append(Step(node.op.name, run, ins, outs, elementwise, full, self._origin(node)))
         return steps
+
+    def _origin(self, node) -> str | None:
+        entry = self.traced.origins.get(id(node))
+        return entry[1] if entry is not None else None
 
     def _view_slot(self, node) -> None:
         x = node.inputs[0]

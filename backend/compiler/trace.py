@@ -43,6 +43,8 @@ class Trace:
         # Random draws from each SeedGenerator, counted in program order (backend.random):
         # id(generator) -> its frame, which the Plan advances once per run.
         self.draw_frames: dict = {}
+        # id(node) -> (node, the layer path it was recorded in), for messages about steps.
+        self.origins: dict = {}
 
     def read(self, variable: Variable):
         return self._current.get(id(variable), variable)
@@ -88,6 +90,7 @@ class TracedGraph:
     structure: object
     assignments: list = field(default_factory=list)
     draw_frames: list = field(default_factory=list)  # begun at the start of every run
+    origins: dict = field(default_factory=dict)  # id(node) -> (node, layer path or None)
 
 
 def is_dynamic(arg) -> bool:
@@ -147,4 +150,5 @@ def trace(fn, args: tuple) -> TracedGraph:
         result,
         recorded.final_assignments(),
         list(recorded.draw_frames.values()),
+        recorded.origins,
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
+from ..origins import current_origin
 from ..tensor import (
     Node,
     Spec,
@@ -78,6 +79,8 @@ def apply(op: Op, inputs, attrs: dict | None = None):
             inputs = tuple(trace.read(x) if isinstance(x, Variable) else x for x in inputs)
             attrs = op.traced_attrs(attrs, trace)
         node = Node(op, tuple(inputs), attrs)
+        if trace is not None:
+            trace.origins[id(node)] = (node, current_origin())
         outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(out_specs)]
         node.set_outputs(outputs, weak=False)
         return outputs[0] if single else tuple(outputs)

@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 import backend
-from backend import nest
+from backend import nest, origins
 from backend.dtypes import is_float, standardize_dtype
 from backend.memory import check_array_memory
 from backend.ops import cast, convert_to_tensor
@@ -64,6 +64,8 @@ class _CallContext(threading.local):
 
 
 _context = _CallContext()
+# Ops traced inside a layer call are tagged with its path, for the NaN checks' messages.
+origins.set_origin_provider(lambda: "/".join(_context.path) or None)
 
 
 class layer_path:

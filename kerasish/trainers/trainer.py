@@ -15,6 +15,7 @@ import numpy as np
 from backend import GradientTape, compiler, nest, ops
 from backend.config import floatx
 from backend.dtypes import is_float
+from backend.origins import NonFiniteError
 from backend.tensor import SymbolicTensor, Tensor
 
 from .. import metrics as metrics_module
@@ -393,7 +394,11 @@ class Trainer:
             callback_list.on_epoch_begin(epoch)
             for step, batch in enumerate(batches):
                 callback_list.on_train_batch_begin(step)
-                logs = self._last_logs = self._run_step("train", batch)
+                try:
+                    logs = self._last_logs = self._run_step("train", batch)
+                except NonFiniteError as error:  # say which training step, too
+                    raise NonFiniteError(f"Epoch {epoch + 1}, batch {step}: {error}", error.op,
+                                         error.origin, error.plan_step) from None  # fmt: skip
                 callback_list.on_train_batch_end(step, logs)
                 interrupts.raise_if_pending()
                 if self.stop_training:

@@ -228,3 +228,57 @@ def test_sigint_from_another_process_stops_fit_cleanly():
     assert result["outcome"] == "interrupted"
     assert result["steps"] >= 20 and result["ended"] and result["same_weights"]
     assert result["epochs"] == 1  # the next fit's History
+
+
+def _nan_model(body, zero_hidden=False):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    init = "zeros" if zero_hidden else "glorot_uniform"
+    h = layers.Dense(8, kernel_initializer=init, name="hidden")(inp)
+    h = layers.Lambda(body, name="suspect")(h)
+    model = keras.Model(inp, layers.Dense(1, name="head")(h), name="net")
+    model.compile("sgd", "mse")
+    return model
+
+
+@pytest.fixture
+def nan_checks():
+    keras.config.enable_nan_checks()
+    yield
+    keras.config.disable_nan_checks()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_nan_checks_name_the_op_layer_and_step_of_a_forward_nan(nan_checks):
+    model = _nan_model(lambda t: keras.ops.log(t))  # log of negative values: NaN
+    x, _ = _data(64)
+    with pytest.raises(FloatingPointError) as info:
+        model.fit(x, np.zeros((64, 1)), batch_size=32, verbose=0)
+    message = str(info.value)
+    assert message.startswith("Epoch 1, batch 0: NaN check: the first NaN came from op 'log'")
+    assert "in layer 'net/suspect'" in message
+    assert info.value.op == "log" and info.value.origin == "net/suspect"
+
+
+@pytest.mark.filterwarnings("ignore:(invalid value|divide by zero):RuntimeWarning")
+def test_nan_checks_find_a_gradient_that_turns_non_finite_while_the_loss_is_finite(nan_checks):
+    # sqrt(t * t) at t = 0 is 0 (finite), but its gradient there is 0 / 0.
+    model = _nan_model(lambda t: keras.ops.sqrt(t * t), zero_hidden=True)
+    x, _ = _data(64)
+    assert np.isfinite(model.predict(x, verbose=0)).all()
+    with pytest.raises(FloatingPointError) as info:
+        model.fit(x, np.ones((64, 1)), batch_size=32, verbose=0)
+    assert "in the gradient (backward pass) of layer 'net/suspect'" in str(info.value)
+    assert info.value.origin == "gradient of net/suspect"
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_nan_checks_are_off_by_default_and_can_be_turned_off():
+    assert not keras.config.nan_checks_enabled()
+    model = _nan_model(lambda t: keras.ops.log(t))
+    x, _ = _data(64)
+    history = model.fit(x, np.zeros((64, 1)), batch_size=32, verbose=0)  # no check, no error
+    assert np.isnan(history.history["loss"][0])
+    keras.config.enable_nan_checks()
+    keras.config.disable_nan_checks()
+    model.fit(x, np.zeros((64, 1)), batch_size=32, verbose=0)
