@@ -133,7 +133,7 @@ def _describe_origin(origin: str | None) -> str:
     if not origin:
         return "outside any layer (the loss, metrics or optimizer)"
     if origin.startswith("gradient of "):
-        return f"in the gradient (backward pass) of layer '{origin[len('gradient of '):]}'"
+        return f"in the gradient (backward pass) of layer '{origin[len('gradient of ') :]}'"
     if origin == "gradient":
         return "in the gradient of the loss"
     return f"in layer '{origin}'"
