@@ -282,3 +282,12 @@ def test_nan_checks_are_off_by_default_and_can_be_turned_off():
     keras.config.enable_nan_checks()
     keras.config.disable_nan_checks()
     model.fit(x, np.zeros((64, 1)), batch_size=32, verbose=0)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_nan_checks_cover_eager_steps_too(nan_checks):
+    model = _nan_model(lambda t: keras.ops.log(t))
+    model.compile("sgd", "mse", run_eagerly=True)
+    x, _ = _data(64)
+    with pytest.raises(FloatingPointError, match="from op 'log' in layer 'net/suspect'"):
+        model.fit(x, np.zeros((64, 1)), batch_size=32, verbose=0)
