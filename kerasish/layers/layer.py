@@ -288,9 +288,8 @@ class Layer:
             initializer = "glorot_uniform" if is_float(dtype) else "zeros"
         init = initializers.get(initializer)
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
-        check_array_memory(
-            shape, np.dtype(dtype).itemsize, f"{type(self).__name__} '{self.name}': weight '{name}'"
-        )
+        itemsize = np.dtype(dtype).itemsize if dtype != "string" else 8
+        check_array_memory(shape, itemsize, f"{type(self).__name__} '{self.name}': weight '{name}'")
         variable = Variable(
             init, shape=shape, dtype=dtype, trainable=trainable and self._trainable, name=name
         )
