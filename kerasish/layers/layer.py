@@ -319,12 +319,12 @@ class Layer:
             raise ValueError(
                 f"Layer '{self.name}' expects {len(own)} weights, but received {len(weights)}."
             )
-        for variable, value in zip(own, weights, strict=True):
-            value = np.asarray(value)
+        for variable, given in zip(own, weights, strict=True):
+            value = np.asarray(given)
             if value.dtype.kind not in "biuf":
                 raise TypeError(
                     f"Layer '{self.name}': weight '{variable.path}' takes numbers. Received: an "
-                    f"array of dtype {value.dtype} (from a {type(weights[0]).__name__})"
+                    f"array of dtype {value.dtype} (from a {type(given).__name__})"
                 )
             if value.shape != variable.shape:
                 raise ValueError(
