@@ -383,6 +383,8 @@ class IteratorBatches:
                 f"tensors). Received parts of types: {[type(p).__name__ for p in (x, y, sw)]}"
             ) from error
         num_samples(x, y, sw)
+        for structure, name in ((x, "x"), (y, "y"), (sw, "sample_weight")):
+            check_finite(structure, f"{name} of batch {index} from the {_describe(self.source)}")
         if self.class_weight is not None and y is not None:
             if sw is not None:
                 raise ValueError(

@@ -291,3 +291,17 @@ def test_nan_checks_cover_eager_steps_too(nan_checks):
     x, _ = _data(64)
     with pytest.raises(FloatingPointError, match="from op 'log' in layer 'net/suspect'"):
         model.fit(x, np.zeros((64, 1)), batch_size=32, verbose=0)
+
+
+def test_non_finite_values_in_a_generator_batch_name_the_batch():
+    x, y = _data(64)
+
+    def batches():
+        for i in range(4):
+            xb = x[i * 16 : (i + 1) * 16].copy()
+            if i == 2:
+                xb[3, 1] = np.nan
+            yield xb, y[i * 16 : (i + 1) * 16]
+
+    with pytest.raises(ValueError, match=r"`x of batch 2 from the generator .* index \[3, 1\]"):
+        _model().fit(batches(), epochs=1, verbose=0)
