@@ -404,6 +404,12 @@ class Layer:
             return t
 
         flat = [convert(x) if _is_tensor_like(x) else x for x in nest.flatten(inputs)]
+        for x in flat:
+            if not isinstance(x, (str, bytes, bool, type(None))) and not hasattr(x, "shape"):
+                raise TypeError(
+                    f"{type(self).__name__} '{self.name}' takes tensors or arrays. Received: "
+                    f"an input of type {type(x).__name__}"
+                )
         return nest.pack(inputs, iter(flat))
 
     def __call__(self, *args, **kwargs):
@@ -419,7 +425,13 @@ class Layer:
         symbolic = any(isinstance(x, SymbolicTensor) for x in nest.flatten(inputs))
         if symbolic and not getattr(self, "runs_on_data", False):
             _reject_strings(self, inputs)
-        self._maybe_build(inputs)
+        try:
+            self._maybe_build(inputs)
+        except (ValueError, TypeError) as error:  # a wrapped layer's build names that layer
+            named = _with_layer_name(self, error)
+            if named is error:
+                raise
+            raise named from error
         recorded = {k: v for k, v in kwargs.items() if k != "training"}  # as the caller gave
         previous_mask = fill_masks(self, args, kwargs)
         if not _context.training:
@@ -439,9 +451,10 @@ class Layer:
                 outputs = self.call(*args, **kwargs)
         except (ValueError, TypeError) as error:
             # An op's shape error inside `call` says which layer it came from.
-            if type(error) not in (ValueError, TypeError) or f"'{self.name}'" in str(error):
+            named = _with_layer_name(self, error)
+            if named is error:
                 raise
-            raise type(error)(f"{type(self).__name__} '{self.name}': {error}") from error
+            raise named from error
         finally:
             _context.path.pop()
             _context.training.pop()
@@ -508,6 +521,14 @@ def _reject_strings(layer, inputs) -> None:
                 f"(shape {x.shape}). Turn strings into numbers first with TextVectorization "
                 "or StringLookup."
             )
+
+
+def _with_layer_name(layer, error):
+    """`error` again, its message prefixed with the layer's class and name, unless it names
+    the layer already (or is of a subclass, whose constructor may differ)."""
+    if type(error) not in (ValueError, TypeError) or f"'{layer.name}'" in str(error):
+        return error
+    return type(error)(f"{type(layer).__name__} '{layer.name}': {error}")
 
 
 def _is_tensor_like(x) -> bool:

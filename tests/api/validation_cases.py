@@ -208,6 +208,17 @@ call(G, "Concatenate on a missing axis", lambda: layers.Concatenate(axis=3, name
      [[arr(2, 3), arr(2, 3)]], "axis", "3")  # fmt: skip
 call(G, "Dot of mismatched dims", lambda: layers.Dot(axes=1, name="probe_layer"),
      [[arr(2, 3), arr(2, 4)]], "3", "4")  # fmt: skip
+call(G, "Average of one input", lambda: layers.Average(name="probe_layer"), [[arr(2, 3)]],
+     "1")  # fmt: skip
+call(G, "Maximum of different shapes", lambda: layers.Maximum(name="probe_layer"),
+     [[arr(2, 3), arr(2, 4)]], "(2, 3)", "(2, 4)")  # fmt: skip
+call(G, "Minimum of a tensor and text", lambda: layers.Minimum(name="probe_layer"),
+     [[arr(2, 3), np.full((2, 3), "a")]], ("str", "<U1", "text"))  # fmt: skip
+call(G, "GaussianNoise on an object", lambda: layers.GaussianNoise(0.1, name="probe_layer"),
+     [object()], "object")  # fmt: skip
+call(G, "PReLU built for 4 fed 6", lambda: _built(layers.PReLU(name="probe_layer"), (2, 4)),
+     [arr(2, 6)], "4", "6")  # fmt: skip
+case(G, "Identity(units=3)", lambda: layers.Identity(units=3), "Identity", "units")
 call(G, "BatchNormalization on an axis too far", lambda: layers.BatchNormalization(
      axis=3, name="probe_layer"), [arr(2, 3)], "axis", "3")  # fmt: skip
 call(G, "GroupNormalization with groups not dividing", lambda: layers.GroupNormalization(
@@ -436,6 +447,35 @@ case(G, "TextVectorization.adapt on an empty list",
 case(G, "StringLookup.adapt on numbers",
      lambda: layers.StringLookup(name="probe_layer").adapt(arr(3)), "probe_layer",
      ("float32", "string"))  # fmt: skip
+
+
+call(G, "TimeDistributed on rank 2", lambda: layers.TimeDistributed(layers.Dense(2),
+     name="probe_layer"), [arr(2, 3)], "(2, 3)")  # fmt: skip
+call(G, "Bidirectional on rank 2", lambda: layers.Bidirectional(layers.LSTM(2),
+     name="probe_layer"), [arr(2, 3)], "(2, 3)")  # fmt: skip
+call(G, "MultiHeadAttention mask of a wrong shape", lambda: _MaskedCall(
+     layers.MultiHeadAttention(2, 4, name="probe_layer")), [arr(2, 5, 8)], "attention_mask",
+     "(2, 7, 7)")  # fmt: skip
+call(G, "Masking on text", lambda: layers.Masking(name="probe_layer"),
+     [np.array([["a", "b"]])], ("str", "<U1", "text"))  # fmt: skip
+call(G, "SimpleRNN mask of a wrong length", lambda: _MaskedRNNCall(
+     layers.SimpleRNN(2, name="probe_layer")), [arr(2, 5, 3)], "mask", "(2, 4)")  # fmt: skip
+
+
+class _MaskedCall:
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, x):
+        return self.layer(x, x, attention_mask=np.ones((2, 7, 7), bool))
+
+
+class _MaskedRNNCall:
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, x):
+        return self.layer(x, mask=np.ones((2, 4), bool))
 
 
 class _StateCall:
