@@ -10,7 +10,7 @@ again, and a gradient of a symbolic graph is itself a symbolic graph.
 from __future__ import annotations
 
 from . import dtypes as dt
-from . import ops
+from . import ops, profiling
 from .nest import flatten as _flatten
 from .nest import pack as _pack
 from .ops.base import TensorTypes, convert
@@ -59,6 +59,11 @@ def gradients(targets, sources, output_gradients=None, *, tape=None, unconnected
     instead of ones. Returns a list aligned with `sources`: a gradient, or None (or zeros
     when `unconnected="zero"`) where a source does not affect the targets.
     """
+    with profiling.phase("backward"):
+        return _gradients(targets, sources, output_gradients, tape, unconnected)
+
+
+def _gradients(targets, sources, output_gradients, tape, unconnected):
     source_keys = {_key(s) for s in sources}
     # Post-order walk from the targets; `reaches` marks nodes with a source upstream.
     order, reaches, visiting = [], {}, set()

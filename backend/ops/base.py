@@ -80,7 +80,8 @@ def apply(op: Op, inputs, attrs: dict | None = None):
             inputs = tuple(trace.read(x) if isinstance(x, Variable) else x for x in inputs)
             attrs = op.traced_attrs(attrs, trace)
         node = Node(op, tuple(inputs), attrs)
-        if trace is not None:
+        if trace is not None:  # for the profiler (the phase) and the NaN checks (the layer)
+            trace.phase_of[id(node)] = trace.phase
             trace.origins[id(node)] = (node, current_origin())
         outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(out_specs)]
         node.set_outputs(outputs, weak=False)

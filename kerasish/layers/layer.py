@@ -117,6 +117,8 @@ class Layer:
         (2, 3)
     """
 
+    _losses_added = 0  # add_loss calls so far, in any layer (read by the fast call path)
+
     autocast = True  # float inputs are cast to the layer's dtype (an Embedding opts out)
 
     def __init__(self, *, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
@@ -347,6 +349,7 @@ class Layer:
     def add_loss(self, loss) -> None:
         """Adds a loss term (a scalar tensor) that training adds to the compiled loss."""
         self._added_losses.append(loss)
+        Layer._losses_added += 1  # a model's fast call path then clears `losses` again
 
     @property
     def losses(self) -> list:

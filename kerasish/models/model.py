@@ -14,6 +14,7 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
+from ..trainers import fast_call
 from ..trainers.data_adapter import reject_text
 from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
@@ -43,6 +44,8 @@ class Model(Trainer, Layer):
         self._functional = inputs is not None or outputs is not None
         self._data_front = None  # the data layers run eagerly before the compiled part
         self._inference = None
+        self._fast_call = None  # fast_call.FastCall: the last call's Plan, pre-bound
+        self._fast_predict = None  # the same for predict_on_batch
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
         if self._functional:
@@ -213,6 +216,11 @@ class Model(Trainer, Layer):
     # ---- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast_call
+        if fast is not None and len(args) == 1 and (not kwargs or kwargs == _INFERENCE):
+            x = fast.matches(args[0], self._inference)
+            if x is not None:
+                return fast_call.as_tensors(fast, fast.run(x))
         front = self._data_front
         if front is not None and args and not front.is_feeding_core:
             args = (front.as_arrays(args[0], len(self.inputs) == 1), *args[1:])
@@ -263,7 +271,12 @@ class Model(Trainer, Layer):
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out, masks, added = function(*[self._cast_input(x) for x in flat])
+        arrays = [self._cast_input(x) for x in flat]
+        out, masks, added = function(*arrays)
+        if len(arrays) == 1 and self._data_front is None and arrays[0] is flat[0]:
+            self._fast_call = fast_call.fast_call_for(
+                function, self._inference, arrays[0], out, masks, added
+            )
         # `model.losses` after `model(x)` holds what the layers added in this call.
         self._clear_losses()
         self._added_losses = [Tensor(np.asarray(v)) for v in added]
@@ -278,6 +291,9 @@ class Model(Trainer, Layer):
         if array.dtype.kind == "f" and dtype_name(array.dtype) != self.dtype:
             return array.astype(self.dtype)
         return array
+
+
+_INFERENCE = {"training": False}
 
 
 def _added_losses(layer, seen=None) -> list:

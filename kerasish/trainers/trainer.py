@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from backend import GradientTape, compiler, nest, ops
+from backend import GradientTape, compiler, nest, ops, profiling
 from backend.config import floatx
 from backend.dtypes import is_float
 from backend.origins import NonFiniteError
@@ -20,7 +20,9 @@ from backend.tensor import SymbolicTensor, Tensor
 
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from ..utils.profiler import timed_callbacks
 from . import data_adapter as da
+from . import fast_call
 from .compile_utils import CompileLoss, CompileMetrics, output_names
 from .interrupts import deferred_interrupts
 from .step_state import (
@@ -294,6 +296,7 @@ class Trainer:
 
     def _run_core_step(self, kind: str, batch):
         x, y, sw = batch
+        front = getattr(self, "_data_front", None)
         data = da.pack(
             self._cast_x(x),
             self._cast_targets(y),
@@ -315,7 +318,12 @@ class Trainer:
                     return result
 
                 fn = self._step_fns[key] = compiler.function(flat_step)
-            result = fn(*nest.flatten(data))
+            flat = nest.flatten(data)
+            result = fn(*flat)
+            if kind == "predict" and len(flat) == 1 and x is flat[0] and front is None:
+                self._fast_predict = fast_call.fast_call_for(
+                    fn, self._step_fns, flat[0], result, [], []
+                )
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
         return to_python(result)
@@ -367,6 +375,7 @@ class Trainer:
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=self, verbose=verbose, epochs=epochs,
                                      steps=batches.steps)  # fmt: skip
+        callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
         self.stop_training = False
         callback_list.on_train_begin()
         logs, interrupted = {}, None
@@ -392,7 +401,7 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            for step, batch in enumerate(batches):
+            for step, batch in enumerate(profiling.timed(batches, "data", "batches")):
                 callback_list.on_train_batch_begin(step)
                 try:
                     logs = self._last_logs = self._run_step("train", batch)
@@ -499,6 +508,11 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch, as numpy arrays."""
+        fast = self.__dict__.get("_fast_predict")
+        if fast is not None and not self._run_eagerly:
+            array = fast.matches(x, self._step_fns)
+            if array is not None:
+                return fast_call.as_arrays(fast, fast.run(array))
         return self._run_step(
             "predict", (da.to_arrays(self._strings_as_arrays(x), "x"), None, None)
         )
