@@ -184,10 +184,14 @@ class BaseRNNCell(Layer):
     def _input_bias(self):
         return self.bias
 
-    def project_inputs(self, inputs, input_masks=None):
+    #: Whether `_sequence` adds the input bias itself (the fused loop adds it as it reads
+    #: each step): `fused_sequence` then projects without it.
+    _sequence_adds_input_bias = False
+
+    def project_inputs(self, inputs, input_masks=None, add_bias=True):
         """`(inputs * m) @ kernel + input bias` over the last axis, for one step `(batch,
         features)` or all steps `(batch, timesteps, features)`; with one mask per gate,
-        each gate's block gets its own masked inputs."""
+        each gate's block gets its own masked inputs. Without `add_bias`, no bias."""
         if input_masks is None:
             x_proj = ops.matmul(inputs, self.kernel)
         else:
@@ -204,7 +208,7 @@ class BaseRNNCell(Layer):
                     ],
                     axis=-1,
                 )
-        bias = self._input_bias()
+        bias = self._input_bias() if add_bias else None
         return x_proj if bias is None else ops.add(x_proj, bias)
 
     def call(self, inputs, states, training=None):
@@ -243,7 +247,9 @@ class BaseRNNCell(Layer):
         timesteps, units)` in processing order. The input projection of every step is one
         GEMM; the recurrence is `fused.py`'s function for this cell."""
         input_masks, recurrent_masks = self._masks(sequences[:, 0, :], states[0], training)
-        x_proj = self.project_inputs(sequences, input_masks)
+        x_proj = self.project_inputs(
+            sequences, input_masks, add_bias=not self._sequence_adds_input_bias
+        )
         recurrent_mask = None
         if recurrent_masks is not None:
             recurrent_mask = ops.stack(recurrent_masks, axis=1)  # (batch, gates, units)

@@ -94,6 +94,8 @@ class LSTMCell(BaseRNNCell):
         )
         return h, [h, c]
 
+    _sequence_adds_input_bias = True
+
     def _sequence(self, x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask):
         outputs, h, c = lstm_sequence(
             x_proj,
@@ -106,6 +108,7 @@ class LSTMCell(BaseRNNCell):
             zero_output_for_mask=zero_output_for_mask,
             activation=activations.serialize(self.activation),
             recurrent_activation=activations.serialize(self.recurrent_activation),
+            input_bias=self._input_bias(),
         )
         return outputs, [h, c]
 
