@@ -184,8 +184,10 @@ class BaseRNNCell(Layer):
     def _input_bias(self):
         return self.bias
 
-    #: Whether `_sequence` adds the input bias itself (the fused loop adds it as it reads
-    #: each step): `fused_sequence` then projects without it.
+    #: Set in the class that defines `_sequence` when that `_sequence` takes the input bias
+    #: as `input_bias=` (the fused loop adds it as it reads each step): `fused_sequence` then
+    #: projects without it and passes it. Read from that class only, so a subclass with its
+    #: own `_sequence` gets x_proj with the bias (and its `super()._sequence` none apart).
     _sequence_adds_input_bias = False
 
     def project_inputs(self, inputs, input_masks=None, add_bias=True):
@@ -247,14 +249,15 @@ class BaseRNNCell(Layer):
         timesteps, units)` in processing order. The input projection of every step is one
         GEMM; the recurrence is `fused.py`'s function for this cell."""
         input_masks, recurrent_masks = self._masks(sequences[:, 0, :], states[0], training)
-        x_proj = self.project_inputs(
-            sequences, input_masks, add_bias=not self._sequence_adds_input_bias
-        )
+        owner = _defining_class(type(self), "_sequence")
+        apart = owner.__dict__.get("_sequence_adds_input_bias", False)
+        x_proj = self.project_inputs(sequences, input_masks, add_bias=not apart)
+        extra = {"input_bias": self._input_bias()} if apart else {}
         recurrent_mask = None
         if recurrent_masks is not None:
             recurrent_mask = ops.stack(recurrent_masks, axis=1)  # (batch, gates, units)
         return self._sequence(
-            x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask
+            x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask, **extra
         )
 
     def _step(self, x_proj, states, recurrent_masks):

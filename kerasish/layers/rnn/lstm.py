@@ -96,7 +96,16 @@ class LSTMCell(BaseRNNCell):
 
     _sequence_adds_input_bias = True
 
-    def _sequence(self, x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask):
+    def _sequence(
+        self,
+        x_proj,
+        states,
+        mask,
+        recurrent_mask,
+        go_backwards,
+        zero_output_for_mask,
+        input_bias=None,
+    ):
         outputs, h, c = lstm_sequence(
             x_proj,
             self.recurrent_kernel,
@@ -108,7 +117,7 @@ class LSTMCell(BaseRNNCell):
             zero_output_for_mask=zero_output_for_mask,
             activation=activations.serialize(self.activation),
             recurrent_activation=activations.serialize(self.recurrent_activation),
-            input_bias=self._input_bias(),
+            input_bias=input_bias,
         )
         return outputs, [h, c]
 
