@@ -416,7 +416,9 @@ class Trainer:
                 break
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val)
+                callback_list.on_test_begin()  # as Keras: the fit's callbacks see validation
+                val_logs = self._evaluate_batches(val, callback_list)
+                callback_list.on_test_end(val_logs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             callback_list.on_epoch_end(epoch, epoch_logs)
             if hasattr(batches, "on_epoch_end"):
