@@ -16,6 +16,7 @@ from .image_augmentation import (
     RandomZoom,
 )
 from .image_resizing import CenterCrop, RandomCrop, Resizing
+from .keras_operation import KerasOperation
 from .lambda_layer import Lambda
 from .layer import Layer
 from .layer_normalization import LayerNormalization, UnitNormalization
@@ -124,4 +125,6 @@ _serialization.register_builtins(
     {name: value for name, value in list(globals().items())
      if name in __all__ and isinstance(value, type)}
 )  # fmt: skip
+# Keras operations (`NotEqual`, ...) met in Keras' functional configs.
+_serialization.register_builtins({"KerasOperation": KerasOperation})
 __all__ += ["deserialize", "serialize"]

@@ -207,6 +207,8 @@ def functional_from_config(cls, config: dict, custom_objects=None, make_layer=No
                     raise ValueError(
                         f"Layer {name!r}: a call's args must be a list and its kwargs a dict."
                     )
+                if kwargs.get("mask", 0) is None:
+                    del kwargs["mask"]  # Keras records `mask=None` for calls that take none
                 out = layers[name](*args, **kwargs)
                 for i, tensor in enumerate(nest.flatten(out)):
                     made[(name, counts[name], i)] = tensor

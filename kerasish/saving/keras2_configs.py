@@ -10,6 +10,9 @@ files in the wild, so every layer config passes through `upgrade` before `from_c
 - `batch_input_shape` on a layer that is not an InputLayer (Keras 2 put the model's input
   shape on its first layer; `Sequential`'s loader makes the Input from it first);
 - renamed: LeakyReLU's `alpha` is `negative_slope`;
+- InputLayer's `ragged` and (Keras 3's) `optional`, accepted when False; Keras 3's
+  `quantization_config` and LoRA settings, accepted when None; RandomContrast's
+  `data_format` when channels_last;
 - reshaped: BatchNormalization's `axis` as a one-element list is the int.
 
 A value Keras 3 cannot express (`time_major=True`, a grouped transposed convolution) is a
@@ -39,6 +42,11 @@ def upgrade(class_name: str, config: dict) -> dict:
         for key in _FIRST_LAYER_KEYS:
             config.pop(key, None)
     _drop_default(class_name, config, "time_major", (False, None))
+    for key in ("quantization_config", "lora_rank", "lora_alpha"):  # Keras 3, when unused
+        _drop_default(class_name, config, key, (None,))
+    if class_name == "InputLayer":  # ragged and optional inputs do not exist here
+        _drop_default(class_name, config, "ragged", (False, None))
+        _drop_default(class_name, config, "optional", (False, None))
     if class_name == "Embedding":
         config.pop("input_length", None)
     if class_name in ("Conv2DTranspose", "Conv1DTranspose", "DepthwiseConv2D"):
@@ -51,6 +59,8 @@ def upgrade(class_name: str, config: dict) -> dict:
             config["axis"] = axis[0]
         for key, default in _BATCH_NORM_UNUSED.items():
             _drop_default(class_name, config, key, (default, False, None))
+    if class_name == "RandomContrast":  # Keras 3.15 writes it; the layer is per channel
+        _drop_default(class_name, config, "data_format", ("channels_last", None))
     if class_name == "MultiHeadAttention":
         for key in ("query_shape", "key_shape", "value_shape"):
             config.pop(key, None)

@@ -24,7 +24,7 @@ import threading
 from . import keras2_configs
 from .object_registry import get_registered_object
 
-_BUILTINS: dict = {}  # class name -> built-in layer or model class
+_BUILTINS: dict = {}  # class name -> built-in layer or model class (and KerasOperation)
 _REGISTERED: dict = {}  # name -> class or function registered with `register`
 _MAX_DEPTH = 64  # nesting of layer configs (a model in a wrapper in a model ...)
 
@@ -106,19 +106,25 @@ def is_functional(layer) -> bool:
 
 
 def class_name_of(layer) -> str:
-    """The class name Keras writes: `Functional` for a functional `Model`."""
+    """The class name Keras writes: `Functional` for a functional `Model`, the operation's
+    class for a Keras operation node."""
+    keras_name = getattr(layer, "keras_class_name", None)
+    if keras_name is not None:
+        return keras_name
     if type(layer) is _BUILTINS.get("Model") and is_functional(layer):
         return "Functional"
     return type(layer).__name__
 
 
 def _module_of(layer, name: str) -> str:
-    if _BUILTINS.get(name) is type(layer):
-        return "keras.layers"
+    if getattr(layer, "keras_module", None) is not None:
+        return layer.keras_module
     if name == "Functional":
         return "keras.src.models.functional"
-    if name in ("Sequential", "Model"):
+    if name in ("Sequential", "Model") and _BUILTINS.get(name) is type(layer):
         return "keras"
+    if _BUILTINS.get(name) is type(layer):
+        return "keras.layers"
     return type(layer).__module__
 
 
@@ -135,7 +141,7 @@ def serialize(layer) -> dict:
     name = class_name_of(layer)
     registered_name = getattr(type(layer), "_registered_name", None)
     if registered_name is None and _BUILTINS.get(name) is not type(layer):
-        registered_name = name
+        registered_name = name  # a class of the user's, or a Keras operation (as Keras)
     return {
         "module": _module_of(layer, name),
         "class_name": name,
@@ -189,6 +195,9 @@ def deserialize(config, custom_objects: dict | None = None):
     """
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"A layer config must be a dict with 'class_name'. Received: {config!r}")
+    operation = _BUILTINS.get("KerasOperation")
+    if operation is not None and operation.is_operation_config(config):
+        return operation.from_keras_config(config)
     cls = resolve_class(config, custom_objects)
     inner = config.get("config", {})
     if inner is None:

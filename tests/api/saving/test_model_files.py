@@ -57,7 +57,9 @@ def test_functional_model_with_shared_layers_several_inputs_and_outputs(tmp_path
     b = keras.Input((3,), name="in_b")
     shared = layers.Dense(5, activation="tanh", name="shared")
     joined = layers.Concatenate(name="join")([shared(layers.Dense(4, name="pre")(a)), shared(a)])
-    inner = keras.Sequential([keras.Input((10,)), layers.Dense(2, name="inner_dense")], name="inner")
+    inner = keras.Sequential(
+        [keras.Input((10,)), layers.Dense(2, name="inner_dense")], name="inner"
+    )
     model = keras.Model([a, b], [inner(joined), layers.Add(name="sum")([b, b])], name="two_outputs")
     model.compile("sgd", loss=["mse", "mae"], loss_weights=[1.0, 0.5])
     xs = [rng.standard_normal((5, 4)).astype("float32"), rng.standard_normal((5, 3)).astype("f4")]
