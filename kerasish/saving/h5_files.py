@@ -12,6 +12,10 @@ checked before its data is read, and every problem is an error naming the file.
   allocates nothing.
 - Name lists (`layer_names`, `weight_names`) may be bytes or str, split into `name0`,
   `name1`, ... when long, or an empty float array; anything else is a ValueError.
+- Our own files carry checksums (HDF5 stores none): a CRC-32 of each dataset's values
+  (attribute `kerasish_crc32`) and of the JSON attributes (root attribute
+  `kerasish_checksums`). Where present they are verified, so a damaged byte is an error
+  rather than a silently different weight; Keras ignores them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zlib
 
 import h5py
 import numpy as np
@@ -27,10 +32,31 @@ _BOMB_FLOOR_BYTES = 16 << 20
 _MAX_EXPANSION = 1000
 _NUMERIC_KINDS = "fiub"
 _MAX_NAME_CHUNKS = 100_000
+CHECKSUM = "kerasish_crc32"
+TEXT_CHECKSUMS = "kerasish_checksums"
 
 # What h5py and libhdf5 raise on damaged files, turned into ValueErrors by `reading`.
 READ_ERRORS = (OSError, KeyError, RuntimeError, IndexError, TypeError, ValueError,
                UnicodeDecodeError, AttributeError, OverflowError)  # fmt: skip
+
+
+def checksum(array) -> int:
+    """CRC-32 of an array's values (little-endian bytes, whatever the stored byte order)."""
+    array = np.asarray(array)
+    canonical = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return zlib.crc32(canonical.tobytes())
+
+
+def write_dataset(group, name: str, array) -> None:
+    """A dataset of `array`'s values, with its checksum."""
+    array = np.asarray(array)
+    dataset = group.create_dataset(name, data=array)
+    dataset.attrs[CHECKSUM] = np.int64(checksum(array))
+
+
+def text_checksums(texts: dict) -> str:
+    """The root attribute recording CRC-32s of JSON attributes (name -> text)."""
+    return json.dumps({k: zlib.crc32(v.encode("utf-8")) for k, v in texts.items()})
 
 
 def describe(source) -> str:
@@ -128,9 +154,15 @@ class H5Reader:
                 f"expected {tuple(expected_shape)}"
             )
         try:
-            return np.asarray(dataset[()])
+            value = np.asarray(dataset[()])
+            expected = dataset.attrs[CHECKSUM] if CHECKSUM in dataset.attrs else None
         except READ_ERRORS as err:
             raise self.error(f"the dataset '{dataset.name}' cannot be read: {err}") from None
+        if expected is not None and (
+            np.shape(expected) != () or int(expected) != checksum(value)
+        ):
+            raise self.error(f"the dataset '{dataset.name}' is damaged (its checksum differs)")
+        return value
 
     # ---- attributes ---------------------------------------------------------------------
 
@@ -161,10 +193,18 @@ class H5Reader:
         return value
 
     def json_attribute(self, obj, name: str):
-        """A JSON attribute parsed (None when absent); bad JSON is a ValueError."""
+        """A JSON attribute parsed (None when absent); bad JSON, or text whose checksum
+        (when the file has them) differs, is a ValueError."""
         text = self.text_attribute(obj, name)
         if text is None:
             return None
+        sums = self.text_attribute(self.file, TEXT_CHECKSUMS)
+        if sums is not None:
+            recorded = parse_json(sums, f"{self.label}: the attribute '{TEXT_CHECKSUMS}'")
+            if not isinstance(recorded, dict) or (
+                name in recorded and recorded[name] != zlib.crc32(text.encode("utf-8"))
+            ):
+                raise self.error(f"the attribute '{name}' is damaged (its checksum differs)")
         return parse_json(text, f"{self.label}: the attribute '{name}'")
 
     def name_list(self, obj, name: str) -> list:

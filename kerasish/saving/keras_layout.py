@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from ..layers.layer import Layer, to_snake_case
-from . import serialization
+from . import h5_files, serialization
 
 # Keras' public names for sublayers our layers keep in private attributes.
 _PUBLIC_NAMES = {
@@ -138,7 +138,7 @@ class VarsWriter:
 
     def __setitem__(self, key: str, value) -> None:
         array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-        self.group.create_dataset(str(key), data=array)
+        h5_files.write_dataset(self.group, str(key), array)
 
     def keys(self):
         return list(self.group.keys())

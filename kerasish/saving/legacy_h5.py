@@ -78,7 +78,7 @@ def _write_subset(group, weights: list) -> None:
     names = _unique_names(weights)
     write_name_list(group, "weight_names", names)
     for name, weight in zip(names, weights, strict=True):
-        group.create_dataset(name, data=weight.numpy())
+        h5_files.write_dataset(group, name, weight.numpy())
 
 
 def write_weights(group, model) -> None:
@@ -107,9 +107,12 @@ def write_model(h5file, model, model_config: dict, training_config, include_opti
     h5file.attrs["keras_version"] = KERAS_VERSION
     h5file.attrs["kerasish_version"] = kerasish_version()
     h5file.attrs["backend"] = "kerasish"
-    h5file.attrs["model_config"] = json.dumps(model_config)
+    texts = {"model_config": json.dumps(model_config)}
     if training_config is not None:
-        h5file.attrs["training_config"] = json.dumps(training_config)
+        texts["training_config"] = json.dumps(training_config)
+    for name, text in texts.items():
+        h5file.attrs[name] = text
+    h5file.attrs[h5_files.TEXT_CHECKSUMS] = h5_files.text_checksums(texts)
     write_weights(h5file.create_group("model_weights"), model)
     optimizer = getattr(model, "optimizer", None)
     if include_optimizer and optimizer is not None and training_config is not None:
