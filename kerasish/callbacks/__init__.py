@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .backup_and_restore import BackupAndRestore
 from .callback import Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
@@ -14,9 +15,9 @@ from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
-    "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
-    "LearningRateScheduler", "ProgbarLogger", "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN",
-    "get",
+    "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
+    "LambdaCallback", "LearningRateScheduler", "ProgbarLogger", "ReduceLROnPlateau",
+    "TensorBoard", "TerminateOnNaN", "get",
 ]  # fmt: skip
 
 _BY_NAME = {
