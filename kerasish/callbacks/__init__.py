@@ -9,6 +9,7 @@ from .early_stopping import EarlyStopping
 from .history import History
 from .lambda_callback import LambdaCallback
 from .lr_scheduler import LearningRateScheduler
+from .model_checkpoint import ModelCheckpoint
 from .progbar import ProgbarLogger
 from .reduce_lr import ReduceLROnPlateau
 from .tensorboard import TensorBoard
@@ -16,8 +17,8 @@ from .terminate_on_nan import TerminateOnNaN
 
 __all__ = [
     "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
-    "LambdaCallback", "LearningRateScheduler", "ProgbarLogger", "ReduceLROnPlateau",
-    "TensorBoard", "TerminateOnNaN", "get",
+    "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
+    "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN", "get",
 ]  # fmt: skip
 
 _BY_NAME = {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import warnings
 from functools import partial
 
 import numpy as np
 
+from ..saving.atomic import atomic_write, remove_stale_temporaries
 from ..trainers.resume import ResumePoint
 from . import backup_files as files
 from .callback import Callback
@@ -139,14 +139,14 @@ class BackupAndRestore(Callback):
         generation = max(known) + 1 if known else 0
         state_path, _ = files.generation_paths(directory, generation)
         full_state = {**state, "variables": _variables_state(self.model)}
-        with _atomic_path(state_path) as tmp:
+        with atomic_write(state_path) as tmp:
             files.write_state(tmp, epoch, step, full_state)
         keep = (
             {generation, previous}
             if self.double_checkpoint and previous is not None
             else {generation}
         )
-        with _atomic_path(os.path.join(directory, files.POINTER)) as tmp:
+        with atomic_write(os.path.join(directory, files.POINTER)) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(files.pointer_text(generation, previous if len(keep) > 1 else None))
         self._generation = generation
@@ -210,40 +210,15 @@ def _set_variables(model, saved: dict, path: str) -> None:
             variable.assign(np.asarray(value, variable.dtype))
 
 
-# ---- atomic files -------------------------------------------------------------------------
-
-_TMP_PREFIX = ".tmp-"
-
-
-@contextlib.contextmanager
-def _atomic_path(path: str):
-    """A temporary path beside `path`, renamed over it after the block (flushed to disk
-    first), removed if the block fails."""
-    directory, name = os.path.split(path)
-    tmp = os.path.join(directory, f"{_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{name}")
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-    dir_fd = os.open(directory or ".", os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+# ---- leftovers -----------------------------------------------------------------------------
 
 
 def _remove_stray_temporaries(directory: str) -> None:
-    """Removes temporary files a killed process left (the directory is this run's only)."""
+    """Removes the temporary files that killed processes left while writing a backup."""
     for name in os.listdir(directory) if os.path.isdir(directory) else []:
-        if name.startswith(_TMP_PREFIX):
-            _remove_quietly(os.path.join(directory, name))
+        if name.startswith(".") and ".tmp-" in name:
+            target = name[1:].split(".tmp-", 1)[0]
+            remove_stale_temporaries(os.path.join(directory, target))
 
 
 def _remove_quietly(path: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from ._monitor import (
     check_int,
     check_mode,
@@ -89,6 +91,20 @@ class EarlyStopping(Callback):
 
     def on_train_begin(self, logs=None):
         self._reset()
+
+    def get_state(self):
+        return {
+            "wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
+            "best_epoch": self.best_epoch, "direction": self._direction,
+            "best_weights": self.best_weights,
+        }  # fmt: skip
+
+    def set_state(self, state) -> None:
+        self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
+        self.best, self.best_epoch = state["best"], int(state["best_epoch"])
+        self._direction = state["direction"]
+        weights = state["best_weights"]
+        self.best_weights = None if weights is None else [np.array(w) for w in weights]
 
     def _set_direction(self) -> None:
         direction = monitor_direction(self.mode, self.monitor, self.model)
