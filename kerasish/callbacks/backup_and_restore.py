@@ -146,9 +146,10 @@ class BackupAndRestore(Callback):
             if self.double_checkpoint and previous is not None
             else {generation}
         )
+        pointer = files.pointer_text(generation, previous if len(keep) > 1 else None, epoch, step)
         with atomic_write(os.path.join(directory, files.POINTER)) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
-                f.write(files.pointer_text(generation, previous if len(keep) > 1 else None))
+                f.write(pointer)
         self._generation = generation
         files.remove_generations(directory, keep)
 

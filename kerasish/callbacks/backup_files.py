@@ -119,8 +119,11 @@ def read_pointer(directory: str) -> dict | None:
     return pointer
 
 
-def pointer_text(generation: int, previous: int | None) -> str:
-    return json.dumps({"format": FORMAT, "generation": generation, "previous": previous})
+def pointer_text(generation: int, previous: int | None, epoch: int, step: int) -> str:
+    """`checkpoint.json`: the generation to resume from (and the one before it, kept with
+    `double_checkpoint`), and where in training it was taken (for people and tools)."""
+    return json.dumps({"format": FORMAT, "generation": generation, "previous": previous,
+                       "epoch": epoch, "step": step})  # fmt: skip
 
 
 def generation_paths(directory: str, generation: int) -> tuple:

@@ -20,6 +20,7 @@ state from the first batch on.
 from __future__ import annotations
 
 import random as python_random
+import warnings
 
 import numpy as np
 
@@ -122,8 +123,6 @@ def callback_states(callbacks) -> dict:
 
 
 def set_callback_states(callbacks, states: dict) -> None:
-    import warnings
-
     keys = {_callback_key(i, c): c for i, c in enumerate(callbacks)}
     missing = sorted(set(states) - set(keys))
     if missing:
@@ -171,6 +170,14 @@ class FitResumption:
 
     def start(self, initial_epoch: int) -> int:
         """The epoch to start at: the resumed one, if a backup was read."""
+        if not self.batches.resumable and any(b.save_freq != "epoch" for b in self.backups):
+            source = type(getattr(self.batches, "source", self.batches)).__name__
+            warnings.warn(
+                f"BackupAndRestore: batches from a {source} cannot be resumed in the middle "
+                "of an epoch, so a backup that falls due inside an epoch is taken at the start "
+                "of the next one. Arrays and PyDatasets resume at any batch.",
+                stacklevel=3,
+            )
         self.point = next((b.restored for b in self.backups if b.restored is not None), None)
         if self.point is None:
             return initial_epoch
