@@ -63,7 +63,7 @@ def sequential():
 
 class Subclassed(keras.Model):
     """Built at its first call (inside the first traced step), with a SeedGenerator of its
-    own besides its layers'."""
+    own besides its layers', and a draw from the global generator (seed=None)."""
 
     def __init__(self):
         super().__init__()
@@ -75,6 +75,7 @@ class Subclassed(keras.Model):
     def call(self, x, training=False):
         if training:
             x = x + keras.random.normal(keras.ops.shape(x), stddev=0.05, seed=self.noise_seed)
+            x = x * keras.random.uniform(keras.ops.shape(x), 0.9, 1.1)
         return self.out(self.drop(self.hidden(x), training=training))
 
 
