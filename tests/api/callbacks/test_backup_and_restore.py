@@ -61,12 +61,25 @@ def sequential():
     ])  # fmt: skip
 
 
+class Scale(keras.layers.Layer):
+    """Its weight's initializer is made in `build`, so building it draws a seed from the
+    global generator."""
+
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="random_normal")
+
+    def call(self, x):
+        return x * self.scale
+
+
 class Subclassed(keras.Model):
-    """Built at its first call (inside the first traced step), with a SeedGenerator of its
-    own besides its layers', and a draw from the global generator (seed=None)."""
+    """Built at its first call (inside the first traced step, which draws from the global
+    generator), with a SeedGenerator of its own besides its layers', and a draw from the
+    global generator (seed=None) in each step."""
 
     def __init__(self):
         super().__init__()
+        self.scale = Scale()
         self.hidden = keras.layers.Dense(8, activation="tanh")
         self.drop = keras.layers.Dropout(0.3)
         self.out = keras.layers.Dense(2, activation="softmax")
@@ -76,7 +89,7 @@ class Subclassed(keras.Model):
         if training:
             x = x + keras.random.normal(keras.ops.shape(x), stddev=0.05, seed=self.noise_seed)
             x = x * keras.random.uniform(keras.ops.shape(x), 0.9, 1.1)
-        return self.out(self.drop(self.hidden(x), training=training))
+        return self.out(self.drop(self.hidden(self.scale(x)), training=training))
 
 
 def fresh(build=sequential, run_eagerly=False):
@@ -100,22 +113,29 @@ def assert_same(got: list, want: list) -> None:
 
 
 def interrupted_then_resumed(backup_dir, at, data, fit_kwargs, extra=list, **model_kwargs):
-    """Runs fit until it raises at `at`, then again on a fresh model; returns that model,
-    its History and where it started."""
+    """Runs fit until it raises at `at`, then again on a fresh model, fresh data (`data()`)
+    and fresh callbacks (`extra()`, with a new BackupAndRestore on the same directory);
+    returns that model, its History and where it started."""
+    save_freq = fit_kwargs.pop("save_freq", 3)
     model = fresh(**model_kwargs)
-    backup = BackupAndRestore(backup_dir, save_freq=fit_kwargs.pop("save_freq", 3))
+    backup = BackupAndRestore(backup_dir, save_freq=save_freq)
     with pytest.raises(Interrupted):
-        model.fit(*data, callbacks=[backup, *extra(), Interrupt(*at)], **fit_kwargs)
+        model.fit(*data(), callbacks=[backup, *extra(), Interrupt(*at)], **fit_kwargs)
     model = fresh(**model_kwargs)
     first = FirstBatch()
-    history = model.fit(*data, callbacks=[backup, *extra(), first], **fit_kwargs)
+    backup = BackupAndRestore(backup_dir, save_freq=save_freq)
+    history = model.fit(*data(), callbacks=[backup, *extra(), first], **fit_kwargs)
     return model, history, first
 
 
 def reference(data, fit_kwargs, extra=list, **model_kwargs):
     model = fresh(**model_kwargs)
-    history = model.fit(*data, callbacks=list(extra()), **fit_kwargs)
+    history = model.fit(*data(), callbacks=list(extra()), **fit_kwargs)
     return model, history
+
+
+def arrays():
+    return X, Y
 
 
 def plateau_callbacks():
@@ -128,7 +148,7 @@ def plateau_callbacks():
 
 @pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled", "eager"])
 def test_arrays_resume_mid_epoch_exactly(tmp_path, run_eagerly):
-    data, kwargs = (X, Y), {"batch_size": 8, "epochs": 5, "verbose": 0}
+    data, kwargs = arrays, {"batch_size": 8, "epochs": 5, "verbose": 0}
     want, want_history = reference(data, dict(kwargs), plateau_callbacks, run_eagerly=run_eagerly)
     model, history, first = interrupted_then_resumed(
         tmp_path / "b", (2, 6), data, dict(kwargs), plateau_callbacks, run_eagerly=run_eagerly
@@ -144,7 +164,7 @@ def test_arrays_resume_mid_epoch_exactly(tmp_path, run_eagerly):
 
 
 def test_a_subclassed_model_built_in_its_first_step_resumes_exactly(tmp_path):
-    data, kwargs = (X, Y), {"batch_size": 8, "epochs": 3, "verbose": 0}
+    data, kwargs = arrays, {"batch_size": 8, "epochs": 3, "verbose": 0}
     want, _ = reference(data, dict(kwargs), build=Subclassed)
     model, _, first = interrupted_then_resumed(
         tmp_path / "b", (1, 6), data, dict(kwargs), build=Subclassed
@@ -181,10 +201,11 @@ class ShufflingBatches(keras.utils.PyDataset):
 @pytest.mark.parametrize("workers", [1, 3])
 def test_a_pydataset_resumes_mid_epoch_exactly(tmp_path, workers):
     kwargs = {"epochs": 3, "verbose": 0}
-    want, want_history = reference((ShufflingBatches(workers=workers),), dict(kwargs))
-    model, history, first = interrupted_then_resumed(
-        tmp_path / "b", (1, 5), (ShufflingBatches(workers=workers),), dict(kwargs)
-    )
+    def data():
+        return (ShufflingBatches(workers=workers),)
+
+    want, want_history = reference(data, dict(kwargs))
+    model, history, first = interrupted_then_resumed(tmp_path / "b", (1, 5), data, dict(kwargs))
     assert first.first == (1, 3)
     assert history.history["loss"] == want_history.history["loss"][1:]
     assert_same(state(model), state(want))
@@ -214,7 +235,7 @@ def test_a_generator_resumes_at_the_next_epoch(tmp_path):
 
 
 def test_an_epoch_backup_resumes_at_the_next_epoch_exactly(tmp_path):
-    data, kwargs = (X, Y), {"batch_size": 8, "epochs": 4, "verbose": 0}
+    data, kwargs = arrays, {"batch_size": 8, "epochs": 4, "verbose": 0}
     want, _ = reference(data, dict(kwargs))
     model, history, first = interrupted_then_resumed(
         tmp_path / "b", (2, 5), data, {**kwargs, "save_freq": "epoch"}
@@ -224,11 +245,11 @@ def test_an_epoch_backup_resumes_at_the_next_epoch_exactly(tmp_path):
 
 
 def test_double_checkpoint_falls_back_to_the_backup_before(tmp_path):
-    data, kwargs = (X, Y), {"batch_size": 8, "epochs": 3, "verbose": 0}
+    data, kwargs = arrays, {"batch_size": 8, "epochs": 3, "verbose": 0}
     model = fresh()
     backup = BackupAndRestore(tmp_path, save_freq=3, double_checkpoint=True)
     with pytest.raises(Interrupted):
-        model.fit(*data, callbacks=[backup, Interrupt(1, 5)], **kwargs)
+        model.fit(*data(), callbacks=[backup, Interrupt(1, 5)], **kwargs)
     names = sorted(n for n in os.listdir(tmp_path) if n.endswith(".h5"))
     assert len(names) == 2  # the latest backup and the one before
     latest = max(names, key=lambda n: int(n.split("-")[1].split(".")[0]))
@@ -236,7 +257,7 @@ def test_double_checkpoint_falls_back_to_the_backup_before(tmp_path):
     model = fresh()
     first = FirstBatch()
     with pytest.warns(UserWarning, match="resuming from the backup before it"):
-        model.fit(*data, callbacks=[backup, first], **kwargs)
+        model.fit(*data(), callbacks=[backup, first], **kwargs)
     assert first.first == (1, 1)  # backups before batch 1 (8 batches an epoch) and batch 4
     want, _ = reference(data, dict(kwargs))
     assert_same(state(model), state(want))
