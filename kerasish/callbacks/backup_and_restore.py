@@ -7,6 +7,7 @@ import os
 import warnings
 from functools import partial
 
+import h5py
 import numpy as np
 
 from ..saving.atomic import atomic_write, remove_stale_temporaries
@@ -20,42 +21,44 @@ __all__ = ["BackupAndRestore"]
 class BackupAndRestore(Callback):
     """Backs up the whole training state, so that a `fit` that died can resume exactly.
 
-    Every `save_freq` (`"epoch"`, or a number of batches) the callback writes the training
-    state to `backup_dir`: the model's and optimizer's variables, the epoch and step, the
-    order of the epoch's batches, every random generator, the metrics' running totals and
-    the state of the callbacks (`EarlyStopping`'s best value and wait, ...). When `fit` starts
-    with a backup in `backup_dir` (the script was run again after the process died), it
-    resumes from it: with array or `PyDataset` data at the very batch the backup was taken
-    before, and it ends with the same weights, bit for bit, as a run that was never
-    interrupted. Batches from a generator or another iterable resume at the start of the
-    epoch after the backup. See `docs/checkpoints.md` for the rules.
+        Every `save_freq` (`"epoch"`, or a number of batches) the callback writes the training
+        state to `backup_dir`: the model's and optimizer's variables, the epoch and step, the
+        order of the epoch's batches, every random generator, the metrics' running totals and
+        the state of the callbacks (`EarlyStopping`'s best value and wait, ...). When `fit` starts
+        with a backup in `backup_dir` (the script was run again after the process died), it
+        resumes from it: with array or `PyDataset` data at the very batch the backup was taken
+        before, and it ends with the same weights, bit for bit, as a run that was never
+        interrupted. Batches from a generator or another iterable can only be read on, so their
+        backups are taken at the start of an epoch, and a resumed run starts that epoch with a
+        fresh read of the source. See `docs/checkpoints.md` for the rules.
 
-    Each backup is written to new files that are renamed into place, and a small pointer
-    file is replaced last, so a process killed at any moment (even while writing) leaves
-    the previous backup whole. With `delete_checkpoint=True` (the default) the backup is
-    deleted when `fit` ends normally. `double_checkpoint=True` keeps the previous backup
-    too, and falls back to it when the latest cannot be read. The directory must belong
-    to one training run.
+        A backup is a weights file and a state file naming it, each written under a temporary
+        name and renamed into place, the state last, so a process killed at any moment (even
+        while writing) leaves the previous backup whole. With `delete_checkpoint=True` (the
+        default) the backup is deleted when `fit` ends normally. `double_checkpoint=True` keeps
+        the previous backup too, and falls back to it when the latest cannot be read. The
+        directory must belong to one training run.
 
-    Example:
-        >>> import tempfile
-        >>> import numpy as np
-        >>> import kerasish as keras
-        >>> class Interrupt(keras.callbacks.Callback):
-        ...     def on_epoch_begin(self, epoch, logs=None):
-        ...         if epoch == 2:
-        ...             raise RuntimeError("interrupted")
-        >>> backup = BackupAndRestore(backup_dir=tempfile.mkdtemp())
-        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-        >>> model.compile(optimizer="sgd", loss="mse")
-        >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
-        >>> try:
-        ...     model.fit(x, y, epochs=5, callbacks=[backup, Interrupt()], verbose=0)
-        ... except RuntimeError:
-        ...     pass
-        >>> history = model.fit(x, y, epochs=5, callbacks=[backup], verbose=0)
-        >>> history.epoch  # the epochs the first run did not finish
-        [2, 3, 4]
+        Example:
+            >>> import tempfile
+            >>> import h5py
+    import numpy as np
+            >>> import kerasish as keras
+            >>> class Interrupt(keras.callbacks.Callback):
+            ...     def on_epoch_begin(self, epoch, logs=None):
+            ...         if epoch == 2:
+            ...             raise RuntimeError("interrupted")
+            >>> backup = BackupAndRestore(backup_dir=tempfile.mkdtemp())
+            >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+            >>> model.compile(optimizer="sgd", loss="mse")
+            >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
+            >>> try:
+            ...     model.fit(x, y, epochs=5, callbacks=[backup, Interrupt()], verbose=0)
+            ... except RuntimeError:
+            ...     pass
+            >>> history = model.fit(x, y, epochs=5, callbacks=[backup], verbose=0)
+            >>> history.epoch  # the epochs the first run did not finish
+            [2, 3, 4]
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
@@ -81,7 +84,6 @@ class BackupAndRestore(Callback):
         self.restored = None  # the ResumePoint read at the start of training, if any
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = 0
-        self._generation = None  # the generation the pointer names
 
     # ---- when to back up ---------------------------------------------------------------------
 
@@ -89,7 +91,6 @@ class BackupAndRestore(Callback):
         self._batches_seen_since_last_saving = 0
         self._last_batch_seen = 0
         self.backup_due = False
-        self._generation = None
         self.restored = self._read_backup()
 
     def on_train_batch_end(self, batch, logs=None):
@@ -111,12 +112,12 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
-            _remove_quietly(os.path.join(self.backup_dir, files.POINTER))
-            files.remove_generations(self.backup_dir, keep=set())
+            for name in (files.STATE, files.PREVIOUS_STATE):
+                _remove_quietly(os.path.join(self.backup_dir, name))
+            files.remove_unnamed_weights(self.backup_dir, keep=set())
             _remove_stray_temporaries(self.backup_dir)
             with contextlib.suppress(OSError):
                 os.rmdir(self.backup_dir)  # only if nothing else is in it
-        self._generation = None
 
     def get_state(self):
         return {
@@ -131,51 +132,38 @@ class BackupAndRestore(Callback):
     # ---- writing -----------------------------------------------------------------------------
 
     def write_backup(self, epoch: int, step: int, state: dict) -> None:
-        """Writes a backup of the training state before step `step` of epoch `epoch`."""
+        """Writes a backup of the training state before step `step` of epoch `epoch`: the
+        variables to a new weights file, then the state naming it over the last one."""
         directory = self.backup_dir
         os.makedirs(directory, exist_ok=True)
-        previous = self._generation
-        known = files.generations(directory) | ({previous} if previous is not None else set())
-        generation = max(known) + 1 if known else 0
-        state_path, _ = files.generation_paths(directory, generation)
-        full_state = {**state, "variables": _variables_state(self.model)}
-        with atomic_write(state_path) as tmp:
-            files.write_state(tmp, epoch, step, full_state)
-        keep = (
-            {generation, previous}
-            if self.double_checkpoint and previous is not None
-            else {generation}
-        )
-        pointer = files.pointer_text(generation, previous if len(keep) > 1 else None, epoch, step)
-        with atomic_write(os.path.join(directory, files.POINTER)) as tmp:
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(pointer)
-        self._generation = generation
-        files.remove_generations(directory, keep)
+        weights = files.weights_name(files.next_generation(directory))
+        _save_variables(self.model, os.path.join(directory, weights))
+        current = os.path.join(directory, files.STATE)
+        previous = os.path.join(directory, files.PREVIOUS_STATE)
+        keep = {weights}
+        if self.double_checkpoint and os.path.exists(current):
+            os.replace(current, previous)
+            keep.add(_named_weights(previous))
+        with atomic_write(current) as tmp:
+            files.write_state(tmp, epoch, step, weights, state)
+        files.remove_unnamed_weights(directory, keep)
 
     # ---- reading -----------------------------------------------------------------------------
 
     def _read_backup(self):
         directory = self.backup_dir
         _remove_stray_temporaries(directory)
-        pointer = files.read_pointer(directory)
-        if pointer is None:
-            return None
-        candidates = [pointer["generation"]]
-        if pointer.get("previous") is not None:
-            candidates.append(pointer["previous"])
-        for i, generation in enumerate(candidates):
-            state_path, _ = files.generation_paths(directory, int(generation))
+        paths = [os.path.join(directory, name) for name in (files.STATE, files.PREVIOUS_STATE)]
+        paths = [path for path in paths if os.path.exists(path)]
+        for i, path in enumerate(paths):
             try:
-                epoch, step, state = files.read_state(state_path)
+                epoch, step, weights, state = files.read_state(path)
             except ValueError as error:
-                if i + 1 < len(candidates):
+                if i + 1 < len(paths):
                     warnings.warn(f"{error}; resuming from the backup before it.", stacklevel=3)
                     continue
                 raise
-            self._generation = int(generation)
-            variables = state.pop("variables")
-            load = partial(_set_variables, saved=variables, path=state_path)
+            load = partial(_load_variables, path=os.path.join(directory, weights))
             return ResumePoint(epoch, step, state, load)
         return None
 
@@ -183,32 +171,48 @@ class BackupAndRestore(Callback):
 # ---- the model's and optimizer's variables ------------------------------------------------------
 
 
-def _variables_state(model) -> dict:
+def _named_weights(state_path: str) -> str:
+    try:
+        return files.read_state(state_path)[2]
+    except ValueError:
+        return ""
+
+
+def _variables(model) -> dict:
     optimizer = getattr(model, "optimizer", None)
     return {
-        "model": [w.numpy() for w in model.weights],
-        "optimizer": [v.numpy() for v in optimizer.variables] if optimizer is not None else [],
+        "model": list(model.weights),
+        "optimizer": list(optimizer.variables) if optimizer is not None else [],
     }
 
 
-def _set_variables(model, saved: dict, path: str) -> None:
-    optimizer = getattr(model, "optimizer", None)
-    groups = (
-        ("model", model.weights),
-        ("optimizer", optimizer.variables if optimizer is not None else []),
-    )
-    for name, variables in groups:
-        values = saved[name]
-        if len(values) != len(variables) or any(
-            tuple(np.shape(a)) != tuple(v.shape) for a, v in zip(values, variables, strict=False)
-        ):
-            raise ValueError(
-                f"The backup '{path}' holds {len(values)} {name} variables, but model "
-                f"'{model.name}' has {len(variables)} (or other shapes): it is not the model "
-                "the backup was taken from. Delete the backup directory to start over."
-            )
-        for variable, value in zip(variables, values, strict=True):
-            variable.assign(np.asarray(value, variable.dtype))
+def _save_variables(model, path: str) -> None:
+    with atomic_write(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for name, variables in _variables(model).items():
+                group = f.create_group(name)
+                for i, variable in enumerate(variables):
+                    group.create_dataset(str(i), data=variable.numpy())
+
+
+def _load_variables(model, path: str) -> None:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"Cannot read the backup weights file '{path}': {error}") from error
+    with f:
+        for name, variables in _variables(model).items():
+            group = f[name]
+            if len(group) != len(variables) or any(
+                group[str(i)].shape != tuple(v.shape) for i, v in enumerate(variables)
+            ):
+                raise ValueError(
+                    f"The backup '{path}' holds {len(group)} {name} variables, but model "
+                    f"'{model.name}' has {len(variables)} (or other shapes): it is not the "
+                    "model the backup was taken from. Delete the backup directory to start over."
+                )
+            for i, variable in enumerate(variables):
+                variable.assign(np.asarray(group[str(i)][()], variable.dtype))
 
 
 # ---- leftovers -----------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """The files of a `BackupAndRestore` directory.
 
-A backup is a generation of files, `backup-<n>.state.h5` (the training state: a JSON
-document with its arrays as HDF5 datasets) beside the model's variables, and `checkpoint.json`
-names the generation to resume from. Each file is written whole under a temporary name and
-renamed into place; `checkpoint.json` is replaced last, so a process killed at any moment
-leaves the previous backup complete and named. Older generations are deleted after the new
-pointer is in place.
+A backup is two files: `backup-<n>.weights.h5`, the model's and optimizer's variables, and
+`training_state.h5`, the rest of the training state (a JSON document with its arrays as
+HDF5 datasets) naming that weights file. Each is written whole under a temporary name and
+renamed into place, the weights first, so a process killed at any moment leaves the last
+`training_state.h5` and the weights it names complete. Weights files no state names any
+more are deleted after. With `double_checkpoint` the state before is kept as
+`training_state.prev.h5` (with its weights), to fall back on.
 
 Reading never runs code from a file: JSON, and arrays of plain numeric dtypes.
 """
@@ -19,10 +20,11 @@ import re
 import h5py
 import numpy as np
 
-POINTER = "checkpoint.json"
+STATE = "training_state.h5"
+PREVIOUS_STATE = "training_state.prev.h5"
 FORMAT = "kerasish.training_state"
 VERSION = 1
-_GENERATION = re.compile(r"^backup-(\d+)\.(state|weights)\.h5$")
+_WEIGHTS = re.compile(r"^backup-(\d+)\.weights\.h5$")
 _ARRAY_KEY = "__array__"
 
 
@@ -64,29 +66,51 @@ def _decode(value, arrays: list):
     return value
 
 
-def write_state(path: str, epoch: int, step: int, state: dict) -> None:
-    """Writes `state` (nested dicts and lists of plain values and numeric arrays) to an HDF5
-    file at `path` (the caller makes it atomic)."""
+def write_state(path: str, epoch: int, step: int, weights: str, state: dict) -> None:
+    """Writes `state` (nested dicts and lists of plain values and numeric arrays), where it
+    was taken and the name of its weights file, to an HDF5 file at `path` (the caller makes
+    it atomic)."""
     arrays: list = []
-    document = json.dumps({"epoch": epoch, "step": step, "state": _encode(state, arrays, "state")})
+    document = json.dumps(_encode(state, arrays, "state"))
     with h5py.File(path, "w") as f:
         f.attrs["format"] = FORMAT
         f.attrs["version"] = VERSION
+        f.attrs["epoch"] = int(epoch)
+        f.attrs["step"] = int(step)
+        f.attrs["weights"] = weights
         f.attrs["document"] = document
         group = f.create_group("arrays")
         for i, array in enumerate(arrays):
             group.create_dataset(str(i), data=array)
 
 
-def read_state(path: str) -> tuple:
-    """`(epoch, step, state)` from a file `write_state` wrote; a ValueError naming the file
-    and the problem for anything else."""
+def _checked_header(f) -> tuple:
+    if f.attrs.get("format") != FORMAT:
+        raise ValueError("it is not a kerasish training state file")
+    if int(f.attrs.get("version", -1)) != VERSION:
+        raise ValueError(f"format version {f.attrs.get('version')} is not {VERSION}")
+    weights = str(f.attrs["weights"])
+    if not _WEIGHTS.match(weights):
+        raise ValueError(f"it names an unexpected weights file {weights!r}")
+    return int(f.attrs["epoch"]), int(f.attrs["step"]), weights
+
+
+def read_position(path: str):
+    """`(epoch, step)` of the state file at `path`, or None when there is none yet."""
     try:
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
-                raise ValueError("it is not a kerasish training state file")
-            if int(f.attrs.get("version", -1)) != VERSION:
-                raise ValueError(f"format version {f.attrs.get('version')} is not {VERSION}")
+            return _checked_header(f)[:2]
+    except FileNotFoundError:
+        return None
+
+
+def read_state(path: str) -> tuple:
+    """`(epoch, step, weights file name, state)` from a file `write_state` wrote; a
+    ValueError naming the file and the problem for anything else (a weights file that is
+    not there included)."""
+    try:
+        with h5py.File(path, "r") as f:
+            epoch, step, weights = _checked_header(f)
             document = json.loads(f.attrs["document"])
             group = f["arrays"]
             arrays = []
@@ -95,55 +119,32 @@ def read_state(path: str) -> tuple:
                 if data.dtype.kind not in "biuf":
                     raise ValueError(f"array {i} has dtype {data.dtype}")
                 arrays.append(data[()])
-        state = _decode(document["state"], arrays)
-        return int(document["epoch"]), int(document["step"]), state
+        if not h5py.is_hdf5(os.path.join(os.path.dirname(path), weights)):
+            raise ValueError(f"the weights file {weights} it names is missing or not HDF5")
+        return epoch, step, weights, _decode(document, arrays)
     except (OSError, KeyError, IndexError, TypeError, ValueError) as error:
         raise ValueError(f"Cannot read the training state file '{path}': {error}") from error
 
 
-# ---- the pointer and the generations --------------------------------------------------------
+# ---- weights files ------------------------------------------------------------------------------
 
 
-def read_pointer(directory: str) -> dict | None:
-    """The backup `checkpoint.json` names (`generation`, `previous`), or None if there is
-    none."""
-    path = os.path.join(directory, POINTER)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            pointer = json.load(f)
-        int(pointer["generation"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"Cannot read the backup pointer '{path}': {error}") from error
-    return pointer
+def weights_name(generation: int) -> str:
+    return f"backup-{generation}.weights.h5"
 
 
-def pointer_text(generation: int, previous: int | None, epoch: int, step: int) -> str:
-    """`checkpoint.json`: the generation to resume from (and the one before it, kept with
-    `double_checkpoint`), and where in training it was taken (for people and tools)."""
-    return json.dumps({"format": FORMAT, "generation": generation, "previous": previous,
-                       "epoch": epoch, "step": step})  # fmt: skip
+def next_generation(directory: str) -> int:
+    """One more than the highest generation of weights file in `directory` (0 if none)."""
+    found = [int(m.group(1)) for m in map(_WEIGHTS.match, _names(directory)) if m]
+    return max(found) + 1 if found else 0
 
 
-def generation_paths(directory: str, generation: int) -> tuple:
-    """`(state file, weights file)` of a generation."""
-    stem = os.path.join(directory, f"backup-{generation}")
-    return f"{stem}.state.h5", f"{stem}.weights.h5"
+def remove_unnamed_weights(directory: str, keep: set) -> None:
+    """Deletes the weights files whose names are not in `keep`."""
+    for name in _names(directory):
+        if _WEIGHTS.match(name) and name not in keep:
+            os.remove(os.path.join(directory, name))
 
 
-def generations(directory: str) -> set:
-    """The generation numbers that have files in `directory`."""
-    found = set()
-    for name in os.listdir(directory) if os.path.isdir(directory) else []:
-        match = _GENERATION.match(name)
-        if match:
-            found.add(int(match.group(1)))
-    return found
-
-
-def remove_generations(directory: str, keep: set) -> None:
-    for generation in generations(directory) - keep:
-        for path in generation_paths(directory, generation):
-            if os.path.exists(path):
-                os.remove(path)
+def _names(directory: str) -> list:
+    return os.listdir(directory) if os.path.isdir(directory) else []

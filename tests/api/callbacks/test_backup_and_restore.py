@@ -201,6 +201,7 @@ class ShufflingBatches(keras.utils.PyDataset):
 @pytest.mark.parametrize("workers", [1, 3])
 def test_a_pydataset_resumes_mid_epoch_exactly(tmp_path, workers):
     kwargs = {"epochs": 3, "verbose": 0}
+
     def data():
         return (ShufflingBatches(workers=workers),)
 
@@ -250,10 +251,10 @@ def test_double_checkpoint_falls_back_to_the_backup_before(tmp_path):
     backup = BackupAndRestore(tmp_path, save_freq=3, double_checkpoint=True)
     with pytest.raises(Interrupted):
         model.fit(*data(), callbacks=[backup, Interrupt(1, 5)], **kwargs)
-    names = sorted(n for n in os.listdir(tmp_path) if n.endswith(".h5"))
-    assert len(names) == 2  # the latest backup and the one before
-    latest = max(names, key=lambda n: int(n.split("-")[1].split(".")[0]))
-    (tmp_path / latest).write_bytes(b"not a backup")
+    names = sorted(os.listdir(tmp_path))  # the latest backup and the one before
+    assert len([n for n in names if n.endswith(".weights.h5")]) == 2
+    assert names[-2:] == ["training_state.h5", "training_state.prev.h5"]
+    (tmp_path / "training_state.h5").write_bytes(b"not a backup")
     model = fresh()
     first = FirstBatch()
     with pytest.warns(UserWarning, match="resuming from the backup before it"):
@@ -265,13 +266,15 @@ def test_double_checkpoint_falls_back_to_the_backup_before(tmp_path):
 
 def test_a_broken_backup_is_a_clear_error(tmp_path):
     model = fresh()
-    backup = BackupAndRestore(tmp_path, save_freq=3)
-    (tmp_path / "checkpoint.json").write_text("{not json")
-    with pytest.raises(ValueError, match="checkpoint.json"):
+    backup = BackupAndRestore(tmp_path, save_freq=3, delete_checkpoint=False)
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[backup])  # backs up before epoch 1
+    weights = [n for n in os.listdir(tmp_path) if n.endswith(".weights.h5")]
+    assert weights == ["backup-0.weights.h5"]
+    (tmp_path / weights[0]).unlink()
+    with pytest.raises(ValueError, match="training_state.h5.*backup-0.weights.h5 it names"):
         model.fit(X, Y, epochs=1, verbose=0, callbacks=[backup])
-    (tmp_path / "checkpoint.json").write_text('{"generation": 4}')
-    (tmp_path / "backup-4.state.h5").write_bytes(b"\x89HDF\r\n truncated")
-    with pytest.raises(ValueError, match="backup-4.state.h5"):
+    (tmp_path / "training_state.h5").write_bytes(b"\x89HDF\r\n truncated")
+    with pytest.raises(ValueError, match="Cannot read the training state file .*training_state"):
         model.fit(X, Y, epochs=1, verbose=0, callbacks=[backup])
 
 
@@ -293,7 +296,7 @@ def test_a_backup_of_another_model_or_other_batches_is_refused(tmp_path):
 def test_delete_checkpoint_false_keeps_the_last_backup(tmp_path):
     backup = BackupAndRestore(tmp_path / "b", delete_checkpoint=False)
     fresh().fit(X, Y, epochs=2, verbose=0, callbacks=[backup])
-    assert sorted(os.listdir(tmp_path / "b")) == ["backup-0.state.h5", "checkpoint.json"]
+    assert sorted(os.listdir(tmp_path / "b")) == ["backup-0.weights.h5", "training_state.h5"]
 
 
 @pytest.mark.parametrize(
