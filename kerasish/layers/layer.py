@@ -25,6 +25,7 @@ from backend.tensor import SymbolicTensor, Tensor, building_graph
 from backend.variables import Variable
 
 from .. import initializers
+from ..saving import budget
 from .mask_propagation import fill_masks, set_output_masks
 
 # ---- names -----------------------------------------------------------------------------
@@ -276,6 +277,7 @@ class Layer:
             initializer = "glorot_uniform" if is_float(dtype) else "zeros"
         init = initializers.get(initializer)
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        budget.charge(shape, dtype, f"{self.name}/{name}")  # while a file loads: its size
         variable = Variable(
             init, shape=shape, dtype=dtype, trainable=trainable and self._trainable, name=name
         )
