@@ -7,9 +7,6 @@ import os
 import warnings
 from functools import partial
 
-import h5py
-import numpy as np
-
 from ..saving.atomic import atomic_write, remove_stale_temporaries
 from ..trainers.resume import ResumePoint
 from . import backup_files as files
@@ -178,41 +175,12 @@ def _named_weights(state_path: str) -> str:
         return ""
 
 
-def _variables(model) -> dict:
-    optimizer = getattr(model, "optimizer", None)
-    return {
-        "model": list(model.weights),
-        "optimizer": list(optimizer.variables) if optimizer is not None else [],
-    }
-
-
 def _save_variables(model, path: str) -> None:
-    with atomic_write(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, variables in _variables(model).items():
-                group = f.create_group(name)
-                for i, variable in enumerate(variables):
-                    group.create_dataset(str(i), data=variable.numpy())
+    model.save_weights(path, overwrite=True)  # with the optimizer's variables
 
 
 def _load_variables(model, path: str) -> None:
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        raise ValueError(f"Cannot read the backup weights file '{path}': {error}") from error
-    with f:
-        for name, variables in _variables(model).items():
-            group = f[name]
-            if len(group) != len(variables) or any(
-                group[str(i)].shape != tuple(v.shape) for i, v in enumerate(variables)
-            ):
-                raise ValueError(
-                    f"The backup '{path}' holds {len(group)} {name} variables, but model "
-                    f"'{model.name}' has {len(variables)} (or other shapes): it is not the "
-                    "model the backup was taken from. Delete the backup directory to start over."
-                )
-            for i, variable in enumerate(variables):
-                variable.assign(np.asarray(group[str(i)][()], variable.dtype))
+    model.load_weights(path)
 
 
 # ---- leftovers -----------------------------------------------------------------------------

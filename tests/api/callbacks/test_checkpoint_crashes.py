@@ -1,7 +1,8 @@
 """Checkpoints and backups survive SIGKILL.
 
-1. A process overwrites a checkpoint in a loop and is killed with SIGKILL, many times at
-   random moments (mostly while it writes): the file always loads, as one whole version.
+1. A process overwrites a checkpoint in a loop (a BackupAndRestore backup, `save_weights`
+   to `.weights.h5`, `save` to `.keras` and to `.h5`) and is killed with SIGKILL, many times
+   at random moments (mostly while it writes): the file always loads, as one whole version.
    The writers are forked from one prepared process, so a round costs milliseconds.
 2. A `fit` with `BackupAndRestore` (Dropout, BatchNormalization, shuffled batches) is killed
    mid-epoch and run again: it resumes at the batch of its last backup and ends with the same
@@ -22,6 +23,7 @@ import pytest
 
 import kerasish as keras
 from kerasish.callbacks import BackupAndRestore, backup_files
+from kerasish.saving.atomic import remove_stale_temporaries
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
 
@@ -46,12 +48,13 @@ def make_model():
 """
 
 # Forks a writer per request, `<kind> <path> <first version>` -> the writer's pid, which writes
-# versions first + 1, first + 2, ... until killed; `reap` -> waits for it.
+# versions first + 1, first + 2, ... until killed, and prints "saved" after its first save;
+# `reap` -> waits for it.
 WRITERS = (
     MODEL
     + '''
-import os, sys
-from kerasish.callbacks import BackupAndRestore, backup_files
+import os, signal, sys, time
+from kerasish.callbacks import BackupAndRestore
 
 model = make_model()
 model.optimizer.build(model.trainable_weights)
@@ -61,18 +64,28 @@ def fill(version):
     for v in model.weights + model.optimizer.variables:
         v.assign(np.full(v.shape, version, v.dtype))
 
-def write_forever(kind, path, version):
+def write_forever(kind, path, first):
+    version = first
     backup = BackupAndRestore(path, save_freq=1)
     backup.set_model(model)
-    while True:
+    deadline = time.monotonic() + 60  # a writer nobody kills stops by itself
+    while time.monotonic() < deadline:
         version += 1
         fill(version)
         if kind == "backup":
             backup.write_backup(version, 0, {"callbacks": {}, "version": version})
+        elif kind == "weights":
+            model.save_weights(path)
+        else:  # a whole model, .keras or .h5
+            model.save(path)
+        if version == first + 1:
+            print("saved", flush=True)  # once: the kill comes during a later save
 
+pid = None
 for line in sys.stdin:
     if line.strip() == "reap":
         os.waitpid(pid, 0)
+        pid = None
         print("reaped", flush=True)
         continue
     kind, path, first = line.split()
@@ -83,6 +96,9 @@ for line in sys.stdin:
         finally:
             os._exit(0)
     print(pid, flush=True)
+if pid is not None:  # the test stopped between a fork and its kill
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 '''
 )
 
@@ -154,52 +170,79 @@ def wait_for_backup(directory: Path, process, after_epoch: int, mid_epoch: bool 
         time.sleep(0.005)
 
 
-def test_a_checkpoint_killed_while_being_overwritten_always_loads(tmp_path):
-    script = tmp_path / "writers.py"
+@pytest.fixture(scope="module")
+def writers(tmp_path_factory):
+    """The process that forks the writers (one for every kind of file)."""
+    script = tmp_path_factory.mktemp("writers") / "writers.py"
     script.write_text(WRITERS)
     zygote = python(script, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    rng = random.Random(0)
-    backup_dir = tmp_path / "backup"
-    model = None
-    overwritten, interrupted_writes, last = 0, 0, 0
-    try:
-        for round_ in range(1, 41):
-            first = 1000 * round_  # this round writes first + 1, first + 2, ...
-            zygote.stdin.write(f"backup {backup_dir} {first}\n")
-            zygote.stdin.flush()
-            pid = int(zygote.stdout.readline())
-            time.sleep(rng.uniform(0.02, 0.12))
-            os.kill(pid, signal.SIGKILL)
-            zygote.stdin.write("reap\n")
-            zygote.stdin.flush()
-            assert zygote.stdout.readline().strip() == "reaped"
-            interrupted_writes += any(".tmp-" in name for name in os.listdir(backup_dir))
-            if model is None:
-                keras.utils.set_random_seed(0)
-                namespace = {}
-                exec(MODEL, namespace)
-                model = namespace["make_model"]()
-                model.optimizer.build(model.trainable_weights)
-            backup = BackupAndRestore(backup_dir)
-            backup.set_model(model)
-            backup.on_train_begin()  # reads the backup; removes what the killed writer left
-            point = backup.restored
-            assert point is not None
-            point.load_variables(model)
-            version = point.state["version"]
-            assert point.epoch == version
-            assert last <= version < first + 1000  # never older than what was read before
-            last = version
-            for v in model.weights + model.optimizer.variables:  # one whole version
-                np.testing.assert_array_equal(v.numpy(), np.full(v.shape, version, v.dtype))
-            assert not any(".tmp-" in name for name in os.listdir(backup_dir))
-            overwritten += version > first
-    finally:
-        zygote.stdin.close()
-        zygote.wait(timeout=30)
-    print(f"{overwritten} rounds overwrote the file, {interrupted_writes} kills cut a write")
-    assert overwritten >= 20  # most rounds replaced the last round's file
-    assert interrupted_writes >= 10  # and many kills landed in the middle of a write
+    yield zygote
+    zygote.stdin.close()
+    zygote.wait(timeout=30)
+
+
+def read_version(kind: str, path: Path, model) -> int:
+    """Loads what a killed writer left at `path` and returns its version, checking that every
+    variable holds that one version (a whole file, not a mixture)."""
+    if kind == "backup":
+        backup = BackupAndRestore(path)
+        backup.set_model(model)
+        backup.on_train_begin()  # reads the backup; removes what the killed writer left
+        point = backup.restored
+        point.load_variables(model)
+        version = point.state["version"]
+        assert point.epoch == version
+        variables = model.weights + model.optimizer.variables
+    elif kind == "weights":
+        model.load_weights(path)  # the optimizer's variables too
+        variables = model.weights + model.optimizer.variables
+    else:
+        variables = keras.models.load_model(path).weights
+    version = int(variables[0].numpy().flat[0])
+    for v in variables:
+        np.testing.assert_array_equal(v.numpy(), np.full(v.shape, version, v.dtype))
+    return version
+
+
+# The smallest number of kills expected to land inside a write: a `.keras` save spends most
+# of its time building the config, before its file is opened.
+@pytest.mark.parametrize(
+    "kind, name, cut",
+    [("backup", "backup", 10), ("weights", "w.weights.h5", 10), ("keras", "m.keras", 1),
+     ("h5", "m.h5", 10)],
+)  # fmt: skip
+def test_a_checkpoint_killed_while_being_overwritten_always_loads(
+    tmp_path, writers, kind, name, cut
+):
+    zygote = writers
+    rng = random.Random(kind)
+    path = tmp_path / name
+    keras.utils.set_random_seed(0)
+    namespace = {}
+    exec(MODEL, namespace)
+    model = namespace["make_model"]()
+    model.optimizer.build(model.trainable_weights)
+    interrupted_writes = 0
+    for round_ in range(1, 31):
+        first = 1000 * round_  # this round writes first + 1, first + 2, ...
+        zygote.stdin.write(f"{kind} {path} {first}\n")
+        zygote.stdin.flush()
+        pid = int(zygote.stdout.readline())
+        assert zygote.stdout.readline().strip() == "saved"
+        time.sleep(rng.uniform(0.0, 0.05))
+        os.kill(pid, signal.SIGKILL)
+        zygote.stdin.write("reap\n")
+        zygote.stdin.flush()
+        assert zygote.stdout.readline().strip() == "reaped"
+        folder = path if kind == "backup" else tmp_path
+        interrupted_writes += any(".tmp-" in n for n in os.listdir(folder))
+        if kind != "backup":
+            remove_stale_temporaries(path)
+        version = read_version(kind, path, model)
+        assert first < version < first + 1000  # a version this round's writer saved
+        assert not any(".tmp-" in n for n in os.listdir(folder))
+    print(f"{kind}: {interrupted_writes} of 30 kills cut a save")
+    assert interrupted_writes >= cut  # kills landed in the middle of saves
 
 
 @pytest.mark.parametrize("kind", ["arrays", "pydataset"])
