@@ -18,44 +18,45 @@ __all__ = ["BackupAndRestore"]
 class BackupAndRestore(Callback):
     """Backs up the whole training state, so that a `fit` that died can resume exactly.
 
-        Every `save_freq` (`"epoch"`, or a number of batches) the callback writes the training
-        state to `backup_dir`: the model's and optimizer's variables, the epoch and step, the
-        order of the epoch's batches, every random generator, the metrics' running totals and
-        the state of the callbacks (`EarlyStopping`'s best value and wait, ...). When `fit` starts
-        with a backup in `backup_dir` (the script was run again after the process died), it
-        resumes from it: with array or `PyDataset` data at the very batch the backup was taken
-        before, and it ends with the same weights, bit for bit, as a run that was never
-        interrupted. Batches from a generator or another iterable can only be read on, so their
-        backups are taken at the start of an epoch, and a resumed run starts that epoch with a
-        fresh read of the source. See `docs/checkpoints.md` for the rules.
+    Every `save_freq` (`"epoch"`, or a number of batches) the callback writes the training
+    state to `backup_dir`: the model's and optimizer's variables, the epoch and step, the
+    order of the epoch's batches, every random generator, the metrics' running totals and
+    the state of the callbacks (`EarlyStopping`'s best value and wait, ...). When `fit` starts
+    with a backup in `backup_dir` (the script was run again after the process died), it
+    resumes from it: with array or `PyDataset` data at the very batch the backup was taken
+    before, and it ends with the same weights, bit for bit, as a run that was never
+    interrupted. Batches from a generator or another iterable can only be read on, so their
+    backups are taken at the start of an epoch, and a resumed run starts that epoch with a
+    fresh read of the source. See `docs/checkpoints.md` for the rules.
 
-        A backup is a weights file and a state file naming it, each written under a temporary
-        name and renamed into place, the state last, so a process killed at any moment (even
-        while writing) leaves the previous backup whole. With `delete_checkpoint=True` (the
-        default) the backup is deleted when `fit` ends normally. `double_checkpoint=True` keeps
-        the previous backup too, and falls back to it when the latest cannot be read. The
-        directory must belong to one training run.
+    A backup is a weights file and a state file naming it, each written under a temporary
+    name and renamed into place, the state last, so a process killed at any moment (even
+    while writing) leaves the previous backup whole. With `delete_checkpoint=True` (the
+    default) the backup is deleted when `fit` ends normally. `double_checkpoint=True` keeps
+    the previous backup too, and falls back to it when the latest cannot be read. The
+    directory must belong to one training run.
 
-        Example:
-            >>> import tempfile
-            >>> import h5py
-    import numpy as np
-            >>> import kerasish as keras
-            >>> class Interrupt(keras.callbacks.Callback):
-            ...     def on_epoch_begin(self, epoch, logs=None):
-            ...         if epoch == 2:
-            ...             raise RuntimeError("interrupted")
-            >>> backup = BackupAndRestore(backup_dir=tempfile.mkdtemp())
-            >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-            >>> model.compile(optimizer="sgd", loss="mse")
-            >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
-            >>> try:
-            ...     model.fit(x, y, epochs=5, callbacks=[backup, Interrupt()], verbose=0)
-            ... except RuntimeError:
-            ...     pass
-            >>> history = model.fit(x, y, epochs=5, callbacks=[backup], verbose=0)
-            >>> history.epoch  # the epochs the first run did not finish
-            [2, 3, 4]
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> import kerasish as keras
+        >>> class Interrupt(keras.callbacks.Callback):
+        ...     def on_epoch_begin(self, epoch, logs=None):
+        ...         self.epoch = epoch
+        ...     def on_train_batch_begin(self, batch, logs=None):
+        ...         if self.epoch == 2:
+        ...             raise RuntimeError("interrupted")
+        >>> backup = BackupAndRestore(backup_dir=tempfile.mkdtemp())
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x, y = np.ones((8, 4)), np.zeros((8, 1))
+        >>> try:
+        ...     model.fit(x, y, epochs=5, callbacks=[backup, Interrupt()], verbose=0)
+        ... except RuntimeError:
+        ...     pass
+        >>> history = model.fit(x, y, epochs=5, callbacks=[backup], verbose=0)
+        >>> history.epoch  # the epochs the first run did not finish
+        [2, 3, 4]
     """
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
