@@ -139,8 +139,11 @@ def arrays():
 
 
 def plateau_callbacks():
-    # min_delta so large that nothing improves: their waits decide when they act.
+    # min_delta so large that nothing improves: their waits decide when they act. The
+    # scheduler sets the rate in on_epoch_begin, from the rate it finds: run twice in an
+    # epoch, or on a rate not yet restored, it would end elsewhere.
     return [
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.9),
         keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0),
         keras.callbacks.EarlyStopping(monitor="loss", patience=3, min_delta=10.0),
     ]
@@ -242,6 +245,19 @@ def test_an_epoch_backup_resumes_at_the_next_epoch_exactly(tmp_path):
         tmp_path / "b", (2, 5), data, {**kwargs, "save_freq": "epoch"}
     )
     assert first.first == (2, 0) and history.epoch == [2, 3]
+    assert_same(state(model), state(want))
+
+
+def test_a_backup_past_the_epochs_asked_for_only_restores_the_variables(tmp_path):
+    """Run again with fewer `epochs` than the backup's epoch, fit trains nothing and leaves
+    the model as it was backed up."""
+    data, kwargs = arrays, {"batch_size": 8, "epochs": 3, "verbose": 0}
+    with pytest.raises(Interrupted):
+        fresh().fit(*data(), callbacks=[BackupAndRestore(tmp_path), Interrupt(2, 1)], **kwargs)
+    model = fresh()
+    history = model.fit(*data(), callbacks=[BackupAndRestore(tmp_path)], **{**kwargs, "epochs": 2})
+    assert history.epoch == []
+    want, _ = reference(data, {**kwargs, "epochs": 2})  # the backup before epoch 2
     assert_same(state(model), state(want))
 
 
