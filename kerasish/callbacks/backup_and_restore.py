@@ -10,6 +10,7 @@ from functools import partial
 from ..saving.atomic import atomic_write, remove_stale_temporaries
 from ..trainers.resume import ResumePoint
 from . import backup_files as files
+from ._monitor import batch_save_due
 from .callback import Callback
 
 __all__ = ["BackupAndRestore"]
@@ -92,15 +93,7 @@ class BackupAndRestore(Callback):
         self.restored = self._read_backup()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        if batch <= self._last_batch_seen:  # a new epoch
-            self._batches_seen_since_last_saving += batch + 1
-        else:
-            self._batches_seen_since_last_saving += batch - self._last_batch_seen
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
+        if batch_save_due(self, batch):
             self.backup_due = True
 
     def on_epoch_end(self, epoch, logs=None):

@@ -12,7 +12,7 @@ from ._monitor import (
     check_monitor,
     check_number,
     check_verbose,
-    monitor_direction,
+    known_direction,
 )
 from .callback import Callback
 
@@ -107,14 +107,7 @@ class EarlyStopping(Callback):
         self.best_weights = None if weights is None else [np.array(w) for w in weights]
 
     def _set_direction(self) -> None:
-        direction = monitor_direction(self.mode, self.monitor, self.model)
-        if direction is None:
-            raise ValueError(
-                f"EarlyStopping cannot tell whether `{self.monitor}` should go up or down. "
-                "Pass `mode='max'` to stop on the highest value or `mode='min'` for the "
-                f"lowest. Received: monitor={self.monitor!r}"
-            )
-        self._direction = direction
+        self._direction = known_direction("EarlyStopping", self.mode, self.monitor, self.model)
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
         if reference is None:

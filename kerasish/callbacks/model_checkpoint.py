@@ -7,7 +7,14 @@ import warnings
 
 import numpy as np
 
-from ._monitor import check_mode, check_monitor, check_number, check_verbose, monitor_direction
+from ._monitor import (
+    batch_save_due,
+    check_mode,
+    check_monitor,
+    check_number,
+    check_verbose,
+    known_direction,
+)
 from .callback import Callback
 
 __all__ = ["ModelCheckpoint"]
@@ -92,7 +99,7 @@ class ModelCheckpoint(Callback):
         self._current_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._should_save_on_batch(batch):
+        if batch_save_due(self, batch):
             self._save_model(self._current_epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -116,19 +123,6 @@ class ModelCheckpoint(Callback):
 
     # ---- when and where ------------------------------------------------------------------------
 
-    def _should_save_on_batch(self, batch: int) -> bool:
-        if self.save_freq == "epoch":
-            return False
-        if self._last_batch_seen is None or batch <= self._last_batch_seen:  # a new epoch
-            self._batches_seen_since_last_saving += batch + 1
-        else:
-            self._batches_seen_since_last_saving += batch - self._last_batch_seen
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
-
     def _get_file_path(self, epoch: int, batch, logs) -> str:
         logs = logs or {}
         try:
@@ -145,14 +139,9 @@ class ModelCheckpoint(Callback):
         if self.best is None:
             return True
         if self._direction is None:
-            direction = monitor_direction(self.mode, self.monitor, self.model)
-            if direction is None:
-                raise ValueError(
-                    f"ModelCheckpoint cannot tell whether `{self.monitor}` should go up or "
-                    "down. Pass `mode='max'` to keep the highest value or `mode='min'` for "
-                    f"the lowest. Received: monitor={self.monitor!r}"
-                )
-            self._direction = direction
+            self._direction = known_direction(
+                "ModelCheckpoint", self.mode, self.monitor, self.model
+            )
         return value < self.best if self._direction == "min" else value > self.best
 
     def _should_save_model(self, epoch: int, logs, filepath: str) -> bool:
