@@ -301,10 +301,10 @@ class Trainer:
             None if sw is None else np.asarray(sw, "float32"),
         )
         if self.run_eagerly and build_only:
+            self._call_step("test", data)  # builds the model (if it builds late) and metrics
+            self.reset_metrics()
             if kind == "train" and not self.optimizer.built:
                 self.optimizer.build(self.trainable_weights)
-            self._call_step("test", data)
-            self.reset_metrics()
             return None
         if self.run_eagerly:
             result = self._call_step(kind, data)

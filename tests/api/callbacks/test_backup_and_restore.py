@@ -166,11 +166,12 @@ def test_arrays_resume_mid_epoch_exactly(tmp_path, run_eagerly):
     assert not (tmp_path / "b").exists()
 
 
-def test_a_subclassed_model_built_in_its_first_step_resumes_exactly(tmp_path):
+@pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled", "eager"])
+def test_a_subclassed_model_built_in_its_first_step_resumes_exactly(tmp_path, run_eagerly):
     data, kwargs = arrays, {"batch_size": 8, "epochs": 3, "verbose": 0}
-    want, _ = reference(data, dict(kwargs), build=Subclassed)
+    want, _ = reference(data, dict(kwargs), build=Subclassed, run_eagerly=run_eagerly)
     model, _, first = interrupted_then_resumed(
-        tmp_path / "b", (1, 6), data, dict(kwargs), build=Subclassed
+        tmp_path / "b", (1, 6), data, dict(kwargs), build=Subclassed, run_eagerly=run_eagerly
     )
     assert first.first == (1, 4)  # 8 batches an epoch, a backup every 3: before batch 4
     assert_same(state(model), state(want))
