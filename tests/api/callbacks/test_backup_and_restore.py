@@ -4,6 +4,8 @@ run that was never interrupted, bit for bit. test_checkpoint_crashes.py kills re
 processes."""
 
 import os
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -138,23 +140,35 @@ def arrays():
     return X, Y
 
 
-def plateau_callbacks():
-    # min_delta so large that nothing improves: their waits decide when they act. The
-    # scheduler sets the rate in on_epoch_begin, from the rate it finds: run twice in an
-    # epoch, or on a rate not yet restored, it would end elsewhere.
-    return [
-        keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.9),
-        keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0),
-        keras.callbacks.EarlyStopping(monitor="loss", patience=3, min_delta=10.0),
-    ]
+def watching_callbacks(folder):
+    """Callbacks whose state decides what they do: min_delta so large that nothing improves
+    (their waits decide when they act); a scheduler that sets the rate in on_epoch_begin from
+    the rate it finds (run twice in an epoch, or on a rate not yet restored, it would end
+    elsewhere); a checkpoint that keeps the batches where the running loss is the lowest so
+    far (its best value and batch count decide which files it writes)."""
+
+    def make():
+        return [
+            keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.9),
+            keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0),
+            keras.callbacks.EarlyStopping(monitor="loss", patience=3, min_delta=10.0),
+            keras.callbacks.ModelCheckpoint(
+                folder / "best-{epoch}-{batch}.weights.h5", monitor="loss", mode="min",
+                save_best_only=True, save_weights_only=True, save_freq=2,
+            ),
+        ]  # fmt: skip
+
+    return make
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled", "eager"])
 def test_arrays_resume_mid_epoch_exactly(tmp_path, run_eagerly):
     data, kwargs = arrays, {"batch_size": 8, "epochs": 5, "verbose": 0}
-    want, want_history = reference(data, dict(kwargs), plateau_callbacks, run_eagerly=run_eagerly)
+    extra = watching_callbacks(tmp_path / "reference")
+    want, want_history = reference(data, dict(kwargs), extra, run_eagerly=run_eagerly)
+    extra = watching_callbacks(tmp_path / "resumed")
     model, history, first = interrupted_then_resumed(
-        tmp_path / "b", (2, 6), data, dict(kwargs), plateau_callbacks, run_eagerly=run_eagerly
+        tmp_path / "b", (2, 6), data, dict(kwargs), extra, run_eagerly=run_eagerly
     )
     # 8 batches an epoch, a backup every 3 batches: in epoch 2, before batches 2 and 5.
     assert first.first == (2, 5)
@@ -164,6 +178,8 @@ def test_arrays_resume_mid_epoch_exactly(tmp_path, run_eagerly):
         assert history.history[key] == want_history.history[key][2:]
     assert_same(state(model), state(want))
     assert not (tmp_path / "b").exists()
+    saved = sorted(os.listdir(tmp_path / "reference"))
+    assert len(saved) > 1 and sorted(os.listdir(tmp_path / "resumed")) == saved
 
 
 @pytest.mark.parametrize("run_eagerly", [False, True], ids=["compiled", "eager"])
@@ -214,6 +230,39 @@ def test_a_pydataset_resumes_mid_epoch_exactly(tmp_path, workers):
     assert first.first == (1, 3)
     assert history.history["loss"] == want_history.history["loss"][1:]
     assert_same(state(model), state(want))
+
+
+class SlowBatches(keras.utils.PyDataset):
+    """Notes how many `__getitem__` calls are running each time its state is read."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.running, self.lock, self.seen = 0, threading.Lock(), []
+
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, index):
+        with self.lock:
+            self.running += 1
+        time.sleep(0.01)
+        with self.lock:
+            self.running -= 1
+        return X[10 * index : 10 * index + 10], Y[10 * index : 10 * index + 10]
+
+    def get_state(self):
+        self.seen.append(self.running)
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def test_batches_fetched_ahead_are_waited_for_before_a_backup(tmp_path):
+    data = SlowBatches(workers=3, max_queue_size=4)
+    backup = BackupAndRestore(tmp_path, save_freq=2)
+    fresh().fit(data, epochs=2, verbose=0, callbacks=[backup])
+    assert data.seen == [0] * 5  # backups before batches 2 and 4, then 0, 2 and 4
 
 
 def test_a_generator_resumes_at_the_next_epoch(tmp_path):
