@@ -205,8 +205,15 @@ class ArrayBatches:
             self.order = np.random.permutation(self.n) if self.shuffle else None
             start = 0
         else:
-            self.order = position["order"]
-            start = position["step"]
+            order = position["order"]
+            if (order is None) == self.shuffle or (order is not None and len(order) != self.n):
+                shown = "unshuffled" if order is None else f"an order of {len(order)} samples"
+                raise ValueError(
+                    f"The epoch to resume was {shown}, but these are {self.n} samples "
+                    f"{'shuffled' if self.shuffle else 'in order'}: the data or `shuffle` "
+                    "changed since the backup."
+                )
+            self.order, start = order, position["step"]
         return self._batches(start)
 
     def position(self, step: int) -> dict:

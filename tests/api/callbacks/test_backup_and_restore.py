@@ -351,6 +351,10 @@ def test_a_backup_of_another_model_or_other_batches_is_refused(tmp_path):
         model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[backup, Interrupt(0, 9)])
     with pytest.raises(ValueError, match="steps per epoch"):
         fresh().fit(X, Y, batch_size=30, epochs=2, verbose=0, callbacks=[backup])
+    with pytest.raises(ValueError, match="an order of 60 samples, but these are 56 samples"):
+        fresh().fit(X[:56], Y[:56], batch_size=4, epochs=2, verbose=0, callbacks=[backup])
+    with pytest.raises(ValueError, match="`shuffle` changed"):
+        fresh().fit(X, Y, batch_size=4, epochs=2, verbose=0, shuffle=False, callbacks=[backup])
 
     def smaller():
         return keras.Sequential([keras.Input((6,)), keras.layers.Dense(2, activation="softmax")])
