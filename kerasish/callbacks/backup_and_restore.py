@@ -128,13 +128,14 @@ class BackupAndRestore(Callback):
         directory = self.backup_dir
         os.makedirs(directory, exist_ok=True)
         weights = files.weights_name(files.next_generation(directory))
-        _save_variables(self.model, os.path.join(directory, weights))
+        self.model.save_weights(os.path.join(directory, weights))  # optimizer state included
         current = os.path.join(directory, files.STATE)
         previous = os.path.join(directory, files.PREVIOUS_STATE)
         keep = {weights}
         if self.double_checkpoint and os.path.exists(current):
             os.replace(current, previous)
-            keep.add(_named_weights(previous))
+            with contextlib.suppress(ValueError, OSError):
+                keep.add(files.read_position(previous)[2])
         with atomic_write(current) as tmp:
             files.write_state(tmp, epoch, step, weights, state)
         files.remove_unnamed_weights(directory, keep)
@@ -159,22 +160,8 @@ class BackupAndRestore(Callback):
         return None
 
 
-# ---- the model's and optimizer's variables ------------------------------------------------------
-
-
-def _named_weights(state_path: str) -> str:
-    try:
-        return files.read_state(state_path)[2]
-    except ValueError:
-        return ""
-
-
-def _save_variables(model, path: str) -> None:
-    model.save_weights(path, overwrite=True)  # with the optimizer's variables
-
-
 def _load_variables(model, path: str) -> None:
-    model.load_weights(path)
+    model.load_weights(path)  # the optimizer's variables too
 
 
 # ---- leftovers -----------------------------------------------------------------------------

@@ -96,10 +96,11 @@ def _checked_header(f) -> tuple:
 
 
 def read_position(path: str):
-    """`(epoch, step)` of the state file at `path`, or None when there is none yet."""
+    """`(epoch, step, weights file name)` of the state file at `path`, or None when there is
+    none yet (without reading the state itself)."""
     try:
         with h5py.File(path, "r") as f:
-            return _checked_header(f)[:2]
+            return _checked_header(f)
     except FileNotFoundError:
         return None
 

@@ -166,7 +166,7 @@ def wait_for_backup(directory: Path, process, after_epoch: int, mid_epoch: bool 
         assert time.monotonic() < deadline, "no backup appeared"
         where = backup_files.read_position(str(directory / backup_files.STATE))
         if where is not None and where[0] >= after_epoch and (where[1] > 0 or not mid_epoch):
-            return where
+            return where[:2]
         time.sleep(0.005)
     return None
 
@@ -261,7 +261,7 @@ def test_a_fit_killed_mid_epoch_resumes_to_the_same_weights(tmp_path, kind):
     time.sleep(random.Random(kind).uniform(0.0, 0.1))
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    where = backup_files.read_position(str(victim_dir / backup_files.STATE))  # the rerun's
+    where = backup_files.read_position(str(victim_dir / backup_files.STATE))[:2]  # the rerun's
     assert where[1] > 0
 
     rerun = python(script, victim_dir, victim_out, kind, 0, stdout=subprocess.PIPE)
