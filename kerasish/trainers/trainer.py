@@ -21,6 +21,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from . import data_adapter as da
 from .compile_utils import CompileLoss, CompileMetrics, output_names
+from .resume import FitResumption
 from .step_state import (
     check_logs,
     compiled_trainable_state,
@@ -280,22 +281,31 @@ class Trainer:
         front = getattr(self, "_data_front", None)
         return x if front is None else front.as_arrays(x, len(self.inputs) == 1)
 
-    def _run_step(self, kind: str, batch):
+    def _run_step(self, kind: str, batch, build_only: bool = False):
+        """Runs a step on `batch`; with `build_only`, only builds it (traces a compiled step,
+        or runs an eager test step and resets the metrics), so that the optimizer's and
+        the metrics' variables exist, without training."""
         x, y, sw = batch
         front = getattr(self, "_data_front", None)
         if front is not None:  # the data layers (TextVectorization, ...) run on the batch here
             x = front.run(nest.flatten(self.align_inputs(x)))
             with front.feeding_core():
-                return self._run_core_step(kind, (x, y, sw))
-        return self._run_core_step(kind, (x, y, sw))
+                return self._run_core_step(kind, (x, y, sw), build_only)
+        return self._run_core_step(kind, (x, y, sw), build_only)
 
-    def _run_core_step(self, kind: str, batch):
+    def _run_core_step(self, kind: str, batch, build_only: bool = False):
         x, y, sw = batch
         data = da.pack(
             self._cast_x(x),
             self._cast_targets(y),
             None if sw is None else np.asarray(sw, "float32"),
         )
+        if self.run_eagerly and build_only:
+            self._call_step("test", data)  # builds the model (if it builds late) and metrics
+            self.reset_metrics()
+            if kind == "train" and not self.optimizer.built:
+                self.optimizer.build(self.trainable_weights)
+            return None
         if self.run_eagerly:
             result = self._call_step(kind, data)
         else:
@@ -312,6 +322,9 @@ class Trainer:
                     return result
 
                 fn = self._step_fns[key] = compiler.function(flat_step)
+            if build_only:
+                fn.plan_for(*nest.flatten(data))
+                return None
             result = fn(*nest.flatten(data))
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
@@ -360,18 +373,22 @@ class Trainer:
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=self, verbose=verbose, epochs=epochs,
                                      steps=batches.steps)  # fmt: skip
+        resumption = FitResumption(self, callback_list, batches)
         self.stop_training = False
         callback_list.on_train_begin()
         logs = {}
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(resumption.start(initial_epoch), epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            for step, batch in enumerate(batches):
+            epoch_batches, first_step = resumption.begin_epoch(epoch)
+            for step, batch in enumerate(epoch_batches, first_step):
+                resumption.before_step(batch)
                 callback_list.on_train_batch_begin(step)
                 logs = self._run_step("train", batch)
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+                resumption.after_step(epoch, step)
             if getattr(batches, "ran_out", False):  # a generator with nothing left
                 break
             epoch_logs = dict(logs)
@@ -384,6 +401,7 @@ class Trainer:
             logs = epoch_logs
             if self.stop_training:
                 break
+        resumption.finish()
         if hasattr(self.optimizer, "finalize_variable_values"):
             self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA weights in
         callback_list.on_train_end(logs)
