@@ -9,7 +9,8 @@ The promise, for any caller (model and weights saving, checkpoints):
   directory is fsynced too (where the platform allows), so after a crash or power loss the
   target is either the complete old file or the complete new one, never a mixture.
 - On any failure (an exception in the body, a full disk, an interrupt) the temporary file is
-  removed and the exception propagates; the target is exactly as it was.
+  removed and the exception propagates (an OSError is raised again naming the target, of
+  the same errno and so the same subclass); the target is exactly as it was.
 - The temporary name is unique per process and per call (`.<name>.tmp-<pid>-<random>` in
   the target's directory), so two processes, or two threads, saving to one path never write
   into each other's file: the last rename wins and the result is one whole file.
@@ -88,11 +89,21 @@ def atomic_write(path):
             raise OSError(f"Saving {path!r}: nothing was written to the temporary file.")
         fsync_file(tmp)
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a permission refused: say which save failed
+        _remove(tmp)
+        if path in str(err):
+            raise
+        message = f"Cannot save {path!r} (the previous file is untouched): {err.strerror or err}"
+        raise (OSError(err.errno, message) if err.errno else OSError(message)) from err
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
+        _remove(tmp)
         raise
     fsync_directory(directory)
+
+
+def _remove(tmp: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(tmp)
 
 
 def remove_stale_temporaries(path) -> list:

@@ -1,8 +1,10 @@
 """Loading never runs code from a file, and damaged, hostile or wrong files give clear
 errors that name them; a failed save leaves the existing file as it was."""
 
+import errno
 import json
 import os
+import re
 import sys
 import zipfile
 
@@ -217,27 +219,47 @@ class Unsavable(layers.Layer):
         raise RuntimeError("this layer cannot describe itself")
 
 
+def _save(model, target):
+    if target.name.endswith(".weights.h5"):
+        model.save_weights(target)
+    else:
+        model.save(target)
+
+
 @pytest.mark.parametrize("name", ["m.keras", "m.h5", "w.weights.h5"])
 def test_a_failed_save_leaves_the_existing_file(tmp_path, name, monkeypatch):
+    """A full disk mid-write, a refused permission, or a layer failing to describe itself:
+    each save raises a clear error, and the existing file and directory stay as they were."""
+    from kerasish.saving import h5_files, saving_api
+
     model, _ = _saved(tmp_path, "first.h5")
     target = tmp_path / name
     target.write_bytes(b"the good old file")
-    if name.endswith(".weights.h5"):
-        from kerasish.saving import h5_files
+    real_write = h5_files.write_dataset
+    calls = []
 
-        calls = []
+    def disk_full(group, key, array):
+        calls.append(key)
+        if len(calls) > 2:  # some bytes are already in the temporary file
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(group, key, array)
 
-        def failing(group, key, array):
-            calls.append(key)
-            if len(calls) > 2:
-                raise OSError("No space left on device")
-            group.create_dataset(key, data=array)
+    with monkeypatch.context() as patch:
+        patch.setattr(h5_files, "write_dataset", disk_full)
+        with pytest.raises(OSError, match=rf"{re.escape(repr(str(target)))}.*No space left"):
+            _save(model, target)
+    assert len(calls) == 3
 
-        monkeypatch.setattr(h5_files, "write_dataset", failing)
-        with pytest.raises(OSError, match="No space"):
-            model.save_weights(target)
-    else:
-        bad = keras.Sequential([keras.Input((2,)), Unsavable()])
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(saving_api.h5py, "File", refused)
+        patch.setattr(saving_api.zipfile, "ZipFile", refused)
+        with pytest.raises(PermissionError, match=rf"{re.escape(repr(str(target)))}.*denied"):
+            _save(model, target)
+    bad = keras.Sequential([keras.Input((2,)), Unsavable()])
+    if not name.endswith(".weights.h5"):
         with pytest.raises(RuntimeError, match="cannot describe"):
             bad.save(target)
     assert target.read_bytes() == b"the good old file"
