@@ -158,9 +158,7 @@ class H5Reader:
             expected = dataset.attrs[CHECKSUM] if CHECKSUM in dataset.attrs else None
         except READ_ERRORS as err:
             raise self.error(f"the dataset '{dataset.name}' cannot be read: {err}") from None
-        if expected is not None and (
-            np.shape(expected) != () or int(expected) != checksum(value)
-        ):
+        if expected is not None and (np.shape(expected) != () or int(expected) != checksum(value)):
             raise self.error(f"the dataset '{dataset.name}' is damaged (its checksum differs)")
         return value
 

@@ -1,6 +1,7 @@
 """Files written by real Keras (tf.keras 2.15 and Keras 3.15, tests/fixtures/keras_files)
 load, compile as saved, and reproduce Keras' predictions."""
 
+import json
 import pathlib
 import warnings
 
@@ -95,29 +96,78 @@ def test_legacy_weights_by_name_and_skip_mismatch():
         np.testing.assert_array_equal(ours, theirs)
 
 
-def test_keras2_config_forms_are_accepted():
+def _bidirectional_gru():
+    gru = {"class_name": "GRU", "config": {
+        "name": "gru", "trainable": True, "dtype": "float32", "return_sequences": False,
+        "units": 3, "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
+        "time_major": False, "unroll": False, "implementation": 2, "reset_after": False}}  # fmt: skip
+    return {"class_name": "Bidirectional", "config": {
+        "name": "bidirectional", "trainable": True, "dtype": "float32", "layer": gru,
+        "merge_mode": "concat"}}  # fmt: skip
+
+
+# One Keras 2 form per case: the config tf.keras 2 wrote, and what the loaded layer holds.
+KERAS2_FORMS = {
+    "time_major": ({"class_name": "LSTM", "config": {"units": 3, "time_major": False}},
+                   lambda l: l.units == 3),
+    "implementation": ({"class_name": "LSTM", "config": {"units": 3, "implementation": 1}},
+                       lambda l: l.units == 3),
+    "input_length": ({"class_name": "Embedding", "config": {"input_dim": 5, "output_dim": 2,
+                      "input_length": 7}}, lambda l: l.output_dim == 2),
+    "batch_input_shape": ({"class_name": "Dense", "config": {"units": 4,
+                           "batch_input_shape": [None, 3]}}, lambda l: l.units == 4),
+    "Conv2DTranspose groups": ({"class_name": "Conv2DTranspose", "config": {
+        "filters": 2, "kernel_size": 3, "groups": 1}}, lambda l: l.filters == 2),
+    "DepthwiseConv2D groups": ({"class_name": "DepthwiseConv2D", "config": {
+        "kernel_size": 3, "groups": 1, "depth_multiplier": 2}}, lambda l: l.depth_multiplier == 2),
+    "LeakyReLU alpha": ({"class_name": "LeakyReLU", "config": {"alpha": 0.1}},
+                        lambda l: l.negative_slope == 0.1),
+    "BatchNormalization axis list": ({"class_name": "BatchNormalization", "config": {
+        "axis": [3], "fused": None}}, lambda l: l.axis == 3),
+    "string dtype": ({"class_name": "Dense", "config": {"units": 2, "dtype": "float64"}},
+                     lambda l: l.dtype == "float64"),
+    "GRU reset_after=False": ({"class_name": "GRU", "config": {
+        "units": 2, "reset_after": False, "time_major": False}}, lambda l: not l.reset_after),
+    "Bidirectional GRU reset_after=False": (
+        _bidirectional_gru(),
+        lambda l: not l.forward_layer.reset_after and not l.backward_layer.reset_after),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("form", sorted(KERAS2_FORMS))
+def test_keras2_config_form_is_accepted(form):
     from kerasish.saving import serialization
 
-    cases = [
-        ({"class_name": "LSTM", "config": {"units": 3, "time_major": False, "implementation": 2,
-                                           "dtype": "float32"}}, "units", 3),
-        ({"class_name": "Embedding", "config": {"input_dim": 5, "output_dim": 2,
-                                                "input_length": 7}}, "output_dim", 2),
-        ({"class_name": "LeakyReLU", "config": {"alpha": 0.1}}, "negative_slope", 0.1),
-        ({"class_name": "BatchNormalization", "config": {"axis": [3], "fused": None}}, "axis", 3),
-        ({"class_name": "Conv2DTranspose", "config": {"filters": 2, "kernel_size": 3,
-                                                      "groups": 1}}, "filters", 2),
-        ({"class_name": "DepthwiseConv2D", "config": {"kernel_size": 3, "groups": 1,
-                                                      "depth_multiplier": 2}},
-         "depth_multiplier", 2),
-        ({"class_name": "Dense", "config": {"units": 4, "batch_input_shape": [None, 3],
-                                            "dtype": "float32"}}, "units", 4),
-        ({"class_name": "GRU", "config": {"units": 2, "reset_after": False,
-                                          "time_major": False}}, "reset_after", False),
-    ]  # fmt: skip
-    for config, attribute, expected in cases:
-        layer = serialization.deserialize(config)
-        assert getattr(layer, attribute) == expected, config["class_name"]
+    config, holds = KERAS2_FORMS[form]
+    layer = serialization.deserialize(json.loads(json.dumps(config)))
+    assert holds(layer), layer.get_config()
+    assert not set(layer.get_config()) & {"time_major", "input_length", "batch_input_shape",
+                                          "groups", "alpha", "fused"}  # fmt: skip
+
+
+def test_keras2_bidirectional_gru_reset_after_false_computes_the_keras_formula():
+    """Built from the Keras 2 config, the layer holds Keras 2's weight shapes (one bias row:
+    the reset gate applied before the recurrent product) and runs both directions."""
+    from kerasish.saving import serialization
+
+    layer = serialization.deserialize(_bidirectional_gru())
+    x = np.random.default_rng(0).standard_normal((2, 4, 5)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(x))
+    assert out.shape == (2, 6)
+    kernel, recurrent, bias = layer.forward_layer.get_weights()
+    assert kernel.shape == (5, 9) and recurrent.shape == (3, 9) and bias.shape == (9,)
+
+    def gru(seq):
+        h = np.zeros((2, 3), "float64")
+        for t in range(seq.shape[1]):
+            xz, xr, xh = np.split(seq[:, t] @ kernel + bias, 3, axis=-1)
+            rz, rr, _ = np.split(h @ recurrent, 3, axis=-1)
+            z, r = 1 / (1 + np.exp(-(xz + rz))), 1 / (1 + np.exp(-(xr + rr)))
+            hh = np.tanh(xh + (r * h) @ recurrent[:, 6:])
+            h = z * h + (1 - z) * hh
+        return h
+
+    np.testing.assert_allclose(out[:, :3], gru(x), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="time_major=True"):
         serialization.deserialize(
             {"class_name": "LSTM", "config": {"units": 1, "time_major": True}}
@@ -144,7 +194,7 @@ def test_keras2_functional_config_with_a_layer_called_twice():
             "output_layers": [["add", 0, 0]],
         },
     }  # fmt: skip
-    model = keras.models.model_from_json(__import__("json").dumps(config))
+    model = keras.models.model_from_json(json.dumps(config))
     layer = model.get_layer("shared")
     w, b = layer.get_weights()
     x = np.array([[1.0, -2.0]], "float32")

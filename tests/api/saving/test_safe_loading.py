@@ -133,7 +133,10 @@ def test_damaged_hdf5_contents(tmp_path):
     dense = "model_weights/dense"
     case(lambda f: f.attrs.__delitem__("model_config"), "no model config")
     case(lambda f: f.attrs.__setitem__("model_config", "{not json"), "damaged|not valid JSON")
-    case(lambda f: f[dense].attrs.__delitem__("weight_names"), "2 layers with weights, the file has 1")
+    case(
+        lambda f: f[dense].attrs.__delitem__("weight_names"),
+        "2 layers with weights, the file has 1",
+    )
     case(lambda f: f.__delitem__(f"{dense}/s/dense/kernel"), "dataset.*is missing")
     case(lambda f: f["model_weights"].attrs.__setitem__("layer_names", [b"dense", b"ghost"]),
          "group.*ghost.*is missing")  # fmt: skip
