@@ -244,7 +244,8 @@ def read_optimizer_weights(reader, h5file, optimizer) -> None:
             stacklevel=3,
         )
         return
-    targets = list(our_slots)
+    # A file saved before the optimizer's first step has no slots: ours stay at zero.
+    targets = list(our_slots) if slots else []
     sources = list(ordered)
     if iteration is not None:
         targets.append(our_iteration)

@@ -198,3 +198,17 @@ def test_save_errors(tmp_path):
         warnings.simplefilter("error")
         model.save(tmp_path / "exists.keras")
     assert keras.models.load_model(tmp_path / "exists.keras").name == model.name
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_a_compiled_model_saved_before_training_loads_and_trains(tmp_path, name):
+    # Its optimizer has no slots yet: the file holds the step count and learning rate only.
+    model = _mlp()
+    model.save(tmp_path / name)
+    restored = keras.models.load_model(tmp_path / name)
+    assert int(restored.optimizer.iterations) == 0
+    x, y = _data(8)
+    restored.set_weights(model.get_weights())
+    first = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    again = restored.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(again["loss"], first["loss"], rtol=1e-6)
