@@ -3,7 +3,9 @@ load, compile as saved, and reproduce Keras' predictions."""
 
 import json
 import pathlib
+import re
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -99,8 +101,9 @@ def test_legacy_weights_by_name_and_skip_mismatch():
 def _bidirectional_gru():
     gru = {"class_name": "GRU", "config": {
         "name": "gru", "trainable": True, "dtype": "float32", "return_sequences": False,
-        "units": 3, "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": True,
-        "time_major": False, "unroll": False, "implementation": 2, "reset_after": False}}  # fmt: skip
+        "units": 3, "activation": "tanh", "recurrent_activation": "sigmoid",
+        "use_bias": True, "time_major": False, "unroll": False, "implementation": 2,
+        "reset_after": False}}  # fmt: skip
     return {"class_name": "Bidirectional", "config": {
         "name": "bidirectional", "trainable": True, "dtype": "float32", "layer": gru,
         "merge_mode": "concat"}}  # fmt: skip
@@ -207,3 +210,15 @@ def test_an_unknown_class_names_itself_and_custom_objects(tmp_path):
 
     with pytest.raises(ValueError, match=r"Unknown layer class 'MyBlock'.*custom_objects"):
         serialization.deserialize({"class_name": "MyBlock", "config": {}})
+    # In a file (Keras' own mlp with its second Dense renamed), the error names the file too.
+    with zipfile.ZipFile(FIXTURES / "keras3" / "mlp.keras") as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    config = json.loads(members["config.json"])
+    config["config"]["layers"][-1]["class_name"] = "MyBlock"
+    members["config.json"] = json.dumps(config).encode()
+    path = tmp_path / "custom.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match=rf"{re.escape(str(path))}.*'MyBlock'.*custom_objects"):
+        keras.models.load_model(path)
