@@ -73,22 +73,17 @@ def open_for_reading(path):
         head = f.read(8)
     if head != b"\x89HDF\r\n\x1a\n" and not h5py.is_hdf5(path):
         raise ValueError(f"{path!r} is not an HDF5 file (and so not a Keras .h5 file).")
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(
-            f"{path!r} cannot be read as HDF5 (truncated or corrupted?): {err}"
-        ) from None
+    return open_bytes(path, repr(path))
 
 
-def open_bytes(fileobj, label: str):
-    """An open `h5py.File` over an in-memory file (a `.keras` archive's weights)."""
+def open_bytes(source, label: str):
+    """An open `h5py.File` over a path or an in-memory file (a `.keras` archive's weights);
+    what libhdf5 cannot read is a ValueError starting with `label`."""
     try:
-        return h5py.File(fileobj, "r")
+        return h5py.File(source, "r")
     except OSError as err:
-        raise ValueError(
-            f"{label} cannot be read as HDF5 (truncated or corrupted?): {err}"
-        ) from None
+        message = f"{label} cannot be read as HDF5 (truncated or corrupted?): {err}"
+        raise ValueError(message) from None
 
 
 class H5Reader:

@@ -94,7 +94,12 @@ for line in sys.stdin:
     except BaseException as err:
         result.update(outcome="unexpected", type=type(err).__name__, message=str(err)[:500])
     faulthandler.cancel_dump_traceback_later()
-    result["executed"] = "SENTINEL" in sys.modules or os.path.exists(f"{folder}/ran")
+    mark = f"{folder}/ran-{os.getpid()}"
+    result["executed"] = "SENTINEL" in sys.modules or os.path.exists(mark)
+    if result["executed"]:  # cleared, so that the next file is judged on its own
+        sys.modules.pop("SENTINEL", None)
+        if os.path.exists(mark):
+            os.remove(mark)
     print(json.dumps(result), flush=True)
 """.replace("LOAD_SECONDS", str(LOAD_SECONDS)).replace("SENTINEL", SENTINEL)
 
@@ -121,8 +126,8 @@ def _base_files(folder):
              **{f"o{i}": o for i, o in enumerate(optimizer)})  # fmt: skip
     (folder / "architecture.json").write_text(model.to_json())
     # Were a loader to import the module a file names, or run a Lambda's code, it would
-    # leave this file behind.
-    (folder / f"{SENTINEL}.py").write_text(f"open({str(folder / 'ran')!r}, 'w').close()\n")
+    # leave a file `ran-<pid>` behind.
+    (folder / f"{SENTINEL}.py").write_text(_marking_code(folder))
     bases = {"base.h5": "model", "base.keras": "model", "base.weights.h5": "weights",
              "base_weights.h5": "weights only"}  # fmt: skip
     (folder / "bases.json").write_text(json.dumps(bases))
@@ -196,10 +201,13 @@ def _h5_structural(data, rng):
     return buffer.getvalue()
 
 
+def _marking_code(folder):
+    return f"import os; open({str(folder)!r} + f'/ran-{{os.getpid()}}', 'w').close()\n"
+
+
 def _hostile_layer(layer, folder, rng):
     """Rewrites one layer config of a model config as an attacker might."""
-    marker = str(folder / "ran")
-    code = base64.b64encode(marshal.dumps(compile(f"open({marker!r}, 'w')", "f", "exec")))
+    code = base64.b64encode(marshal.dumps(compile(_marking_code(folder), "f", "exec")))
     sentinel_function = {"module": SENTINEL, "class_name": "function", "config": "boom",
                          "registered_name": "boom"}  # fmt: skip
     action = int(rng.integers(0, 6))
