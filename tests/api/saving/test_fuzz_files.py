@@ -49,7 +49,7 @@ faulthandler.enable()
 import numpy as np
 import kerasish as keras
 
-folder = sys.argv[1]
+folder, seconds = sys.argv[1], int(sys.argv[2])
 sys.path.insert(0, folder)  # a module a file names could be imported from here: it must not
 expected = np.load(f"{folder}/expected.npz")
 weights = [expected[f"w{i}"] for i in range(int(expected["n_weights"]))]
@@ -76,7 +76,7 @@ for base, kind in json.load(open(f"{folder}/bases.json")).items():  # warm up, u
 print("ready", flush=True)
 for line in sys.stdin:
     path, kind = line.rstrip("\n").split("\t")
-    faulthandler.dump_traceback_later(LOAD_SECONDS, exit=True)
+    faulthandler.dump_traceback_later(seconds, exit=True)
     result = {"path": path}
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -101,7 +101,7 @@ for line in sys.stdin:
         if os.path.exists(mark):
             os.remove(mark)
     print(json.dumps(result), flush=True)
-""".replace("LOAD_SECONDS", str(LOAD_SECONDS)).replace("SENTINEL", SENTINEL)
+""".replace("SENTINEL", SENTINEL)
 
 
 def _base_files(folder):
@@ -331,13 +331,13 @@ def _mutations(folder, bases, count):
 class Worker:
     """A process loading the files it is sent, one JSON line of result per file."""
 
-    def __init__(self, folder):
-        self.folder = folder
+    def __init__(self, folder, seconds=LOAD_SECONDS):
+        self.folder, self.seconds = folder, seconds
         self.stderr = open(folder / f"worker-{time.monotonic_ns()}.err", "w+")
         root = os.path.dirname(os.path.dirname(keras.__file__))
         path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(folder)], stdin=subprocess.PIPE,
+            [sys.executable, "-c", WORKER, str(folder), str(seconds)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.stderr, text=True,
             env={**os.environ, "PYTHONPATH": path},
         )  # fmt: skip
@@ -374,9 +374,9 @@ class Worker:
         self.stderr.close()
 
 
-def _run(folder, files):
+def _run(folder, files, workers=WORKERS, seconds=LOAD_SECONDS):
     results = []
-    workers = [Worker(folder) for _ in range(WORKERS)]
+    workers = [Worker(folder, seconds) for _ in range(workers)]
     pending = list(reversed(files))
     try:
         while pending or any(w.task for w in workers):
@@ -387,7 +387,7 @@ def _run(folder, files):
             ready, _, _ = select.select(list(busy), [], [], 0.5)
             for i in [busy[stream] for stream in ready] + [
                 i for i, w in enumerate(workers)  # stuck past faulthandler's own timeout
-                if w.task and time.monotonic() - w.task[1] > LOAD_SECONDS + 10
+                if w.task and time.monotonic() - w.task[1] > seconds + 10
             ]:  # fmt: skip
                 worker = workers[i]
                 if worker.task is None:
@@ -400,7 +400,7 @@ def _run(folder, files):
                     continue
                 results.append(worker.dead())
                 worker.close()
-                workers[i] = Worker(folder)  # replaced, ready for the next file
+                workers[i] = Worker(folder, seconds)  # replaced, ready for the next file
     finally:
         for worker in workers:
             worker.close()
@@ -412,6 +412,12 @@ def _fuzz(folder, count):
     files = _mutations(folder, bases, count)
     started = time.monotonic()
     results = _run(folder, files)
+    # A load past 5 s on a machine shared with other work is not yet a hang: such files
+    # are loaded again, one at a time with a minute each, and judged by that load.
+    hung = {r["path"] for r in results if r["outcome"] == "hang"}
+    if hung:
+        again = _run(folder, [f for f in files if f[0] in hung], workers=1, seconds=60)
+        results = [r for r in results if r["path"] not in hung] + again
     seconds = time.monotonic() - started
     assert sorted(r["path"] for r in results) == sorted(path for path, _ in files)
     wrong, unclear, ours, native, executed = [], [], [], [], []
@@ -434,7 +440,10 @@ def _fuzz(folder, count):
             ours.append((name, r["outcome"], r["trace"]))
     counts = {k: sum(r["outcome"] == k for r in results)
               for k in ("loaded", "error", "unexpected", "crash", "hang")}  # fmt: skip
-    print(f"\nfuzz: {count} mutations in {seconds:.0f} s: {counts}; in libhdf5: {native}")
+    print(
+        f"\nfuzz: {count} mutations in {seconds:.0f} s: {counts}; in libhdf5: {native}; "
+        f"over 5 s, then loaded again: {sorted(os.path.basename(p) for p in hung)}"
+    )
     if native:
         warnings.warn(f"{len(native)} of {count} damaged files crashed or hung libhdf5 (in "
                       f"h5py): {native}", stacklevel=2)  # fmt: skip
