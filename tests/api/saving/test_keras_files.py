@@ -60,6 +60,14 @@ def test_keras3_archive_loads_compiled_with_keras_fallback_optimizer(name):
     _check(model, "keras3", name)
     assert model.compiled and type(model.optimizer).__name__ == "RMSprop"
     assert int(model.optimizer.iterations) == 0
+    # Compiled again with the optimizer it was trained with, the archive's weights bring
+    # back the optimizer state: the same as in Keras' legacy .h5 of the same model.
+    model.compile(keras.optimizers.Adam(0.01), model.loss)
+    model.load_weights(FIXTURES / "keras3" / f"{name}.keras")
+    legacy = keras.models.load_model(FIXTURES / "keras3" / f"{name}.legacy.h5")
+    assert int(model.optimizer.iterations) == int(legacy.optimizer.iterations) > 0
+    for ours, theirs in zip(model.optimizer.variables, legacy.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     _trains(model, "keras3", name)
 
 
