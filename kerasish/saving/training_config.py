@@ -2,7 +2,8 @@
 the `.keras` archive's `compile_config`.
 
 Losses and metrics are written by full name or class config, never by short alias:
-Keras 3 cannot compile a legacy file that says `"mse"` (`../shared/KERAS_FORMATS.md`). A
+Keras 3 cannot compile a legacy file that says `"mse"` ("Could not deserialize
+'keras.metrics.mse'"). A
 metric given by alias (`"mae"`) is written as its class config with the alias as its name,
 so the logs keep their keys. `"accuracy"`, `"acc"`, `"crossentropy"` and `"ce"` stay
 strings: both Keras and kerasish pick the variant from the shapes.
