@@ -11,7 +11,10 @@ Keras' environments (`/work/venvs/keras` on JAX; `/work/venvs/keras-tf` on Tenso
 the text models, whose layers need it), each file is loaded with `keras.models.load_model`
 (compile=True), and checked: predictions within 1e-5 of kerasish's, the optimizer's class
 and variables equal to what kerasish saved, and one `train_on_batch` runs. The table goes
-to standard output; docs/saving.md records the last run.
+to standard output; docs/saving.md records the last run. The two Keras environments run at
+once, each writing a line a file to `check-<backend>.jsonl` in the folder as it goes;
+`--keep DIR` keeps the files kerasish wrote, and `--reuse DIR` checks them again without
+writing them anew.
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ def check(folder: str, files: list) -> list:
         except Exception as err:  # a failure is a result to report, not a crash
             result["error"] = f"{type(err).__name__}: {str(err)[:300]}"
         results.append(result)
+        print(json.dumps(result), flush=True)  # one line a file: a partial run shows progress
     return results
 
 
@@ -147,23 +151,40 @@ def main() -> None:
     parser.add_argument("--check", help="(internal) the folder to check, in Keras' venv")
     parser.add_argument("--files", nargs="*", default=[])
     parser.add_argument("--keep", help="write the files here (kept) instead of a temp folder")
+    parser.add_argument("--reuse", help="check the files an earlier --keep run wrote there")
     args = parser.parse_args()
     if args.check:
-        print(json.dumps(check(args.check, args.files)))
+        check(args.check, args.files)
         return
-    folder = args.keep or tempfile.mkdtemp(prefix="kerasish-interop-")
-    os.makedirs(folder, exist_ok=True)
-    cases = write(folder)
-    results = []
-    for backend, python in KERAS_ENVS.items():
+    if args.reuse:
+        from catalogue import TEXT_MODELS
+
+        folder = args.reuse
+        names = sorted(p[: -len(".io.npz")] for p in os.listdir(folder) if p.endswith(".io.npz"))
+        cases = [(n + suffix, "tensorflow" if n in TEXT_MODELS else "jax")
+                 for n in names for suffix in (".keras", ".h5")]  # fmt: skip
+    else:
+        folder = args.keep or tempfile.mkdtemp(prefix="kerasish-interop-")
+        os.makedirs(folder, exist_ok=True)
+        cases = write(folder)
+    runs = {}
+    for backend, python in KERAS_ENVS.items():  # both Keras environments at once
         files = [f for f, b in cases if b == backend]
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": HERE}  # fmt: skip
-        run = subprocess.run([python, __file__, "--check", folder, "--files", *files],
-                             capture_output=True, text=True, env=env, check=False)  # fmt: skip
+        log = os.path.join(folder, f"check-{backend}.jsonl")  # progress, a line a file
+        with open(log, "w") as out:
+            runs[backend] = (log, subprocess.Popen(
+                [python, __file__, "--check", folder, "--files", *files], stdout=out,
+                stderr=subprocess.PIPE, text=True, env=env,
+            ))  # fmt: skip
+    results = []
+    for backend, (log, run) in runs.items():
+        _, err = run.communicate()
         if run.returncode != 0:
-            sys.exit(f"Keras ({backend}) failed:\n{run.stderr[-3000:]}")
-        results += json.loads(run.stdout.strip().splitlines()[-1])
+            sys.exit(f"Keras ({backend}) failed:\n{err[-3000:]}")
+        with open(log) as lines:
+            results += [json.loads(line) for line in lines if line.startswith("{")]
     failures = 0
     print(
         f"{'file':28} {'backend':10} {'compiled':8} {'max error':>10} {'optimizer':10} state trains"
