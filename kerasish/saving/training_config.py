@@ -27,13 +27,18 @@ _OPTIMIZER_KEYS_RENAMED = {"lr": "learning_rate"}
 # ---- writing ------------------------------------------------------------------------------
 
 
-def _loss_entry(loss):
-    if loss is None:
+def _per_output(value, entry):
+    """`entry` applied to each loss or metric of a (possibly nested) list or dict of them."""
+    if value is None:
         return None
-    if isinstance(loss, (list, tuple)):
-        return [_loss_entry(x) for x in loss]
-    if isinstance(loss, dict):
-        return {k: _loss_entry(v) for k, v in loss.items()}
+    if isinstance(value, (list, tuple)):
+        return [_per_output(x, entry) for x in value]
+    if isinstance(value, dict):
+        return {k: _per_output(v, entry) for k, v in value.items()}
+    return entry(value)
+
+
+def _loss_entry(loss):
     obj = losses_module.get(loss)
     if isinstance(obj, losses_module.Loss):
         return losses_module.serialize(obj)
@@ -45,12 +50,6 @@ def _loss_entry(loss):
 
 
 def _metric_entry(metric):
-    if metric is None:
-        return None
-    if isinstance(metric, (list, tuple)):
-        return [_metric_entry(x) for x in metric]
-    if isinstance(metric, dict):
-        return {k: _metric_entry(v) for k, v in metric.items()}
     if isinstance(metric, str):
         if metric.lower() in _SHAPE_PICKED_METRICS or metric in metrics_module._FUNCTIONS:
             return metric
@@ -75,11 +74,11 @@ def _compile_arguments(model) -> dict | None:
         loss_weights = list(compiled_loss.weights)
     compiled_metrics = model._compile_metrics
     return {
-        "loss": _loss_entry(model.loss),
+        "loss": _per_output(model.loss, _loss_entry),
         "loss_weights": loss_weights,
-        "metrics": _metric_entry(compiled_metrics._ids) if compiled_metrics else None,
+        "metrics": _per_output(compiled_metrics._ids, _metric_entry) if compiled_metrics else None,
         "weighted_metrics": (
-            _metric_entry(compiled_metrics._weighted_ids) if compiled_metrics else None
+            _per_output(compiled_metrics._weighted_ids, _metric_entry) if compiled_metrics else None
         ),
         "run_eagerly": bool(model.run_eagerly),
         "steps_per_execution": 1,
