@@ -26,6 +26,7 @@ from backend.tensor import SymbolicTensor, Tensor, building_graph
 from backend.variables import Variable
 
 from .. import initializers
+from ..saving import budget
 from ..saving.object_registry import UnknownIdentifierError
 from .mask_propagation import fill_masks, set_output_masks
 
@@ -292,6 +293,7 @@ class Layer:
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
         itemsize = np.dtype(dtype).itemsize if dtype != "string" else 8
         check_array_memory(shape, itemsize, f"{type(self).__name__} '{self.name}': weight '{name}'")
+        budget.charge(shape, dtype, f"{self.name}/{name}")  # while a file loads: its size
         variable = Variable(
             init, shape=shape, dtype=dtype, trainable=trainable and self._trainable, name=name
         )

@@ -58,11 +58,12 @@ class Normalization(Layer):
     `invert=True` maps back: `mean + x * max(sqrt(variance), epsilon)`.
 
     The statistics come from `mean` and `variance` given here (no weights, as Keras), or
-    from `adapt(data)`, stored as Keras 3 stores them: non-trainable weights `mean` and
-    `variance` (Keras 3 keeps no `count`). Calling a layer on data before either is a
-    `ValueError`; a layer whose weights were set (`set_weights`, a loaded file) counts as
-    adapted. Calling it on symbolic `Input`s before `adapt` is allowed, so a model can be
-    built first and adapted after (the weights are read at run time).
+    from `adapt(data)`, stored as Keras 3 stores them: non-trainable weights `mean`,
+    `variance` and `count` (the number of samples adapted on). Calling a layer on data
+    before either is a `ValueError`; a layer whose weights were set (`set_weights`, a
+    loaded file) counts as adapted. Calling it on symbolic `Input`s before `adapt` is
+    allowed, so a model can be built first and adapted after (the weights are read at run
+    time).
 
     Example:
         >>> import numpy as np
@@ -125,6 +126,10 @@ class Normalization(Layer):
             )
             self.adapt_variance = self.add_weight(
                 name="variance", shape=stats_shape, initializer="ones", trainable=False
+            )
+            # Keras keeps the number of samples adapted on too (its files carry it).
+            self.count = self.add_weight(
+                name="count", shape=(), dtype="int64", initializer="zeros", trainable=False
             )
         else:
             try:
@@ -189,6 +194,7 @@ class Normalization(Layer):
         variance = m2 / count
         self.adapt_mean.assign(mean.astype(self.dtype))
         self.adapt_variance.assign(variance.astype(self.dtype))
+        self.count.assign(np.int64(count))
         self._adapted = True
 
     def _check_adapt_shape(self, shape) -> None:

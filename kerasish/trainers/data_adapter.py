@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -226,7 +228,14 @@ def class_weights_to_sample_weights(y, class_weight: dict, sample_weight):
 
 
 class ArrayBatches:
-    """Batches of in-memory arrays, reshuffled each epoch when `shuffle`."""
+    """Batches of in-memory arrays, reshuffled each epoch when `shuffle`.
+
+    Iterating gives one epoch. `epoch()` does the same and keeps the epoch's order (a
+    permutation drawn from numpy's global RNG when shuffling), so `position(step)` can note
+    where the epoch stands and `epoch(position)` can later give the rest of that epoch.
+    """
+
+    resumable = True  # an epoch can be resumed at any step
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None):
         self.x, self.y, self.sample_weight = x, y, sample_weight
@@ -235,10 +244,36 @@ class ArrayBatches:
         self.shuffle = shuffle
         full = math.ceil(self.n / batch_size) if self.n else 0
         self.steps = full if steps is None else min(int(steps), full)
+        self.order = None  # the current epoch's sample order (None: in order)
 
     def __iter__(self):
-        order = np.random.permutation(self.n) if self.shuffle else None
-        for step in range(self.steps):
+        return self.epoch()
+
+    def epoch(self, position=None):
+        """The batches of a new epoch, or with `position`, those of the epoch it was taken
+        in from its step on. The order is drawn now, not at the first batch."""
+        if position is None:
+            self.order = np.random.permutation(self.n) if self.shuffle else None
+            start = 0
+        else:
+            order = position["order"]
+            if (order is None) == self.shuffle or (order is not None and len(order) != self.n):
+                shown = "unshuffled" if order is None else f"an order of {len(order)} samples"
+                raise ValueError(
+                    f"The epoch to resume was {shown}, but these are {self.n} samples "
+                    f"{'shuffled' if self.shuffle else 'in order'}: the data or `shuffle` "
+                    "changed since the backup."
+                )
+            self.order, start = order, position["step"]
+        return self._batches(start)
+
+    def position(self, step: int) -> dict:
+        """What `epoch` needs to resume the current epoch before `step`."""
+        return {"step": int(step), "order": self.order}
+
+    def _batches(self, start: int):
+        order = self.order
+        for step in range(start, self.steps):
             index = slice(step * self.batch_size, min((step + 1) * self.batch_size, self.n))
             if order is not None:
                 index = order[index]
@@ -272,6 +307,11 @@ class IteratorBatches:
     new pass when one runs out (as Keras). A one-time iterator (a generator) is read on from
     where the last epoch stopped; an epoch that finds it empty sets `ran_out` (the loop then
     stops) and warns.
+
+    A PyDataset's epoch can be resumed at any step, as `ArrayBatches`' can (`epoch`,
+    `position`); `drain()` waits until the batches being fetched ahead have arrived, so no
+    `__getitem__` runs while training state is saved. An iterable of batches is not
+    resumable: it can only be read on.
     """
 
     def __init__(self, source, steps=None, shuffle=False, class_weight=None):
@@ -282,6 +322,8 @@ class IteratorBatches:
         self._iterator = None
         self._endless = False
         self._next_index = 0  # where an endless PyDataset's next epoch starts
+        self._pending = deque()  # batches being fetched ahead by threads
+        self.order = None  # the current epoch's batch indices (a PyDataset)
         if isinstance(source, PyDataset):
             total = source.num_batches
             self._endless = total is None
@@ -301,7 +343,40 @@ class IteratorBatches:
             total = steps if total is None else min(steps, total)
         self.steps = total
 
-    def _pydataset_batches(self):
+    @property
+    def resumable(self) -> bool:
+        return isinstance(self.source, PyDataset)
+
+    def __iter__(self):
+        return self.epoch()
+
+    def epoch(self, position=None):
+        """The batches of a new epoch, or with `position` (a PyDataset's), those of the
+        epoch it was taken in from its step on."""
+        start = 0
+        if not isinstance(self.source, PyDataset):
+            batches = self._iterable_batches()
+        else:
+            if position is None:
+                self.order = self._pydataset_order()
+            else:
+                self.order = np.asarray(position["order"])
+                self._next_index = int(position["next_index"])
+                start = int(position["step"])
+            self.source.on_epoch_begin()
+            self._pending = deque()
+            batches = self._pydataset_batches(self.order[start:])
+        return self._checked_batches(batches, start)
+
+    def position(self, step: int) -> dict:
+        """What `epoch` needs to resume the current epoch before `step` (a PyDataset)."""
+        return {"step": int(step), "order": self.order, "next_index": self._next_index}
+
+    def drain(self) -> None:
+        """Waits for the batches being fetched ahead (they stay queued for training)."""
+        wait(list(self._pending))
+
+    def _pydataset_order(self):
         source = self.source
         if self.steps is None:
             raise ValueError(
@@ -315,9 +390,14 @@ class IteratorBatches:
             order = np.arange(self.steps)
             if self.shuffle:
                 np.random.shuffle(order)
-        source.on_epoch_begin()
+        return order
+
+    def _pydataset_batches(self, order):
+        source = self.source
         if source.workers > 1:
-            yield from _fetch_in_threads(source, order, source.workers, source.max_queue_size)
+            yield from _fetch_in_threads(
+                source, order, source.workers, source.max_queue_size, self._pending
+            )
         else:
             for index in order:
                 yield source[int(index)]
@@ -352,11 +432,8 @@ class IteratorBatches:
                 stacklevel=4,
             )
 
-    def __iter__(self):
-        source = self._pydataset_batches() if isinstance(self.source, PyDataset) else (
-            self._iterable_batches()
-        )  # fmt: skip
-        for index, batch in enumerate(source):
+    def _checked_batches(self, batches, start: int):
+        for index, batch in enumerate(batches, start):
             yield self._checked(batch, index)
 
     def on_epoch_end(self):
@@ -396,14 +473,11 @@ class IteratorBatches:
         return x, y, sw
 
 
-def _fetch_in_threads(source, order, workers: int, max_queue_size: int):
-    """`source[i]` for each index of `order`, in order, fetched ahead by `workers` threads."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
+def _fetch_in_threads(source, order, workers: int, max_queue_size: int, pending: deque):
+    """`source[i]` for each index of `order`, in order, fetched ahead by `workers` threads;
+    `pending` holds the fetches under way."""
     ahead = max(int(max_queue_size), workers, 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = deque()
         indices = iter(order)
         for index in indices:
             pending.append(pool.submit(source.__getitem__, int(index)))

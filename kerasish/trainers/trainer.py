@@ -25,6 +25,7 @@ from . import data_adapter as da
 from . import fast_call
 from .compile_utils import CompileLoss, CompileMetrics, output_names
 from .interrupts import deferred_interrupts
+from .resume import FitResumption
 from .step_state import (
     check_logs,
     compiled_trainable_state,
@@ -285,16 +286,19 @@ class Trainer:
         front = getattr(self, "_data_front", None)
         return x if front is None else front.as_arrays(x, len(self.inputs) == 1)
 
-    def _run_step(self, kind: str, batch):
+    def _run_step(self, kind: str, batch, build_only: bool = False):
+        """Runs a step on `batch`; with `build_only`, only builds it (traces a compiled step,
+        or runs an eager test step and resets the metrics), so that the optimizer's and
+        the metrics' variables exist, without training."""
         x, y, sw = batch
         front = getattr(self, "_data_front", None)
         if front is not None:  # the data layers (TextVectorization, ...) run on the batch here
             x = front.run(nest.flatten(self.align_inputs(x)))
             with front.feeding_core():
-                return self._run_core_step(kind, (x, y, sw))
-        return self._run_core_step(kind, (x, y, sw))
+                return self._run_core_step(kind, (x, y, sw), build_only)
+        return self._run_core_step(kind, (x, y, sw), build_only)
 
-    def _run_core_step(self, kind: str, batch):
+    def _run_core_step(self, kind: str, batch, build_only: bool = False):
         x, y, sw = batch
         front = getattr(self, "_data_front", None)
         data = da.pack(
@@ -302,6 +306,12 @@ class Trainer:
             self._cast_targets(y),
             None if sw is None else np.asarray(sw, "float32"),
         )
+        if self.run_eagerly and build_only:
+            self._call_step("test", data)  # builds the model (if it builds late) and metrics
+            self.reset_metrics()
+            if kind == "train" and not self.optimizer.built:
+                self.optimizer.build(self.trainable_weights)
+            return None
         if self.run_eagerly:
             result = self._call_step(kind, data)
         else:
@@ -319,6 +329,9 @@ class Trainer:
 
                 fn = self._step_fns[key] = compiler.function(flat_step)
             flat = nest.flatten(data)
+            if build_only:
+                fn.plan_for(*flat)
+                return None
             result = fn(*flat)
             if kind == "predict" and len(flat) == 1 and x is flat[0] and front is None:
                 self._fast_predict = fast_call.fast_call_for(
@@ -376,13 +389,14 @@ class Trainer:
                                      model=self, verbose=verbose, epochs=epochs,
                                      steps=batches.steps)  # fmt: skip
         callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
+        resumption = FitResumption(self, callback_list, batches)
         self.stop_training = False
         callback_list.on_train_begin()
         logs, interrupted = {}, None
         try:
             with deferred_interrupts() as interrupts:
-                logs = self._fit_epochs(batches, val, callback_list, interrupts, initial_epoch,
-                                        epochs, validation_freq)  # fmt: skip
+                logs = self._fit_epochs(batches, val, callback_list, interrupts, resumption,
+                                        initial_epoch, epochs, validation_freq)  # fmt: skip
         except KeyboardInterrupt as error:  # the weights are those of the last whole step
             interrupted, logs = error, self._last_logs
         if hasattr(self.optimizer, "finalize_variable_values"):
@@ -393,15 +407,18 @@ class Trainer:
             raise interrupted
         return self.history
 
-    def _fit_epochs(self, batches, val, callback_list, interrupts, initial_epoch, epochs,
-                    validation_freq) -> dict:  # fmt: skip
+    def _fit_epochs(self, batches, val, callback_list, interrupts, resumption, initial_epoch,
+                    epochs, validation_freq) -> dict:  # fmt: skip
         """The epoch loop of `fit`; returns the last logs (also kept in `_last_logs`, for an
-        interrupted fit)."""
+        interrupted fit). A backup (`resumption`) is removed only when the loop completes."""
         logs = self._last_logs = {}
-        for epoch in range(initial_epoch, epochs):
+        for epoch in range(resumption.start(initial_epoch), epochs):
             self.reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            for step, batch in enumerate(profiling.timed(batches, "data", "batches")):
+            epoch_batches, first_step = resumption.begin_epoch(epoch)
+            timed = profiling.timed(epoch_batches, "data", "batches")
+            for step, batch in enumerate(timed, first_step):
+                resumption.before_step(batch)
                 callback_list.on_train_batch_begin(step)
                 try:
                     logs = self._last_logs = self._run_step("train", batch)
@@ -409,9 +426,10 @@ class Trainer:
                     raise NonFiniteError(f"Epoch {epoch + 1}, batch {step}: {error}", error.op,
                                          error.origin, error.plan_step) from None  # fmt: skip
                 callback_list.on_train_batch_end(step, logs)
-                interrupts.raise_if_pending()
                 if self.stop_training:
                     break
+                resumption.after_step(epoch, step)
+                interrupts.raise_if_pending()
             if getattr(batches, "ran_out", False):  # a generator with nothing left
                 break
             epoch_logs = dict(logs)
@@ -427,6 +445,7 @@ class Trainer:
             interrupts.raise_if_pending()  # one that came during validation
             if self.stop_training:
                 break
+        resumption.finish()
         return logs
 
     def _evaluate_batches(self, batches, callback_list=None) -> dict:

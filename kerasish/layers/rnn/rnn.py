@@ -19,7 +19,7 @@ from backend.tensor import SymbolicTensor
 from backend.variables import Variable
 
 from ... import regularizers
-from .. import serialization
+from ...saving import serialization
 from ..arguments import check_bool
 from ..convolutional import serialize_or_none
 from ..layer import Layer, layer_path

@@ -12,7 +12,7 @@ import kerasish as keras
 from backend import compiler
 from backend.tensor import SymbolicTensor
 from kerasish import layers
-from kerasish.layers import serialization
+from kerasish.saving import serialization
 from kerasish.testing import run_layer_test
 
 SEQ = (2, 5, 3)
