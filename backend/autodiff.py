@@ -14,7 +14,8 @@ from . import ops, profiling
 from .nest import flatten as _flatten
 from .nest import pack as _pack
 from .ops.base import TensorTypes, convert
-from .tensor import SymbolicTensor, Tensor, active_tapes
+from .origins import gradient_of
+from .tensor import SymbolicTensor, Tensor, active_tapes, current_trace
 from .variables import Variable
 
 
@@ -125,7 +126,8 @@ def _gradients(targets, sources, output_gradients, tape, unconnected):
         )
         if not needed:
             continue
-        in_grads = node.op.vjp(node, out_grads, needed)
+        with gradient_of(origin_of(node)):
+            in_grads = node.op.vjp(node, out_grads, needed)
         for i in needed:
             g = in_grads[i]
             if g is None:
@@ -265,3 +267,10 @@ class GradientTape:
         """Forgets everything recorded so far."""
         self._watched.clear()
         self._used = False
+
+
+def origin_of(node) -> str | None:
+    """The layer path `node` was traced in (None outside a trace or when unknown)."""
+    trace = current_trace()
+    entry = trace.origins.get(id(node)) if trace is not None else None
+    return entry[1] if entry is not None else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import graph, profiling
+from .. import config, graph, profiling
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
 from . import cse, fusion, lowering, patterns, runners, state_groups
@@ -42,6 +42,7 @@ class Step:
     full_inputs: tuple = ()  # input positions read element-for-element (may be overwritten)
     phase: str = "forward"  # forward, backward or optimizer (for the profiler)
     flops: float = 0.0  # floating-point operations of a run, where known (for the profiler)
+    origin: str | None = None  # the layer path of the traced op (for the NaN checks' message)
 
     @property
     def args(self) -> tuple:
@@ -82,6 +83,8 @@ class Plan:
     def run(self, args: list) -> list:
         if profiling.active is not None:
             return self._run_profiled(args, profiling.active)
+        if config.nan_checks_enabled():
+            return runners.run_checked(self, args)
         arrays = self.arrays
         self.begin(args)
         for step in self.steps:
@@ -273,7 +276,8 @@ class _Builder:
                 work = {id(n): n for n in [fused.anchor, *fused.replaced]}
                 flops = sum(profiling.node_flops(n) for n in work.values())
                 phase = phase_of.get(id(fused.anchor), "forward")
-                steps.append(Step(fused.name, fused.run, ins, outs, phase=phase, flops=flops))
+                steps.append(Step(fused.name, fused.run, ins, outs, phase=phase, flops=flops,
+                                  origin=self._origin(fused.anchor)))  # fmt: skip
                 continue
             if id(node) in absorbed or id(node) in replaced:
                 continue
@@ -281,6 +285,7 @@ class _Builder:
             if group is not None and (len(group) > 1 or not lowering.has_direct(node)):
                 steps.append(self._fused_step(group, extra))
                 steps[-1].phase = phase_of.get(id(node), "forward")
+                steps[-1].origin = self._origin(group[0])
                 continue
             if lowering.is_view(node):
                 self._view_slot(node)
@@ -289,7 +294,8 @@ class _Builder:
             outs = [self.slot_for(o) for o in node.outputs]
             phase = phase_of.get(id(node), "forward")
             if node.op.name == "flat_pack":  # its run is set when buffers are planned
-                steps.append(Step(node.op.name, None, ins, outs, phase=phase))
+                steps.append(Step(node.op.name, None, ins, outs, phase=phase,
+                                  origin=self._origin(node)))  # fmt: skip
                 continue
             run, elementwise = lowering.lower(node)
             full = tuple(
@@ -298,8 +304,13 @@ class _Builder:
                 if elementwise and tuple(x.shape) == tuple(node.outputs[0].shape)
             )
             flops = profiling.node_flops(node)
-            steps.append(Step(node.op.name, run, ins, outs, elementwise, full, phase, flops))
+            steps.append(Step(node.op.name, run, ins, outs, elementwise, full, phase, flops,
+                              self._origin(node)))  # fmt: skip
         return steps
+
+    def _origin(self, node) -> str | None:
+        entry = self.traced.origins.get(id(node))
+        return entry[1] if entry is not None else None
 
     def _alias_flat_members(self) -> None:
         """A Variable placed in a flat buffer that this Plan also reads or writes as a whole

@@ -1,5 +1,6 @@
-"""Two other ways to run a Plan: timing each step for the profiler, and with every step's
-arguments bound once for the fast path of repeated calls."""
+"""Three other ways to run a Plan: timing each step for the profiler, checking each step's
+outputs for NaN and Inf (`config.enable_nan_checks()`), and with every step's arguments bound
+once for the fast path of repeated calls."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 
 import numpy as np
 
-from .. import profiling
+from .. import config, profiling
+from ..origins import NonFiniteError
 
 
 def run_profiled(plan, args: list, recorder) -> list:
@@ -27,6 +29,39 @@ def run_profiled(plan, args: list, recorder) -> list:
     out = plan.finish()
     recorder.add("plan", "inputs, Variables, outputs", overhead + clock() - start)
     return out
+
+
+def run_checked(plan, args: list) -> list:
+    """`run`, each step's float outputs checked for NaN and Inf; the first raises
+    NonFiniteError naming the step, its op and the layer it was traced in."""
+    arrays = plan.arrays
+    plan.begin(args)
+    for index, step in enumerate(plan.steps):
+        step.run(*[arrays[i] for i in step.args])
+        for slot in step.outputs:
+            out = arrays[slot]
+            if out.dtype.kind != "f" or np.isfinite(out).all():
+                continue
+            kind = "NaN" if np.isnan(out).any() else "Inf"
+            raise NonFiniteError(
+                f"NaN check: the first {kind} came from op '{step.name}' "
+                f"{_describe_origin(step.origin)} (step {index + 1} of {len(plan.steps)} of the "
+                f"compiled function; an output of shape {out.shape}).",
+                op=step.name,
+                origin=step.origin or "",
+                plan_step=index,
+            )
+    return plan.finish()
+
+
+def _describe_origin(origin: str | None) -> str:
+    if not origin:
+        return "outside any layer (the loss, metrics or optimizer)"
+    if origin.startswith("gradient of "):
+        return f"in the gradient (backward pass) of layer '{origin[len('gradient of ') :]}'"
+    if origin == "gradient":
+        return "in the gradient of the loss"
+    return f"in layer '{origin}'"
 
 
 def bound_runner(plan):
@@ -52,7 +87,7 @@ def bound_runner(plan):
     inputs = [arrays[slot] for slot in plan.input_slots]
 
     def run(args):
-        if profiling.active is not None:
+        if profiling.active is not None or config.nan_checks_enabled():
             return plan.run(args)
         if any(variable._value is not value for variable, value in bound["values"]):
             bind()

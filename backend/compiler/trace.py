@@ -46,6 +46,8 @@ class Trace:
         self._assigned_alone: set = set()  # ids of Variables assigned, not as a flat buffer
         self.phase = "forward"  # what the traced code is doing (backend.profiling.phase)
         self.phase_of: dict = {}  # id(node) -> the phase it was recorded in
+        # id(node) -> (node, the layer path it was recorded in), for messages about steps.
+        self.origins: dict = {}
 
     def read(self, variable: Variable):
         return self._current.get(id(variable), variable)
@@ -104,6 +106,7 @@ class TracedGraph:
     assignments: list = field(default_factory=list)
     draw_frames: list = field(default_factory=list)  # begun at the start of every run
     phase_of: dict = field(default_factory=dict)  # id(node) -> "forward", "backward", ...
+    origins: dict = field(default_factory=dict)  # id(node) -> (node, layer path or None)
 
 
 def is_dynamic(arg) -> bool:
@@ -164,4 +167,5 @@ def trace(fn, args: tuple) -> TracedGraph:
         recorded.final_assignments(),
         list(recorded.draw_frames.values()),
         recorded.phase_of,
+        recorded.origins,
     )

@@ -8,7 +8,7 @@ grow.
   `kerasish.config.plan_cache_size()` Plans).
 
 The full-size checks (50 epochs of the keras.io MNIST convnet; 200 batch sizes of the
-benchmark's 784-512-512-10 MLP) are marked `full_memory` and left out of the default run:
+benchmark's 784-512-512-10 MLP) are marked `full_memory` and skipped unless selected:
 `python -m pytest -m full_memory tests/api/trainers/test_steady_memory.py`.
 """
 
@@ -221,7 +221,15 @@ def test_rss_is_flat_over_epochs_of_a_small_convnet():
     assert grown < 2, history
 
 
+@pytest.fixture
+def full_memory(request):
+    """Skips a full-size check unless the run selected it (`-m full_memory`)."""
+    if "full_memory" not in (request.config.option.markexpr or ""):
+        pytest.skip("the full-size memory checks are selected with `-m full_memory`")
+
+
 @pytest.mark.full_memory
+@pytest.mark.usefixtures("full_memory")
 def test_rss_grows_by_under_5_mb_over_50_epochs_of_the_mnist_convnet():
     # 8 batches of 128 and a last one of 40.
     grown, history = _rss_growth_over_epochs(28, (32, 64), 1024 + 40, 128, epochs=50, settle=1)
@@ -234,6 +242,7 @@ def test_rss_grows_by_under_5_mb_over_50_epochs_of_the_mnist_convnet():
     reason="grows by about 100 MB: each of the up to plan_cache_size() Plans per step holds "
     "its own batch-independent buffers (the weight gradients are 2.7 MB for this MLP)",
 )
+@pytest.mark.usefixtures("full_memory")
 def test_200_batch_sizes_of_the_benchmark_mlp_grow_rss_by_under_20_mb():
     model = _mlp((784, 512, 512, 10))
     grown, new_plans = _distinct_batch_sizes(model, np.arange(1, 201), 784)
