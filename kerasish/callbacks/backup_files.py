@@ -17,7 +17,6 @@ import json
 import os
 import re
 
-import h5py
 import numpy as np
 
 STATE = "training_state.h5"
@@ -70,6 +69,8 @@ def write_state(path: str, epoch: int, step: int, weights: str, state: dict) -> 
     """Writes `state` (nested dicts and lists of plain values and numeric arrays), where it
     was taken and the name of its weights file, to an HDF5 file at `path` (the caller makes
     it atomic)."""
+    import h5py  # on first use: `import kerasish` stays light
+
     arrays: list = []
     document = json.dumps(_encode(state, arrays, "state"))
     with h5py.File(path, "w") as f:
@@ -98,6 +99,8 @@ def _checked_header(f) -> tuple:
 def read_position(path: str):
     """`(epoch, step, weights file name)` of the state file at `path`, or None when there is
     none yet (without reading the state itself)."""
+    import h5py  # on first use: `import kerasish` stays light
+
     try:
         with h5py.File(path, "r") as f:
             return _checked_header(f)
@@ -109,6 +112,8 @@ def read_state(path: str) -> tuple:
     """`(epoch, step, weights file name, state)` from a file `write_state` wrote; a
     ValueError naming the file and the problem for anything else (a weights file that is
     not there included)."""
+    import h5py  # on first use: `import kerasish` stays light
+
     try:
         with h5py.File(path, "r") as f:
             epoch, step, weights = _checked_header(f)
