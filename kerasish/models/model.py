@@ -14,7 +14,8 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
-from ..saving import functional_config, saving_api, serialization
+from ..saving import functional_config, serialization
+from ..saving.versions import KERAS_VERSION
 from ..trainers import fast_call
 from ..trainers.data_adapter import reject_text
 from ..trainers.step_state import in_step
@@ -202,7 +203,7 @@ class Model(Trainer, Layer):
         import json
 
         return json.dumps(
-            {**serialization.serialize(self), "keras_version": saving_api.KERAS_VERSION,
+            {**serialization.serialize(self), "keras_version": KERAS_VERSION,
              "backend": "kerasish"},
             **kwargs,
         )  # fmt: skip
@@ -211,17 +212,20 @@ class Model(Trainer, Layer):
         """Saves the model: `.keras` (Keras 3's zip) or `.h5` (the legacy HDF5 file), with
         its architecture, weights, training configuration and optimizer state. See
         `kerasish.saving.save_model`."""
+        from ..saving import saving_api  # h5py loads on first use
         saving_api.save_model(self, filepath, overwrite=overwrite,
                               include_optimizer=include_optimizer, **kwargs)  # fmt: skip
 
     def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
         """Saves the weights: `.weights.h5` in Keras 3's layout, `.h5` in the legacy one."""
+        from ..saving import saving_api  # h5py loads on first use
         saving_api.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def load_weights(self, filepath, skip_mismatch: bool = False, by_name: bool = False,
                      **kwargs) -> None:  # fmt: skip
         """Loads weights saved by `save_weights` or `save` (ours or Keras'): `.weights.h5`,
         `.keras`, or legacy `.h5` (by order, or `by_name`)."""
+        from ..saving import saving_api  # h5py loads on first use
         saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
                                 **kwargs)  # fmt: skip
 
@@ -236,6 +240,7 @@ class Model(Trainer, Layer):
     def build_from_config(self, config) -> None:
         """Creates the weights of a model built from its config (a subclassed model is
         called on symbolic inputs of the recorded shape)."""
+        from ..saving import saving_api  # h5py loads on first use
         saving_api.build_from_config(self, config)
 
     def _maybe_build(self, inputs) -> None:
