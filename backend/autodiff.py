@@ -10,11 +10,12 @@ again, and a gradient of a symbolic graph is itself a symbolic graph.
 from __future__ import annotations
 
 from . import dtypes as dt
-from . import ops
+from . import ops, profiling
 from .nest import flatten as _flatten
 from .nest import pack as _pack
 from .ops.base import TensorTypes, convert
-from .tensor import SymbolicTensor, Tensor, active_tapes
+from .origins import gradient_of
+from .tensor import SymbolicTensor, Tensor, active_tapes, current_trace
 from .variables import Variable
 
 
@@ -58,6 +59,11 @@ def gradients(targets, sources, output_gradients=None, *, tape=None, unconnected
     instead of ones. Returns a list aligned with `sources`: a gradient, or None (or zeros
     when `unconnected="zero"`) where a source does not affect the targets.
     """
+    with profiling.phase("backward"):
+        return _gradients(targets, sources, output_gradients, tape, unconnected)
+
+
+def _gradients(targets, sources, output_gradients, tape, unconnected):
     source_keys = {_key(s) for s in sources}
     # Post-order walk from the targets; `reaches` marks nodes with a source upstream.
     order, reaches, visiting = [], {}, set()
@@ -120,7 +126,8 @@ def gradients(targets, sources, output_gradients=None, *, tape=None, unconnected
         )
         if not needed:
             continue
-        in_grads = node.op.vjp(node, out_grads, needed)
+        with gradient_of(origin_of(node)):
+            in_grads = node.op.vjp(node, out_grads, needed)
         for i in needed:
             g = in_grads[i]
             if g is None:
@@ -260,3 +267,10 @@ class GradientTape:
         """Forgets everything recorded so far."""
         self._watched.clear()
         self._used = False
+
+
+def origin_of(node) -> str | None:
+    """The layer path `node` was traced in (None outside a trace or when unknown)."""
+    trace = current_trace()
+    entry = trace.origins.get(id(node)) if trace is not None else None
+    return entry[1] if entry is not None else None

@@ -40,7 +40,30 @@ def epsilon() -> float:
 def set_epsilon(value: float) -> None:
     """Sets the fuzz factor returned by `epsilon()`."""
     global _EPSILON
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"set_epsilon: `value` must be a float > 0. Received: value={value!r}")
     _EPSILON = float(value)
+
+
+_NAN_CHECKS = False
+
+
+def enable_nan_checks() -> None:
+    """Checks every value a compiled step computes for NaN and Inf, and stops at the first,
+    naming the op and the layer that produced it (a `FloatingPointError`; see docs/errors.md).
+    Slower (a pass over each output): for debugging. Off by default, and then free."""
+    global _NAN_CHECKS
+    _NAN_CHECKS = True
+
+
+def disable_nan_checks() -> None:
+    """Turns the checks of `enable_nan_checks()` off again."""
+    global _NAN_CHECKS
+    _NAN_CHECKS = False
+
+
+def nan_checks_enabled() -> bool:
+    return _NAN_CHECKS
 
 
 def image_data_format() -> str:

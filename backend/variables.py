@@ -60,6 +60,7 @@ class Variable(ArrayBacked):
     """
 
     _variable = None
+    _flat = None  # the FlatBuffer holding the value as a view, once an optimizer placed it
 
     def __init__(self, initializer, shape=None, dtype=None, trainable=True, name=None):
         if name is not None and (not isinstance(name, str) or "/" in name):
@@ -122,6 +123,8 @@ class Variable(ArrayBacked):
         if not self._traced(value):
             value = self._checked(value, "assign")
             self._value = value.astype(self._value.dtype, copy=True)
+            if self._flat is not None:  # copied into the buffer before its next compiled use
+                self._flat.dirty = True
         return self
 
     def assign_add(self, value):

@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmark scripts: threads, timing, the matmul ceiling, reporting.
+"""Shared helpers for the benchmark scripts: threads, the environment, the load meter, the
+matmul ceiling, memory, and the settings every model shares (Adam, initial weights).
 
 Nothing here imports kerasish at module level, so `apply_thread_env` can run before numpy,
 numba or the engine are imported (the BLAS and Numba thread pools read their environment
@@ -11,7 +12,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import sys
 import time
 
@@ -89,6 +89,22 @@ def blas_info() -> list[dict]:
         return []
     keep = ("user_api", "internal_api", "num_threads", "version", "architecture", "prefix")
     return [{k: info.get(k) for k in keep} for info in tpc.threadpool_info()]
+
+
+def blas_kernel() -> str:
+    """The BLAS library and the CPU kernel it picked at run time, as threadpoolctl reports them
+    ("openblas 0.3.31 Haswell"); "unknown (threadpoolctl not installed)" without it."""
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return "unknown (threadpoolctl not installed)"
+    pools = [p for p in blas_info() if p["user_api"] == "blas"]
+    if not pools:
+        return "unknown (no BLAS loaded)"
+    return "; ".join(
+        f"{p['internal_api']} {p['version'] or ''} {p['architecture'] or ''}".strip()
+        + f" ({p['num_threads']} threads)"
+        for p in pools
+    )
 
 
 def numpy_blas_name() -> str:
@@ -230,47 +246,7 @@ def busy_warning(load: float | None) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# Timing
-
-
-def time_step(step, *, warmup: int, steps: int | None, target_s: float, repeats: int = 3) -> dict:
-    """Times `step()` (one call = one training step) and returns the figures.
-
-    `warmup` calls run first and are not timed. Then, unless `steps` is given, a short probe
-    estimates the time per step and N is chosen so one repetition takes about `target_s`.
-    The result is the median over `repeats` repetitions of N steps each.
-    """
-    for _ in range(warmup):
-        step()
-    if steps is None:
-        probe_n, probe_t = 1, 0.0
-        while True:  # at least ~0.1 s of probing, doubling the count
-            t0 = time.perf_counter()
-            for _ in range(probe_n):
-                step()
-            probe_t = time.perf_counter() - t0
-            if probe_t >= min(0.1, target_s / 4) or probe_n >= 1 << 20:
-                break
-            probe_n *= 2
-        per_step = probe_t / probe_n
-        steps = max(3, math.ceil(target_s / max(per_step, 1e-9)))
-    times = []
-    meter = LoadMeter()
-    meter.start()
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append(time.perf_counter() - t0)
-    other = meter.stop()
-    median = statistics.median(times)
-    return {
-        "other_load": other,
-        "steps_per_repeat": steps,
-        "repeat_seconds": times,
-        "median_seconds": median,
-        "seconds_per_step": median / steps,
-    }
+# The matmul ceiling, memory, the machine
 
 
 def matmul_peak(n: int = 2048, runs: int = 5) -> dict:
@@ -300,6 +276,38 @@ def matmul_peak(n: int = 2048, runs: int = 5) -> dict:
     }
 
 
+def rss_mb() -> float | None:
+    """This process's resident set size now, in MB (Linux's /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """The most resident memory this process has held since it started, in MB."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # kB on Linux, B on macOS
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what `platform` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def write_json(path: str, data: dict) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, sort_keys=False, default=str)
@@ -310,3 +318,39 @@ def short_error(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     text = " ".join(text.split())
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# What every model shares, so ours, Keras' and PyTorch's copies start the same
+
+ADAM_LEARNING_RATE = 1e-3
+ADAM_EPSILON = 1e-7  # Keras' default (PyTorch's is 1e-8)
+
+
+def adam(keras):
+    """`keras.optimizers.Adam(1e-3, epsilon=1e-7)` from the given Keras-API module."""
+    return keras.optimizers.Adam(ADAM_LEARNING_RATE, epsilon=ADAM_EPSILON)
+
+
+def initial_weights(specs: list[tuple[str, tuple]], seed: int = 0) -> list:
+    """Deterministic float32 weights for `specs` ((name, shape) in `model.weights` order).
+
+    Kernels and embeddings are Glorot-uniform (fan-in and fan-out counted as Keras does for
+    dense and convolution kernels), biases and `beta`/`moving_mean` zeros, `gamma` and
+    `moving_variance` ones. Framework-independent, so every copy of a model holds the same
+    numbers.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    weights = []
+    for name, shape in specs:
+        if name in ("gamma", "moving_variance"):
+            weights.append(np.ones(shape, dtype=np.float32))
+        elif len(shape) < 2:
+            weights.append(np.zeros(shape, dtype=np.float32))
+        else:
+            receptive = math.prod(shape[:-2])
+            limit = math.sqrt(6.0 / (receptive * (shape[-2] + shape[-1])))
+            weights.append(rng.uniform(-limit, limit, shape).astype(np.float32))
+    return weights

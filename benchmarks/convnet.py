@@ -1,43 +1,29 @@
-"""The convnet suite: keras.io's "Simple MNIST convnet" on 28x28x1 inputs, ours against PyTorch.
+"""The keras.io "Simple MNIST convnet" on 28x28x1 inputs: the Keras-API model and PyTorch's copy.
 
     keras.Sequential([keras.Input((28, 28, 1)),
                       Conv2D(32, 3, activation="relu"), MaxPooling2D(2),
                       Conv2D(64, 3, activation="relu"), MaxPooling2D(2),
                       Flatten(), Dropout(0.5), Dense(10, activation="softmax")])
-    model.compile(optimizer=Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=Adam(1e-3, epsilon=1e-7), loss="sparse_categorical_crossentropy")
 
-PyTorch's equivalent: `nn.Sequential(Conv2d(1, 32, 3), ReLU, MaxPool2d(2), Conv2d(32, 64, 3),
-ReLU, MaxPool2d(2), Flatten, Dropout(0.5), Linear(1600, 10))` on NCHW tensors with our initial
-weights (a conv weight (out, in, kh, kw) is our kernel (kh, kw, in, out) transposed (3, 2, 0, 1);
-the dense weight's rows are permuted from our NHWC flatten order (h, w, c) to torch's NCHW order
-(c, h, w)), trained the idiomatic way: logits into `nn.CrossEntropyLoss` (softmax included),
-`torch.optim.Adam(lr=1e-3, eps=1e-7)`; predictions are `softmax(model(x))` under
-`torch.inference_mode()`.
-
-- fit: samples/s of `model.fit(x, y, batch_size=128, epochs=1, shuffle=True)` over a fixed
-  synthetic set (40 batches), median of 3 epochs after a warm-up epoch, against PyTorch's loop
-  (`keras_api.TorchFit`: randperm, index, zero_grad, forward, loss, backward, step).
-- predict: samples/s of `model.predict(x, batch_size=512)` over 8 batches against PyTorch's
-  loop over the same batches of a pre-built NCHW tensor under `inference_mode`.
-
-Before timing, our predictions on a batch are checked against PyTorch's (within 1e-4).
+PyTorch's copy: `nn.Sequential(Conv2d(1, 32, 3), ReLU, MaxPool2d(2), Conv2d(32, 64, 3), ReLU,
+MaxPool2d(2), Flatten, Dropout(0.5), Linear(1600, 10))` on NCHW tensors holding the same weights
+(a conv weight (out, in, kh, kw) is our kernel (kh, kw, in, out) transposed (3, 2, 0, 1); the
+dense weight's rows are permuted from our NHWC flatten order (h, w, c) to torch's (c, h, w)),
+trained the idiomatic way: logits into `nn.CrossEntropyLoss` (softmax included); its
+predictions are `softmax(model(x))`.
 """
 
 from __future__ import annotations
 
-import fit_predict
-import keras_api
 import numpy as np
 
 INPUT = (28, 28, 1)
 FILTERS = (32, 64)
 CLASSES = 10
 KERNEL = 3
-LEARNING_RATE = keras_api.LEARNING_RATE
-EPSILON = keras_api.EPSILON
-FIT_BATCHES = 40
+FIT_BATCH = 128
 PREDICT_BATCH = 512
-PREDICT_BATCHES = 8
 
 
 def _shapes():
@@ -59,10 +45,22 @@ def forward_flops(samples: int) -> float:
     return per * samples
 
 
-def keras_model(seed: int = 0):
-    """The compiled kerasish convnet; its initial weights come from `set_random_seed(seed)`."""
-    import kerasish as keras
+def weight_specs() -> list[tuple[str, tuple]]:
+    """(name, shape) of every weight, in `model.weights` order."""
+    convs, (h, w, c) = _shapes()
+    specs = []
+    for _, _, c_in, c_out in convs:
+        specs += [("kernel", (KERNEL, KERNEL, c_in, c_out)), ("bias", (c_out,))]
+    return specs + [("kernel", (h * w * c, CLASSES)), ("bias", (CLASSES,))]
 
+
+def keras_model(keras=None, seed: int = 0):
+    """The compiled convnet built with `keras` (kerasish when None, or Keras 3); its initial
+    weights come from `set_random_seed(seed)`."""
+    import common
+
+    if keras is None:
+        import kerasish as keras
     layers = keras.layers
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
@@ -77,15 +75,12 @@ def keras_model(seed: int = 0):
             layers.Dense(CLASSES, activation="softmax"),
         ]
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(LEARNING_RATE, epsilon=EPSILON),
-        loss="sparse_categorical_crossentropy",
-    )
+    model.compile(optimizer=common.adam(keras), loss="sparse_categorical_crossentropy")
     return model
 
 
 def torch_model(weights: list[np.ndarray]):
-    """PyTorch's same convnet (NCHW) holding `weights` (our layout, from `get_weights()`)."""
+    """PyTorch's same convnet (NCHW) holding `weights` (our layout, as `get_weights()`)."""
     import torch
     from torch import nn
 
@@ -112,42 +107,24 @@ def torch_model(weights: list[np.ndarray]):
     return model
 
 
-def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic images: x float32 (samples, 28, 28, 1) uniform [0, 1), y int32 in [0, 10)."""
+def torch_output(torch, logits):
+    """What our `predict` returns (the softmax layer's output), from torch's logits."""
+    return torch.softmax(logits, 1)
+
+
+def images(samples: int, shape: tuple, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic images: x float32 (samples, *shape) uniform [0, 1), y int32 in [0, 10)."""
     rng = np.random.default_rng(seed)
-    x = rng.random((samples, *INPUT), dtype=np.float32)
+    x = rng.random((samples, *shape), dtype=np.float32)
     y = rng.integers(0, CLASSES, size=samples).astype(np.int32)
     return x, y
 
 
-def nchw(x: np.ndarray) -> np.ndarray:
+def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic 28x28x1 images and labels (`images`)."""
+    return images(samples, INPUT, seed)
+
+
+def torch_input(x: np.ndarray) -> np.ndarray:
+    """Our NHWC images as the NCHW array torch's convolutions take."""
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
-def workload(ctx) -> fit_predict.Workload:
-    batch = ctx.batch
-    return fit_predict.Workload(
-        name=f"convnet predict on ({PREDICT_BATCH}, 28, 28, 1)",
-        batch=batch,
-        samples=ctx.fit_samples or batch * (8 if ctx.quick else FIT_BATCHES),
-        predict_batch=PREDICT_BATCH,
-        predict_samples=PREDICT_BATCH * (2 if ctx.quick else PREDICT_BATCHES),
-        keras_model=keras_model,
-        torch_model=torch_model,
-        dataset=dataset,
-        forward_flops=forward_flops,
-        torch_input=nchw,
-        torch_output=lambda torch, logits: torch.softmax(logits, 1),
-    )
-
-
-def measure_convnet(ctx) -> dict:
-    return fit_predict.measure(ctx, workload(ctx))
-
-
-def report_convnet(result: dict, peak: dict, ctx) -> tuple[list[str], dict]:
-    title = (
-        "keras.io MNIST convnet (Conv 32 -> pool -> Conv 64 -> pool -> Dropout -> Dense 10), "
-        "28x28x1 float32, Adam"
-    )
-    return fit_predict.report(result, peak, workload(ctx), title)

@@ -1,29 +1,19 @@
-"""The LSTM suite: a text classifier on token sequences, ours against PyTorch.
+"""A text classifier on token sequences: the Keras-API model and PyTorch's copy.
 
     keras.Sequential([keras.Input((200,), dtype="int32"),
                       Embedding(20000, 128), LSTM(64), Dense(1)])
-    model.compile(optimizer=Adam(1e-3), loss=BinaryCrossentropy(from_logits=True))
+    model.compile(optimizer=Adam(1e-3, epsilon=1e-7), loss=BinaryCrossentropy(from_logits=True))
 
-PyTorch's equivalent: `nn.Embedding(20000, 128)`, `nn.LSTM(128, 64, batch_first=True)` and
-`nn.Linear(64, 1)` on the last hidden state, holding our initial weights (torch's LSTM gate
-order i, f, g, o is Keras' i, f, c, o; `weight_ih` is our kernel transposed, `weight_hh` our
-recurrent kernel transposed, `bias_ih` our bias and `bias_hh` zero), trained the idiomatic way:
-one logit into `nn.BCEWithLogitsLoss`, `torch.optim.Adam(lr=1e-3, eps=1e-7)`; predictions are
-the logits under `torch.inference_mode()`.
-
-- fit: samples/s of `model.fit(x, y, batch_size=32, epochs=1, shuffle=True)` over a fixed
-  synthetic set, median of 3 epochs after a warm-up epoch, against PyTorch's loop
-  (`keras_api.TorchFit`: randperm, index, zero_grad, forward, loss, backward, step).
-- predict: samples/s of `model.predict(x, batch_size=256)` against PyTorch's loop over the same
-  batches under `inference_mode`.
-
-Before timing, our predictions on a batch are checked against PyTorch's (within 1e-4).
+PyTorch's copy: `nn.Embedding(20000, 128)`, `nn.LSTM(128, 64, batch_first=True)` and
+`nn.Linear(64, 1)` on the last hidden state, holding the same weights (torch's LSTM gate order
+i, f, g, o is Keras' i, f, c, o; `weight_ih` is our kernel transposed, `weight_hh` our
+recurrent kernel transposed, `bias_ih` our bias and `bias_hh` zero and frozen: Keras' LSTM
+has one bias), trained the idiomatic way:
+one logit into `nn.BCEWithLogitsLoss`; its predictions are the logits.
 """
 
 from __future__ import annotations
 
-import fit_predict
-import keras_api
 import numpy as np
 
 VOCAB = 20000
@@ -31,9 +21,8 @@ EMBED = 128
 UNITS = 64
 LENGTH = 200
 FIT_BATCH = 32
-FIT_BATCHES = 40
 PREDICT_BATCH = 256
-PREDICT_BATCHES = 4
+BINARY = True  # torch's loop: one logit per sample, BCEWithLogitsLoss
 
 
 def forward_flops(samples: int) -> float:
@@ -44,10 +33,25 @@ def forward_flops(samples: int) -> float:
     return (LENGTH * per_step + 2.0 * UNITS) * samples
 
 
-def keras_model(seed: int = 0):
-    """The compiled kerasish classifier; its initial weights come from `set_random_seed(seed)`."""
-    import kerasish as keras
+def weight_specs() -> list[tuple[str, tuple]]:
+    """(name, shape) of every weight, in `model.weights` order."""
+    return [
+        ("embeddings", (VOCAB, EMBED)),
+        ("kernel", (EMBED, 4 * UNITS)),
+        ("recurrent_kernel", (UNITS, 4 * UNITS)),
+        ("bias", (4 * UNITS,)),
+        ("kernel", (UNITS, 1)),
+        ("bias", (1,)),
+    ]
 
+
+def keras_model(keras=None, seed: int = 0):
+    """The compiled classifier built with `keras` (kerasish when None, or Keras 3); its initial
+    weights come from `set_random_seed(seed)`."""
+    import common
+
+    if keras is None:
+        import kerasish as keras
     layers = keras.layers
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
@@ -59,14 +63,13 @@ def keras_model(seed: int = 0):
         ]
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(keras_api.LEARNING_RATE, epsilon=keras_api.EPSILON),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        optimizer=common.adam(keras), loss=keras.losses.BinaryCrossentropy(from_logits=True)
     )
     return model
 
 
 def torch_model(weights: list[np.ndarray]):
-    """PyTorch's same classifier holding `weights` (our layout, from `get_weights()`)."""
+    """PyTorch's same classifier holding `weights` (our layout, as `get_weights()`)."""
     import torch
     from torch import nn
 
@@ -95,6 +98,8 @@ def torch_model(weights: list[np.ndarray]):
     with torch.no_grad():
         for parameter, value in values.items():
             parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    # Keras' LSTM has one bias; torch adds two, so one stays at zero (trained, both would move).
+    model.lstm.bias_hh_l0.requires_grad_(False)
     return model
 
 
@@ -106,29 +111,6 @@ def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def workload(ctx) -> fit_predict.Workload:
-    return fit_predict.Workload(
-        name=f"LSTM predict on ({PREDICT_BATCH}, {LENGTH})",
-        batch=FIT_BATCH,
-        samples=ctx.fit_samples or FIT_BATCH * (8 if ctx.quick else FIT_BATCHES),
-        predict_batch=PREDICT_BATCH,
-        predict_samples=PREDICT_BATCH * (1 if ctx.quick else PREDICT_BATCHES),
-        keras_model=keras_model,
-        torch_model=torch_model,
-        dataset=dataset,
-        forward_flops=forward_flops,
-        torch_input=lambda x: x.astype(np.int64),
-        binary=True,
-    )
-
-
-def measure_lstm(ctx) -> dict:
-    return fit_predict.measure(ctx, workload(ctx))
-
-
-def report_lstm(result: dict, peak: dict, ctx) -> tuple[list[str], dict]:
-    title = (
-        f"text classifier (Embedding {VOCAB}x{EMBED} -> LSTM {UNITS} -> Dense 1), "
-        f"length-{LENGTH} int32 sequences, Adam, BinaryCrossentropy from logits"
-    )
-    return fit_predict.report(result, peak, workload(ctx), title)
+def torch_input(x: np.ndarray) -> np.ndarray:
+    """Token ids as the int64 array `nn.Embedding` takes."""
+    return x.astype(np.int64)

@@ -1,4 +1,10 @@
-"""The MLP workload: a 784-512-512-10 network's training step, three ways.
+"""The 784-512-512-10 MLP: the Keras-API model, PyTorch's copy, and its raw training step.
+
+`keras_model(keras)` builds the model through the Keras API (kerasish or Keras 3: the same
+code for both), `torch_model(weights)` PyTorch's `nn.Sequential` of `nn.Linear` holding the
+same weights (a Linear's weight is our kernel transposed).
+
+The raw training step (`startup.py` and the suite's opt-in `mlp-step` workload):
 
 One step = forward (relu, relu, logits), sparse softmax crossentropy from logits averaged over
 the batch, backward, and a plain SGD update of every weight. The three runners start from the
@@ -140,3 +146,65 @@ class TorchStep:
             out.append(linear.weight.detach().numpy().T.copy())
             out.append(linear.bias.detach().numpy().copy())
         return out
+
+
+# --------------------------------------------------------------------------------------------
+# The Keras-API model and PyTorch's copy
+
+FIT_BATCH = 128
+PREDICT_BATCH = 1024
+
+
+def weight_specs() -> list[tuple[str, tuple]]:
+    """(name, shape) of every weight, in `model.weights` order."""
+    specs = []
+    for fan_in, fan_out in pairwise(LAYERS):
+        specs += [("kernel", (fan_in, fan_out)), ("bias", (fan_out,))]
+    return specs
+
+
+def keras_model(keras=None):
+    """The MLP through the Keras API, compiled with Adam and sparse crossentropy from logits.
+
+    `keras` is the module to build it with (kerasish when None, or Keras 3): the same code
+    builds ours and Keras' model.
+    """
+    import common
+
+    if keras is None:
+        import kerasish as keras
+    *hidden, out = LAYERS[1:]
+    model = keras.Sequential(
+        [
+            keras.Input((LAYERS[0],)),
+            *(keras.layers.Dense(units, activation="relu") for units in hidden),
+            keras.layers.Dense(out),
+        ]
+    )
+    model.compile(
+        optimizer=common.adam(keras),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def torch_model(weights: list[np.ndarray]):
+    """PyTorch's same MLP (nn.Sequential of nn.Linear and nn.ReLU) holding `weights`."""
+    import torch
+    from torch import nn
+
+    modules = []
+    for i, (fan_in, fan_out) in enumerate(pairwise(LAYERS)):
+        linear = nn.Linear(fan_in, fan_out)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(weights[2 * i].T)))
+            linear.bias.copy_(torch.from_numpy(weights[2 * i + 1]))
+        modules.append(linear)
+        if i < len(LAYERS) - 2:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+def dataset(samples: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic data: x float32 (samples, 784) standard normal, y int32 labels in [0, 10)."""
+    return batch_data(samples, seed=seed)

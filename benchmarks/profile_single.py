@@ -3,7 +3,7 @@
     python benchmarks/profile_single.py                      # 2000 calls of model(x1)
     python benchmarks/profile_single.py --call predict_on_batch --calls 5000 --top 30
 
-The model is the benchmark's 784-512-512-10 MLP (`keras_api.keras_model`); x1 is one (1, 784)
+The model is the benchmark's 784-512-512-10 MLP (`mlp.keras_model`); x1 is one (1, 784)
 float32 numpy sample. Warm-up calls (Plan trace and compile) run before profiling. Prints the
 plain time per call, then the profile sorted by internal time and by cumulative time, with
 per-call figures (microseconds per `model(x1)` call) for the top functions.
@@ -28,11 +28,11 @@ def main(argv=None) -> int:
     parser.add_argument("--top", type=int, default=20)
     args = parser.parse_args(argv)
 
-    import keras_api
+    import mlp
     import numpy as np
 
-    model = keras_api.keras_model()
-    x1 = np.ascontiguousarray(keras_api.dataset(1, seed=2)[0])
+    model = mlp.keras_model()
+    x1 = np.ascontiguousarray(mlp.dataset(1, seed=2)[0])
     call = (lambda: model(x1)) if args.call == "model" else (lambda: model.predict_on_batch(x1))
     for _ in range(200):
         call()

@@ -1,342 +1,463 @@
-"""The benchmarks: a 784-512-512-10 MLP, the keras.io MNIST convnet and an LSTM text classifier,
-ours against PyTorch.
+"""The benchmark suite: kerasish against PyTorch and Keras 3 on JAX, each framework in its own
+process, timed in alternation.
 
-    python benchmarks/run.py                      # every suite (a minute or two)
-    python benchmarks/run.py --quick              # smoke run, a few seconds
-    python benchmarks/run.py --suite fit          # one suite: mlp-step, fit, single, convnet, lstm
-    python benchmarks/run.py --threads 1 --json /tmp/bench.json
+    python benchmarks/run.py --json bench.json                   # the whole suite
+    python benchmarks/run.py --keras-python ~/keras-venv/bin/python --json bench.json
+    python benchmarks/run.py --quick                              # smoke run (not figures)
+    python benchmarks/run.py --workloads mlp-fit,single --repeats 7
+    python benchmarks/table.py bench.json                         # the README's table
 
-- mlp-step: a raw training step (ops + GradientTape + SGD), eager and compiled, vs PyTorch.
-- fit: `model.fit` (batch 128, Adam) vs PyTorch's equivalent loop, samples/s.
-- single: single-sample `model(x)` and `predict_on_batch` vs PyTorch's `model(x)` under
-  `inference_mode`, calls/s.
-- convnet: the keras.io MNIST convnet on 28x28x1, `fit` (batch 128) and `predict` (batch 512)
-  vs PyTorch's nn.Conv2d equivalent, samples/s (benchmarks/convnet.py).
-- lstm: Embedding(20000, 128) -> LSTM(64) -> Dense(1) on length-200 sequences, `fit` (batch 32)
-  and `predict` (batch 256) vs PyTorch's nn.LSTM equivalent, samples/s (benchmarks/lstm.py).
-
-Prints the figures, the ratios to PyTorch, and GFLOP/s as a fraction of numpy's float32
-2048x2048 matmul measured in the same run. See benchmarks/README.md.
+For every workload (`--list` shows them) one worker process per framework (`worker.py`) builds
+the model, checks that it computes what ours computes, and warms up; then, for `--repeats`
+rounds, each worker in turn times one repeat while the others wait, the order rotating every
+round. Reported: samples/s (or calls/s), the median over the repeats, per framework; the
+ratios ours/peer; GFLOP/s and its fraction of numpy's float32 2048x2048 matmul measured in
+the same run; the peak RSS of each worker process. See benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib.util
+import json
 import os
+import platform
+import select
+import shlex
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-import common  # noqa: E402  (no numpy import at module level: threads are set first)
+import common  # noqa: E402
+import table  # noqa: E402
+import workloads  # noqa: E402  (imports numpy; run.py itself runs no numeric code)
 
-SUITES = ("mlp-step", "fit", "single", "convnet", "lstm")
+PEERS = ("torch", "keras-jax")
+MIN_REPEATS = 5
+READY_TIMEOUT_S = 3600.0  # a cold kernel cache compiles for minutes
+REPEAT_TIMEOUT_S = 900.0
+PAUSE_S = 0.1  # between turns: the last worker's spinning threads go to sleep
+CHECK_TOLERANCE = 1e-4  # of the output's scale (at least 1)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    default = ",".join(name for name, w in workloads.WORKLOADS.items() if w.default)
     parser.add_argument(
-        "--suite",
-        choices=(*SUITES, "all"),
-        default="all",
-        help="which suite to run (default all)",
+        "--workloads",
+        default=default,
+        help=f"comma-separated workloads, or 'all' (default: {default})",
     )
     parser.add_argument(
-        "--batch",
-        type=int,
-        default=128,
-        help="batch size of mlp-step, fit and convnet fit (default 128)",
-    )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="mlp-step: steps per repetition (default: ~1.5 s worth)",
-    )
-    parser.add_argument(
-        "--fit-samples",
-        type=int,
-        default=None,
-        help="fit, convnet: samples per epoch (default 40 batches; 8 with --quick)",
+        "--repeats", type=int, default=MIN_REPEATS, help="timed rounds (default and minimum 5)"
     )
     parser.add_argument(
         "--threads",
         type=int,
         default=None,
-        help="threads for Numba, BLAS and torch (default: ours as configured; torch the same)",
+        help="threads for every framework (default: every CPU this process may use)",
     )
-    parser.add_argument("--quick", action="store_true", help="fast smoke run (a few seconds)")
-    parser.add_argument("--json", metavar="PATH", default=None, help="also write figures here")
-    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    parser.add_argument("--quick", action="store_true", help="smoke run: small repeats, 2 rounds")
+    parser.add_argument("--json", metavar="PATH", default=None, help="write every figure here")
+    parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
+    parser.add_argument("--no-jax", action="store_true", help="skip Keras 3 on JAX")
+    parser.add_argument(
+        "--torch-python",
+        default=None,
+        help="the interpreter with torch (default: this one, when it has torch)",
+    )
+    parser.add_argument(
+        "--keras-python",
+        default=os.environ.get("KERASISH_BENCH_KERAS_PYTHON"),
+        help="the interpreter with keras and jax (default: $KERASISH_BENCH_KERAS_PYTHON, else "
+        "this one when it has both)",
+    )
+    parser.add_argument(
+        "--target-seconds",
+        type=float,
+        default=None,
+        help="length of one repeat of the call-loop rows (default 0.5 s; 0.1 with --quick)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = parser.parse_args(argv)
-    if args.batch < 1 or any(n is not None and n < 1 for n in (args.steps, args.fit_samples)):
-        parser.error("--batch, --steps and --fit-samples must be positive")
-    if args.threads is not None and args.threads < 1:
-        parser.error("--threads must be positive")
+    names = list(workloads.WORKLOADS) if args.workloads == "all" else args.workloads.split(",")
+    unknown = [n for n in names if n not in workloads.WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {unknown}; choose from {list(workloads.WORKLOADS)}")
+    args.workloads = names
+    if args.quick:
+        args.repeats = min(args.repeats, 2)
+    elif args.repeats < MIN_REPEATS:
+        parser.error(f"--repeats must be at least {MIN_REPEATS} (or use --quick for a smoke run)")
+    usable = sorted(os.sched_getaffinity(0))
+    if args.threads is None:
+        args.threads = len(usable)
+    if not 1 <= args.threads <= len(usable):
+        parser.error(f"--threads must be in [1, {len(usable)}]")
+    # Fewer threads than CPUs: every worker is pinned to the same CPUs, since XLA sizes its
+    # thread pool by the CPUs it may use and has no other setting for it.
+    args.cpus = ",".join(map(str, usable[: args.threads])) if args.threads < len(usable) else None
+    if args.target_seconds is None:
+        args.target_seconds = 0.1 if args.quick else 0.5
     return args
 
 
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.0%}"
+# --------------------------------------------------------------------------------------------
+# Worker processes
 
 
-def check_agreement(name: str, runner, reference, losses_ref: list[float]) -> str:
-    """Runs two steps and compares losses (and weights after them) with the reference runner."""
+class Worker:
+    """One worker process (`worker.py`) and the JSON-lines conversation with it."""
+
+    def __init__(self, framework: str, python: str, workload: str, args):
+        cmd = [
+            python,
+            os.path.join(HERE, "worker.py"),
+            "--workload",
+            workload,
+            "--framework",
+            framework,
+            "--threads",
+            str(args.threads),
+            "--target-seconds",
+            str(args.target_seconds),
+        ]
+        if args.cpus:
+            cmd += ["--cpus", args.cpus]
+        if args.quick:
+            cmd.append("--quick")
+        env = dict(os.environ)
+        for name in common.OPENBLAS_WORKAROUND_VARS:  # they make a current OpenBLAS slower
+            env.pop(name, None)
+        if framework == "keras-jax":
+            env["KERAS_BACKEND"] = "jax"
+        self.framework = framework
+        self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env=env,
+        )
+
+    def receive(self, timeout: float) -> dict:
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.close()
+            return {"event": "error", "stage": "timeout", "error": f"no answer in {timeout:.0f} s"}
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait()
+            return {"event": "error", "stage": "exit", "error": f"exited ({code}): {self._tail()}"}
+        return json.loads(line)
+
+    def send(self, command: str) -> None:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def _tail(self) -> str:
+        self.log.seek(0)
+        lines = [line.strip() for line in self.log.read().splitlines() if line.strip()]
+        return " | ".join(lines[-3:])[-300:] or "no output"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def frameworks(args) -> dict:
+    """framework -> its interpreter, or a string saying why it does not run."""
+    found = {"ours": sys.executable}
+    if args.no_torch:
+        found["torch"] = "skipped: --no-torch"
+    elif args.torch_python or importlib.util.find_spec("torch") is not None:
+        found["torch"] = args.torch_python or sys.executable
+    else:
+        found["torch"] = "torch not installed (or pass --torch-python)"
+    if args.no_jax:
+        found["keras-jax"] = "skipped: --no-jax"
+    elif args.keras_python:
+        found["keras-jax"] = args.keras_python
+    elif all(importlib.util.find_spec(m) is not None for m in ("keras", "jax")):
+        found["keras-jax"] = sys.executable
+    else:
+        found["keras-jax"] = "Keras 3 with JAX not installed (or pass --keras-python)"
+    return found
+
+
+def _is_path(value: str) -> bool:
+    return os.path.sep in value or value == sys.executable
+
+
+def measure_peak(args) -> dict:
+    """numpy's float32 2048x2048 matmul in its own process, with the workers' threads."""
+    worker = Worker("numpy", sys.executable, "matmul-peak", args)
+    try:
+        message = worker.receive(REPEAT_TIMEOUT_S)
+    finally:
+        worker.close()
+    if message["event"] != "done":
+        raise RuntimeError(f"the matmul measurement failed: {message.get('error')}")
+    return {**message["matmul_peak"], "environment": message["environment"]}
+
+
+def run_workload(name: str, args, pythons: dict) -> dict:
+    """Starts a worker per framework, checks, then times `args.repeats` alternating rounds."""
+    work = workloads.WORKLOADS[name]
+    result: dict = {"frameworks": {}, "order": []}
+    state = result["frameworks"]
+    workers = {}
+    for framework, python in pythons.items():
+        if not _is_path(python):
+            state[framework] = {"available": False, "reason": python}
+        elif framework == "keras-jax" and work.kind == "step":
+            state[framework] = {"available": False, "reason": "Keras 3 has no GradientTape"}
+        else:
+            workers[framework] = Worker(framework, python, name, args)
+    try:
+        for framework, worker in list(workers.items()):  # they warm up concurrently
+            message = worker.receive(READY_TIMEOUT_S)
+            if message["event"] != "ready":
+                state[framework] = _failed(message)
+                worker.close()
+                del workers[framework]
+                continue
+            state[framework] = {"available": True, "repeats": [], **message}
+            del state[framework]["event"]
+        order = list(workers)
+        for round_ in range(args.repeats):
+            shift = round_ % max(1, len(order))
+            turn = order[shift:] + order[:shift]
+            result["order"].append(turn)
+            for framework in turn:
+                if framework not in workers:
+                    continue
+                workers[framework].send("run")
+                message = workers[framework].receive(REPEAT_TIMEOUT_S)
+                if message["event"] != "repeat":
+                    state[framework] = _failed(message)
+                    workers.pop(framework).close()
+                    continue
+                state[framework]["repeats"].append(message["rows"])
+                time.sleep(PAUSE_S)
+        for framework, worker in workers.items():
+            worker.send("finish")
+            message = worker.receive(REPEAT_TIMEOUT_S)
+            if message["event"] == "done":
+                state[framework].update({k: v for k, v in message.items() if k != "event"})
+            else:
+                state[framework] = _failed(message)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return result
+
+
+def _failed(message: dict) -> dict:
+    reason = f"failed at {message.get('stage')}: {message.get('error')}"
+    if message.get("not_installed"):
+        reason = f"not installed: {message.get('error')}"
+    return {"available": False, "reason": reason, "traceback": message.get("traceback")}
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def summarize(name: str, raw: dict, peak_gflops: float) -> dict:
+    """Per framework and row: the median repeat, rates, GFLOP/s, % of peak; the ratios of
+    ours to each peer; the agreement checks."""
+    work = workloads.WORKLOADS[name]
+    module = workloads.model_module(work)
+    flops = work.flops_per_unit(module)
+    out = {
+        "title": work.title,
+        "model": work.model,
+        "kind": work.kind,
+        "batch": work.batch,
+        "unit": work.unit,
+        "flops_per_unit": flops,
+        "order": raw["order"],
+        "frameworks": {},
+        "ratios": {},
+        "checks": [],
+    }
+    for framework, state in raw["frameworks"].items():
+        if not state.get("available"):
+            out["frameworks"][framework] = state
+            continue
+        rows = {}
+        for row in state["rows"]:
+            series = [r[row] for r in state["repeats"] if row in r]
+            rows[row] = row_figures(series, flops, work, peak_gflops) if series else None
+        figures = {k: v for k, v in state.items() if k not in ("repeats", "rows", "checks")}
+        out["frameworks"][framework] = {**figures, "rows": rows}
+    ours = raw["frameworks"].get("ours", {})
+    if ours.get("available"):
+        for peer in PEERS:
+            theirs = raw["frameworks"].get(peer, {})
+            if theirs.get("available"):
+                for row, entry in _ratios(out, ours, theirs, peer).items():
+                    out["ratios"].setdefault(row, {})[peer] = entry
+                out["checks"] += compare_checks(ours["checks"], theirs["checks"], peer)
+        rows = out["frameworks"]["ours"]["rows"]
+        predict, numpy_forward = rows.get("predict"), rows.get("numpy forward")
+        if predict and numpy_forward:
+            out["overhead_us"] = predict["us_per_call"] - numpy_forward["us_per_call"]
+    return out
+
+
+def row_figures(series: list[dict], flops: float, work, peak_gflops: float) -> dict:
+    seconds = [r["seconds"] for r in series]
+    units = series[0]["units"]
+    median = statistics.median(seconds)
+    per_s = units / median
+    loads = [r["other_load"] for r in series if r["other_load"] is not None]
+    figures = {
+        "repeat_seconds": seconds,
+        "units_per_repeat": units,
+        "median_seconds": median,
+        "per_s": per_s,
+        "samples_per_s": per_s * (1 if work.unit == "samples" else work.batch),
+        "gflops": flops * per_s / 1e9,
+        "fraction_of_matmul_peak": flops * per_s / 1e9 / peak_gflops,
+        "spread": max(seconds) / min(seconds) - 1,
+        "other_load_max": max(loads) if loads else None,
+    }
+    if work.unit == "calls":
+        figures["us_per_call"] = median / units * 1e6
+    return figures
+
+
+def _ratios(out: dict, ours: dict, theirs: dict, peer: str) -> dict:
+    """ours/peer for every row of ours that the peer has: the ratio of the medians, and the
+    ratio within each round (the two repeats timed closest together)."""
+    ratios = {}
+    ours_rows = out["frameworks"]["ours"]["rows"]
+    peer_rows = out["frameworks"][peer]["rows"]
+    for row, figures in ours_rows.items():
+        other = workloads.peer_row(row, peer_rows)
+        if figures is None or other is None or peer_rows.get(other) is None:
+            continue
+        per_round = [
+            (a[row]["units"] / a[row]["seconds"]) / (b[other]["units"] / b[other]["seconds"])
+            for a, b in zip(ours["repeats"], theirs["repeats"], strict=False)
+            if row in a and other in b
+        ]
+        entry = {
+            "ratio": figures["per_s"] / peer_rows[other]["per_s"],
+            "peer_row": other,
+            "per_round": per_round,
+        }
+        if per_round:
+            entry["round_min"], entry["round_max"] = min(per_round), max(per_round)
+        ratios[row] = entry
+    return ratios
+
+
+def compare_checks(ours: dict, theirs: dict, peer: str) -> list[dict]:
+    """Our check outputs against the peer's: predictions within CHECK_TOLERANCE of the
+    output's scale, losses within that relative tolerance."""
     import numpy as np
 
-    losses = [runner(), runner()]
-    ok_loss = np.allclose(losses, losses_ref, rtol=1e-4, atol=1e-5)
-    diffs = [float(np.max(np.abs(a - b))) for a, b in zip(runner.weights(), reference, strict=True)]
-    ok_w = max(diffs) < 1e-4
-    status = "ok" if ok_loss and ok_w else "MISMATCH"
-    return (
-        f"{name}: losses {losses[0]:.6f}, {losses[1]:.6f}; max |weight diff| after 2 steps "
-        f"{max(diffs):.2e} -> {status}"
-    )
-
-
-def measure_mlp_step(ctx) -> dict:
-    """The mlp-step suite: the raw training step eager, compiled and in PyTorch."""
-    import mlp
-
-    batch, args = ctx.batch, ctx.args
-    warmup, target_s = ctx.warmup, ctx.target_s
-    rows = {}
-    notes = []
-
-    # Reference figures (losses and weights after 2 steps), computed eagerly.
-    eager = mlp.KerasishStep(batch, compiled=False)
-    ref_losses = [eager(), eager()]
-    ref_weights = eager.weights()
-    notes.append(f"eager reference: losses {ref_losses[0]:.6f}, {ref_losses[1]:.6f}")
-
-    timing = common.time_step(eager, warmup=warmup, steps=args.steps, target_s=target_s)
-    rows["eager"] = timing
-
-    try:
-        compiled = mlp.KerasishStep(batch, compiled=True)
-    except Exception as exc:  # no compiler (yet): report, never crash
-        rows["compiled"] = f"n/a (compiler not available: {common.short_error(exc)})"
-    else:
-        try:
-            notes.append(check_agreement("compiled", compiled, ref_weights, ref_losses))
-            rows["compiled"] = common.time_step(
-                compiled, warmup=warmup, steps=args.steps, target_s=target_s
-            )
-        except Exception as exc:
-            rows["compiled"] = f"n/a (compiled step failed: {common.short_error(exc)})"
-
-    if ctx.torch is not None:
-        try:
-            torch_step = mlp.TorchStep(batch)
-            notes.append(check_agreement("torch", torch_step, ref_weights, ref_losses))
-            rows["torch"] = common.time_step(
-                torch_step, warmup=warmup, steps=args.steps, target_s=target_s
-            )
-        except Exception as exc:
-            rows["torch"] = f"n/a (torch failed: {common.short_error(exc)})"
-    else:
-        rows["torch"] = f"n/a ({ctx.torch_reason})"
-    return {"rows": rows, "checks": notes}
-
-
-def report_mlp_step(result: dict, batch: int, peak: dict) -> tuple[list[str], dict]:
-    import mlp
-
-    rows = result["rows"]
-    flops = mlp.train_flops(batch)
-    lines = [
-        f"raw training step (ops + GradientTape, fwd + bwd + SGD), batch {batch}",
-        f"step FLOPs: {flops / 1e6:.1f} MFLOP (3 x forward, 2 per multiply-add)",
-        "",
-    ]
-    header = (
-        f"{'':10s} {'samples/s':>11s} {'ms/step':>9s} {'GFLOP/s':>9s} {'% peak':>7s}  "
-        "steps (spread, other load)"
-    )
-    lines += [header, "-" * len(header)]
-    figures = {}
-    for name in ("eager", "compiled", "torch"):
-        row = rows[name]
-        if isinstance(row, str):
-            lines.append(f"{name:10s} {row}")
-            figures[name] = {"available": False, "reason": row}
+    results = []
+    for key, value in ours.items():
+        other = workloads.peer_row(key, theirs)
+        if other is None:
             continue
-        sps = batch / row["seconds_per_step"]
-        gflops = flops / row["seconds_per_step"] / 1e9
-        frac = gflops / peak["gflops"]
-        spread = max(row["repeat_seconds"]) / min(row["repeat_seconds"]) - 1
-        other = _pct(row["other_load"])
-        figures[name] = {
-            "available": True,
-            "samples_per_s": sps,
-            "ms_per_step": row["seconds_per_step"] * 1e3,
-            "gflops": gflops,
-            "fraction_of_matmul_peak": frac,
-            **row,
-        }
-        lines.append(
-            f"{name:10s} {sps:11.0f} {row['seconds_per_step'] * 1e3:9.3f} {gflops:9.2f} "
-            f"{frac:7.1%}  3 x {row['steps_per_repeat']} ({spread:.0%}, {other})"
+        a, b = np.asarray(value, dtype=np.float64), np.asarray(theirs[other], dtype=np.float64)
+        if a.shape != b.shape:
+            results.append({"peer": peer, "what": key, "ok": False, "shapes": [a.shape, b.shape]})
+            continue
+        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+        scale = max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
+        results.append(
+            {
+                "peer": peer,
+                "what": key,
+                "max_abs_diff": diff,
+                "scale": scale,
+                "ok": bool(diff <= CHECK_TOLERANCE * scale),
+            }
         )
-    lines.append("")
-    ratios = {}
-    for name in ("compiled", "eager"):
-        key = f"{name}/torch"
-        if figures[name]["available"] and figures["torch"]["available"]:
-            ratios[key] = figures[name]["samples_per_s"] / figures["torch"]["samples_per_s"]
-            lines.append(f"{key:15s} {ratios[key]:.2f}x")
-        else:
-            ratios[key] = None
-            lines.append(f"{key:15s} n/a")
-    if figures["compiled"]["available"]:
-        ratios["compiled/eager"] = (
-            figures["compiled"]["samples_per_s"] / figures["eager"]["samples_per_s"]
-        )
-        lines.append(f"{'compiled/eager':15s} {ratios['compiled/eager']:.2f}x")
-    data = {
-        "batch": batch,
-        "train_flops_per_step": flops,
-        "figures": figures,
-        "ratios": ratios,
-        "checks": result["checks"],
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    return {
+        "cpu": common.cpu_model(),
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "hostname": platform.node(),
     }
-    return lines, data
-
-
-def _row_loads(result: dict) -> list[float]:
-    return [
-        r["other_load"]
-        for r in result["rows"].values()
-        if isinstance(r, dict) and r.get("other_load") is not None
-    ]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    common.apply_thread_env(args.threads)  # before numpy/numba/torch are imported
-
-    import convnet
-    import keras_api
-    import lstm
-    import numpy as np
-
+    if args.list:
+        for name, work in workloads.WORKLOADS.items():
+            default = "" if work.default else "  (not in the default run)"
+            print(f"{name:14s} {work.title}, batch {work.batch}{default}")
+        return 0
     started = time.perf_counter()
-    threads = common.set_threads(args.threads)
-    suites = SUITES if args.suite == "all" else (args.suite,)
-
-    torch_reason = None
-    torch = None
-    if args.no_torch:
-        torch_reason = "skipped: --no-torch"
-    else:
-        try:
-            import torch
-        except ImportError:
-            torch_reason = "torch not installed"
-    if torch is not None:
-        torch.set_num_threads(threads)
-
-    if args.quick:
-        warmup, target_s, peak_runs = 2, 0.15, 2
-    else:
-        warmup, target_s, peak_runs = 10, 1.5, 5
-    ctx = argparse.Namespace(
-        args=args,
-        batch=args.batch,
-        quick=args.quick,
-        fit_samples=args.fit_samples,
-        torch=torch,
-        torch_reason=torch_reason,
-        warmup=warmup,
-        target_s=target_s,
+    pythons = frameworks(args)
+    command = "python benchmarks/run.py " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
-
-    load_before = common.other_load(0.5 if not args.quick else 0.2)
-    measured = {}
-    for suite in suites:
-        if suite == "mlp-step":
-            measured[suite] = measure_mlp_step(ctx)
-        elif suite == "fit":
-            measured[suite] = keras_api.measure_fit(ctx)
-        elif suite == "convnet":
-            measured[suite] = convnet.measure_convnet(ctx)
-        elif suite == "lstm":
-            measured[suite] = lstm.measure_lstm(ctx)
-        else:
-            measured[suite] = keras_api.measure_single(ctx)
-
-    peak = common.matmul_peak(2048, runs=peak_runs)
-    load_after = common.other_load(0.5 if not args.quick else 0.2)
-    env = common.environment_report(torch.get_num_threads() if torch is not None else None)
     results: dict = {
-        "suites": list(suites),
-        "threads": threads,
-        "matmul_peak": peak,
-        "other_load": {"before": load_before, "after": load_after},
-        "environment": env,
+        "schema": 1,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command.strip(),
+        "machine": machine(),
+        "threads": args.threads,
+        "pinned_cpus": args.cpus,
+        "repeats": args.repeats,
+        "quick": args.quick,
+        "interpreters": pythons,
+        "env": {k: os.environ.get(k) for k in common.OPENBLAS_WORKAROUND_VARS},
     }
-
-    # ---- report
-    models = [
-        m
-        for m, on in (
-            ("MLP 784-512-512-10", set(suites) - {"convnet", "lstm"}),
-            ("MNIST convnet", "convnet" in suites),
-            ("LSTM text classifier", "lstm" in suites),
-        )
-        if on
-    ]
-    title = f"{' + '.join(models)}, float32, {threads} thread(s): {', '.join(suites)}"
-    print(title)
-    print("=" * len(title))
-    for line in common.format_environment(env):
+    load_before = common.other_load(0.5)
+    print(f"matmul peak, {args.threads} thread(s) ...", flush=True)
+    peak_before = measure_peak(args)
+    raw = {}
+    for name in args.workloads:
+        print(f"{name} ...", flush=True)
+        t0 = time.perf_counter()
+        raw[name] = run_workload(name, args, pythons)
+        print(f"{name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+        if args.json:  # what is done so far, should the run be cut short
+            peak = peak_before["gflops"]
+            partial = {**results, "complete": False, "other_load": {"before": load_before}}
+            partial["matmul_peak"] = {"gflops": peak, "before": peak_before, "after": peak_before}
+            partial["workloads"] = {n: summarize(n, raw[n], peak) for n in raw}
+            common.write_json(args.json, partial)
+    peak_after = measure_peak(args)
+    load_after = common.other_load(0.5)
+    peak = max(peak_before["gflops"], peak_after["gflops"])
+    results["matmul_peak"] = {"gflops": peak, "before": peak_before, "after": peak_after}
+    results["other_load"] = {"before": load_before, "after": load_after}
+    results["workloads"] = {name: summarize(name, raw[name], peak) for name in raw}
+    results["complete"] = True
+    results["frameworks"] = table.framework_versions(results)
+    results["seconds"] = time.perf_counter() - started
+    print()
+    for line in table.text_report(results):
         print(line)
-    during = [x for result in measured.values() for x in _row_loads(result)]
-    loads = [x for x in (load_before, load_after, peak["other_load"], *during) if x is not None]
-    if loads:
-        print(
-            "other load (CPU used by other processes; before, after, and the most while "
-            f"timing): {' / '.join(_pct(x) for x in (load_before, load_after))}, "
-            f"{_pct(max(loads))}"
-        )
-        warning = common.busy_warning(max(loads))
-        if warning:
-            print(warning)
-    print()
-    print(
-        f"numpy float32 2048x2048 matmul: {peak['gflops']:.1f} GFLOP/s "
-        f"(best of {peak['runs']}, {peak['best_seconds'] * 1e3:.1f} ms)"
-    )
-    checks = []
-    for suite in suites:
-        if suite == "mlp-step":
-            lines, data = report_mlp_step(measured[suite], args.batch, peak)
-        elif suite == "fit":
-            lines, data = keras_api.report_fit(measured[suite], peak)
-        elif suite == "convnet":
-            lines, data = convnet.report_convnet(measured[suite], peak, ctx)
-        elif suite == "lstm":
-            lines, data = lstm.report_lstm(measured[suite], peak, ctx)
-        else:
-            lines, data = keras_api.report_single(measured[suite])
-        results[suite.replace("-", "_")] = data
-        checks += data["checks"]
-        print()
-        heading = f"[{suite}] {lines[0]}"
-        print(heading)
-        print("-" * min(len(heading), 100))
-        for line in lines[1:]:
-            print(line)
-    print()
-    for note in checks:
-        print(f"check: {note}")
-    elapsed = time.perf_counter() - started
-    print(f"(benchmark took {elapsed:.1f} s)")
-
-    results.update(seconds=elapsed)
-    results["argv"] = sys.argv[1:] if argv is None else list(argv)
-    results["numpy"] = np.__version__
     if args.json:
         common.write_json(args.json, results)
         print(f"figures written to {args.json}")

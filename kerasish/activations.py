@@ -18,6 +18,8 @@ from __future__ import annotations
 from backend import dtypes as dt
 from backend import ops
 
+from .saving.object_registry import UnknownIdentifierError
+
 
 def _tensor(x):
     return x if hasattr(x, "shape") and hasattr(x, "dtype") else ops.convert_to_tensor(x)
@@ -278,7 +280,9 @@ def deserialize(config, custom_objects=None):
         name = config.get("config") if config.get("class_name") == "function" else None
         name = name or config.get("class_name")
     if not isinstance(name, str) or name not in known:
-        raise ValueError(f"Unknown activation: {config!r}. Known activations: {sorted(known)}")
+        raise UnknownIdentifierError(
+            f"Unknown activation: {config!r}. Known activations: {sorted(known)}", config
+        )
     return known[name]
 
 
@@ -296,7 +300,9 @@ def get(identifier):
         return deserialize(identifier)
     if callable(identifier):
         return identifier
-    raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
+    raise UnknownIdentifierError(
+        f"Could not interpret activation function identifier: {identifier!r}", identifier
+    )
 
 
 __all__ = [*_ACTIVATIONS, *_ALIASES, "deserialize", "get", "register", "serialize"]

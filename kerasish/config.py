@@ -2,10 +2,13 @@
 compiled Plans each step keeps)."""
 
 from backend.config import (  # noqa: F401
+    disable_nan_checks,
+    enable_nan_checks,
     epsilon,
     floatx,
     get_num_threads,
     image_data_format,
+    nan_checks_enabled,
     plan_cache_size,
     set_epsilon,
     set_floatx,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from backend import config as engine_config
 from backend import ops
 
-from .saving.object_registry import Family
+from .saving.object_registry import Family, UnknownIdentifierError
 
 
 class Constraint:
@@ -154,7 +154,9 @@ def get(identifier):
         return identifier()
     if callable(identifier):
         return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
+    raise UnknownIdentifierError(
+        f"Could not interpret constraint identifier: {identifier!r}", identifier
+    )
 
 
 # Keras' lowercase names for the classes (`keras.constraints.max_norm(2.0)`).

@@ -25,7 +25,7 @@ from backend import random as engine_random
 from backend.dtypes import standardize_dtype
 from backend.variables import set_initializer_resolver
 
-from .saving.object_registry import Family
+from .saving.object_registry import Family, UnknownIdentifierError
 
 
 class Initializer:
@@ -466,7 +466,9 @@ def get(identifier):
         return identifier()
     if callable(identifier):
         return identifier
-    raise ValueError(f"Could not interpret initializer identifier: {identifier!r}")
+    raise UnknownIdentifierError(
+        f"Could not interpret initializer identifier: {identifier!r}", identifier
+    )
 
 
 # `Variable("glorot_uniform", shape=...)` resolves names through this module.

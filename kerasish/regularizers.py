@@ -19,7 +19,7 @@ import numpy as np
 from backend import config as engine_config
 from backend import ops
 
-from .saving.object_registry import Family
+from .saving.object_registry import Family, UnknownIdentifierError
 
 
 def validate_float_arg(value, name: str) -> float:
@@ -195,7 +195,9 @@ def get(identifier):
         return identifier()
     if callable(identifier):
         return identifier
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")
+    raise UnknownIdentifierError(
+        f"Could not interpret regularizer identifier: {identifier!r}", identifier
+    )
 
 
 # Keras' lowercase names for the classes (`keras.regularizers.l2(0.01)`).

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import config, nest
 from ..tensor import Tensor
+from . import replan
 from .plan import Plan, build_plan
 from .trace import TracedGraph, is_dynamic, signature, trace
 
@@ -38,6 +39,10 @@ class Function:
         self._fn = fn
         self.name = name or getattr(fn, "__name__", "function")
         self._plans: OrderedDict = OrderedDict()  # signature -> (Plan, output structure)
+        # Signature without the batch dim -> the first traced graph (re-planned for new
+        # batch sizes when batch-free, replan.py).
+        self._families: dict = {}
+        self.replans = 0  # Plans built by re-planning a traced graph rather than tracing
 
     def plan_for(self, *args) -> Plan:
         """The Plan for these arguments' signature (traced and built on first use)."""
@@ -48,8 +53,20 @@ class Function:
         if entry is not None:
             self._plans.move_to_end(key)
             return entry
-        traced = trace(self._fn, args)
+        family_key = replan.family_key(args, key)
+        family = self._families.get(family_key[0]) if family_key else None
         with PLAN_LOCK:
+            traced = None
+            if family is not None and family.batch_free:
+                traced = family.retarget(family_key[1])  # None when it no longer checks out
+                if traced is not None:
+                    self.replans += 1
+            if traced is None:
+                traced = trace(self._fn, args)
+                if family is None and family_key is not None:
+                    self._families[family_key[0]] = replan.Family(traced, family_key[1])
+                elif family is not None:
+                    family.compare(traced, family_key[1])
             entry = (build_plan(traced), traced.structure)
         self._plans[key] = entry
         while len(self._plans) > config.plan_cache_size():

@@ -14,6 +14,7 @@ batch size, or float64 instead of float32, reuses the same file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import math
@@ -71,7 +72,9 @@ def expression(node, args: list) -> str | None:
 
 
 def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
-    """How a value of `shape` is read by a loop over `out_shape`, or None if unsupported."""
+    """How a value of `shape` is read by a loop over `out_shape`, or None if unsupported:
+    "full", "scalar", "row" (broadcast along all but the last axis: a bias) or "col" (one
+    value per row, broadcast along the last axis: `x / sum(x, axis=-1, keepdims=True)`)."""
     if tuple(shape) == tuple(out_shape):
         return "full"
     size = math.prod(shape)
@@ -82,6 +85,8 @@ def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
         trimmed = trimmed[1:]
     if out_shape and trimmed == (out_shape[-1],):
         return "row"
+    if len(out_shape) >= 2 and tuple(shape) == (*out_shape[:-1], 1):
+        return "col"
     return None
 
 
@@ -135,7 +140,7 @@ def generate_source(name: str, body: list, leaves: list, rows: bool, results=Non
         if kind == "scalar":
             lines.append(f"    s{i} = in{i}[0]")
     if rows:
-        index = {"full": "[r, c]", "row": "[c]"}
+        index = {"full": "[r, c]", "row": "[c]", "col": "[r]"}
         at = "[r, c]"
     else:
         index = {"full": "[i]"}
@@ -145,7 +150,7 @@ def generate_source(name: str, body: list, leaves: list, rows: bool, results=Non
     # Views indexed from 0: an index counted from `start` could be negative as far as Numba
     # knows, and its wraparound check would stop the loop vectorizing.
     for i, kind in enumerate(leaves):
-        if kind == "full":
+        if kind in ("full", "col"):  # indexed by the loop's row (or element)
             lines.append(f"    in{i} = in{i}[start:stop]")
     lines += [f"    {out} = {out}[start:stop]" for out in outs]
     if rows:
@@ -156,6 +161,43 @@ def generate_source(name: str, body: list, leaves: list, rows: bool, results=Non
         lines.append("    for i in range(out0.shape[0]):")
         lines += ["        " + line for line in inner]
     return "\n".join(lines) + "\n"
+
+
+def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops: int):
+    """`run(*leaves, *outs)`: the generated kernel computing `body` over `out_shape`, with
+    leaves and outputs reshaped to the loop's 1-D or (rows, cols) view on every call."""
+    from .. import kernels  # imports Numba: only when a Plan needs a kernel
+
+    rows = "row" in leaf_kinds or "col" in leaf_kinds
+    kernel = load_kernel(generate_source("fused", body, leaf_kinds, rows, results))
+    cols = out_shape[-1] if out_shape else 1
+    size = math.prod(out_shape)
+    n_rows = size // cols if cols else 0
+    shape2 = (n_rows, cols) if rows else (size,)
+    as_loop = {"full": shape2, "row": (cols,), "col": (n_rows,), "scalar": (1,)}
+    leaf_shapes = [as_loop[k] for k in leaf_kinds]
+    n_in = len(leaf_kinds)
+    # A short fused pass is memory-bound: threads measured slower below ~1M elements here
+    # (waking the pool costs more than the pass), so each op counts an eighth of the size; a
+    # long one (an Adam update: a dozen ops with a sqrt and a division per element) is
+    # compute-bound and earns the threads.
+    work = size * n_ops // 8
+    launch = kernels.launch
+
+    def run(*arrays):
+        prepared = [a.reshape(s) for a, s in zip(arrays[:n_in], leaf_shapes, strict=True)]
+        launch(kernel, work, shape2[0], *prepared, *[o.reshape(shape2) for o in arrays[n_in:]])
+
+    def bind(*arrays):
+        """The call on these arrays, reshaped once (for a Plan's pre-bound runs)."""
+        prepared = [a.reshape(s) for a, s in zip(arrays[:n_in], leaf_shapes, strict=True)]
+        prepared += [o.reshape(shape2) for o in arrays[n_in:]]
+        if work >= config.parallel_threshold():
+            return lambda: launch(kernel, work, shape2[0], *prepared)
+        return functools.partial(kernel, 0, shape2[0], *prepared)  # serial at this size anyway
+
+    run.bind = bind
+    return run
 
 
 _loaded: dict = {}

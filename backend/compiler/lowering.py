@@ -8,13 +8,14 @@ copy into the output buffer, so every op runs in a Plan; the hot ones write in p
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp
 
-_ALWAYS_VIEWS = {"transpose", "expand_dims", "squeeze", "identity"}
+_ALWAYS_VIEWS = {"transpose", "expand_dims", "squeeze", "identity", "flat_slice"}
 
 
 def is_view(node) -> bool:
@@ -34,12 +35,16 @@ def is_view(node) -> bool:
 
 
 def has_direct(node) -> bool:
-    """Whether a lone elementwise node has a numpy call writing into `out` (else it runs as
-    a one-node generated kernel)."""
+    """Whether a lone elementwise node runs as a numpy call writing into `out` (else as a
+    one-node generated kernel). Not when it broadcasts a row or a column: numpy's ufunc
+    then allocates an iteration buffer (6 KB for a (128, 10) + (10,) add) on every call."""
     op = node.op
     if isinstance(op, CastOp):
         return True
-    return isinstance(op, (UnaryOp, BinaryOp)) and isinstance(op._fn, np.ufunc)
+    if not (isinstance(op, (UnaryOp, BinaryOp)) and isinstance(op._fn, np.ufunc)):
+        return False
+    out_shape = tuple(node.outputs[0].shape)
+    return all(tuple(x.shape) == out_shape or math.prod(x.shape) == 1 for x in node.inputs)
 
 
 def _matmul(a, b, out):
@@ -48,6 +53,15 @@ def _matmul(a, b, out):
         np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
     else:
         np.matmul(a, b, out=out)
+
+
+def _bind_matmul(a, b, out):
+    if a.ndim > 2 and b.ndim == 2:
+        a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
+    return functools.partial(np.matmul, a, b, out=out)
+
+
+_matmul.bind = _bind_matmul
 
 
 def _sparse_crossentropy(gradient: bool):
@@ -87,6 +101,41 @@ def _sum(node):
         reduce.sum_rows(x.reshape(rows, cols), out.reshape(cols))
 
     return run_column_sum
+
+
+def _small_op_into(node):
+    """Ops whose `forward` would allocate its result on every run, written into their
+    output instead (the steady state of a Plan allocates nothing)."""
+    op, attrs = node.op, node.attrs
+    name = op.name
+    if name == "full_like":
+        fill = attrs["fill_value"]
+        return lambda x, out: out.fill(fill)
+    if name == "broadcast_like":
+        return lambda x, like, out: np.copyto(out, x)
+    if name in ("argmax", "argmin") and attrs.get("axis") is not None:
+        scratch = np.empty(tuple(node.outputs[0].shape), np.intp)  # numpy's index type
+        fn, axis, keepdims = op._fn, attrs["axis"], attrs["keepdims"]
+
+        def run_arg(x, out):
+            if x.size == 0:
+                op.forward(None, x, **attrs)  # raises the op's error for an empty axis
+            fn(x, axis=axis, keepdims=keepdims, out=scratch)
+            np.copyto(out, scratch, casting="unsafe")
+
+        return run_arg
+    if name == "one_hot" and attrs["axis"] in (-1, len(node.inputs[0].shape)):
+        from . import fusion
+
+        labels = node.inputs[0]
+        out_shape = tuple(node.outputs[0].shape)
+        classes = np.arange(attrs["num_classes"], dtype=labels.dtype)
+        dtype = str(node.outputs[0].dtype)
+        value = "t0" if dtype == "bool" else f"np.{dtype}(t0)"
+        body = ["t0 = (a0 == a1)", f"t1 = {value}"]
+        run = fusion.runner(body, ["col", "row"], [1], out_shape, 2)
+        return lambda x, out: run(x, classes, out)
+    return None
 
 
 def lower(node):
@@ -132,6 +181,10 @@ def lower(node):
         scratch = {}  # this node's work arrays (im2col columns, padded images), by shape
 
         return (lambda a, b, out: into(a, b, out, **attrs, scratch=scratch)), False
+
+    into = _small_op_into(node)
+    if into is not None:
+        return into, False
 
     forward_into = getattr(op, "forward_into", None)
     if forward_into is not None:  # an op that writes into its output itself (random draws)

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import graph
+from .. import config, graph, profiling
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
-from . import fusion, lowering, patterns
+from . import cse, fusion, lowering, patterns, runners, state_groups
 
 
 @dataclass
@@ -40,6 +40,9 @@ class Step:
     outputs: list
     elementwise: bool = False
     full_inputs: tuple = ()  # input positions read element-for-element (may be overwritten)
+    phase: str = "forward"  # forward, backward or optimizer (for the profiler)
+    flops: float = 0.0  # floating-point operations of a run, where known (for the profiler)
+    origin: str | None = None  # the layer path of the traced op (for the NaN checks' message)
 
     @property
     def args(self) -> tuple:
@@ -58,6 +61,7 @@ class Slot:
     variable: Variable | None = None
     base: int | None = None  # for views: the slot viewed
     view: object = None  # for views: (op, attrs) applied to the base
+    alias: int | None = None  # for a Variable placed in a flat buffer: the buffer's slot
 
 
 @dataclass
@@ -74,11 +78,28 @@ class Plan:
     assign_copies: list  # (slot, variable) copied in at the end
     arrays: list = field(default_factory=list)
     draw_frames: list = field(default_factory=list)  # random streams advanced once per run
+    flat_buffers: list = field(default_factory=list)  # synced before the Variables are read
 
     def run(self, args: list) -> list:
+        if profiling.active is not None:
+            return self._run_profiled(args, profiling.active)
+        if config.nan_checks_enabled():
+            return runners.run_checked(self, args)
+        arrays = self.arrays
+        self.begin(args)
+        for step in self.steps:
+            step.run(*[arrays[i] for i in step.args])
+        return self.finish()
+
+    def begin(self, args: list) -> None:
+        """What a run does before its steps: advance random streams, sync flat buffers, read
+        the Variables, make views of their current values, copy the arguments in."""
         arrays = self.arrays
         for frame in self.draw_frames:
             frame.begin()
+        for buffer in self.flat_buffers:
+            if buffer.dirty:
+                buffer.sync()
         for slot, variable in self.var_slots:
             arrays[slot] = variable._value
         for slot in self.dynamic_views:
@@ -87,8 +108,11 @@ class Plan:
             arrays[slot] = op.forward(None, arrays[s.base], **attrs)
         for slot, arg in zip(self.input_slots, args, strict=True):
             np.copyto(arrays[slot], arg)
-        for step in self.steps:
-            step.run(*[arrays[i] for i in step.args])
+
+    def finish(self) -> list:
+        """What a run does after its steps: copy assigned values into their Variables, and
+        return copies of the outputs."""
+        arrays = self.arrays
         for slot, variable in self.assign_copies:
             np.copyto(variable._value, arrays[slot])
         out = []
@@ -98,6 +122,15 @@ class Plan:
             else:
                 out.append(np.array(arrays[slot], copy=True))
         return out
+
+    def _run_profiled(self, args: list, recorder) -> list:
+        return runners.run_profiled(self, args, recorder)
+
+    def bound_runner(self):
+        """A callable `run(args) -> outputs` doing what `run` does, with every step's arguments
+        bound once, for repeated calls with one signature (`runners.bound_runner`); None when
+        the Plan draws random numbers or reads a flat buffer."""
+        return runners.bound_runner(self)
 
     def describe(self) -> list:
         """The kernel calls in order, by name (for tests and curiosity)."""
@@ -160,7 +193,10 @@ class _Builder:
 
         roots = [o for o in traced.outputs if isinstance(o, SymbolicTensor)]
         roots += [v for _, v in traced.assignments if isinstance(v, SymbolicTensor)]
-        nodes = graph.topological_nodes(roots)
+        nodes, canonical = cse.eliminate(graph.topological_nodes(roots))
+        self.outputs = [cse.resolve(o, canonical) for o in traced.outputs]
+        self.assignments = [(var, cse.resolve(v, canonical)) for var, v in traced.assignments]
+        roots = [cse.resolve(v, canonical) for v in roots]
 
         consumers: dict = {}
         for node in nodes:
@@ -170,8 +206,9 @@ class _Builder:
             consumers[id(value)] = consumers.get(id(value), 0) + 1  # read by the caller
 
         steps = self._lower(nodes, consumers)
+        self._alias_flat_members()
         output_slots, constants = [], {}
-        for i, out in enumerate(traced.outputs):
+        for i, out in enumerate(self.outputs):
             if out is None:
                 output_slots.append(None)
             elif isinstance(out, Tensor):
@@ -180,7 +217,7 @@ class _Builder:
             else:
                 output_slots.append(self.slot_for(out))
 
-        assignments = [(self.slot_for(v), var) for var, v in traced.assignments]
+        assignments = [(self.slot_for(v), var) for var, v in self.assignments]
         self.output_slots = output_slots
         self.assigned_count = {}
         for slot, _ in assignments:
@@ -197,7 +234,7 @@ class _Builder:
         for node in nodes:
             for x in node.inputs:
                 node_readers[id(x)] = node_readers.get(id(x), 0) + 1
-        assigned = {id(v) for _, v in self.traced.assignments}
+        assigned = {id(v) for _, v in self.assignments}
         group_of: dict = {}  # id(root node) -> (nodes in order, extra output nodes)
         absorbed: set = set()
         for node in nodes:
@@ -223,38 +260,71 @@ class _Builder:
                     extra.append(producer)
                 absorbed.add(id(producer))
             group_of[id(node)] = (members + [node], extra)
+        state_groups.merge(nodes, group_of, absorbed, consumers, assigned)
 
         fused_at, replaced = {}, set()
         for fused in patterns.find(nodes, group_of, consumers):
             fused_at[id(fused.anchor)] = fused
             replaced.update(id(n) for n in fused.replaced)
         steps = []
+        phase_of = self.traced.phase_of
         for node in nodes:
             fused = fused_at.get(id(node))
             if fused is not None:
                 ins = [self.slot_for(x) for x in fused.inputs]
                 outs = [self.slot_for(o) for o in fused.outputs]
-                steps.append(Step(fused.name, fused.run, ins, outs))
+                work = {id(n): n for n in [fused.anchor, *fused.replaced]}
+                flops = sum(profiling.node_flops(n) for n in work.values())
+                phase = phase_of.get(id(fused.anchor), "forward")
+                steps.append(Step(fused.name, fused.run, ins, outs, phase=phase, flops=flops,
+                                  origin=self._origin(fused.anchor)))  # fmt: skip
                 continue
             if id(node) in absorbed or id(node) in replaced:
                 continue
             group, extra = group_of.get(id(node), (None, None))
             if group is not None and (len(group) > 1 or not lowering.has_direct(node)):
                 steps.append(self._fused_step(group, extra))
+                steps[-1].phase = phase_of.get(id(node), "forward")
+                steps[-1].origin = self._origin(group[0])
                 continue
             if lowering.is_view(node):
                 self._view_slot(node)
                 continue
             ins = [self.slot_for(x) for x in node.inputs]
             outs = [self.slot_for(o) for o in node.outputs]
+            phase = phase_of.get(id(node), "forward")
+            if node.op.name == "flat_pack":  # its run is set when buffers are planned
+                steps.append(Step(node.op.name, None, ins, outs, phase=phase,
+                                  origin=self._origin(node)))  # fmt: skip
+                continue
             run, elementwise = lowering.lower(node)
             full = tuple(
                 i
                 for i, x in enumerate(node.inputs)
                 if elementwise and tuple(x.shape) == tuple(node.outputs[0].shape)
             )
-            steps.append(Step(node.op.name, run, ins, outs, elementwise, full))
+            flops = profiling.node_flops(node)
+            steps.append(Step(node.op.name, run, ins, outs, elementwise, full, phase, flops,
+                              self._origin(node)))  # fmt: skip
         return steps
+
+    def _origin(self, node) -> str | None:
+        entry = self.traced.origins.get(id(node))
+        return entry[1] if entry is not None else None
+
+    def _alias_flat_members(self) -> None:
+        """A Variable placed in a flat buffer that this Plan also reads or writes as a whole
+        shares its memory: liveness and in-place writes treat it as the buffer's slot."""
+        self.flat_buffers = []
+        for slot in list(self.var_slot.values()):
+            buffer = getattr(self.slots[slot].variable, "buffer", None)
+            if buffer is None:
+                continue
+            self.flat_buffers.append(buffer)
+            for member in buffer.variables:
+                member_slot = self.var_slot.get(id(member))
+                if member_slot is not None and member._flat is buffer:
+                    self.slots[member_slot].alias = slot
 
     def _view_slot(self, node) -> None:
         x = node.inputs[0]
@@ -285,36 +355,8 @@ class _Builder:
                 j = leaves[id(x)]
                 args.append(f"s{j}" if leaf_kinds[j] == "scalar" else f"a{j}")
             body.append(f"t{i} = {fusion.expression(node, args)}")
-        from .. import kernels  # imports Numba: only when a Plan needs a kernel
-
-        rows = "row" in leaf_kinds
         results = [len(group) - 1] + [inner[id(n.outputs[0])] for n in extra]
-        source = fusion.generate_source("fused", body, leaf_kinds, rows, results)
-        kernel = fusion.load_kernel(source)
-        cols = out_shape[-1] if out_shape else 1
-        size = math.prod(out_shape)
-        shape2 = (size // cols if cols else 0, cols) if rows else (size,)
-
-        def prepare(kind):
-            if kind == "full":
-                return lambda a: a.reshape(shape2)
-            if kind == "row":
-                return lambda a: a.reshape(cols)
-            return lambda a: a.reshape(1)
-
-        preparers = [prepare(k) for k in leaf_kinds]
-        n_in = len(leaf_kinds)
-        # A short fused pass is memory-bound: threads measured slower below ~1M elements
-        # here (waking the pool costs more than the pass), so each op counts an eighth of
-        # the size; a long one (an Adam update: a dozen ops with a sqrt and a division per
-        # element) is compute-bound and earns the threads.
-        work = size * len(group) // 8
-
-        def run(*arrays):
-            prepared = [p(a) for p, a in zip(preparers, arrays[:n_in], strict=True)]
-            outs = [o.reshape(shape2) for o in arrays[n_in:]]
-            kernels.launch(kernel, work, shape2[0], *prepared, *outs)
-
+        run = fusion.runner(body, leaf_kinds, results, out_shape, len(group))
         ins = [self.slot_for(x) for x in leaf_values]
         outs = [self.slot_for(root.outputs[0])] + [self.slot_for(n.outputs[0]) for n in extra]
         full = tuple(i for i, k in enumerate(leaf_kinds) if k == "full")
@@ -326,7 +368,8 @@ class _Builder:
     def _root(self, slot: int) -> int:
         while self.slots[slot].kind == "view":
             slot = self.slots[slot].base
-        return slot
+        alias = self.slots[slot].alias
+        return slot if alias is None else alias
 
     def _plan_buffers(self, steps, input_slots, output_slots, constants, assignments) -> Plan:
         slots = self.slots
@@ -346,10 +389,21 @@ class _Builder:
                 producer_step[s] = k
         in_place: dict = {}  # value slot -> var slot
         copies = []
+        # A flat buffer assigned both as a whole and through a Variable placed in it: all its
+        # assignments are copied in at the end, in program order.
+        assigned_as = {}
+        for _, var in assignments:
+            var_slot = self.slot_for(var)
+            assigned_as.setdefault(self._root(var_slot), set()).add(var_slot)
         for value_slot, var in assignments:
             var_slot = self.slot_for(var)
             k = producer_step.get(value_slot)
-            if k is not None and self._can_write_in_place(steps[k:], value_slot, var_slot):
+            alone = len(assigned_as[self._root(var_slot)]) == 1
+            if (
+                alone
+                and k is not None
+                and self._can_write_in_place(steps[k:], value_slot, var_slot)
+            ):
                 in_place[value_slot] = var_slot
             else:
                 copies.append((value_slot, var))
@@ -374,6 +428,10 @@ class _Builder:
             if s.kind != "buffer" or arrays[slot] is None:
                 return
             pool.setdefault((s.dtype, math.prod(s.shape)), []).append(arrays[slot].reshape(-1))
+
+        for step in steps:
+            if step.name == "flat_pack":
+                self._pack_in_place(step, producer_step, arrays, last_use, end)
 
         dynamic_views = []
 
@@ -425,7 +483,7 @@ class _Builder:
         materialize_views()
         plan = Plan(
             slots=slots,
-            steps=steps,
+            steps=[step for step in steps if step.run is not None],  # a pack left nothing to do
             input_slots=input_slots,
             output_slots=output_slots,
             output_constants=constants,
@@ -434,8 +492,45 @@ class _Builder:
             assign_copies=[(slot, var) for slot, var in copies],
             arrays=arrays,
             draw_frames=list(self.traced.draw_frames),
+            flat_buffers=self.flat_buffers,
         )
         return plan
+
+    def _pack_in_place(self, step, producer_step, arrays, last_use, end) -> None:
+        """A `flat_pack` (gradients packed into one flat buffer for the optimizer) gets its
+        own buffer, and each value it packs that a step of this Plan computes into a buffer
+        of its own is computed straight into its range of the packed buffer instead; the
+        step then copies only the others, and is dropped when none is left."""
+        slots = self.slots
+        (out,) = step.outputs
+        packed = np.empty(slots[out].shape, np.float32)
+        arrays[out] = packed
+        last_use[out] = end  # its ranges are written before the pack step itself runs
+        copies, offset = [], 0
+        for pos, s in enumerate(step.inputs):
+            size = math.prod(slots[s].shape)
+            view = packed[offset : offset + size].reshape(slots[s].shape)
+            if (
+                slots[s].kind == "buffer"
+                and s in producer_step
+                and arrays[s] is None
+                and slots[s].dtype == "float32"
+            ):
+                arrays[s] = view
+                last_use[s] = end  # never released, never handed over to another value
+            else:
+                copies.append((pos, offset, size))
+            offset += size
+        if not copies:
+            step.run = None
+            return
+
+        def run(*arrays_):
+            flat = arrays_[-1]
+            for pos, start, size in copies:
+                flat[start : start + size] = arrays_[pos].reshape(-1)
+
+        step.run = run
 
     def _can_write_in_place(self, steps: list, value_slot: int, var_slot: int) -> bool:
         """Whether `steps[0]`, which computes a Variable's final value, may write it straight
@@ -446,10 +541,11 @@ class _Builder:
             return False
         if value_slot in self.output_slots or self.assigned_count[value_slot] != 1:
             return False
+        var_root = self._root(var_slot)  # a placed Variable: its flat buffer's slot
         for other in later:
-            if any(self._root(s) in (var_slot, value_slot) for s in other.inputs):
+            if any(self._root(s) in (var_root, value_slot) for s in other.inputs):
                 return False
         for pos, s in enumerate(step.inputs):
-            if self._root(s) == var_slot and (s != var_slot or pos not in step.full_inputs):
+            if self._root(s) == var_root and (s != var_slot or pos not in step.full_inputs):
                 return False
         return True

@@ -43,6 +43,11 @@ class Trace:
         # Random draws from each SeedGenerator, counted in program order (backend.random):
         # id(generator) -> its frame, which the Plan advances once per run.
         self.draw_frames: dict = {}
+        self._assigned_alone: set = set()  # ids of Variables assigned, not as a flat buffer
+        self.phase = "forward"  # what the traced code is doing (backend.profiling.phase)
+        self.phase_of: dict = {}  # id(node) -> the phase it was recorded in
+        # id(node) -> (node, the layer path it was recorded in), for messages about steps.
+        self.origins: dict = {}
 
     def read(self, variable: Variable):
         return self._current.get(id(variable), variable)
@@ -59,8 +64,20 @@ class Trace:
             )
         if value.dtype != variable.dtype:
             value = cast(value, variable.dtype)
-        self._current[id(variable)] = _read_of(variable, value)
+        read = self._current[id(variable)] = _read_of(variable, value)
         self.assignments.append((variable, value))
+        buffer = getattr(variable, "buffer", None)
+        if buffer is not None:  # a whole flat buffer: its Variables are read from the new value
+            for member in buffer.variables:
+                self._assigned_alone.discard(id(member))
+                self._current[id(member)] = _read_of(member, buffer.read(read, member))
+        else:
+            self._assigned_alone.add(id(variable))
+
+    def flat_is_current(self, buffer) -> bool:
+        """Whether reading `buffer`'s Variable gives the current values of all the Variables
+        placed in it (none was assigned on its own earlier in the traced code)."""
+        return not any(id(v) in self._assigned_alone for v in buffer.variables)
 
     def final_assignments(self) -> list:
         """The last assignment of each Variable, in program order of those last ones."""
@@ -88,6 +105,8 @@ class TracedGraph:
     structure: object
     assignments: list = field(default_factory=list)
     draw_frames: list = field(default_factory=list)  # begun at the start of every run
+    phase_of: dict = field(default_factory=dict)  # id(node) -> "forward", "backward", ...
+    origins: dict = field(default_factory=dict)  # id(node) -> (node, layer path or None)
 
 
 def is_dynamic(arg) -> bool:
@@ -147,4 +166,6 @@ def trace(fn, args: tuple) -> TracedGraph:
         result,
         recorded.final_assignments(),
         list(recorded.draw_frames.values()),
+        recorded.phase_of,
+        recorded.origins,
     )

@@ -103,6 +103,13 @@ class _Args:
         self.array("rmask", rmask, (self.batch, self.gates, self.units))
         return rmask
 
+    def bias(self, bias) -> np.ndarray:
+        """An input bias (gates * units,), or an empty array for None."""
+        if bias is None:
+            return np.zeros(0, self.dtype)
+        self.array("bias", bias, (self.gates * self.units,))
+        return bias
+
     def sequence(self, arg: str, a, width: int, out: bool = False) -> np.ndarray:
         if a is None:
             return np.zeros((0, 0, 0), self.dtype)
@@ -173,9 +180,11 @@ def lstm_forward(
     h_last,
     c_last,
     saved=None,
+    bias=None,
 ) -> None:
     """An LSTM over all steps: writes `out` (B, T, U), `h_last`, `c_last` (B, U) and, when
-    given, `saved`. Per step: `a = x[:, t] + h @ w` (with rmask, block k of `a` from
+    given, `saved`. Per step: `a = x[:, t] + bias + h @ w` (`bias` (4U,): the input bias,
+    or None; with rmask, block k of `a` from
     `(h * rmask[:, k]) @ w[:, block k]`); `i, f, o = recurrent_activation(a_i, a_f, a_o)`,
     `g = activation(a_c)`; `c = f * c + i * g`; `h = o * activation(c)`.
 
@@ -203,6 +212,7 @@ def lstm_forward(
         "_lstm",
         x,
         w,
+        args.bias(bias),
         h0,
         c0,
         args.mask(mask),
@@ -234,9 +244,12 @@ def lstm_backward(
     dx,
     dh0,
     dc0,
+    dbias=None,
 ) -> None:
     """The gradients of `lstm_forward` with respect to x (`dx`, (B, T, 4U)), h0 and c0, from
-    its `saved` values and the gradients of `out` (None: zero), `h_last` and `c_last`."""
+    its `saved` values and the gradients of `out` (None: zero), `h_last` and `c_last`; and,
+    when `dbias` (4U,) is given, the input bias's (the sum of `dx` over rows and steps: each
+    chunk of ROWS rows sums its own, then the chunks' sums are added in order)."""
     name = "lstm_backward"
     args = _backward_args(name, "lstm", saved, w)
     for arg, a, is_out in (
@@ -248,6 +261,11 @@ def lstm_backward(
     ):
         args.state(arg, a, is_out)
     args.sequence("dx", dx, 4, True)
+    if dbias is not None:
+        args.array("dbias", dbias, (4 * args.units,), True)
+    # The input bias's gradient per chunk (no columns: not computed), summed after the run.
+    chunks = (args.batch + ROWS - 1) // ROWS
+    parts = np.empty((chunks, 0 if dbias is None else 4 * args.units), args.dtype)
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_lstm_grad",
@@ -266,7 +284,10 @@ def lstm_backward(
         dx,
         dh0,
         dc0,
+        parts,
     )
+    if dbias is not None:
+        np.sum(parts, axis=0, out=dbias)
 
 
 def gru_forward(

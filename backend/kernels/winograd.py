@@ -289,11 +289,14 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,
 
 #: G (4x3) of the module docstring, for the kernel gradient's last step.
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+_G_T = {name: np.ascontiguousarray(_G.T, dtype=name) for name in ("float32", "float64")}
 
 
-def filter_grad_from_products(m: np.ndarray, out: np.ndarray) -> None:
+def filter_grad_from_products(m: np.ndarray, out: np.ndarray, work=None) -> None:
     """`out[a, b] = (G^T m G)[a, b]`: the kernel gradient (3, 3, C_in, C_out) from the summed
-    products `m` (16, C_in, C_out) (position 4*k + l), a small numpy contraction.
+    products `m` (16, C_in, C_out) (position 4*k + l), as two small products (`G` is exact in
+    binary, so the same bits as the one contraction). `work`, when given, holds the
+    intermediate `G^T m` ((3, 4, C_in, C_out), m's dtype), so a Plan's step allocates nothing.
 
     Example:
         >>> m = np.zeros((16, 1, 1), np.float32)
@@ -310,6 +313,10 @@ def filter_grad_from_products(m: np.ndarray, out: np.ndarray) -> None:
     if m.ndim != 3 or m.shape[0] != POSITIONS:
         raise ValueError(f"{name}: m must be (16, C_in, C_out). Received: m.shape={m.shape}")
     check(name, "out", out, dtype=dtype, shape=(3, 3, *m.shape[1:]), out=True)
-    g = _G.astype(dtype)
-    m4 = m.reshape(4, 4, *m.shape[1:])
-    np.einsum("ka,lb,klco->abco", g, g, m4, out=out, optimize=True)
+    g_t = _G_T[np.dtype(dtype).name] if np.dtype(dtype).name in _G_T else _G.T.astype(dtype)
+    cols = m.shape[1] * m.shape[2]
+    if work is None:
+        work = np.empty((3, 4, *m.shape[1:]), dtype)
+    check(name, "work", work, dtype=dtype, shape=(3, 4, *m.shape[1:]), out=True)
+    np.matmul(g_t, m.reshape(4, 4 * cols), out=work.reshape(3, 4 * cols))  # sum over k
+    np.matmul(g_t, work.reshape(3, 4, cols), out=out.reshape(3, 3, cols))  # then over l

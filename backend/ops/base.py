@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
+from ..config import nan_checks_enabled
+from ..origins import NonFiniteError, current_origin
 from ..tensor import (
     Node,
     Spec,
@@ -78,6 +80,9 @@ def apply(op: Op, inputs, attrs: dict | None = None):
             inputs = tuple(trace.read(x) if isinstance(x, Variable) else x for x in inputs)
             attrs = op.traced_attrs(attrs, trace)
         node = Node(op, tuple(inputs), attrs)
+        if trace is not None:  # for the profiler (the phase) and the NaN checks (the layer)
+            trace.phase_of[id(node)] = trace.phase
+            trace.origins[id(node)] = (node, current_origin())
         outputs = [SymbolicTensor(s.shape, s.dtype, node, i) for i, s in enumerate(out_specs)]
         node.set_outputs(outputs, weak=False)
         return outputs[0] if single else tuple(outputs)
@@ -98,6 +103,8 @@ def apply(op: Op, inputs, attrs: dict | None = None):
                 f"{spec.shape}"
             )
         outputs.append(Tensor(array))
+    if nan_checks_enabled():
+        _check_finite_outputs(op, outputs)
     if op.differentiable:
         tapes = _recording_tapes(inputs)
         if tapes:
@@ -200,3 +207,20 @@ def require_float(op_name: str, *specs: Spec) -> None:
     for s in specs:
         if not dt.is_float(s.dtype):
             raise TypeError(f"{op_name} expects a float tensor. Received: dtype={s.dtype}")
+
+
+def _check_finite_outputs(op, outputs) -> None:
+    """The eager side of `config.enable_nan_checks()`: the first op whose output holds a NaN
+    or Inf raises, naming the op and the layer call it ran in."""
+    for out in outputs:
+        array = out._value
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            kind = "NaN" if np.isnan(array).any() else "Inf"
+            origin = current_origin()
+            where = f"in layer '{origin}'" if origin else "outside any layer"
+            raise NonFiniteError(
+                f"NaN check: the first {kind} came from op '{op.name}' {where} (run eagerly; "
+                f"an output of shape {array.shape}).",
+                op=op.name,
+                origin=origin or "",
+            )

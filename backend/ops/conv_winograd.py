@@ -251,7 +251,8 @@ def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=
         total = _buffer(scratch, "winograd_filter_total", (16, cin, cout), dtype)
         np.sum(products, axis=0, out=total)  # over a leading axis: in order, row by row
         dk_out = dk if _writable(dk) else _buffer(scratch, "winograd_dk", k_shape, dtype)
-        wg.filter_grad_from_products(total, dk_out)
+        work = _buffer(scratch, "winograd_filter_work", (3, 4, cin, cout), dtype)
+        wg.filter_grad_from_products(total, dk_out, work)
         _delivered(dk_out, dk)
     if db is not None:
         if pooled_bias:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
+from ..memory import check_array_memory
 from ..tensor import Spec, SymbolicTensor, Tensor, in_symbolic_scope
 from ..variables import Variable
 from .base import Op, TensorTypes, apply, convert
@@ -70,6 +71,7 @@ def _check_shape(shape_arg, op_name: str) -> tuple:
         ) from None
     if any(d < 0 for d in out):
         raise ValueError(f"{op_name}: shape dims must be >= 0. Received: shape={shape_arg!r}")
+    check_array_memory(out, 8, op_name)  # at most 8 bytes an item: refused before allocating
     return out
 
 

@@ -84,6 +84,11 @@ class BatchNormTrainOp(Op):
             ctx.saved = (mean, var)
         return y.astype(x.dtype, copy=False), mean, var
 
+    def forward_into(self, x, gamma, beta, y, mean, var, *, axis, epsilon):
+        """`forward` writing into a Plan's buffers (nothing allocated when they already have
+        the compute dtype, as float32 ones do)."""
+        _into(self.forward, (x, gamma, beta), (y, mean, var), axis, epsilon)
+
     def vjp(self, ctx, grads, needed):
         from ..tensor import Tensor
         from .creation import zeros_like
@@ -141,10 +146,31 @@ class BatchNormTrainGradOp(Op):
         norm.batch_norm_train_grad(*args, axis, epsilon, dx, dgamma, dbeta)
         return dx.astype(x.dtype, copy=False), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
+    def forward_into(self, x, gamma, mean, var, gy, gmean, gvar, dx, dgamma, dbeta, *, axis,
+                     epsilon):  # fmt: skip
+        """`forward` writing into a Plan's buffers (as `batch_norm_train`'s)."""
+        _into(self.forward, (x, gamma, mean, var, gy, gmean, gvar), (dx, dgamma, dbeta), axis,
+              epsilon)  # fmt: skip
+
     def vjp(self, ctx, grads, needed):
         raise NotImplementedError(
             "batch_norm_train: gradients of its gradient (second order) are not supported."
         )
+
+
+def _into(forward, inputs, outs, axis, epsilon) -> None:
+    """Runs a batch-norm kernel over `inputs` into `outs`, straight when every array already
+    has the compute dtype and is C-contiguous, else through `forward` and a copy."""
+    from ..kernels import norm
+
+    dtype = _compute_dtype(inputs[0])
+    arrays = (*inputs, *outs)
+    if all(a.dtype == dtype and a.flags.c_contiguous for a in arrays):
+        kernel = norm.batch_norm_train if len(inputs) == 3 else norm.batch_norm_train_grad
+        kernel(*inputs, axis, epsilon, *outs)
+        return
+    for out, value in zip(outs, forward(None, *inputs, axis=axis, epsilon=epsilon), strict=True):
+        np.copyto(out, value, casting="unsafe")
 
 
 _BATCH_NORM_TRAIN = BatchNormTrainOp()

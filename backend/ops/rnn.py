@@ -3,7 +3,8 @@ sequence in one op (`backend.kernels.rnn`), with its backward through time as on
 
 - `lstm_sequence`, `gru_sequence`, `simple_rnn_sequence`: the public functions (below).
   The caller computes the input projection for all steps as one GEMM (`x @ kernel + bias`,
-  gate blocks in Keras' order) and passes it as `x_proj`.
+  gate blocks in Keras' order) and passes it as `x_proj`; the LSTM takes the bias apart
+  (`input_bias`), added as its loop reads each step, its gradient summed in the backward.
 - Each forward primitive has one more output than the function returns: what its backward
   needs (post-activation gates, states; `kernels.rnn.SAVED_WIDTH`), indexed by input
   position. In a compiled Plan nobody reads it in inference, and `compiler.patterns_rnn`
@@ -36,10 +37,12 @@ _STATES = {"lstm": ("h0", "c0"), "gru": ("h0",), "simple_rnn": ("h0",)}
 
 def _layout(cell: str, attrs: dict, n_inputs: int | None = None) -> dict:
     """Positions of a forward op's inputs: x_proj, recurrent_kernel, the states, then the
-    optional recurrent_bias, mask and recurrent_mask that `attrs` says are present."""
+    optional recurrent_bias, input_bias, mask and recurrent_mask that `attrs` says are
+    present."""
     names = ["x_proj", "recurrent_kernel", *_STATES[cell]]
     for flag, name in (
         ("has_bias", "recurrent_bias"),
+        ("has_input_bias", "input_bias"),
         ("has_mask", "mask"),
         ("has_recurrent_mask", "recurrent_mask"),
     ):
@@ -95,7 +98,10 @@ class SequenceOp(Op):
             )
         expected = {s: (batch, units) for s in _STATES[cell]}
         expected.update(
-            recurrent_bias=(width,), mask=(batch, steps), recurrent_mask=(batch, gates, units)
+            recurrent_bias=(width,),
+            input_bias=(width,),
+            mask=(batch, steps),
+            recurrent_mask=(batch, gates, units),
         )
         for arg, i in at.items():
             if arg in ("x_proj", "recurrent_kernel"):
@@ -165,6 +171,7 @@ class SequenceOp(Op):
                 h_last=outs[1],
                 c_last=outs[2],
                 saved=saved,
+                bias=get("input_bias"),
             )
         elif self.cell == "gru":
             rnn.gru_forward(
@@ -210,8 +217,10 @@ class SequenceOp(Op):
         results = apply(_GRAD_OPS[self.cell], tuple(grad_in), attrs)
         named = {"x_proj": results[0], "recurrent_kernel": results[1]}
         named.update(zip(_STATES[self.cell], results[2 : 2 + n_states], strict=True))
-        if "recurrent_bias" in at:
-            named["recurrent_bias"] = results[2 + n_states]
+        extra = iter(results[2 + n_states :])
+        for name in ("recurrent_bias", "input_bias"):
+            if name in at:
+                named[name] = next(extra)
         by_position = {i: named.get(name) for name, i in at.items()}
         return [by_position[i] if i in needed else None for i in range(len(inputs))]
 
@@ -229,10 +238,10 @@ def _is_zero_fill(g) -> bool:
 
 class SequenceGradOp(Op):
     """The gradients of a `SequenceOp` with respect to x_proj, the recurrent kernel, the
-    initial states and the recurrent bias, from its saved output and its outputs'
-    gradients. Inputs: recurrent_kernel, c0 (LSTM), the forward's mask and recurrent_mask
-    when present, saved, the gradient of the outputs (when `has_d_outputs`), then of the
-    final states."""
+    initial states and the recurrent and input biases, from its saved output and its
+    outputs' gradients (the input bias's summed inside the backward kernel). Inputs:
+    recurrent_kernel, c0 (LSTM), the forward's mask and recurrent_mask when present, saved,
+    the gradient of the outputs (when `has_d_outputs`), then of the final states."""
 
     def __init__(self, cell: str):
         self.cell = cell
@@ -259,8 +268,9 @@ class SequenceGradOp(Op):
         gates = _GATES[self.cell]
         out = [Spec((batch, steps, gates * units), w.dtype), Spec(w.shape, w.dtype)]
         out += [Spec((batch, units), w.dtype) for _ in _STATES[self.cell]]
-        if attrs.get("has_bias"):
-            out.append(Spec((gates * units,), w.dtype))
+        for flag in ("has_bias", "has_input_bias"):
+            if attrs.get(flag):
+                out.append(Spec((gates * units,), w.dtype))
         return tuple(out)
 
     def forward(self, ctx, *arrays, **attrs):
@@ -300,6 +310,7 @@ class SequenceGradOp(Op):
                 dx=dx,
                 dh0=rest[0],
                 dc0=rest[1],
+                dbias=rest[2] if attrs.get("has_input_bias") else None,
             )
             _kernel_gradient(saved[..., 6 * units :], dx, rmask, range(4), dw)
         elif self.cell == "gru":
@@ -378,7 +389,17 @@ def _check_activation(name: str, arg: str, value) -> str:
     return value
 
 
-def _sequence(cell, x_proj, recurrent_kernel, states, recurrent_bias, mask, recurrent_mask, attrs):
+def _sequence(
+    cell,
+    x_proj,
+    recurrent_kernel,
+    states,
+    recurrent_bias,
+    mask,
+    recurrent_mask,
+    attrs,
+    input_bias=None,
+):
     name = f"{cell}_sequence"
     x = convert(x_proj)
     if not dt.is_float(x.dtype):
@@ -393,6 +414,9 @@ def _sequence(cell, x_proj, recurrent_kernel, states, recurrent_bias, mask, recu
     attrs["has_bias"] = recurrent_bias is not None
     if recurrent_bias is not None:
         inputs.append(convert(recurrent_bias, x.dtype))
+    attrs["has_input_bias"] = input_bias is not None
+    if input_bias is not None:
+        inputs.append(convert(input_bias, x.dtype))
     attrs["has_mask"] = mask is not None
     if mask is not None:
         inputs.append(convert(mask, "bool"))
@@ -416,12 +440,16 @@ def lstm_sequence(
     zero_output_for_mask=False,
     activation="tanh",
     recurrent_activation="sigmoid",
+    input_bias=None,
 ):
     """An LSTM layer's loop over all steps, fused: returns `(outputs, h_last, c_last)`.
 
-    `x_proj` (B, T, 4U) is the input projection `x @ kernel + bias` of every step, gate
-    blocks i, f, c, o; `recurrent_kernel` (U, 4U); `h0`, `c0` (B, U). Per step:
-    `i, f, o = recurrent_activation(...)`, `g = activation(...)` of `x_proj[:, t] + h @ R`,
+    `x_proj` (B, T, 4U) is the input projection `x @ kernel` of every step, gate blocks i,
+    f, c, o, with the bias added or, better, given as `input_bias` (4U,) (the loop adds it
+    as it reads each step, and its gradient is summed inside the backward loop: two passes
+    over (B, T, 4U) fewer); `recurrent_kernel` (U, 4U); `h0`, `c0` (B, U). Per step:
+    `i, f, o = recurrent_activation(...)`, `g = activation(...)` of
+    `x_proj[:, t] + input_bias + h @ R`,
     `c = f * c + i * g`, `h = o * activation(c)`. `mask` (B, T) bool: a masked step keeps the
     states; its output is the previous state (h0 at the first step) or, with
     `zero_output_for_mask`, zeros. `go_backwards`: steps run last to first, `outputs` in
@@ -448,7 +476,9 @@ def lstm_sequence(
         activation=activation,
         recurrent_activation=recurrent_activation,
     )
-    return _sequence("lstm", x_proj, recurrent_kernel, (h0, c0), None, mask, recurrent_mask, attrs)
+    return _sequence(
+        "lstm", x_proj, recurrent_kernel, (h0, c0), None, mask, recurrent_mask, attrs, input_bias
+    )
 
 
 def gru_sequence(

@@ -540,6 +540,13 @@ def stack(x, axis=0):
     if not x:
         raise ValueError("stack: needs at least one tensor. Received: x=[]")
     x = [convert(t) for t in x]
+    shapes = [tuple(t.shape) for t in x]
+    if any(len(s) != len(shapes[0]) for s in shapes) or any(
+        a is not None and b is not None and a != b
+        for s in shapes
+        for a, b in zip(s, shapes[0], strict=False)
+    ):
+        raise ValueError(f"stack: the tensors must all have one shape. Received shapes: {shapes}")
     axis = _one_axis(axis, len(x[0].shape) + 1, "stack")
     return concatenate([expand_dims(t, axis) for t in x], axis=axis)
 

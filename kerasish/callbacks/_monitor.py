@@ -87,3 +87,33 @@ def monitor_direction(mode: str, monitor: str, model=None) -> str | None:
     if any(part in name for part in _LOWER_IS_BETTER):
         return "min"
     return None
+
+
+def known_direction(owner: str, mode: str, monitor: str, model=None) -> str:
+    """`monitor_direction`, or a ValueError asking for `mode` when it cannot be told."""
+    direction = monitor_direction(mode, monitor, model)
+    if direction is None:
+        raise ValueError(
+            f"{owner} cannot tell whether `{monitor}` should go up or down. Pass "
+            "`mode='max'` if higher is better or `mode='min'` if lower is better. "
+            f"Received: monitor={monitor!r}"
+        )
+    return direction
+
+
+def batch_save_due(callback, batch: int) -> bool:
+    """Counts the batches since `callback` last saved (Keras' count, which carries over
+    from one epoch into the next) and says whether `callback.save_freq` of them have run;
+    kept in its `_batches_seen_since_last_saving` and `_last_batch_seen`."""
+    if callback.save_freq == "epoch":
+        return False
+    last = callback._last_batch_seen
+    if last is None or batch <= last:  # a new epoch
+        callback._batches_seen_since_last_saving += batch + 1
+    else:
+        callback._batches_seen_since_last_saving += batch - last
+    callback._last_batch_seen = batch
+    if callback._batches_seen_since_last_saving >= callback.save_freq:
+        callback._batches_seen_since_last_saving = 0
+        return True
+    return False

@@ -51,6 +51,15 @@ class Callback:
     def set_params(self, params: dict) -> None:
         self.params = params
 
+    def get_state(self):
+        """The callback's state for a resumable training state (`BackupAndRestore`): a dict
+        of numbers, strings, lists and numpy arrays, or None when it has none (the
+        default). A resumed `fit` hands it to `set_state` after `on_epoch_begin`."""
+        return None
+
+    def set_state(self, state) -> None:
+        """Puts back a state `get_state` returned, when `fit` resumes from a backup."""
+
     # Keras 2 names for the train batch hooks; the train hooks call them, as in Keras 3.
     def on_batch_begin(self, batch, logs=None):
         """Called at the start of a training batch (Keras 2 name)."""
@@ -135,6 +144,11 @@ class CallbackList(Callback):
         super().__init__()
         if isinstance(callbacks, Callback) and not isinstance(callbacks, CallbackList):
             callbacks = [callbacks]
+        if callbacks is not None and not isinstance(callbacks, (list, tuple, CallbackList)):
+            raise TypeError(
+                "`callbacks` must be a list of `kerasish.callbacks.Callback` instances. "
+                f"Received: callbacks={callbacks!r:.100}"
+            )
         self.callbacks = list(callbacks) if callbacks else []
         for callback in self.callbacks:
             if not isinstance(callback, Callback):

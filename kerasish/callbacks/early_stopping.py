@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from ._monitor import (
     check_int,
     check_mode,
     check_monitor,
     check_number,
     check_verbose,
-    monitor_direction,
+    known_direction,
 )
 from .callback import Callback
 
@@ -90,15 +92,22 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self._reset()
 
+    def get_state(self):
+        return {
+            "wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
+            "best_epoch": self.best_epoch, "direction": self._direction,
+            "best_weights": self.best_weights,
+        }  # fmt: skip
+
+    def set_state(self, state) -> None:
+        self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
+        self.best, self.best_epoch = state["best"], int(state["best_epoch"])
+        self._direction = state["direction"]
+        weights = state["best_weights"]
+        self.best_weights = None if weights is None else [np.array(w) for w in weights]
+
     def _set_direction(self) -> None:
-        direction = monitor_direction(self.mode, self.monitor, self.model)
-        if direction is None:
-            raise ValueError(
-                f"EarlyStopping cannot tell whether `{self.monitor}` should go up or down. "
-                "Pass `mode='max'` to stop on the highest value or `mode='min'` for the "
-                f"lowest. Received: monitor={self.monitor!r}"
-            )
-        self._direction = direction
+        self._direction = known_direction("EarlyStopping", self.mode, self.monitor, self.model)
 
     def _is_improvement(self, value: float, reference: float | None) -> bool:
         if reference is None:

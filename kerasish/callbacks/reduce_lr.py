@@ -86,6 +86,16 @@ class ReduceLROnPlateau(Callback):
     def on_train_begin(self, logs=None):
         self._reset()
 
+    def get_state(self):
+        return {
+            "best": float(self.best), "wait": self.wait,
+            "cooldown_counter": self.cooldown_counter, "direction": self._direction,
+        }  # fmt: skip
+
+    def set_state(self, state) -> None:
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+        self.cooldown_counter, self._direction = int(state["cooldown_counter"]), state["direction"]
+
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 

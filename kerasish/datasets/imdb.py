@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from ..utils.file_utils import get_file
+from ..utils.file_utils import check_file_name, get_file
 from .safe_arrays import load_npz
 
 ORIGIN_FOLDER = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -51,6 +51,7 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
     _check_count("skip_top", skip_top, 0, allow_none=False)
     _check_count("maxlen", maxlen, 1, allow_none=True)
     _check_count("index_from", index_from, 0, allow_none=False)
+    check_file_name(path)
     path = get_file(fname=path, origin=ORIGIN_FOLDER + "imdb.npz", file_hash=SHA256)
     arrays = load_npz(path)
     x_train, labels_train = arrays["x_train"], arrays["y_train"]

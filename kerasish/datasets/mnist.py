@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils.file_utils import get_file
+from ..utils.file_utils import check_file_name, get_file
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -27,6 +27,7 @@ def load_data(path="mnist.npz"):
         >>> x_train.shape, y_test.shape  # doctest: +SKIP
         ((60000, 28, 28), (10000,))
     """
+    check_file_name(path)
     path = get_file(fname=path, origin=ORIGIN, file_hash=SHA256)
     with np.load(path, allow_pickle=False) as data:
         missing = [key for key in _KEYS if key not in data.files]

@@ -1,5 +1,6 @@
 """`kerasish.layers`: the layers."""
 
+from ..saving import serialization as _serialization
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import AdditiveAttention, Attention
 from .conv_transpose import Conv1DTranspose, Conv2DTranspose
@@ -15,6 +16,7 @@ from .image_augmentation import (
     RandomZoom,
 )
 from .image_resizing import CenterCrop, RandomCrop, Resizing
+from .keras_operation import KerasOperation
 from .lambda_layer import Lambda
 from .layer import Layer
 from .layer_normalization import LayerNormalization, UnitNormalization
@@ -106,3 +108,23 @@ __all__ = [
     "AdditiveAttention", "Attention", "LayerNormalization", "MultiHeadAttention",
     "UnitNormalization",
 ]  # fmt: skip
+
+
+def serialize(layer) -> dict:
+    """Keras' config dict of a layer (`keras.layers.serialize`)."""
+    return _serialization.serialize(layer)
+
+
+def deserialize(config: dict, custom_objects: dict | None = None):
+    """A layer from `serialize`'s dict (`keras.layers.deserialize`); only registered or
+    given classes load."""
+    return _serialization.deserialize(config, custom_objects)
+
+
+_serialization.register_builtins(
+    {name: value for name, value in list(globals().items())
+     if name in __all__ and isinstance(value, type)}
+)  # fmt: skip
+# Keras operations (`NotEqual`, ...) met in Keras' functional configs.
+_serialization.register_builtins({"KerasOperation": KerasOperation})
+__all__ += ["deserialize", "serialize"]

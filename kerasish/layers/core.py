@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from backend import ops
 from backend import random as engine_random
 from backend.tensor import SymbolicTensor
 
 from .. import activations, constraints, initializers, regularizers
+from .arguments import check_bool
 from .layer import Layer
 
 
@@ -41,10 +44,11 @@ class InputLayer(Layer):
                 raise ValueError("InputLayer needs `shape` or `batch_shape`. Received neither.")
             if isinstance(shape, int):
                 shape = (shape,)
+            _check_dims("shape", shape)
+            _check_dims("batch_size", (batch_size,))
             batch_shape = (batch_size, *shape)
+        _check_dims("batch_shape", batch_shape)
         batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
-        if any(d is not None and d < 0 for d in batch_shape):
-            raise ValueError(f"InputLayer: dims must be >= 0. Received: batch_shape={batch_shape}")
         self.batch_shape = batch_shape
         self.output = SymbolicTensor(batch_shape, self.dtype, name=self.name)
         self.output._history = (self, 0, 0)
@@ -57,6 +61,22 @@ class InputLayer(Layer):
             "name": self.name,
             "sparse": False,
         }
+
+
+def _check_dims(name: str, dims) -> None:
+    """A ValueError naming `name` unless `dims` is a tuple or list of ints >= 0 (or None)."""
+    ok = isinstance(dims, (tuple, list)) and all(
+        d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0)
+        for d in dims
+    )
+    if not ok:
+        shown = dims[0] if name == "batch_size" else dims
+        wanted = (
+            "an int >= 0 or None"
+            if name == "batch_size"
+            else "a tuple of ints >= 0 (None for an unknown dim)"
+        )
+        raise ValueError(f"InputLayer: `{name}` must be {wanted}. Received: {name}={shown!r}")
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, **kwargs):
@@ -112,7 +132,7 @@ class Dense(Layer):
             )
         self.units = units
         self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("Dense", "use_bias", use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -123,7 +143,17 @@ class Dense(Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        input_dim = input_shape[-1] if input_shape else None
+        if not isinstance(input_shape, tuple):
+            raise TypeError(
+                f"Dense '{self.name}' takes one tensor. Received: inputs of structure "
+                f"{type(input_shape).__name__} {input_shape}"
+            )
+        if not input_shape:
+            raise ValueError(
+                f"Dense '{self.name}' needs inputs of rank >= 1 (..., features). Received: "
+                f"input_shape={input_shape}"
+            )
+        input_dim = input_shape[-1]
         if input_dim is None:
             raise ValueError(
                 f"Dense '{self.name}': the last dim of its input must be known. Received: "
@@ -217,6 +247,11 @@ class Dropout(Layer):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"Dropout: `rate` must be in [0, 1). Received: rate={rate!r}")
         self.rate = float(rate)
+        if noise_shape is not None and not isinstance(noise_shape, (tuple, list)):
+            raise TypeError(
+                "Dropout: `noise_shape` must be a tuple or list (None for a dim of the input). "
+                f"Received: noise_shape={noise_shape!r}"
+            )
         self.noise_shape = noise_shape
         self.seed = seed
         self._seed_generator = engine_random.SeedGenerator(seed)

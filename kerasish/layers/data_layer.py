@@ -92,6 +92,11 @@ def as_string_array(layer, data, what: str, encoding: str = "utf-8") -> np.ndarr
     if array.dtype.kind == "O" and all(isinstance(v, (str, bytes)) for v in array.flat):
         flat = [v.decode(encoding) if isinstance(v, bytes) else v for v in array.flat]
         return np.array(flat, dtype=str).reshape(array.shape)
+    if array.size == 0:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': {what} is empty; it needs strings. "
+            f"Received: {_describe(array)}"
+        )
     raise ValueError(
         f"{type(layer).__name__} '{layer.name}': {what} must be strings. Received: "
         f"{_describe(array)}"

@@ -6,6 +6,7 @@ from backend import ops
 from backend.ops.gather_rows import checked_indices
 
 from .. import constraints, initializers, regularizers
+from .arguments import check_bool
 from .layer import Layer
 
 
@@ -82,7 +83,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.mask_zero = bool(mask_zero)
+        self.mask_zero = check_bool("Embedding", "mask_zero", mask_zero)
         self.supports_masking = self.mask_zero
         if lora_rank is not None:
             _positive_int("lora_rank", lora_rank)

@@ -3,10 +3,12 @@
 A config cannot hold Python code safely, so `get_config` records the function by name
 (`{"module", "class_name": "function", "config": name, "registered_name": name}`, as
 Keras writes a named function), and `from_config` only looks names up: in `custom_objects`,
-among functions registered with `kerasish.layers.serialization.register`, or among
+among functions registered with `kerasish.saving.serialization.register`, or among
 kerasish's own ops and activations for names written from a `keras`/`kerasish` module.
 Loading never runs code stored in a file: a Keras `__lambda__` config (marshalled
 bytecode) is refused with a `ValueError`, as is a name that none of those places has.
+`load_model` runs in safe mode, where a Lambda layer does not load at all: pass
+`safe_mode=False` (and the function in `custom_objects`) to load one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import inspect
 
 from .. import activations, ops
-from . import serialization
+from ..saving import serialization
 from .layer import Layer
 
 
@@ -41,14 +43,14 @@ def _resolve_function(config, what: str, custom_objects: dict | None, owner: str
         )
     name = config.get("registered_name") or config.get("config")
     module = config.get("module") or ""
-    found = (custom_objects or {}).get(name) or serialization._REGISTRY.get(name)
+    found = (custom_objects or {}).get(name) or serialization.registered(name)
     if found is None and module.split(".")[0] in ("keras", "kerasish", "backend"):
         found = getattr(ops, name, None) or getattr(activations, name, None)
     if not callable(found):
         raise ValueError(
             f"{owner}: unknown function {name!r} for `{what}`. Loading never runs code from "
             "a file: pass the function in `custom_objects` or register it with "
-            "`kerasish.layers.serialization.register`."
+            "`kerasish.saving.serialization.register`."
         )
     return found
 
@@ -127,6 +129,12 @@ class Lambda(Layer):
     @classmethod
     def from_config(cls, config: dict, custom_objects: dict | None = None):
         config = dict(config)
+        if serialization.in_safe_mode():
+            raise ValueError(
+                f"Lambda layer {config.get('name')!r} calls a Python function, and loading in "
+                "safe mode never runs code a file names. If you trust the file, load it with "
+                "`safe_mode=False` and pass the function in `custom_objects`."
+            )
         # Keras 2 wrote a lambda as marshalled code with function_type "lambda".
         for key, type_key in (("function", "function_type"), ("output_shape", "output_shape_type")):
             if config.pop(type_key, None) == "lambda":

@@ -17,14 +17,17 @@ import threading
 import numpy as np
 
 import backend
-from backend import nest
+from backend import nest, origins
 from backend.dtypes import is_float, standardize_dtype
+from backend.memory import check_array_memory
 from backend.ops import cast, convert_to_tensor
 from backend.ops.shape import identity
 from backend.tensor import SymbolicTensor, Tensor, building_graph
 from backend.variables import Variable
 
 from .. import initializers
+from ..saving import budget
+from ..saving.object_registry import UnknownIdentifierError
 from .mask_propagation import fill_masks, set_output_masks
 
 # ---- names -----------------------------------------------------------------------------
@@ -62,6 +65,8 @@ class _CallContext(threading.local):
 
 
 _context = _CallContext()
+# Ops traced inside a layer call are tagged with its path, for the NaN checks' messages.
+origins.set_origin_provider(lambda: "/".join(_context.path) or None)
 
 
 class layer_path:
@@ -113,6 +118,8 @@ class Layer:
         (2, 3)
     """
 
+    _losses_added = 0  # add_loss calls so far, in any layer (read by the fast call path)
+
     autocast = True  # float inputs are cast to the layer's dtype (an Embedding opts out)
 
     def __init__(self, *, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
@@ -130,6 +137,11 @@ class Layer:
             dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype,
             allow_string=True,  # an InputLayer of text
         )
+        if not isinstance(trainable, (bool, np.bool_)):
+            raise TypeError(
+                f"{type(self).__name__}: `trainable` must be True or False. Received: "
+                f"trainable={trainable!r}"
+            )
         self._trainable = bool(trainable)
         self.built = False
         self._trainable_vars: list = []
@@ -151,6 +163,9 @@ class Layer:
     def __init_subclass__(cls, **kwargs):
         # A layer is built once its `build` has run, however it was called (as Keras).
         super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _naming_bad_identifiers(init)
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_sets_built", False):
 
@@ -276,6 +291,9 @@ class Layer:
             initializer = "glorot_uniform" if is_float(dtype) else "zeros"
         init = initializers.get(initializer)
         name = name or f"variable_{len(self._trainable_vars) + len(self._non_trainable_vars)}"
+        itemsize = np.dtype(dtype).itemsize if dtype != "string" else 8
+        check_array_memory(shape, itemsize, f"{type(self).__name__} '{self.name}': weight '{name}'")
+        budget.charge(shape, dtype, f"{self.name}/{name}")  # while a file loads: its size
         variable = Variable(
             init, shape=shape, dtype=dtype, trainable=trainable and self._trainable, name=name
         )
@@ -295,13 +313,23 @@ class Layer:
     def set_weights(self, weights: list) -> None:
         """Sets every weight from a list of arrays in `weights` order (shapes must match)."""
         own = self.weights
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(
+                f"Layer '{self.name}': set_weights() takes a list of arrays. Received: "
+                f"weights of type {type(weights).__name__}"
+            )
         weights = list(weights)
         if len(weights) != len(own):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(own)} weights, but received {len(weights)}."
             )
-        for variable, value in zip(own, weights, strict=True):
-            value = np.asarray(value)
+        for variable, given in zip(own, weights, strict=True):
+            value = np.asarray(given)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"Layer '{self.name}': weight '{variable.path}' takes numbers. Received: an "
+                    f"array of dtype {value.dtype} (from a {type(given).__name__})"
+                )
             if value.shape != variable.shape:
                 raise ValueError(
                     f"Layer '{self.name}': weight '{variable.path}' has shape {variable.shape}, "
@@ -323,6 +351,7 @@ class Layer:
     def add_loss(self, loss) -> None:
         """Adds a loss term (a scalar tensor) that training adds to the compiled loss."""
         self._added_losses.append(loss)
+        Layer._losses_added += 1  # a model's fast call path then clears `losses` again
 
     @property
     def losses(self) -> list:
@@ -367,7 +396,10 @@ class Layer:
         def convert(x):
             if isinstance(x, (SymbolicTensor, Variable)):
                 return x
-            t = x if isinstance(x, Tensor) else convert_to_tensor(x)
+            try:
+                t = x if isinstance(x, Tensor) else convert_to_tensor(x)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{type(self).__name__} '{self.name}': {error}") from None
             # Floating inputs are cast to the layer's dtype, as Keras autocasts.
             cast_float = self.autocast and is_float(t.dtype) and is_float(self._dtype)
             if cast_float and t.dtype != self._dtype:
@@ -377,17 +409,34 @@ class Layer:
             return t
 
         flat = [convert(x) if _is_tensor_like(x) else x for x in nest.flatten(inputs)]
+        for x in flat:
+            if not isinstance(x, (str, bytes, bool, type(None))) and not hasattr(x, "shape"):
+                raise TypeError(
+                    f"{type(self).__name__} '{self.name}' takes tensors or arrays. Received: "
+                    f"an input of type {type(x).__name__}"
+                )
         return nest.pack(inputs, iter(flat))
 
     def __call__(self, *args, **kwargs):
         if not args:
             raise ValueError(f"Layer '{self.name}' was called without inputs.")
+        if args[0] is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' was called on None; it takes tensors or "
+                "arrays. Received: inputs=None"
+            )
         inputs = self._convert_inputs(args[0])
         args = (inputs, *args[1:])
         symbolic = any(isinstance(x, SymbolicTensor) for x in nest.flatten(inputs))
         if symbolic and not getattr(self, "runs_on_data", False):
             _reject_strings(self, inputs)
-        self._maybe_build(inputs)
+        try:
+            self._maybe_build(inputs)
+        except (ValueError, TypeError) as error:  # a wrapped layer's build names that layer
+            named = _with_layer_name(self, error)
+            if named is error:
+                raise
+            raise named from error
         recorded = {k: v for k, v in kwargs.items() if k != "training"}  # as the caller gave
         previous_mask = fill_masks(self, args, kwargs)
         if not _context.training:
@@ -405,6 +454,12 @@ class Layer:
                     outputs = self.call(*args, **kwargs)
             else:
                 outputs = self.call(*args, **kwargs)
+        except (ValueError, TypeError) as error:
+            # An op's shape error inside `call` says which layer it came from.
+            named = _with_layer_name(self, error)
+            if named is error:
+                raise
+            raise named from error
         finally:
             _context.path.pop()
             _context.training.pop()
@@ -473,7 +528,44 @@ def _reject_strings(layer, inputs) -> None:
             )
 
 
+def _with_layer_name(layer, error):
+    """`error` again, its message prefixed with the layer's class and name, unless it names
+    the layer already (or is of a subclass, whose constructor may differ)."""
+    if type(error) not in (ValueError, TypeError) or f"'{layer.name}'" in str(error):
+        return error
+    return type(error)(f"{type(layer).__name__} '{layer.name}': {error}")
+
+
 def _is_tensor_like(x) -> bool:
     return isinstance(
         x, (np.ndarray, Tensor, SymbolicTensor, Variable, np.generic, list, float, int)
     )
+
+
+def _naming_bad_identifiers(init):
+    """`init` whose unknown activation, initializer, regularizer or constraint names the
+    argument it came from: `Dense: Unknown initializer: 'glorot'. ... Received:
+    kernel_initializer='glorot'`."""
+
+    @functools.wraps(init)
+    def init_naming_arguments(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except UnknownIdentifierError as error:
+            try:
+                bound = inspect.signature(init).bind(self, *args, **kwargs).arguments
+            except TypeError:
+                raise error from None
+            received = error.identifier
+            names = [
+                name
+                for name, value in bound.items()
+                if value is received or (isinstance(value, str) and value == received)
+            ]
+            if not names:
+                raise
+            raise ValueError(
+                f"{type(self).__name__}: {error} Received: {names[0]}={received!r}"
+            ) from None
+
+    return init_naming_arguments

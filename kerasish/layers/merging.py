@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from backend import config, ops
 
+from .arguments import check_int_axis
 from .layer import Layer
 
 
@@ -126,7 +127,7 @@ class Concatenate(Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = axis
+        self.axis = check_int_axis("Concatenate", "axis", axis)
 
     def call(self, inputs):
         return ops.concatenate(list(inputs), axis=self.axis)

@@ -383,6 +383,7 @@ class MultiHeadAttention(Layer):
                 distance = ops.abs(ops.subtract(rows, cols))
                 parts.append(ops.less(distance, self.sliding_window))
         if attention_mask is not None:
+            self._check_attention_mask(query, value, attention_mask)
             parts.insert(0, ops.cast(attention_mask, "bool"))
         if not parts:
             return None
@@ -390,6 +391,23 @@ class MultiHeadAttention(Layer):
         for part in parts[1:]:
             mask = ops.logical_and(mask, part)
         return mask
+
+    def _check_attention_mask(self, query, value, attention_mask) -> None:
+        """With one attention axis, `attention_mask` must end in (T, S): the query's and the
+        value's sequence lengths."""
+        if len(self._axes) != 1:
+            return
+        shape = tuple(ops.shape(attention_mask))
+        wanted = (query.shape[self._axes[0]], value.shape[self._axes[0]])
+        if len(shape) < 2 or any(
+            a is not None and b is not None and a != b
+            for a, b in zip(shape[-2:], wanted, strict=True)
+        ):
+            raise ValueError(
+                f"MultiHeadAttention '{self.name}': `attention_mask` must have shape (batch, "
+                f"{wanted[0]}, {wanted[1]}) (query steps, value steps). Received: "
+                f"attention_mask of shape {shape}"
+            )
 
     def _attend(self, q, k, v, mask, training):
         """Scaled dot-product attention of projected `(B, *seq, heads, dim)` tensors: the

@@ -13,6 +13,7 @@ from backend import ops
 from backend.tensor import SymbolicTensor, current_trace, in_symbolic_scope
 
 from .. import constraints, initializers, regularizers
+from .arguments import check_bool
 from .convolutional import serialize_or_none
 from .layer import Layer
 
@@ -145,14 +146,18 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         owner = "BatchNormalization"
         self.axis = _normalize_axis(owner, axis)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+        if (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float))
+            or not 0 <= momentum <= 1
+        ):
             raise ValueError(
-                f"{owner}: `momentum` must be a float. Received: momentum={momentum!r}"
+                f"{owner}: `momentum` must be a float in [0, 1]. Received: momentum={momentum!r}"
             )
         self.momentum = float(momentum)
         self.epsilon = check_epsilon(owner, epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
+        self.center = check_bool(owner, "center", center)
+        self.scale = check_bool(owner, "scale", scale)
         if renorm:
             raise ValueError(
                 f"{owner}: batch renormalization is not supported. Received: renorm=True"

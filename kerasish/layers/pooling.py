@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from backend import ops
 
+from .arguments import check_bool
 from .convolutional import check_rank, standardize_data_format, standardize_padding
 from .convolutional import standardize_tuple as _tuple
 from .layer import Layer
@@ -125,7 +126,7 @@ class _GlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(type(self).__name__, data_format)
-        self.keepdims = bool(keepdims)
+        self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
         self.built = True
 
     def call(self, inputs):

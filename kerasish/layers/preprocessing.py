@@ -58,11 +58,12 @@ class Normalization(Layer):
     `invert=True` maps back: `mean + x * max(sqrt(variance), epsilon)`.
 
     The statistics come from `mean` and `variance` given here (no weights, as Keras), or
-    from `adapt(data)`, stored as Keras 3 stores them: non-trainable weights `mean` and
-    `variance` (Keras 3 keeps no `count`). Calling a layer on data before either is a
-    `ValueError`; a layer whose weights were set (`set_weights`, a loaded file) counts as
-    adapted. Calling it on symbolic `Input`s before `adapt` is allowed, so a model can be
-    built first and adapted after (the weights are read at run time).
+    from `adapt(data)`, stored as Keras 3 stores them: non-trainable weights `mean`,
+    `variance` and `count` (the number of samples adapted on). Calling a layer on data
+    before either is a `ValueError`; a layer whose weights were set (`set_weights`, a
+    loaded file) counts as adapted. Calling it on symbolic `Input`s before `adapt` is
+    allowed, so a model can be built first and adapted after (the weights are read at run
+    time).
 
     Example:
         >>> import numpy as np
@@ -126,6 +127,10 @@ class Normalization(Layer):
             self.adapt_variance = self.add_weight(
                 name="variance", shape=stats_shape, initializer="ones", trainable=False
             )
+            # Keras keeps the number of samples adapted on too (its files carry it).
+            self.count = self.add_weight(
+                name="count", shape=(), dtype="int64", initializer="zeros", trainable=False
+            )
         else:
             try:
                 mean = np.broadcast_to(np.asarray(self.input_mean, self.dtype), stats_shape)
@@ -157,7 +162,10 @@ class Normalization(Layer):
         if steps is not None and (not isinstance(steps, int) or steps <= 0):
             raise ValueError(f"adapt: `steps` must be a positive int. Received: steps={steps!r}")
         if isinstance(data, (np.ndarray, Tensor, list)):
-            batches = [np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(data)))]
+            try:
+                batches = [np.asarray(ops.convert_to_numpy(ops.convert_to_tensor(data)))]
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"Normalization '{self.name}': adapt(): {error}") from None
         else:
             batches = (np.asarray(b) for b in data)
         # Chan et al.'s pairwise update of (count, mean, sum of squared deviations): exact
@@ -186,6 +194,7 @@ class Normalization(Layer):
         variance = m2 / count
         self.adapt_mean.assign(mean.astype(self.dtype))
         self.adapt_variance.assign(variance.astype(self.dtype))
+        self.count.assign(np.int64(count))
         self._adapted = True
 
     def _check_adapt_shape(self, shape) -> None:

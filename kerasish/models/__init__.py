@@ -1,13 +1,12 @@
-"""`kerasish.models`: Model (functional and subclassed) and Sequential."""
+"""`kerasish.models`: Model (functional and subclassed), Sequential, cloning, loading."""
 
+from .cloning import clone_model
 from .model import Model
 from .sequential import Sequential
 
-__all__ = ["Model", "Sequential"]
 
-
-def model_from_json(json_string: str, custom_objects=None):
-    """A model (unbuilt weights, freshly initialized) from `model.to_json()` output.
+def model_from_json(json_string: str, custom_objects=None, safe_mode: bool = True):
+    """A model (freshly initialized weights) from `model.to_json()` output.
 
     Loading only resolves registered class names; it never runs code from the JSON.
 
@@ -17,29 +16,24 @@ def model_from_json(json_string: str, custom_objects=None):
         >>> keras.models.model_from_json(model.to_json()).layers[0].units
         2
     """
-    import json
+    from ..saving import saving_api
 
-    from ..layers import serialization
-
-    try:
-        config = json.loads(json_string)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"model_from_json: not valid JSON ({err})") from None
-    return serialization.deserialize(config, custom_objects)
+    return saving_api.model_from_json(json_string, custom_objects, safe_mode=safe_mode)
 
 
-def clone_model(model, input_tensors=None, clone_function=None):
-    """A new model with the same architecture and freshly initialized weights (as Keras).
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """Loads a model saved with `model.save` (ours or Keras'): see
+    `kerasish.saving.load_model`."""
+    from ..saving import saving_api
 
-    `clone_function(layer)`, when given, makes each new layer from the old one.
-    """
-    from ..layers import serialization
-
-    if input_tensors is not None:
-        raise ValueError("clone_model: `input_tensors` is not supported yet. Received some.")
-    if clone_function is not None:
-        raise ValueError("clone_model: `clone_function` is not supported yet. Received one.")
-    return serialization.deserialize(serialization.serialize(model))
+    return saving_api.load_model(filepath, custom_objects, compile=compile, safe_mode=safe_mode)
 
 
-__all__ += ["clone_model", "model_from_json"]
+def save_model(model, filepath, overwrite: bool = True, **kwargs):
+    """Saves a model: see `kerasish.saving.save_model`."""
+    from ..saving import saving_api
+
+    saving_api.save_model(model, filepath, overwrite=overwrite, **kwargs)
+
+
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

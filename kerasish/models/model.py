@@ -14,6 +14,9 @@ from backend import compiler, nest
 from backend.tensor import SymbolicTensor, Tensor, active_tapes, dtype_name, in_symbolic_scope
 
 from ..layers.layer import Layer, unique_name
+from ..saving import functional_config, serialization
+from ..saving.versions import KERAS_VERSION
+from ..trainers import fast_call
 from ..trainers.data_adapter import reject_text
 from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
@@ -43,6 +46,8 @@ class Model(Trainer, Layer):
         self._functional = inputs is not None or outputs is not None
         self._data_front = None  # the data layers run eagerly before the compiled part
         self._inference = None
+        self._fast_call = None  # fast_call.FastCall: the last call's Plan, pre-bound
+        self._fast_predict = None  # the same for predict_on_batch
         self.stop_training = False
         self._step_fns = {}  # compiled train/test/predict steps, by batch structure
         if self._functional:
@@ -125,6 +130,10 @@ class Model(Trainer, Layer):
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in `layers`."""
         if index is not None:
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"Model '{self.name}' has {len(self.layers)} layers. Received: index={index}"
+                )
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -167,45 +176,88 @@ class Model(Trainer, Layer):
             keys = [x.name for x in self.inputs]
         missing = [k for k in keys if k not in inputs]
         if missing:
-            raise ValueError(f"Model '{self.name}' expects inputs named {keys}. Missing: {missing}")
+            raise ValueError(
+                f"Model '{self.name}' expects inputs named {keys}. Missing: {missing}. "
+                f"Received: inputs named {list(inputs)}"
+            )
         values = [inputs[k] for k in keys]
         if isinstance(self._input_struct, dict):
             return dict(zip(keys, values, strict=True))
         return values if isinstance(self._input_struct, (list, tuple)) else values[0]
 
-    # ---- configs ---------------------------------------------------------------------------
+    # ---- configs and saving ----------------------------------------------------------------
 
     def get_config(self) -> dict:
         if self._functional:
-            from .functional import functional_config
-
-            return functional_config(self)
+            return functional_config.functional_config(self)
         return super().get_config()
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        if "layers" in config and "input_layers" in config:
-            from .functional import functional_from_config
-
-            return functional_from_config(
-                cls if cls is not Model else Model, config, custom_objects
-            )
+        if functional_config.is_functional_config(config):
+            return functional_config.functional_from_config(cls, config, custom_objects)
         return super().from_config(config)
 
     def to_json(self, **kwargs) -> str:
         """The architecture as Keras' JSON (`{"class_name", "config", ...}`)."""
         import json
 
-        from ..layers import serialization
-
         return json.dumps(
-            {**serialization.serialize(self), "keras_version": "3.15.0", "backend": "kerasish"},
+            {**serialization.serialize(self), "keras_version": KERAS_VERSION,
+             "backend": "kerasish"},
             **kwargs,
-        )
+        )  # fmt: skip
+
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True, **kwargs):
+        """Saves the model: `.keras` (Keras 3's zip) or `.h5` (the legacy HDF5 file), with
+        its architecture, weights, training configuration and optimizer state. See
+        `kerasish.saving.save_model`."""
+        from ..saving import saving_api  # h5py loads on first use
+        saving_api.save_model(self, filepath, overwrite=overwrite,
+                              include_optimizer=include_optimizer, **kwargs)  # fmt: skip
+
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
+        """Saves the weights: `.weights.h5` in Keras 3's layout, `.h5` in the legacy one."""
+        from ..saving import saving_api  # h5py loads on first use
+        saving_api.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False, by_name: bool = False,
+                     **kwargs) -> None:  # fmt: skip
+        """Loads weights saved by `save_weights` or `save` (ours or Keras'): `.weights.h5`,
+        `.keras`, or legacy `.h5` (by order, or `by_name`)."""
+        from ..saving import saving_api  # h5py loads on first use
+        saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
+                                **kwargs)  # fmt: skip
+
+    def get_build_config(self):
+        """`{"input_shape": ...}`: what `build_from_config` needs to create the weights."""
+        if self._functional:
+            shapes = [list(x.shape) for x in self.inputs]
+            return {"input_shape": shapes[0] if len(shapes) == 1 else shapes}
+        shape = getattr(self, "_build_input_shape", None)
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, config) -> None:
+        """Creates the weights of a model built from its config (a subclassed model is
+        called on symbolic inputs of the recorded shape)."""
+        from ..saving import saving_api  # h5py loads on first use
+        saving_api.build_from_config(self, config)
+
+    def _maybe_build(self, inputs) -> None:
+        if not self.built and not self._functional:  # a subclassed model: keep its shapes
+            self._build_input_shape = nest.pack(
+                inputs, iter([list(x.shape) for x in nest.flatten(inputs)])
+            )
+        super()._maybe_build(inputs)
 
     # ---- calling ---------------------------------------------------------------------------
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast_call
+        if fast is not None and len(args) == 1 and (not kwargs or kwargs == _INFERENCE):
+            x = fast.matches(args[0], self._inference)
+            if x is not None:
+                return fast_call.as_tensors(fast, fast.run(x))
         front = self._data_front
         if front is not None and args and not front.is_feeding_core:
             args = (front.as_arrays(args[0], len(self.inputs) == 1), *args[1:])
@@ -256,7 +308,12 @@ class Model(Trainer, Layer):
 
             function = self._inference[key] = compiler.function(infer)
         flat = [x if isinstance(x, Tensor) else np.asarray(x) for x in nest.flatten(inputs)]
-        out, masks, added = function(*[self._cast_input(x) for x in flat])
+        arrays = [self._cast_input(x) for x in flat]
+        out, masks, added = function(*arrays)
+        if len(arrays) == 1 and self._data_front is None and arrays[0] is flat[0]:
+            self._fast_call = fast_call.fast_call_for(
+                function, self._inference, arrays[0], out, masks, added
+            )
         # `model.losses` after `model(x)` holds what the layers added in this call.
         self._clear_losses()
         self._added_losses = [Tensor(np.asarray(v)) for v in added]
@@ -271,6 +328,9 @@ class Model(Trainer, Layer):
         if array.dtype.kind == "f" and dtype_name(array.dtype) != self.dtype:
             return array.astype(self.dtype)
         return array
+
+
+_INFERENCE = {"training": False}
 
 
 def _added_losses(layer, seen=None) -> list:

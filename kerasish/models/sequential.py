@@ -6,6 +6,7 @@ from backend.tensor import SymbolicTensor
 
 from ..layers.core import InputLayer
 from ..layers.layer import Layer, layer_path
+from ..saving import serialization
 from .model import Model
 
 
@@ -42,7 +43,8 @@ class Sequential(Model):
             self._input_layer = layer
         elif not isinstance(layer, Layer):
             raise TypeError(
-                f"Sequential '{self.name}' takes Layer instances. Received: {type(layer).__name__}"
+                f"Sequential '{self.name}' takes Layer instances. Received: {layer!r:.100} "
+                f"(of type {type(layer).__name__})"
             )
         else:
             if any(existing.name == layer.name for existing in self._stack):
@@ -101,8 +103,6 @@ class Sequential(Model):
         return super().call(inputs, training=training)
 
     def get_config(self) -> dict:
-        from ..layers import serialization
-
         layers = []
         if self._input_layer is not None:
             layers.append(serialization.serialize(self._input_layer))
@@ -114,14 +114,26 @@ class Sequential(Model):
         return config
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects=None):
-        from ..layers import serialization
-
+    def from_config(cls, config, custom_objects=None):
+        """A Sequential from its config: Keras 3's dict, Keras 2's dict (the input shape on
+        the first layer as `batch_input_shape`) or Keras <= 2.2.2's bare list of layers."""
+        if isinstance(config, list):
+            config = {"layers": config}
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError(f"A Sequential config needs a list of 'layers'. Received: {config!r}")
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
-        layer_configs = config["layers"] if isinstance(config, dict) else config
+        layer_configs = config["layers"]
+        first = layer_configs[0] if layer_configs else None
+        first_inner = first.get("config") if isinstance(first, dict) else None
+        if (
+            isinstance(first_inner, dict)
+            and first.get("class_name") != "InputLayer"
+            and first_inner.get("batch_input_shape") is not None
+        ):  # Keras 2: the model's input shape sits on its first layer
+            model.add(InputLayer(batch_shape=first_inner["batch_input_shape"]), rebuild=False)
         for layer_config in layer_configs:
             model.add(serialization.deserialize(layer_config, custom_objects), rebuild=False)
-        shape = config.get("build_input_shape") if isinstance(config, dict) else None
+        shape = config.get("build_input_shape")
         if model._input_layer is None and shape is not None:
             model.build(shape)
         else:

@@ -21,6 +21,8 @@ class Adadelta(Optimizer):
         True
     """
 
+    _elementwise_update = True  # runs over flat buffers in compiled steps
+
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,

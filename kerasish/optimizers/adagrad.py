@@ -23,6 +23,8 @@ class Adagrad(Optimizer):
         0.9
     """
 
+    _elementwise_update = True  # runs over flat buffers in compiled steps
+
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,

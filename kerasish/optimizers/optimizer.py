@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from backend import dtypes as dt
-from backend import ops
+from backend import ops, profiling
 from backend.variables import Variable
 
 # Keys tf.keras 2.x writes into optimizer configs; meaningless here, accepted and dropped.
@@ -153,6 +153,10 @@ class Optimizer:
         ([0.5, 1.5], 1)
     """
 
+    # `update_step` and `update_variables` of this class update each element from the same
+    # element of the gradient and the slots, so they may run over flat buffers (flat_state).
+    _elementwise_update = True
+
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
@@ -205,6 +209,10 @@ class Optimizer:
         self._index: dict = {}  # id(trainable variable) -> its index
         self._exclude_ids: set = set()
         self._exclude_names: tuple = ()
+        self._made_slot_lists: list = []  # the lists add_optimizer_variables returned
+        self._making_slot_lists = False
+        self._slots_outside_lists = False  # a slot made by add_variable_from_reference alone
+        self._flat_state = None  # the flat buffers, once a compiled step applied (flat_state)
         self._iterations = self._track(Variable(np.int64(0), dtype="int64", trainable=False,
                                                 name="iteration"))  # fmt: skip
         if _is_schedule(learning_rate):
@@ -246,6 +254,8 @@ class Optimizer:
         """A slot Variable shaped like `reference_variable`, named `<its path>_<name>` with
         '/' replaced by '_', as Keras (`dense_kernel_momentum`)."""
         base = reference_variable.path.replace("/", "_")
+        if not self._making_slot_lists:
+            self._slots_outside_lists = True
         return self.add_variable(reference_variable.shape, initializer=initializer,
                                  dtype=reference_variable.dtype,
                                  name=f"{base}_{name}" if name else base)  # fmt: skip
@@ -261,9 +271,14 @@ class Optimizer:
             else [initializer] * len(names)
         )
         slots = tuple([] for _ in names)
-        for variable in trainable_variables:
-            for i, (slot_name, init) in enumerate(zip(names, inits, strict=True)):
-                slots[i].append(self.add_variable_from_reference(variable, slot_name, init))
+        self._making_slot_lists = True
+        try:
+            for variable in trainable_variables:
+                for i, (slot_name, init) in enumerate(zip(names, inits, strict=True)):
+                    slots[i].append(self.add_variable_from_reference(variable, slot_name, init))
+        finally:
+            self._making_slot_lists = False
+        self._made_slot_lists.extend(slots)
         return slots[0] if isinstance(name, str) else slots
 
     def _get_variable_index(self, variable) -> int:
@@ -342,6 +357,10 @@ class Optimizer:
     def apply(self, grads, trainable_variables=None) -> None:
         """Updates `trainable_variables` (or those the optimizer was built with) from
         `grads` (Tensors or arrays; None entries are skipped with a warning)."""
+        with profiling.phase("optimizer"):
+            self._apply(grads, trainable_variables)
+
+    def _apply(self, grads, trainable_variables) -> None:
         grads = list(grads)
         if not grads:
             return
@@ -387,11 +406,26 @@ class Optimizer:
         self._iterations.assign_add(np.int64(1))
 
     def _update(self, grads, trainable_variables) -> None:
-        """Clipping, weight decay, then each variable's `update_step`."""
+        """Clipping, weight decay, then each variable's `update_step`; in a compiled step,
+        one `update_step` over the flat buffers for the Variables placed in them
+        (`flat_state.py`)."""
+        from .flat_state import split_for_flat
+
         grads = self._clip_gradients(grads)
         learning_rate = self.learning_rate
+        state, flat_grad, grads, trainable_variables = split_for_flat(
+            self, grads, trainable_variables
+        )
         self._apply_weight_decay(trainable_variables, learning_rate)
-        self.update_variables(grads, trainable_variables, learning_rate)
+        if state is None:
+            self.update_variables(grads, trainable_variables, learning_rate)
+            return
+        flat = state.params.variable
+        if self.weight_decay:  # split_for_flat checked that it applies to every placed one
+            self._decay(flat, learning_rate)
+        with state.slots_with_flat(self):
+            self.update_variables([*grads, flat_grad], [*trainable_variables, flat],
+                                  learning_rate)  # fmt: skip
 
     def update_variables(self, grads, trainable_variables, learning_rate) -> None:
         """Runs `update_step` per variable (a subclass may override it to update them all at
@@ -525,9 +559,12 @@ class Optimizer:
             return
         for variable in variables:
             if self._use_weight_decay(variable):
-                lr = ops.cast(learning_rate, variable.dtype)
-                decay = ops.multiply(ops.multiply(variable, self.weight_decay), lr)
-                variable.assign(ops.subtract(variable, decay))
+                self._decay(variable, learning_rate)
+
+    def _decay(self, variable, learning_rate) -> None:
+        lr = ops.cast(learning_rate, variable.dtype)
+        decay = ops.multiply(ops.multiply(variable, self.weight_decay), lr)
+        variable.assign(ops.subtract(variable, decay))
 
     # ---- state -----------------------------------------------------------------------------
 

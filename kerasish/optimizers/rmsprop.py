@@ -22,6 +22,8 @@ class RMSprop(Optimizer):
         0.6838
     """
 
+    _elementwise_update = True  # runs over flat buffers in compiled steps
+
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, use_ema=False, ema_momentum=0.99,

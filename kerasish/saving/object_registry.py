@@ -12,6 +12,15 @@ from __future__ import annotations
 _CUSTOM: dict = {}  # "package>Name" and "Name" -> class
 
 
+class UnknownIdentifierError(ValueError):
+    """A ValueError for a name, config or object that no member of a family answers to;
+    `identifier` is what was received (a layer's constructor adds the argument's name)."""
+
+    def __init__(self, message: str, identifier):
+        super().__init__(message)
+        self.identifier = identifier
+
+
 def register_keras_serializable(package: str = "Custom", name: str | None = None):
     """Class decorator: makes a custom class loadable by name from configs and files.
 
@@ -72,10 +81,13 @@ class Family:
     def deserialize(self, config, custom_objects=None):
         """An object from `serialize`'s dict (or `{"class_name", "config"}`) or a name."""
         known = self.known()
+        received = config
         if isinstance(config, str):
             config = {"class_name": config, "config": {}}
         if not isinstance(config, dict) or "class_name" not in config:
-            raise ValueError(f"Could not interpret {self.kind} config: {config!r}")
+            raise UnknownIdentifierError(
+                f"Could not interpret {self.kind} config: {config!r}", received
+            )
         name = config["class_name"]
         cls = (
             (custom_objects or {}).get(name)
@@ -83,5 +95,7 @@ class Family:
             or _CUSTOM.get(config.get("registered_name") or name)
         )
         if cls is None:
-            raise ValueError(f"Unknown {self.kind}: {name!r}. Known {self.kind}s: {sorted(known)}")
+            raise UnknownIdentifierError(
+                f"Unknown {self.kind}: {name!r}. Known {self.kind}s: {sorted(known)}", received
+            )
         return cls.from_config(dict(config.get("config") or {}))

@@ -150,6 +150,11 @@ def flat_by_output(structure, names):
 
 def check_metric_identifiers(metrics) -> None:
     """Resolves every metric name now (accuracy aliases later), so typos fail in compile."""
+    if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+        raise ValueError(
+            "`metrics` (and `weighted_metrics`) must be a list, tuple or dict, as "
+            f"metrics=['accuracy']. Received: metrics={metrics!r:.100}"
+        )
     for m in nest.flatten(metrics) if metrics is not None else []:
         if isinstance(m, str) and m in _ACCURACY_NAMES:
             continue

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
 from backend import nest
+from backend.memory import check_memory
 from backend.tensor import Tensor
 
 from ..utils.py_dataset import PyDataset
@@ -112,10 +115,43 @@ def reject_text(model, x) -> None:
 
 
 def check_finite(structure, what: str) -> None:
-    for array in nest.flatten(structure):
-        if array is not None and array.dtype.kind == "f" and not np.isfinite(array).all():
-            bad = "NaN" if np.isnan(array).any() else "Inf"
-            raise ValueError(f"`{what}` contains {bad} values; clean the data before training.")
+    """A ValueError naming `what` (and which of its arrays) and the index of the first NaN or
+    Inf, when a float array of `structure` has one.
+
+    One sum per array finds that all is well (a NaN or Inf makes the sum non-finite; a sum that
+    overflows only sends the array to the exact search): no temporary the size of the data, so
+    a 60000 x 784 float32 array costs one pass over it."""
+    flat = nest.flatten(structure)
+    for position, array in enumerate(flat):
+        if array is None or array.dtype.kind not in "fc" or array.size == 0:
+            continue
+        with np.errstate(all="ignore"):
+            if np.isfinite(np.add.reduce(array, axis=None)):
+                continue
+        index = _first_non_finite(array)
+        if index is None:
+            continue  # the sum overflowed; every value is finite
+        value = array[index]
+        name = what if len(flat) == 1 else f"{what}[{position}]"
+        shown = ", ".join(str(i) for i in index)
+        raise ValueError(
+            f"`{name}` contains {'NaN' if np.isnan(value) else value} values; the first is at "
+            f"index [{shown}] (array of shape {array.shape}). Clean the data before training "
+            f"(np.nan_to_num, or drop those samples). Received: {name}[{shown}]={value}"
+        )
+
+
+def _first_non_finite(array: np.ndarray):
+    """The index tuple of the first non-finite value (in C order), or None; in chunks of rows,
+    so the temporary stays small."""
+    rows = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
+    chunk = max(1, (1 << 20) // max(1, rows.shape[1]))
+    for start in range(0, rows.shape[0], chunk):
+        bad = np.flatnonzero(~np.isfinite(rows[start : start + chunk]))
+        if bad.size:
+            flat_index = start * rows.shape[1] + int(bad[0])
+            return tuple(int(i) for i in np.unravel_index(flat_index, array.shape))
+    return None
 
 
 def num_samples(x, y=None, sample_weight=None) -> int:
@@ -123,7 +159,11 @@ def num_samples(x, y=None, sample_weight=None) -> int:
     for name, structure in (("x", x), ("y", y), ("sample_weight", sample_weight)):
         for array in nest.flatten(structure) if structure is not None else []:
             if array.ndim == 0:
-                raise ValueError(f"`{name}` must have a batch dimension. Received a scalar")
+                raise ValueError(
+                    f"`{name}` must be arrays with a batch dimension. Received a scalar: "
+                    f"{name}={array.item()!r:.100} (a list of numbers or of unequal lists counts "
+                    "as several inputs: pass np.array(...) for one)"
+                )
             sizes.setdefault(name, set()).add(array.shape[0])
     counts = {n for s in sizes.values() for n in s}
     if len(counts) > 1:
@@ -162,7 +202,20 @@ def split_validation(x, y, sample_weight, validation_split: float):
     return train, val
 
 
+def check_class_weight(class_weight) -> None:
+    if class_weight is None:
+        return
+    if not isinstance(class_weight, dict) or not all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in class_weight
+    ):
+        raise ValueError(
+            "`class_weight` must be a dict from class index (an int) to weight. Received: "
+            f"class_weight={class_weight!r:.200}"
+        )
+
+
 def class_weights_to_sample_weights(y, class_weight: dict, sample_weight):
+    check_class_weight(class_weight)
     if class_weight is None or y is None:  # batches from a source are weighted one by one
         return sample_weight
     flat_y = nest.flatten(y)
@@ -175,7 +228,14 @@ def class_weights_to_sample_weights(y, class_weight: dict, sample_weight):
 
 
 class ArrayBatches:
-    """Batches of in-memory arrays, reshuffled each epoch when `shuffle`."""
+    """Batches of in-memory arrays, reshuffled each epoch when `shuffle`.
+
+    Iterating gives one epoch. `epoch()` does the same and keeps the epoch's order (a
+    permutation drawn from numpy's global RNG when shuffling), so `position(step)` can note
+    where the epoch stands and `epoch(position)` can later give the rest of that epoch.
+    """
+
+    resumable = True  # an epoch can be resumed at any step
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None):
         self.x, self.y, self.sample_weight = x, y, sample_weight
@@ -184,10 +244,36 @@ class ArrayBatches:
         self.shuffle = shuffle
         full = math.ceil(self.n / batch_size) if self.n else 0
         self.steps = full if steps is None else min(int(steps), full)
+        self.order = None  # the current epoch's sample order (None: in order)
 
     def __iter__(self):
-        order = np.random.permutation(self.n) if self.shuffle else None
-        for step in range(self.steps):
+        return self.epoch()
+
+    def epoch(self, position=None):
+        """The batches of a new epoch, or with `position`, those of the epoch it was taken
+        in from its step on. The order is drawn now, not at the first batch."""
+        if position is None:
+            self.order = np.random.permutation(self.n) if self.shuffle else None
+            start = 0
+        else:
+            order = position["order"]
+            if (order is None) == self.shuffle or (order is not None and len(order) != self.n):
+                shown = "unshuffled" if order is None else f"an order of {len(order)} samples"
+                raise ValueError(
+                    f"The epoch to resume was {shown}, but these are {self.n} samples "
+                    f"{'shuffled' if self.shuffle else 'in order'}: the data or `shuffle` "
+                    "changed since the backup."
+                )
+            self.order, start = order, position["step"]
+        return self._batches(start)
+
+    def position(self, step: int) -> dict:
+        """What `epoch` needs to resume the current epoch before `step`."""
+        return {"step": int(step), "order": self.order}
+
+    def _batches(self, start: int):
+        order = self.order
+        for step in range(start, self.steps):
             index = slice(step * self.batch_size, min((step + 1) * self.batch_size, self.n))
             if order is not None:
                 index = order[index]
@@ -221,6 +307,11 @@ class IteratorBatches:
     new pass when one runs out (as Keras). A one-time iterator (a generator) is read on from
     where the last epoch stopped; an epoch that finds it empty sets `ran_out` (the loop then
     stops) and warns.
+
+    A PyDataset's epoch can be resumed at any step, as `ArrayBatches`' can (`epoch`,
+    `position`); `drain()` waits until the batches being fetched ahead have arrived, so no
+    `__getitem__` runs while training state is saved. An iterable of batches is not
+    resumable: it can only be read on.
     """
 
     def __init__(self, source, steps=None, shuffle=False, class_weight=None):
@@ -231,6 +322,8 @@ class IteratorBatches:
         self._iterator = None
         self._endless = False
         self._next_index = 0  # where an endless PyDataset's next epoch starts
+        self._pending = deque()  # batches being fetched ahead by threads
+        self.order = None  # the current epoch's batch indices (a PyDataset)
         if isinstance(source, PyDataset):
             total = source.num_batches
             self._endless = total is None
@@ -250,7 +343,40 @@ class IteratorBatches:
             total = steps if total is None else min(steps, total)
         self.steps = total
 
-    def _pydataset_batches(self):
+    @property
+    def resumable(self) -> bool:
+        return isinstance(self.source, PyDataset)
+
+    def __iter__(self):
+        return self.epoch()
+
+    def epoch(self, position=None):
+        """The batches of a new epoch, or with `position` (a PyDataset's), those of the
+        epoch it was taken in from its step on."""
+        start = 0
+        if not isinstance(self.source, PyDataset):
+            batches = self._iterable_batches()
+        else:
+            if position is None:
+                self.order = self._pydataset_order()
+            else:
+                self.order = np.asarray(position["order"])
+                self._next_index = int(position["next_index"])
+                start = int(position["step"])
+            self.source.on_epoch_begin()
+            self._pending = deque()
+            batches = self._pydataset_batches(self.order[start:])
+        return self._checked_batches(batches, start)
+
+    def position(self, step: int) -> dict:
+        """What `epoch` needs to resume the current epoch before `step` (a PyDataset)."""
+        return {"step": int(step), "order": self.order, "next_index": self._next_index}
+
+    def drain(self) -> None:
+        """Waits for the batches being fetched ahead (they stay queued for training)."""
+        wait(list(self._pending))
+
+    def _pydataset_order(self):
         source = self.source
         if self.steps is None:
             raise ValueError(
@@ -264,9 +390,14 @@ class IteratorBatches:
             order = np.arange(self.steps)
             if self.shuffle:
                 np.random.shuffle(order)
-        source.on_epoch_begin()
+        return order
+
+    def _pydataset_batches(self, order):
+        source = self.source
         if source.workers > 1:
-            yield from _fetch_in_threads(source, order, source.workers, source.max_queue_size)
+            yield from _fetch_in_threads(
+                source, order, source.workers, source.max_queue_size, self._pending
+            )
         else:
             for index in order:
                 yield source[int(index)]
@@ -301,11 +432,8 @@ class IteratorBatches:
                 stacklevel=4,
             )
 
-    def __iter__(self):
-        source = self._pydataset_batches() if isinstance(self.source, PyDataset) else (
-            self._iterable_batches()
-        )  # fmt: skip
-        for index, batch in enumerate(source):
+    def _checked_batches(self, batches, start: int):
+        for index, batch in enumerate(batches, start):
             yield self._checked(batch, index)
 
     def on_epoch_end(self):
@@ -332,6 +460,8 @@ class IteratorBatches:
                 f"tensors). Received parts of types: {[type(p).__name__ for p in (x, y, sw)]}"
             ) from error
         num_samples(x, y, sw)
+        for structure, name in ((x, "x"), (y, "y"), (sw, "sample_weight")):
+            check_finite(structure, f"{name} of batch {index} from the {_describe(self.source)}")
         if self.class_weight is not None and y is not None:
             if sw is not None:
                 raise ValueError(
@@ -343,14 +473,11 @@ class IteratorBatches:
         return x, y, sw
 
 
-def _fetch_in_threads(source, order, workers: int, max_queue_size: int):
-    """`source[i]` for each index of `order`, in order, fetched ahead by `workers` threads."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
+def _fetch_in_threads(source, order, workers: int, max_queue_size: int, pending: deque):
+    """`source[i]` for each index of `order`, in order, fetched ahead by `workers` threads;
+    `pending` holds the fetches under way."""
     ahead = max(int(max_queue_size), workers, 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = deque()
         indices = iter(order)
         for index in indices:
             pending.append(pool.submit(source.__getitem__, int(index)))
@@ -365,18 +492,14 @@ def _fetch_in_threads(source, order, workers: int, max_queue_size: int):
 
 
 def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, steps=None,
-                 check=True, class_weight=None):  # fmt: skip
+                 check=True, class_weight=None, names=("x", "y", "sample_weight")):  # fmt: skip
     """An iterable of `(x, y, sample_weight)` numpy batches (with a `steps` attribute, None
     when unknown), from any accepted input. `class_weight` weights the batches of a batch
     source (arrays get theirs from `class_weights_to_sample_weights`)."""
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size <= 0
-    ):
-        raise ValueError(
-            f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
-        )
+    check_count("batch_size", batch_size, 1)
+    check_count("steps", steps, 1)
+    if x is None:
+        raise ValueError("No data: `x` is required. Received: x=None")
     if is_batch_source(x):
         for name, value in (("y", y), ("sample_weight", sample_weight)):
             if value is not None:
@@ -389,10 +512,18 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
     x = to_arrays(x, "x")
     y = to_arrays(y, "y")
     sample_weight = to_arrays(sample_weight, "sample_weight")
-    num_samples(x, y, sample_weight)
+    count = num_samples(x, y, sample_weight)
+    if count == 0:
+        shapes = [a.shape for a in nest.flatten(x)]
+        raise ValueError(f"The data is empty: `x` has no samples. Received: x of shape(s) {shapes}")
+    _check_sample_weight_rank(sample_weight, y)
+    if batch_size:
+        check_memory(
+            batch_size * sum(a[:1].nbytes for a in nest.flatten(x)), f"batch_size={batch_size}"
+        )
     if check:
-        check_finite(x, "x")
-        check_finite(y, "y")
+        for structure, name in zip((x, y, sample_weight), names, strict=True):
+            check_finite(structure, name)
     return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
 
 
@@ -403,11 +534,45 @@ def _check_array_like(x) -> None:
             continue
         if hasattr(value, "__array__") or isinstance(value, (list, tuple, np.generic)):
             continue
+        shown = "" if type(value).__repr__ is object.__repr__ else f": {value!r:.200}"
         raise TypeError(
             "`x` must be a numpy array (or a list or dict of them), a "
             "kerasish.utils.PyDataset, or an iterable of (x, y) batches such as a generator "
-            f"or a PyTorch DataLoader. Received: x of type {_describe(value)}: {value!r:.200}"
+            f"or a PyTorch DataLoader. Received: x of type {_describe(value)}{shown}"
         )
+
+
+def check_count(name: str, value, minimum: int) -> None:
+    """A ValueError unless `value` is None or an int >= `minimum` (a batch size, a number of
+    steps or epochs)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+
+
+def check_verbose(verbose) -> int:
+    """`verbose` as 0, 1 or 2 ("auto" is 1)."""
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, int, np.integer)) and 0 <= verbose <= 2:
+        return int(verbose)
+    raise ValueError(f'`verbose` must be "auto", 0, 1 or 2. Received: verbose={verbose!r}')
+
+
+def _check_sample_weight_rank(sample_weight, y) -> None:
+    """Sample weights weigh samples (rank 1) or, for sequence targets, time steps: never
+    more dims than the targets have."""
+    if sample_weight is None:
+        return
+    y_rank = max([a.ndim for a in nest.flatten(y)] or [1]) if y is not None else 1
+    for array in nest.flatten(sample_weight):
+        if array.ndim > max(y_rank, 1):
+            raise ValueError(
+                "`sample_weight` must have one weight per sample (or per time step of "
+                f"sequence targets): at most {max(y_rank, 1)} dims here. Received: "
+                f"sample_weight of shape {array.shape}"
+            )
 
 
 def make_validation_batches(validation_data, batch_size=None, steps=None):
@@ -420,6 +585,12 @@ def make_validation_batches(validation_data, batch_size=None, steps=None):
             "`validation_data` must be (x_val, y_val), (x_val, y_val, val_sample_weight), a "
             "PyDataset or an iterable of batches. Received: validation_data of type "
             f"{type(validation_data).__name__}"
+            + (
+                f" with {len(validation_data)} items"
+                if isinstance(validation_data, (tuple, list))
+                else ""
+            )
         )
     vx, vy, vsw = unpack(tuple(validation_data))
-    return make_batches(vx, vy, vsw, batch_size, False, steps)
+    names = ("validation_data x", "validation_data y", "validation_data sample_weight")
+    return make_batches(vx, vy, vsw, batch_size, False, steps, names=names)

@@ -12,15 +12,20 @@ import warnings
 
 import numpy as np
 
-from backend import GradientTape, compiler, nest, ops
+from backend import GradientTape, compiler, nest, ops, profiling
 from backend.config import floatx
 from backend.dtypes import is_float
+from backend.origins import NonFiniteError
 from backend.tensor import SymbolicTensor, Tensor
 
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from ..utils.profiler import timed_callbacks
 from . import data_adapter as da
+from . import fast_call
 from .compile_utils import CompileLoss, CompileMetrics, output_names
+from .interrupts import deferred_interrupts
+from .resume import FitResumption
 from .step_state import (
     check_logs,
     compiled_trainable_state,
@@ -51,6 +56,7 @@ class Trainer:
     _compile_metrics = None
     _loss_tracker = None
     _step_loss = None  # (loss, per-output losses, batch size) from compute_loss, this step
+    _last_logs = None  # the logs of fit's last completed step or epoch
 
     def __setattr__(self, name, value):
         # Metrics assigned as public attributes (a custom step's trackers) join `metrics`, so
@@ -280,22 +286,32 @@ class Trainer:
         front = getattr(self, "_data_front", None)
         return x if front is None else front.as_arrays(x, len(self.inputs) == 1)
 
-    def _run_step(self, kind: str, batch):
+    def _run_step(self, kind: str, batch, build_only: bool = False):
+        """Runs a step on `batch`; with `build_only`, only builds it (traces a compiled step,
+        or runs an eager test step and resets the metrics), so that the optimizer's and
+        the metrics' variables exist, without training."""
         x, y, sw = batch
         front = getattr(self, "_data_front", None)
         if front is not None:  # the data layers (TextVectorization, ...) run on the batch here
             x = front.run(nest.flatten(self.align_inputs(x)))
             with front.feeding_core():
-                return self._run_core_step(kind, (x, y, sw))
-        return self._run_core_step(kind, (x, y, sw))
+                return self._run_core_step(kind, (x, y, sw), build_only)
+        return self._run_core_step(kind, (x, y, sw), build_only)
 
-    def _run_core_step(self, kind: str, batch):
+    def _run_core_step(self, kind: str, batch, build_only: bool = False):
         x, y, sw = batch
+        front = getattr(self, "_data_front", None)
         data = da.pack(
             self._cast_x(x),
             self._cast_targets(y),
             None if sw is None else np.asarray(sw, "float32"),
         )
+        if self.run_eagerly and build_only:
+            self._call_step("test", data)  # builds the model (if it builds late) and metrics
+            self.reset_metrics()
+            if kind == "train" and not self.optimizer.built:
+                self.optimizer.build(self.trainable_weights)
+            return None
         if self.run_eagerly:
             result = self._call_step(kind, data)
         else:
@@ -312,7 +328,15 @@ class Trainer:
                     return result
 
                 fn = self._step_fns[key] = compiler.function(flat_step)
-            result = fn(*nest.flatten(data))
+            flat = nest.flatten(data)
+            if build_only:
+                fn.plan_for(*flat)
+                return None
+            result = fn(*flat)
+            if kind == "predict" and len(flat) == 1 and x is flat[0] and front is None:
+                self._fast_predict = fast_call.fast_call_for(
+                    fn, self._step_fns, flat[0], result, [], []
+                )
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
         return to_python(result)
@@ -337,7 +361,11 @@ class Trainer:
             raise ValueError(
                 f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}"
             )
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = da.check_verbose(verbose)
+        for name, value, least in (("initial_epoch", initial_epoch, 0), ("validation_freq",
+                                   validation_freq, 1), ("steps_per_epoch", steps_per_epoch, 1),
+                                   ("validation_steps", validation_steps, 1)):  # fmt: skip
+            da.check_count(name, value, least)
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = da.split_validation(
                 x, y, sample_weight, validation_split
@@ -360,35 +388,65 @@ class Trainer:
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
                                      model=self, verbose=verbose, epochs=epochs,
                                      steps=batches.steps)  # fmt: skip
+        callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
+        resumption = FitResumption(self, callback_list, batches)
         self.stop_training = False
         callback_list.on_train_begin()
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            for step, batch in enumerate(batches):
-                callback_list.on_train_batch_begin(step)
-                logs = self._run_step("train", batch)
-                callback_list.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            if getattr(batches, "ran_out", False):  # a generator with nothing left
-                break
-            epoch_logs = dict(logs)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_batches(val)
-                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            if hasattr(batches, "on_epoch_end"):
-                batches.on_epoch_end()
-            logs = epoch_logs
-            if self.stop_training:
-                break
+        logs, interrupted = {}, None
+        try:
+            with deferred_interrupts() as interrupts:
+                logs = self._fit_epochs(batches, val, callback_list, interrupts, resumption,
+                                        initial_epoch, epochs, validation_freq)  # fmt: skip
+        except KeyboardInterrupt as error:  # the weights are those of the last whole step
+            interrupted, logs = error, self._last_logs
         if hasattr(self.optimizer, "finalize_variable_values"):
             self.optimizer.finalize_variable_values(self.trainable_weights)  # EMA weights in
         callback_list.on_train_end(logs)
         self.history = next(c for c in callback_list.callbacks if isinstance(c, History))
+        if interrupted is not None:
+            raise interrupted
         return self.history
+
+    def _fit_epochs(self, batches, val, callback_list, interrupts, resumption, initial_epoch,
+                    epochs, validation_freq) -> dict:  # fmt: skip
+        """The epoch loop of `fit`; returns the last logs (also kept in `_last_logs`, for an
+        interrupted fit). A backup (`resumption`) is removed only when the loop completes."""
+        logs = self._last_logs = {}
+        for epoch in range(resumption.start(initial_epoch), epochs):
+            self.reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            epoch_batches, first_step = resumption.begin_epoch(epoch)
+            timed = profiling.timed(epoch_batches, "data", "batches")
+            for step, batch in enumerate(timed, first_step):
+                resumption.before_step(batch)
+                callback_list.on_train_batch_begin(step)
+                try:
+                    logs = self._last_logs = self._run_step("train", batch)
+                except NonFiniteError as error:  # say which training step, too
+                    raise NonFiniteError(f"Epoch {epoch + 1}, batch {step}: {error}", error.op,
+                                         error.origin, error.plan_step) from None  # fmt: skip
+                callback_list.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+                resumption.after_step(epoch, step)
+                interrupts.raise_if_pending()
+            if getattr(batches, "ran_out", False):  # a generator with nothing left
+                break
+            epoch_logs = dict(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                callback_list.on_test_begin()  # as Keras: the fit's callbacks see validation
+                val_logs = self._evaluate_batches(val, callback_list)
+                callback_list.on_test_end(val_logs)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if hasattr(batches, "on_epoch_end"):
+                batches.on_epoch_end()
+            logs = self._last_logs = epoch_logs
+            interrupts.raise_if_pending()  # one that came during validation
+            if self.stop_training:
+                break
+        resumption.finish()
+        return logs
 
     def _evaluate_batches(self, batches, callback_list=None) -> dict:
         self.reset_metrics()
@@ -414,7 +472,7 @@ class Trainer:
 
         self._assert_compiled("evaluate")
         x = self._strings_as_arrays(x)
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = da.check_verbose(verbose)
         batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
@@ -427,7 +485,7 @@ class Trainer:
         """The model's outputs for `x`, batch by batch, as numpy arrays."""
         from ..callbacks import CallbackList
 
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = da.check_verbose(verbose)
         batches = da.make_batches(self._strings_as_arrays(x), None, None, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
@@ -454,8 +512,8 @@ class Trainer:
             y, class_weight, da.to_arrays(sample_weight, "sample_weight")
         )
         da.num_samples(x, y, sample_weight)
-        da.check_finite(x, "x")
-        da.check_finite(y, "y")
+        for structure, name in ((x, "x"), (y, "y"), (sample_weight, "sample_weight")):
+            da.check_finite(structure, name)
         self.reset_metrics()
         logs = self._run_step("train", (x, y, sample_weight))
         return self._format_results(logs, return_dict)
@@ -471,6 +529,11 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch, as numpy arrays."""
+        fast = self.__dict__.get("_fast_predict")
+        if fast is not None and not self._run_eagerly:
+            array = fast.matches(x, self._step_fns)
+            if array is not None:
+                return fast_call.as_arrays(fast, fast.run(array))
         return self._run_step(
             "predict", (da.to_arrays(self._strings_as_arrays(x), "x"), None, None)
         )

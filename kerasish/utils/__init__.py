@@ -9,6 +9,7 @@ from .image_dataset import image_dataset_from_directory  # noqa: F401
 from .image_utils import save_img  # noqa: F401
 from .numerical_utils import normalize, to_categorical  # noqa: F401
 from .plotting import model_to_dot, plot_history, plot_model  # noqa: F401
+from .profiler import Profile, profile  # noqa: F401
 from .progbar import Progbar  # noqa: F401
 from .py_dataset import PyDataset, Sequence  # noqa: F401
 from .sequence_utils import pad_sequences  # noqa: F401

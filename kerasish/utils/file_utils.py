@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import urllib.parse
 
-__all__ = ["get_file", "kerasish_home", "validate_file"]
+__all__ = ["check_file_name", "get_file", "kerasish_home", "validate_file"]
 
 _CHUNK = 1 << 16
 _TIMEOUT_SECONDS = 60  # a stalled connection fails rather than hanging forever
@@ -149,6 +149,15 @@ def _extract(archive: str, destination: str, archive_format) -> bool:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return True
+
+
+def check_file_name(path, what: str = "path") -> None:
+    """A TypeError unless `path` is a non-empty string or path-like (a dataset's file name in
+    the cache), naming the argument and the value received."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(
+            f"`{what}` must be a file name (a non-empty string). Received: {what}={path!r}"
+        )
 
 
 def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None,

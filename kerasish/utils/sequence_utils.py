@@ -30,8 +30,15 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     if not hasattr(sequences, "__len__"):
         raise ValueError(
             f"pad_sequences: `sequences` must be a list of sequences. Received: "
-            f"{type(sequences).__name__}"
+            f"sequences={sequences!r:.100} (of type {type(sequences).__name__})"
         )
+    if dtype is not object:
+        try:
+            np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"pad_sequences: `dtype` is not a numpy dtype. Received: dtype={dtype!r}"
+            ) from None
     for arg, given in (("padding", padding), ("truncating", truncating)):
         if given not in ("pre", "post"):
             raise ValueError(

@@ -162,7 +162,10 @@ def timeseries_dataset_from_array(
     if targets is not None:
         targets = np.asarray(targets)
         if targets.ndim == 0:
-            raise ValueError("timeseries_dataset_from_array: `targets` must be an array.")
+            raise ValueError(
+                "timeseries_dataset_from_array: `targets` must be an array (one target per "
+                f"time step) or None. Received: targets={targets.item()!r}"
+            )
         count = min(count, len(targets))
         available = len(targets[start:end])
         if count > available:

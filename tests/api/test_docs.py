@@ -67,6 +67,9 @@ MODULES = [
     "backend.ops.softmax", "backend.ops.norm", "kerasish.layers.layer_normalization",
     "kerasish.layers.attention", "kerasish.layers.multi_head_attention",
     "kerasish.utils.image_utils", "kerasish.trainers.trainer",
+    "kerasish.callbacks.model_checkpoint", "kerasish.callbacks.backup_and_restore",
+    "kerasish.saving", "kerasish.saving.atomic", "kerasish.saving.saving_api",
+    "kerasish.saving.serialization",
 ]  # fmt: skip
 
 

@@ -336,3 +336,56 @@ def test_docstring_examples():
 
     result = doctest.testmod(rnn, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def _lstm_with_bias(x, w, bias, h0, c0, mask, d_out, dh_last, dc_last):
+    """lstm_forward then lstm_backward with an input bias: (out, h, c, dx, dh0, dc0, dbias)."""
+    b, t, u = x.shape[0], x.shape[1], w.shape[0]
+    out, h, c = np.empty((b, t, u), x.dtype), np.empty((b, u), x.dtype), np.empty((b, u), x.dtype)
+    saved = np.empty((b, t, 7 * u), x.dtype)
+    rnn.lstm_forward(x, w, h0, c0, mask, None, False, False, "tanh", "sigmoid", out, h, c,
+                     saved, bias=bias)  # fmt: skip
+    dx, dh0, dc0 = np.empty_like(x), np.empty_like(h0), np.empty_like(c0)
+    dbias = np.empty(4 * u, x.dtype)
+    rnn.lstm_backward(w, c0, mask, None, saved, d_out, dh_last, dc_last, False, False, "tanh",
+                      "sigmoid", dx, dh0, dc0, dbias)  # fmt: skip
+    return out, h, c, dx, dh0, dc0, dbias
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lstm_input_bias_is_added_per_step_and_summed_in_backward(dtype):
+    # Adding the bias as each step is read gives the bits of adding it first; its gradient
+    # is numpy's sum of dx over rows and steps (masked steps contribute zeros).
+    x, w, (h0, c0), mask, _ = _inputs("lstm", batch=19, steps=6, units=6, dtype=dtype)
+    rng = np.random.default_rng(5)
+    bias = rng.standard_normal(24).astype(dtype)
+    d_out = rng.standard_normal((19, 6, 6)).astype(dtype)
+    dh_last, dc_last = rng.standard_normal((2, 19, 6)).astype(dtype)
+    got = _lstm_with_bias(x, w, bias, h0, c0, mask, d_out, dh_last, dc_last)
+    want = _lstm_with_bias(x + bias, w, None, h0, c0, mask, d_out, dh_last, dc_last)
+    for a, b in zip(got[:6], want[:6], strict=True):
+        assert a.tobytes() == b.tobytes()
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got[6], got[3].astype(np.float64).sum(axis=(0, 1)), atol=tol)
+    same_bits_any_threads(
+        lambda: _lstm_with_bias(x, w, bias, h0, c0, mask, d_out, dh_last, dc_last)
+    )
+
+
+def test_matmul_rows_against_numpy():
+    # The recurrent product's block: every remainder of k (k1 - k0 = 0..9 terms) and a
+    # column window, added into what acc held.
+    from numba import njit
+
+    @njit
+    def call(v, k0, k1, w, n0, n1, acc):
+        rnn_loops._matmul_rows(v, k0, k1, w, n0, n1, acc)
+
+    rng = np.random.default_rng(6)
+    v, w = rng.standard_normal((rnn_loops.ROWS, 12)), rng.standard_normal((12, 20))
+    for k0, k1 in [(0, 12), (2, 11), (3, 3), (1, 2), (0, 7)]:
+        acc = rng.standard_normal((rnn_loops.ROWS, 20))
+        want = acc.copy()
+        want[:, 4:17] += v[:, k0:k1] @ w[k0:k1, 4:17]
+        call(v, np.int64(k0), np.int64(k1), w, np.int64(4), np.int64(17), acc)
+        np.testing.assert_allclose(acc, want, rtol=1e-13, atol=1e-13)

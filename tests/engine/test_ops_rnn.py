@@ -37,6 +37,26 @@ def test_lstm_gradients_with_masks(backwards, zero):
     )
 
 
+@pytest.mark.parametrize("masks", [False, True])
+def test_lstm_input_bias_gradients(masks):
+    # The bias added inside the loop (its gradient summed in the backward kernel) against
+    # the reference on x_proj + bias, float64 finite differences for every input.
+    x, w, h0, c0, mask, rmask = _data(4, seed=3)
+    b = np.random.default_rng(4).standard_normal(4 * U)
+    m, r = (mask, rmask) if masks else (None, None)
+    check_op(
+        lambda x, w, h, c, b: ops.lstm_sequence(x, w, h, c, mask=m, recurrent_mask=r, input_bias=b),
+        [x, w, h0, c0, b],
+        lambda x, w, h, c, b: sequence_reference("lstm", x + b, w, [h, c], m, r),
+    )
+
+
+def test_lstm_input_bias_shape_error():
+    x, w, h0, c0, _, _ = _data(4)
+    with pytest.raises(ValueError, match=r"input_bias must have shape \(12,\)"):
+        ops.lstm_sequence(x, w, h0, c0, input_bias=np.zeros(5))
+
+
 def test_lstm_without_masks_and_other_activations():
     x, w, h0, c0, _, _ = _data(4, seed=1)
     opts = dict(activation="relu", recurrent_activation="hard_sigmoid")

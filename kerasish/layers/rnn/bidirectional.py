@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend import nest, ops
 
-from .. import serialization
+from ...saving import serialization
 from ..layer import Layer
 from .common import build_sublayer, plain_config
 

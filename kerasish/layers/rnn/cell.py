@@ -184,10 +184,16 @@ class BaseRNNCell(Layer):
     def _input_bias(self):
         return self.bias
 
-    def project_inputs(self, inputs, input_masks=None):
+    #: Set in the class that defines `_sequence` when that `_sequence` takes the input bias
+    #: as `input_bias=` (the fused loop adds it as it reads each step): `fused_sequence` then
+    #: projects without it and passes it. Read from that class only, so a subclass with its
+    #: own `_sequence` gets x_proj with the bias (and its `super()._sequence` none apart).
+    _sequence_adds_input_bias = False
+
+    def project_inputs(self, inputs, input_masks=None, add_bias=True):
         """`(inputs * m) @ kernel + input bias` over the last axis, for one step `(batch,
         features)` or all steps `(batch, timesteps, features)`; with one mask per gate,
-        each gate's block gets its own masked inputs."""
+        each gate's block gets its own masked inputs. Without `add_bias`, no bias."""
         if input_masks is None:
             x_proj = ops.matmul(inputs, self.kernel)
         else:
@@ -204,7 +210,7 @@ class BaseRNNCell(Layer):
                     ],
                     axis=-1,
                 )
-        bias = self._input_bias()
+        bias = self._input_bias() if add_bias else None
         return x_proj if bias is None else ops.add(x_proj, bias)
 
     def call(self, inputs, states, training=None):
@@ -243,12 +249,15 @@ class BaseRNNCell(Layer):
         timesteps, units)` in processing order. The input projection of every step is one
         GEMM; the recurrence is `fused.py`'s function for this cell."""
         input_masks, recurrent_masks = self._masks(sequences[:, 0, :], states[0], training)
-        x_proj = self.project_inputs(sequences, input_masks)
+        owner = _defining_class(type(self), "_sequence")
+        apart = owner.__dict__.get("_sequence_adds_input_bias", False)
+        x_proj = self.project_inputs(sequences, input_masks, add_bias=not apart)
+        extra = {"input_bias": self._input_bias()} if apart else {}
         recurrent_mask = None
         if recurrent_masks is not None:
             recurrent_mask = ops.stack(recurrent_masks, axis=1)  # (batch, gates, units)
         return self._sequence(
-            x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask
+            x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask, **extra
         )
 
     def _step(self, x_proj, states, recurrent_masks):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ... import activations
+from ..arguments import check_bool
 from .builtin import BuiltinRNN
 from .cell import BaseRNNCell
 from .common import own_arguments
@@ -52,7 +53,7 @@ class GRUCell(BaseRNNCell):
     ):
         super().__init__(**own_arguments(locals(), "recurrent_activation", "reset_after"))
         self.recurrent_activation = activations.get(recurrent_activation)
-        self.reset_after = bool(reset_after)
+        self.reset_after = check_bool(type(self).__name__, "reset_after", reset_after)
 
     def _bias_shape(self) -> tuple:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)

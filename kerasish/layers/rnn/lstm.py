@@ -94,7 +94,18 @@ class LSTMCell(BaseRNNCell):
         )
         return h, [h, c]
 
-    def _sequence(self, x_proj, states, mask, recurrent_mask, go_backwards, zero_output_for_mask):
+    _sequence_adds_input_bias = True
+
+    def _sequence(
+        self,
+        x_proj,
+        states,
+        mask,
+        recurrent_mask,
+        go_backwards,
+        zero_output_for_mask,
+        input_bias=None,
+    ):
         outputs, h, c = lstm_sequence(
             x_proj,
             self.recurrent_kernel,
@@ -106,6 +117,7 @@ class LSTMCell(BaseRNNCell):
             zero_output_for_mask=zero_output_for_mask,
             activation=activations.serialize(self.activation),
             recurrent_activation=activations.serialize(self.recurrent_activation),
+            input_bias=input_bias,
         )
         return outputs, [h, c]
 

@@ -19,7 +19,8 @@ from backend.tensor import SymbolicTensor
 from backend.variables import Variable
 
 from ... import regularizers
-from .. import serialization
+from ...saving import serialization
+from ..arguments import check_bool
 from ..convolutional import serialize_or_none
 from ..layer import Layer, layer_path
 from .cell import BaseRNNCell
@@ -93,8 +94,9 @@ class RNN(Layer):
         _check_state_size(type(self).__name__, cell)
         super().__init__(**kwargs)
         self.cell = cell
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
+        owner = type(self).__name__
+        self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
+        self.return_state = check_bool(owner, "return_state", return_state)
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from backend import nest, ops
 
-from .. import serialization
+from ...saving import serialization
 from ..layer import Layer
 from .common import as_list, build_sublayer, plain_config
 
@@ -30,17 +30,17 @@ class StackedRNNCells(Layer):
 
     def __init__(self, cells, **kwargs):
         super().__init__(**kwargs)
-        cells = list(cells) if isinstance(cells, (list, tuple)) else None
-        if not cells:
+        if not isinstance(cells, (list, tuple)) or not cells:
             raise ValueError(
                 f"StackedRNNCells: `cells` must be a non-empty list of cells. Received: "
                 f"cells={cells!r}"
             )
+        cells = list(cells)
         for cell in cells:
             if not isinstance(cell, Layer) or getattr(cell, "state_size", None) is None:
                 raise ValueError(
                     "StackedRNNCells: every cell must be a Layer with `call` and `state_size`. "
-                    f"Received: {cell!r}"
+                    f"Received: cells={cells!r}"
                 )
         self.cells = cells
 

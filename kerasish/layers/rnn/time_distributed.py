@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend import ops
 from backend.tensor import SymbolicTensor
 
-from .. import serialization
+from ...saving import serialization
 from ..layer import Layer
 from .common import build_sublayer, building_functional_graph, plain_config
 

@@ -7,7 +7,7 @@ import pytest
 
 import kerasish as keras
 from kerasish import layers, ops
-from kerasish.layers import serialization
+from kerasish.saving import serialization
 from kerasish.testing import run_layer_test
 
 

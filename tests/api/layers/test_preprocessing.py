@@ -41,10 +41,11 @@ def test_adapt_matches_numpy_and_normalizes():
     layer = layers.Normalization()
     layer.adapt(data)
     assert [w.path for w in layer.non_trainable_weights] == [
-        f"{layer.name}/mean", f"{layer.name}/variance"
+        f"{layer.name}/mean", f"{layer.name}/variance", f"{layer.name}/count"
     ]  # fmt: skip
     assert layer.trainable_weights == []
-    mean, variance = layer.get_weights()
+    mean, variance, count = layer.get_weights()
+    assert count == 64 * 5
     np.testing.assert_allclose(mean, data.mean(axis=(0, 1)), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(variance, data.var(axis=(0, 1)), rtol=1e-5)
     out = layer(data).numpy()

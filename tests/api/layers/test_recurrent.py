@@ -12,7 +12,7 @@ import kerasish as keras
 from backend import compiler
 from backend.tensor import SymbolicTensor
 from kerasish import layers
-from kerasish.layers import serialization
+from kerasish.saving import serialization
 from kerasish.testing import run_layer_test
 
 SEQ = (2, 5, 3)
@@ -252,3 +252,33 @@ def test_docstring_examples(name):
     module = importlib.import_module(f"kerasish.layers.rnn.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_lstm_input_bias_reaches_the_loop_once():
+    # The built-in LSTM passes its bias to the fused loop apart from x @ kernel; a subclass
+    # with its own `_step` and `_sequence` (still fused) that calls super()'s gets x_proj
+    # with the bias and no bias apart. Both equal the step-by-step cell on the same weights.
+    class Wrapped(layers.LSTMCell):
+        def _step(self, x_proj, states, recurrent_masks):
+            return super()._step(x_proj, states, recurrent_masks)
+
+        def _sequence(self, x_proj, states, *args):
+            return super()._sequence(x_proj, states, *args)
+
+    class Stepped(layers.LSTMCell):
+        def call(self, inputs, states, training=None):
+            return super().call(inputs, states, training)
+
+    x = np.random.default_rng(0).standard_normal((3, 5, 4)).astype("float32")
+    rng = np.random.default_rng(1)
+    shapes = [(4, 24), (6, 24), (24,)]  # kernel, recurrent kernel, bias (random: not zero)
+    weights = [rng.standard_normal(s).astype("float32") * 0.5 for s in shapes]
+    outs = []
+    for cell in (layers.LSTMCell(6), Wrapped(6), Stepped(6)):
+        rnn = layers.RNN(cell, return_sequences=True)
+        rnn.build(x.shape)
+        rnn.set_weights(weights)
+        assert cell.can_fuse() == (type(cell) is not Stepped)
+        outs.append(rnn(x).numpy())
+    np.testing.assert_allclose(outs[0], outs[2], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(outs[1], outs[2], rtol=1e-5, atol=1e-5)

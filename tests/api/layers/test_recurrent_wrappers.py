@@ -8,7 +8,7 @@ import pytest
 
 import kerasish as keras
 from kerasish import layers, ops
-from kerasish.layers import serialization
+from kerasish.saving import serialization
 
 RNG = np.random.default_rng(3)
 

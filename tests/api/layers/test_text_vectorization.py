@@ -242,7 +242,7 @@ def test_config_round_trip():
     clone = layers.TextVectorization.from_config(config)
     assert clone.get_config() == config
     assert clone(["ab", "b a"]).numpy().tolist() == layer(["ab", "b a"]).numpy().tolist()
-    restored = keras.layers.serialization.deserialize(keras.layers.serialization.serialize(layer))
+    restored = keras.layers.deserialize(keras.layers.serialize(layer))
     assert isinstance(restored, layers.TextVectorization) and restored.name == "chars"
 
 

@@ -106,6 +106,33 @@ def test_generator_and_pydataset_inputs():
     assert isinstance(model.evaluate(Data(), verbose=0), float)
 
 
+def test_validation_inside_fit_calls_the_test_hooks_of_the_fit_callbacks():
+    (x, y), _ = _digits()
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    calls = []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            calls.append(("epoch_end", epoch, "val_loss" in logs))
+
+        def on_test_begin(self, logs=None):
+            calls.append("test_begin")
+
+        def on_test_batch_end(self, batch, logs=None):
+            calls.append(("test_batch", batch))
+
+        def on_test_end(self, logs=None):
+            calls.append(("test_end", sorted(logs)))
+
+    model.fit(x[:64], y[:64], batch_size=32, epochs=2, verbose=0, callbacks=[Recorder()],
+              validation_data=(x[64:128], y[64:128]), validation_freq=2)  # fmt: skip
+    assert calls == [
+        ("epoch_end", 0, False), "test_begin", ("test_batch", 0), ("test_batch", 1),
+        ("test_end", ["loss"]), ("epoch_end", 1, True),
+    ]  # fmt: skip
+
+
 def test_predict_and_on_batch_methods():
     (x, y), _ = _digits()
     model = _mlp()

@@ -54,7 +54,7 @@ def test_pad_sequences_errors_name_the_argument():
     assert keras.utils.pad_sequences([], maxlen=3).shape == (0, 3)
     with pytest.raises(ValueError, match=r"shape \(2,\).*\(3,\) in the sequence at position 1"):
         keras.utils.pad_sequences([[[1, 2]], [[1, 2, 3]]])
-    with pytest.raises(ValueError, match="must be a list of sequences. Received: int"):
+    with pytest.raises(ValueError, match=r"sequences. Received: sequences=5 \(of type int\)"):
         keras.utils.pad_sequences(5)
 
 

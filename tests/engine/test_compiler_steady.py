@@ -1,0 +1,180 @@
+"""The steady state of compiled steps: no allocation in a training step, common
+subexpressions computed once, a new batch size re-planned from the traced graph (same numbers
+as a fresh trace, no kernel compiled), and the pre-bound fast path of repeated calls."""
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import kerasish as keras
+from backend import GradientTape, Variable, compiler, kernels, ops
+from kerasish import layers
+
+rng = np.random.default_rng(0)
+
+
+def _mlp(seed=3):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((20,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(32, activation="relu"), layers.Dense(5)])  # fmt: skip
+    model.compile(optimizer="adam", metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+    return model
+
+
+def _convnet(seed=3):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((10, 10, 1)), layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2),
+        layers.BatchNormalization(), layers.Flatten(), layers.Dropout(0.5),
+        layers.Dense(3, activation="softmax"),
+    ])  # fmt: skip
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])  # fmt: skip
+    return model
+
+
+def _data(model, n):
+    shape = model.inputs[0].shape[1:]
+    classes = model.outputs[0].shape[-1]
+    x = rng.standard_normal((n, *shape)).astype("float32")
+    return x, rng.integers(0, classes, n)
+
+
+def _train_fn(model):
+    (fn,) = [f for key, f in model._step_fns.items() if key[0] == "train"]
+    return fn
+
+
+def _peak_and_growth(run, steps=30):
+    tracemalloc.start()
+    try:
+        for _ in range(5):
+            run()
+        # A full collection empties Python's free lists, which keep freed small objects
+        # (tuples) counted as allocated until about 100 KB of them accumulate.
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        peak = 0
+        for _ in range(steps):
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            run()
+            peak = max(peak, tracemalloc.get_traced_memory()[1] - before)
+        gc.collect()
+        growth = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    return peak, growth
+
+
+@pytest.mark.parametrize("make", [_mlp, _convnet], ids=["mlp", "convnet"])
+def test_a_steady_training_step_allocates_no_array(make):
+    model = make()
+    peaks = []
+    # Both sizes fill every chunk of the kernels' column sums (at most 64 chunks of at least
+    # 16 rows, their fixed scratch), so only an array of the batch could differ.
+    for batch in (64, 128):
+        x, y = _data(model, batch)
+        model.train_on_batch(x, y)
+        plan = next(p for p, _ in _train_fn(model)._plans.values() if p.slots[0].shape[0] == batch)
+        assert not any(step.name == "flat_pack" for step in plan.steps)  # gradients in place
+        peak, growth = _peak_and_growth(lambda plan=plan, x=x, y=y: plan.run([x, y]))
+        assert growth < 4096, f"memory grew by {growth} bytes over 30 steps"
+        peaks.append(peak)
+    # What a step allocates (Python's own small objects) does not grow with the batch: an
+    # array of the batch would add at least 64 * 4 bytes here.
+    assert peaks[1] - peaks[0] < 256, peaks
+    assert max(peaks) < 64 * 1024, peaks
+
+
+def test_common_subexpressions_are_computed_once():
+    t = Variable(np.float32(3.0), trainable=False)
+    w = Variable(np.ones(4))
+
+    def step(g):
+        power_a = ops.power(0.9, ops.add(t, 1.0))  # the same term twice, as a per-Variable
+        power_b = ops.power(0.9, ops.add(t, 1.0))  # optimizer writes it for each Variable
+        w.assign_sub(ops.multiply(g, power_a))
+        return ops.add(power_b, 0.0)
+
+    f = compiler.function(step)
+    out = f(np.ones(4, np.float32))
+    assert f.plan_for(np.ones(4, np.float32)).describe().count("power") == 1
+    np.testing.assert_allclose(out, 0.9**4, rtol=1e-6)
+    np.testing.assert_allclose(w.numpy(), 1 - 0.9**4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [_mlp, _convnet], ids=["mlp", "convnet"])
+def test_a_new_batch_size_is_re_planned_with_the_numbers_of_a_fresh_trace(make):
+    replanned, fresh = make(), make()
+    x, y = _data(replanned, 64)
+    for model in (replanned, fresh):
+        model.train_on_batch(x[:32], y[:32])
+        model.train_on_batch(x[:24], y[:24])  # the second size: traced and compared
+    signatures = kernels.compiled_signature_count()
+    logs = replanned.train_on_batch(x[:13], y[:13], return_dict=True)
+    assert _train_fn(replanned).replans == 1
+    assert kernels.compiled_signature_count() == signatures  # no kernel compiled
+    _train_fn(fresh)._families.clear()  # the same step traced anew at 13
+    fresh_logs = fresh.train_on_batch(x[:13], y[:13], return_dict=True)
+    assert _train_fn(fresh).replans == 0
+    assert logs == fresh_logs
+    for a, b in zip(replanned.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # BatchNormalization saw the true batch of 13
+    for a, b in zip(replanned.optimizer.variables, fresh.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The Plans built before from the graph that was re-planned still run at their own size.
+    for model in (replanned, fresh):
+        model.train_on_batch(x[32:64], y[32:64])
+    for a, b in zip(replanned.get_weights(), fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_step_that_computes_with_the_batch_size_is_traced_for_each_size():
+    w = Variable(np.ones(3))
+
+    def step(x):
+        n = x.shape[0]
+        return ops.sum(ops.matmul(x, w)) / float(n * n - 1)  # not in proportion to n
+
+    f = compiler.function(step)
+    for n in (8, 6, 5):
+        x = rng.standard_normal((n, 3)).astype("float32")
+        np.testing.assert_allclose(f(x), np.sum(x @ np.ones(3)) / (n * n - 1), rtol=1e-5)
+    assert f.replans == 0 and f.plan_count == 3
+
+    def proportional(x):
+        return ops.sum(ops.matmul(x, w)) / float(x.shape[0])  # a mean: re-planned
+
+    g = compiler.function(proportional)
+    for n in (8, 6, 5, 3):
+        x = rng.standard_normal((n, 3)).astype("float32")
+        np.testing.assert_allclose(g(x), np.sum(x @ np.ones(3)) / n, rtol=1e-5)
+    assert g.replans == 2
+
+
+def test_the_fast_path_of_a_repeated_call_sees_new_weights_and_steps_aside():
+    model = _mlp()
+    x = rng.standard_normal((1, 20)).astype("float32")
+    first = model(x).numpy()
+    assert model._fast_call is not None
+    np.testing.assert_array_equal(model(x).numpy(), first)
+    np.testing.assert_array_equal(model(x, training=False).numpy(), first)
+    np.testing.assert_array_equal(model.predict_on_batch(x), first)
+    np.testing.assert_array_equal(model.predict_on_batch(x), first)
+    assert model._fast_predict is not None
+
+    kernel = model.layers[-1].kernel
+    kernel.assign(np.zeros(kernel.shape))  # a replaced value: the bindings are redone
+    bias = model.layers[-1].bias.numpy()
+    np.testing.assert_allclose(model(x).numpy(), bias[None], atol=0)
+    np.testing.assert_allclose(model.predict_on_batch(x), bias[None], atol=0)
+
+    with GradientTape() as tape:  # a recording tape takes the general path
+        out = ops.sum(model(x))
+    assert tape.gradient(out, model.layers[0].kernel) is not None
+    wider = rng.standard_normal((3, 20)).astype("float32")
+    assert model(wider).shape == (3, 5)  # another signature: the general path
