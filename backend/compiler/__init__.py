@@ -22,7 +22,7 @@ import numpy as np
 from .. import config, nest
 from ..tensor import Tensor
 from . import replan
-from .plan import Plan, build_plan
+from .plan import BufferArena, Plan, build_plan
 from .trace import TracedGraph, is_dynamic, signature, trace
 
 __all__ = ["Function", "Plan", "TracedGraph", "function", "trace"]
@@ -43,6 +43,7 @@ class Function:
         # batch sizes when batch-free, replan.py).
         self._families: dict = {}
         self.replans = 0  # Plans built by re-planning a traced graph rather than tracing
+        self._arena = BufferArena()  # work buffers its Plans (one per batch size) share
 
     def plan_for(self, *args) -> Plan:
         """The Plan for these arguments' signature (traced and built on first use)."""
@@ -67,7 +68,7 @@ class Function:
                     self._families[family_key[0]] = replan.Family(traced, family_key[1])
                 elif family is not None:
                     family.compare(traced, family_key[1])
-            entry = (build_plan(traced), traced.structure)
+            entry = (build_plan(traced, self._arena), traced.structure)
         self._plans[key] = entry
         while len(self._plans) > config.plan_cache_size():
             self._plans.popitem(last=False)

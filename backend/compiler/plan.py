@@ -20,6 +20,7 @@ and returns fresh copies of the outputs. Steady-state runs allocate no buffers.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,14 +138,44 @@ class Plan:
         return [step.name for step in self.steps]
 
 
-def build_plan(traced) -> Plan:
-    builder = _Builder(traced)
+class BufferArena:
+    """Work buffers shared by the Plans of one compiled function.
+
+    Plans of one function never run at the same time (they run under the compiler's lock)
+    and keep nothing in a work buffer from one run to the next, so the Plans built for
+    several batch sizes can share their work buffers: a Plan's j-th new buffer of a dtype is
+    the first elements of the arena's j-th buffer of that dtype, which grows (a new, larger
+    array) when a Plan needs more. The same graph at another batch size asks for its buffers
+    in the same order, so the arena ends up the size of the largest Plan's buffers. It holds
+    weak references only: a buffer goes when the last Plan using it leaves the cache.
+    """
+
+    def __init__(self):
+        self._buffers: dict = {}  # (dtype, use) -> [weakref to a flat array]
+
+    def take(self, key: tuple, index: int, size: int) -> np.ndarray:
+        """`size` elements of the `index`-th flat buffer of `key` = (dtype, use)."""
+        refs = self._buffers.setdefault(key, [])
+        while len(refs) <= index:
+            refs.append(lambda: None)
+        flat = refs[index]()
+        if flat is None or flat.size < size:
+            flat = np.empty(size, dtype=key[0])
+            refs[index] = weakref.ref(flat)
+        return flat[:size]
+
+
+def build_plan(traced, arena: BufferArena | None = None) -> Plan:
+    """The Plan of a traced graph; its work buffers come from `arena` when one is given."""
+    builder = _Builder(traced, arena)
     return builder.build()
 
 
 class _Builder:
-    def __init__(self, traced):
+    def __init__(self, traced, arena: BufferArena | None = None):
         self.traced = traced
+        self.arena = arena
+        self._taken: dict = {}  # (dtype, use) -> new buffers of that kind taken so far
         self.slots: list = []
         self.slot_of: dict = {}  # id(value) -> slot
         self.pins: list = []  # keep traced values alive while ids are in use
@@ -412,15 +443,17 @@ class _Builder:
         arrays: list = [None] * len(slots)
         for slot, array in self.const_arrays.items():
             arrays[slot] = array
+        self._taken = {}  # (dtype, use) -> how many new buffers of that kind so far
         for slot in input_slots:
-            arrays[slot] = np.empty(slots[slot].shape, dtype=slots[slot].dtype)
+            s = slots[slot]
+            arrays[slot] = self._new_flat(s.dtype, math.prod(s.shape), "input").reshape(s.shape)
         pool: dict = {}  # (dtype, size) -> [flat arrays]
 
         def allocate(slot: int) -> None:
             s = slots[slot]
             key = (s.dtype, math.prod(s.shape))
             free = pool.get(key)
-            flat = free.pop() if free else np.empty(key[1], dtype=s.dtype)
+            flat = free.pop() if free else self._new_flat(s.dtype, key[1])
             arrays[slot] = flat.reshape(s.shape)
 
         def release(slot: int) -> None:
@@ -496,6 +529,16 @@ class _Builder:
         )
         return plan
 
+    def _new_flat(self, dtype, size: int, use: str = "work") -> np.ndarray:
+        """A new flat buffer for this Plan: the next of its kind from the function's arena
+        (shared with its other Plans) when there is one."""
+        if self.arena is None:
+            return np.empty(size, dtype=dtype)
+        key = (np.dtype(dtype).str, use)
+        index = self._taken.get(key, 0)
+        self._taken[key] = index + 1
+        return self.arena.take(key, index, size)
+
     def _pack_in_place(self, step, producer_step, arrays, last_use, end) -> None:
         """A `flat_pack` (gradients packed into one flat buffer for the optimizer) gets its
         own buffer, and each value it packs that a step of this Plan computes into a buffer
@@ -503,7 +546,8 @@ class _Builder:
         step then copies only the others, and is dropped when none is left."""
         slots = self.slots
         (out,) = step.outputs
-        packed = np.empty(slots[out].shape, np.float32)
+        packed = self._new_flat(np.float32, math.prod(slots[out].shape), "packed")
+        packed = packed.reshape(slots[out].shape)
         arrays[out] = packed
         last_use[out] = end  # its ranges are written before the pack step itself runs
         copies, offset = [], 0

@@ -133,6 +133,36 @@ def test_a_new_batch_size_is_re_planned_with_the_numbers_of_a_fresh_trace(make):
         np.testing.assert_array_equal(a, b)
 
 
+class _UnsharedArena(compiler.BufferArena):
+    """A new array for every buffer: Plans built with it share nothing."""
+
+    def take(self, key, index, size):
+        return np.empty(size, dtype=key[0])
+
+
+def test_the_plans_of_one_step_share_buffers_with_the_numbers_of_unshared_ones(monkeypatch):
+    monkeypatch.setattr(compiler, "BufferArena", _UnsharedArena)
+    unshared = _convnet()
+    x, y = _data(unshared, 64)
+    unshared.train_on_batch(x[:32], y[:32])
+    monkeypatch.undo()
+    shared = _convnet()
+    shared.train_on_batch(x[:32], y[:32])
+    for n in (13, 32, 24, 13, 32, 5):  # each size's Plan runs after another size's
+        logs = [m.train_on_batch(x[:n], y[:n], return_dict=True) for m in (shared, unshared)]
+        assert logs[0] == logs[1], n
+    for a, b in zip(shared.get_weights(), unshared.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    def first_input(model):
+        return [plan.arrays[plan.input_slots[0]] for plan, _ in _train_fn(model)._plans.values()]
+
+    shared_inputs, unshared_inputs = first_input(shared), first_input(unshared)
+    assert len(shared_inputs) == 4
+    assert all(np.shares_memory(a, shared_inputs[0]) for a in shared_inputs[1:])
+    assert not any(np.shares_memory(a, unshared_inputs[0]) for a in unshared_inputs[1:])
+
+
 def test_a_step_that_computes_with_the_batch_size_is_traced_for_each_size():
     w = Variable(np.ones(3))
 
