@@ -8,8 +8,8 @@ signature, so a new Plan, but never a new kernel: kernels are shape-generic); an
 argument is static and part of the signature. Each function keeps its most recently used
 `config.plan_cache_size()` Plans and drops the least recently used beyond that. Outputs
 come back as fresh numpy arrays in the structure the function returned. Plans run under one
-lock: Numba's threading layers are not safe for two Python threads running parallel kernels
-at once.
+lock: a Plan's buffers serve every call of it, and the Plans of one function share their
+work buffers (`BufferArena`), so two threads must not run them at once.
 """
 
 from __future__ import annotations
