@@ -6,7 +6,9 @@
 Reading checks the archive before trusting it: members are read only up to the size they
 declare, a member that would expand to more than 100 times its stored size (and 16 MB) is
 refused, asset names with `..`, absolute paths or drive letters are refused, and the
-weights file goes through the same checks as any HDF5 file.
+weights file goes through the same checks as any HDF5 file. Our archives record a CRC-32 of
+`config.json` in `metadata.json` (`kerasish_checksums`, which Keras ignores); where present
+it is verified, so an edited or damaged config is an error rather than another model.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import h5py
 
@@ -38,13 +41,15 @@ def write(path: str, config: dict, model, include_optimizer: bool = True) -> Non
         "kerasish_version": kerasish_version(),
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
     }
+    config_text = json.dumps(config)
+    metadata[h5_files.TEXT_CHECKSUMS] = {CONFIG: zlib.crc32(config_text.encode("utf-8"))}
     weights = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="kerasish-assets-") as assets_dir:
         with h5py.File(weights, "w") as h5file:
             keras_layout.write_state(model, h5file, assets_dir, include_optimizer)
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.writestr(METADATA, json.dumps(metadata))
-            archive.writestr(CONFIG, json.dumps(config))
+            archive.writestr(CONFIG, config_text)
             archive.writestr(WEIGHTS, weights.getvalue())
             for directory, _, files in sorted(os.walk(assets_dir)):
                 for name in sorted(files):
@@ -94,7 +99,13 @@ class Archive:
         return data
 
     def json(self, name: str):
+        """A JSON member parsed; one whose checksum `metadata.json` records must match it."""
         data = self.read(name)
+        if name != METADATA and METADATA in self.names():
+            sums = self.json(METADATA)
+            sums = sums.get(h5_files.TEXT_CHECKSUMS) if isinstance(sums, dict) else None
+            if isinstance(sums, dict) and name in sums and sums[name] != zlib.crc32(data):
+                raise ValueError(f"{self.label}: '{name}' is damaged (its checksum differs).")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:

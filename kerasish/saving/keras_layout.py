@@ -260,6 +260,13 @@ def read_state(model, reader, assets_dir=None, skip_mismatch: bool = False,
         group = reader.group(root, "optimizer/vars", required=False)
         if group is not None:
             load_optimizer_variables(optimizer, VarsReader(reader, group, "optimizer"))
+        elif optimizer.variables:  # Keras reads an absent group as an empty one, and warns
+            warnings.warn(
+                f"{reader.label}: skipping variable loading for optimizer '{optimizer.name}', "
+                f"because it has {len(optimizer.variables)} variables whereas the file holds "
+                "none; it starts fresh.",
+                stacklevel=3,
+            )
 
 
 def optimizer_base_variables(optimizer) -> list:

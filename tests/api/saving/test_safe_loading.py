@@ -194,11 +194,15 @@ def test_hostile_archives(tmp_path):
         for name in archive.namelist():
             members[name] = archive.read(name)
 
-    def rewrite(target, extra=None, drop=(), config=None):
+    def rewrite(target, extra=None, drop=(), config=None, checksums=False):
+        metadata = json.loads(members["metadata.json"])
+        if config is not None and not checksums:  # as another writer's archive: none kept
+            del metadata["kerasish_checksums"]
+        replaced = {"metadata.json": json.dumps(metadata).encode(), "config.json": config}
         with zipfile.ZipFile(target, "w") as archive:
             for name, data in members.items():
                 if name not in drop:
-                    archive.writestr(name, config if (config and name == "config.json") else data)
+                    archive.writestr(name, replaced.get(name) or data)
             for name, data in (extra or {}).items():
                 archive.writestr(name, data)
 
@@ -207,6 +211,10 @@ def test_hostile_archives(tmp_path):
     assert not (tmp_path.parent / "evil.txt").exists()
     rewrite(tmp_path / "noweights.keras", drop=("model.weights.h5",))
     _load_error(tmp_path / "noweights.keras", "no 'model.weights.h5'")
+    edited = members["config.json"].replace(b'"epsilon": 0.001', b'"epsilon": 0.01')
+    assert edited != members["config.json"]
+    rewrite(tmp_path / "edited.keras", config=edited, checksums=True)
+    _load_error(tmp_path / "edited.keras", "'config.json' is damaged \\(its checksum differs\\)")
     rewrite(tmp_path / "badjson.keras", config=b"[1, 2")
     _load_error(tmp_path / "badjson.keras", "not valid JSON")
     rewrite(tmp_path / "deep.keras", config=b"[" * 100000 + b"]" * 100000)
@@ -267,3 +275,22 @@ def test_a_failed_save_leaves_the_existing_file(tmp_path, name, monkeypatch):
             bad.save(target)
     assert target.read_bytes() == b"the good old file"
     assert sorted(os.listdir(tmp_path)) == sorted(["first.h5", name])
+
+
+def test_a_weights_file_without_its_optimizer_group_warns_and_keeps_the_optimizer_fresh(
+    tmp_path,
+):
+    model, _ = _saved(tmp_path)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "r+") as f:
+        f.move("optimizer", "optimizEr")  # a flipped byte in the group's name
+    (tmp_path / "fresh").mkdir()
+    clone, _ = _saved(tmp_path / "fresh")
+    before = [v.numpy() for v in clone.optimizer.variables]
+    with pytest.warns(UserWarning, match="skipping variable loading for optimizer"):
+        clone.load_weights(path)
+    for a, b in zip(clone.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for variable, value in zip(clone.optimizer.variables, before, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), value)
