@@ -257,16 +257,9 @@ def read_state(model, reader, assets_dir=None, skip_mismatch: bool = False,
                 layer.load_assets(directory)
     optimizer = getattr(model, "optimizer", None)
     if load_optimizer and optimizer is not None:
+        # An absent group reads as an empty one, as Keras reads it (a built optimizer warns).
         group = reader.group(root, "optimizer/vars", required=False)
-        if group is not None:
-            load_optimizer_variables(optimizer, VarsReader(reader, group, "optimizer"))
-        elif optimizer.variables:  # Keras reads an absent group as an empty one, and warns
-            warnings.warn(
-                f"{reader.label}: skipping variable loading for optimizer '{optimizer.name}', "
-                f"because it has {len(optimizer.variables)} variables whereas the file holds "
-                "none; it starts fresh.",
-                stacklevel=3,
-            )
+        load_optimizer_variables(optimizer, VarsReader(reader, group, "optimizer"))
 
 
 def optimizer_base_variables(optimizer) -> list:
