@@ -6,7 +6,8 @@ import numpy as np
 
 from backend import ops
 
-from .optimizer import Optimizer, check_float
+from .arguments import check_float
+from .optimizer import Optimizer
 
 
 class Adagrad(Optimizer):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from backend import ops
 
-from .optimizer import Optimizer, check_float
+from .arguments import check_float
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):

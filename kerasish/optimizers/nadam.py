@@ -7,7 +7,8 @@ import numpy as np
 from backend import ops
 from backend.variables import Variable
 
-from .optimizer import Optimizer, check_float
+from .arguments import check_float
+from .optimizer import Optimizer
 
 
 class Nadam(Optimizer):

@@ -12,7 +12,6 @@ slot Variables, through `add_optimizer_variables`) and `update_step`, both with 
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 import warnings
 
@@ -22,77 +21,14 @@ from backend import dtypes as dt
 from backend import ops, profiling
 from backend.variables import Variable
 
+from .arguments import (
+    check_ema_and_accumulation,
+    check_learning_rate,
+    check_positive,
+)
+
 # Keys tf.keras 2.x writes into optimizer configs; meaningless here, accepted and dropped.
 _LEGACY_KEYS = ("jit_compile", "is_legacy_optimizer")
-
-
-def _check_learning_rate(value, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray, np.generic)):
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{owner}: `learning_rate` must be a non-negative float, a schedule or a "
-                f"callable. Received: learning_rate={value!r}"
-            ) from None
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"{owner}: `learning_rate` must be a non-negative finite float. "
-            f"Received: learning_rate={value}"
-        )
-    return value
-
-
-def _check_positive(name: str, value, owner: str):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0:
-        raise ValueError(f"{owner}: `{name}` must be a positive float. Received: {name}={value!r}")
-    return float(value)
-
-
-def check_float(owner: str, name: str, value, low=None, high=None, high_open=False) -> float:
-    """`value` as a float, or a ValueError naming the argument, if it is not a real number in
-    `[low, high]` (`[low, high)` with `high_open`)."""
-    bad = isinstance(value, bool) or not isinstance(value, (numbers.Real, np.generic))
-    if not bad:
-        value = float(value)
-        bad = not math.isfinite(value)
-        bad = bad or (low is not None and value < low)
-        bad = bad or (high is not None and (value >= high if high_open else value > high))
-    if bad:
-        where = f" in [{low}, {high}{')' if high_open else ']'}" if high is not None else ""
-        where = where or (f" >= {low}" if low is not None else "")
-        raise ValueError(f"{owner}: `{name}` must be a float{where}. Received: {name}={value!r}")
-    return value
-
-
-def _check_ema_and_accumulation(owner, use_ema, ema_momentum, overwrite, accumulation):
-    def is_int(value):
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-    if accumulation is not None and (not is_int(accumulation) or accumulation < 2):
-        raise ValueError(
-            f"{owner}: `gradient_accumulation_steps` must be an integer >= 2. "
-            f"Received: gradient_accumulation_steps={accumulation!r}"
-        )
-    if not isinstance(use_ema, (bool, np.bool_)):
-        raise ValueError(f"{owner}: `use_ema` must be a bool. Received: use_ema={use_ema!r}")
-    if (
-        isinstance(ema_momentum, bool)
-        or not isinstance(ema_momentum, numbers.Real)
-        or not 0 <= ema_momentum <= 1
-    ):
-        raise ValueError(
-            f"{owner}: `ema_momentum` must be in the range [0, 1]. "
-            f"Received: ema_momentum={ema_momentum!r}"
-        )
-    if overwrite is not None and (not is_int(overwrite) or overwrite < 1):
-        raise ValueError(
-            f"{owner}: `ema_overwrite_frequency` must be an integer >= 1 or None. "
-            f"Received: ema_overwrite_frequency={overwrite!r}"
-        )
 
 
 def _is_schedule(value) -> bool:
@@ -172,7 +108,7 @@ class Optimizer:
             kwargs.pop(key, None)
         if kwargs:
             raise ValueError(f"{owner}: argument(s) not recognized: {kwargs}")
-        _check_ema_and_accumulation(owner, use_ema, ema_momentum, ema_overwrite_frequency,
+        check_ema_and_accumulation(owner, use_ema, ema_momentum, ema_overwrite_frequency,
                                     gradient_accumulation_steps)  # fmt: skip
         clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue,
                     "global_clipnorm": global_clipnorm}  # fmt: skip
@@ -182,9 +118,9 @@ class Optimizer:
                 f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be "
                 f"set. Received: {set_}"
             )
-        self.clipnorm = _check_positive("clipnorm", clipnorm, owner)
-        self.clipvalue = _check_positive("clipvalue", clipvalue, owner)
-        self.global_clipnorm = _check_positive("global_clipnorm", global_clipnorm, owner)
+        self.clipnorm = check_positive("clipnorm", clipnorm, owner)
+        self.clipvalue = check_positive("clipvalue", clipvalue, owner)
+        self.global_clipnorm = check_positive("global_clipnorm", global_clipnorm, owner)
         if weight_decay is not None and (
             isinstance(weight_decay, bool)
             or not isinstance(weight_decay, numbers.Real)
@@ -195,7 +131,7 @@ class Optimizer:
                 f"Received: weight_decay={weight_decay!r}"
             )
         self.weight_decay = None if weight_decay is None else float(weight_decay)
-        self.loss_scale_factor = _check_positive("loss_scale_factor", loss_scale_factor, owner)
+        self.loss_scale_factor = check_positive("loss_scale_factor", loss_scale_factor, owner)
         self.use_ema = bool(use_ema)
         self.ema_momentum = float(ema_momentum)
         self.ema_overwrite_frequency = ema_overwrite_frequency or None
@@ -218,7 +154,7 @@ class Optimizer:
         if _is_schedule(learning_rate):
             self._learning_rate = learning_rate
         else:
-            value = _check_learning_rate(learning_rate, owner)
+            value = check_learning_rate(learning_rate, owner)
             self._learning_rate = self._track(
                 Variable(np.float32(value), dtype="float32", trainable=False, name="learning_rate")
             )
@@ -314,7 +250,7 @@ class Optimizer:
                 f"{type(self).__name__} was created with a learning rate schedule, so its "
                 "learning rate cannot be set to a number."
             )
-        self._learning_rate.assign(np.float32(_check_learning_rate(value, type(self).__name__)))
+        self._learning_rate.assign(np.float32(check_learning_rate(value, type(self).__name__)))
 
     def _get_current_learning_rate(self):
         lr = self._learning_rate
