@@ -134,6 +134,7 @@ from . import (  # noqa: E402
     rnn_loops,
     softmax,
     winograd,
+    winograd_f4,
     winograd_grad,
     winograd_output,
 )
@@ -142,6 +143,6 @@ __all__ = [
     "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
     "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
     "launch_or_serial", "layer_norm", "nn", "norm", "optim", "pool",
-    "random", "reduce", "rnn", "rnn_loops", "softmax", "winograd", "winograd_grad",
+    "random", "reduce", "rnn", "rnn_loops", "softmax", "winograd", "winograd_f4", "winograd_grad",
     "winograd_output",
 ]  # fmt: skip

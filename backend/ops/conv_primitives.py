@@ -219,7 +219,9 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
     shape) in one pass, without the activation, when it can (for compiled Plans): on a
     `conv_pool_path`, it runs `kernels.conv_direct.conv_direct_pool_nhwc` or Winograd with the pool
     in its output transform and returns True (the same bits as `conv_into` then
-    `pool.max_pool_into`); else it does nothing and returns False. The conv arguments are
+    `pool.max_pool_into`, but on Winograd without an argmax: inference runs F(4x4, 3x3),
+    within its float32 tolerance, `conv_winograd.use_f4`); else it does nothing and returns
+    False. The conv arguments are
     `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`.
     With `argmax` (uint8, the pooled shape), also records each window's argmax (for
     `conv_pool_filter_grad_into` or `kernels.pool.max_unpool2d`)."""
