@@ -186,14 +186,13 @@ def _pool_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, pooled):
             p4, p5 = m2[6 * r + 4, lo : lo + run], m2[6 * r + 5, lo : lo + run]
             c0, c1 = cols_flat[4 * r], cols_flat[4 * r + 1]
             c2, c3 = cols_flat[4 * r + 2], cols_flat[4 * r + 3]
+            # One pass for the four (four passes of one each: 1.4x the time, serial MNIST).
             for k in range(run):
-                c0[k] = ((p0[k] + p1[k]) + p2[k]) + (p3[k] + p4[k])
-            for k in range(run):
-                c1[k] = (p1[k] - p2[k]) + two * (p3[k] - p4[k])
-            for k in range(run):
-                c2[k] = (p1[k] + p2[k]) + four * (p3[k] + p4[k])
-            for k in range(run):
-                c3[k] = ((p1[k] - p2[k]) + eight * (p3[k] - p4[k])) + p5[k]
+                v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
+                c0[k] = ((v0 + v1) + v2) + (v3 + v4)
+                c1[k] = (v1 - v2) + two * (v3 - v4)
+                c2[k] = (v1 + v2) + four * (v3 + v4)
+                c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
         for a in range(2):
             if 2 * i + a >= rows_out:
                 break
