@@ -137,6 +137,7 @@ from . import (  # noqa: E402
     winograd_f4,
     winograd_grad,
     winograd_output,
+    winograd_window,
 )
 
 __all__ = [
@@ -144,5 +145,5 @@ __all__ = [
     "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
     "launch_or_serial", "layer_norm", "nn", "norm", "optim", "pool",
     "random", "reduce", "rnn", "rnn_loops", "softmax", "winograd", "winograd_f4", "winograd_grad",
-    "winograd_output",
+    "winograd_output", "winograd_window",
 ]  # fmt: skip
