@@ -5,12 +5,13 @@ convnet's).
 A 2x2 stride-2 pool window is exactly an F(2x2, 3x3) output tile (`winograd`'s module
 docstring has the matrices): its four convolution cells are `A^T [U * V] A` with V = B^T d B
 of the window's 4x4 patch d (16 values, once per window) and U = G g G^T of each output
-channel's filter (16 per channel, once per call). Per window and output channel that is 16
-multiplies and 24 additions where the direct sums (`conv_window`) take 36 and 36; the loop
-over the output channels is the only inner loop (it vectorizes). The maximum comes before
-the bias and relu (adding a constant and clamping at 0 keep the order of floats), so each is
-done once per window. Training keeps `conv_window` (the direct sums, with the argmax its
-kernel gradient reads); this path's float32 error is about 1e-7 of the output's scale.
+channel's filter (16 per channel, once per call, two small numpy products). Per window and
+output channel that is 16 multiplies and 24 additions where the direct sums (`conv_window`)
+take 36 and 36; the loop over the output channels is the only inner loop (it vectorizes).
+The maximum comes before the bias and relu (adding a constant and clamping at 0 keep the
+order of floats), so each is done once per window. Training keeps `conv_window` (the direct
+sums, with the argmax its kernel gradient reads); this path's float32 error is about 1e-7 of
+the output's scale.
 
 Threads run over images, each writing its own: bit-identical serial or threaded.
 """
@@ -21,7 +22,12 @@ import numpy as np
 
 from . import kernel, launch
 from ._checks import EMPTY, check, check_4d, check_apart
-from .winograd import filter_transform
+
+#: G of F(2x2, 3x3) (`winograd`'s module docstring), per dtype.
+_G = {
+    name: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]], name)
+    for name in ("float32", "float64")
+}
 
 
 @kernel
@@ -110,6 +116,6 @@ def conv_pool(x: np.ndarray, kernel: np.ndarray, bias, relu: bool, out: np.ndarr
     check_apart(name, "out", out, x=x, kernel=kernel, bias=bias if bias.size else EMPTY[dtype])
     if out.size == 0:
         return
-    u = np.empty((16, 1, cout), dtype)
-    filter_transform(kernel, u, threads=False)
+    g = _G[dtype.name] if dtype.name in _G else _G["float64"].astype(dtype)
+    u = np.matmul(g, np.matmul(g, kernel.reshape(3, 3 * cout)).reshape(4, 3, cout))  # G g G^T
     launch(_windows, out.size * 16, n, x, u.reshape(16, cout), bias, bool(relu), out)
