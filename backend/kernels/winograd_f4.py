@@ -83,15 +83,22 @@ def tile_counts(pooled_h: int, pooled_w: int) -> tuple:
 def _input_tile_rows(start, stop, x, top, left, tiles_h, tiles_w, out):
     """out[6*r + s, t, :] = (B^T d B)[r, s] for the tiles t = q*tiles_w + j of the tile rows
     start <= q < stop (q = n*tiles_h + i), d the 6x6 cells from (4i - top, 4j - left) (0
-    outside the image). Rows first: `rows` (6, 4*tiles_w + 2, C) takes B^T d for every
-    column of the tile row at once (column p is image column p - left; columns outside the
-    image stay 0), then each plane of out takes its column combination, tile by tile."""
+    outside the image). Rows first: `rows` takes B^T d for every column of the tile row at
+    once, column p = 4*jj + k (image column p - left; those outside the image stay 0) at
+    rows[:, k, jj], so that column 4j + s of every tile j of the row is the run rows[r, s]
+    (s < 4) or rows[r, s - 4, 1:] (s >= 4): each plane of out then takes its column
+    combination for the whole tile row in one loop over tiles_w*C values (loops over the
+    C channels of one tile each: 1.2x the time, serial MNIST)."""
     _, height, width, channels = x.shape
     span = 4 * tiles_w + 2
-    rows = np.zeros((6, span, channels), out.dtype)
-    blank = np.zeros((width, channels), out.dtype)  # an image row outside the image
-    first, last = max(0, -left), min(width, span - left)  # the image columns tiles reach
+    groups = tiles_w + 1
+    rows = np.zeros((6, 4, groups, channels), out.dtype)
+    flat = rows.reshape(6, 4, groups * channels)
+    out2 = out.reshape(36, out.shape[1] * channels)
+    blank = np.zeros((width, channels), out.dtype)
+    first, last = max(0, -left), min(width, span - left)
     four, five, two = out.dtype.type(4), out.dtype.type(5), out.dtype.type(2)
+    run = tiles_w * channels
     for q in range(start, stop):
         n = q // tiles_h
         r0 = 4 * (q - n * tiles_h) - top
@@ -103,43 +110,41 @@ def _input_tile_rows(start, stop, x, top, left, tiles_h, tiles_w, out):
         d5 = x[n, r0 + 5] if 0 <= r0 + 5 < height else blank
         for col in range(first, last):
             p = col + left
+            k, jj = p % 4, p // 4
             for c in range(channels):
-                rows[0, p, c] = (four * d0[col, c] - five * d2[col, c]) + d4[col, c]
+                rows[0, k, jj, c] = (four * d0[col, c] - five * d2[col, c]) + d4[col, c]
             for c in range(channels):
-                rows[1, p, c] = (d3[col, c] + d4[col, c]) - four * (d1[col, c] + d2[col, c])
+                rows[1, k, jj, c] = (d3[col, c] + d4[col, c]) - four * (d1[col, c] + d2[col, c])
             for c in range(channels):
-                rows[2, p, c] = four * (d1[col, c] - d2[col, c]) + (d4[col, c] - d3[col, c])
+                rows[2, k, jj, c] = four * (d1[col, c] - d2[col, c]) + (d4[col, c] - d3[col, c])
             for c in range(channels):
-                rows[3, p, c] = two * (d3[col, c] - d1[col, c]) + (d4[col, c] - d2[col, c])
+                rows[3, k, jj, c] = two * (d3[col, c] - d1[col, c]) + (d4[col, c] - d2[col, c])
             for c in range(channels):
-                rows[4, p, c] = two * (d1[col, c] - d3[col, c]) + (d4[col, c] - d2[col, c])
+                rows[4, k, jj, c] = two * (d1[col, c] - d3[col, c]) + (d4[col, c] - d2[col, c])
             for c in range(channels):
-                rows[5, p, c] = (four * d1[col, c] - five * d3[col, c]) + d5[col, c]
-        base = q * tiles_w
+                rows[5, k, jj, c] = (four * d1[col, c] - five * d3[col, c]) + d5[col, c]
+        lo = q * run
         for r in range(6):
-            for j in range(tiles_w):
-                t, p = base + j, 4 * j
-                e = rows[r]
-                for c in range(channels):
-                    out[6 * r, t, c] = (four * e[p, c] - five * e[p + 2, c]) + e[p + 4, c]
-                for c in range(channels):
-                    out[6 * r + 1, t, c] = (e[p + 3, c] + e[p + 4, c]) - four * (
-                        e[p + 1, c] + e[p + 2, c]
-                    )
-                for c in range(channels):
-                    out[6 * r + 2, t, c] = four * (e[p + 1, c] - e[p + 2, c]) + (
-                        e[p + 4, c] - e[p + 3, c]
-                    )
-                for c in range(channels):
-                    out[6 * r + 3, t, c] = two * (e[p + 3, c] - e[p + 1, c]) + (
-                        e[p + 4, c] - e[p + 2, c]
-                    )
-                for c in range(channels):
-                    out[6 * r + 4, t, c] = two * (e[p + 1, c] - e[p + 3, c]) + (
-                        e[p + 4, c] - e[p + 2, c]
-                    )
-                for c in range(channels):
-                    out[6 * r + 5, t, c] = (four * e[p + 1, c] - five * e[p + 3, c]) + e[p + 5, c]
+            e0, e1, e2, e3 = flat[r, 0], flat[r, 1], flat[r, 2], flat[r, 3]
+            e4, e5 = flat[r, 0, channels:], flat[r, 1, channels:]
+            o = out2[6 * r, lo : lo + run]
+            for f in range(run):
+                o[f] = (four * e0[f] - five * e2[f]) + e4[f]
+            o = out2[6 * r + 1, lo : lo + run]
+            for f in range(run):
+                o[f] = (e3[f] + e4[f]) - four * (e1[f] + e2[f])
+            o = out2[6 * r + 2, lo : lo + run]
+            for f in range(run):
+                o[f] = four * (e1[f] - e2[f]) + (e4[f] - e3[f])
+            o = out2[6 * r + 3, lo : lo + run]
+            for f in range(run):
+                o[f] = two * (e3[f] - e1[f]) + (e4[f] - e2[f])
+            o = out2[6 * r + 4, lo : lo + run]
+            for f in range(run):
+                o[f] = two * (e1[f] - e3[f]) + (e4[f] - e2[f])
+            o = out2[6 * r + 5, lo : lo + run]
+            for f in range(run):
+                o[f] = (four * e1[f] - five * e3[f]) + e5[f]
 
 
 @kernel
