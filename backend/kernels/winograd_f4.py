@@ -37,6 +37,7 @@ import numpy as np
 
 from . import kernel, launch_or_serial
 from ._checks import EMPTY, check, check_4d, check_apart, float_dtype
+from .winograd import check_filter_transform, check_input_transform
 
 #: The 36 positions of a transformed 6x6 tile.
 POSITIONS = 36
@@ -236,13 +237,9 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray) -> None:
         array([[4., 2.],
                [2., 1.]], dtype=float32)
     """
-    name = "winograd_f4.filter_transform"
-    dtype = check_4d(name, "kernel", kernel)
-    if kernel.shape[:2] != (3, 3):
-        raise ValueError(f"{name}: kernel must be 3x3 (3, 3, C_in, C_out). Received: "
-                         f"kernel.shape={kernel.shape}")  # fmt: skip
+    check_filter_transform("winograd_f4.filter_transform", kernel, out, POSITIONS)
     _, _, cin, cout = kernel.shape
-    check(name, "out", out, dtype=dtype, shape=(POSITIONS, cin, cout), out=True)
+    dtype = kernel.dtype
     g = np.ascontiguousarray(kernel).reshape(3, 3 * cin * cout)
     g_rows = _G_BY_DTYPE.get(dtype.name)
     g_rows = G.astype(dtype) if g_rows is None else g_rows
@@ -267,18 +264,10 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
         array([16.,  0.,  0.,  0.,  0.,  0.], dtype=float32)
     """
     if validate:
-        name = "winograd_f4.input_transform"
-        dtype = check_4d(name, "x", x)
-        pad_top, pad_left, tiles_h, tiles_w = (
-            int(v) for v in (pad_top, pad_left, tiles_h, tiles_w)
-        )
-        if tiles_h < 1 or tiles_w < 1:
-            raise ValueError(f"{name}: tiles_h and tiles_w must be >= 1. Received: tiles_h="
-                             f"{tiles_h}, tiles_w={tiles_w}")  # fmt: skip
-        n, _, _, c = x.shape
-        check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c),
-              out=True)  # fmt: skip
-        check_apart(name, "out", out, x=x)
+        pad_top, pad_left, tiles_h, tiles_w = check_input_transform(
+            "winograd_f4.input_transform", x, (pad_top, pad_left, tiles_h, tiles_w), out,
+            POSITIONS,
+        )  # fmt: skip
     launch_or_serial(threads, _input_tile_rows, out.size * 2, x.shape[0] * tiles_h, x, pad_top,
                      pad_left, tiles_h, tiles_w, out)  # fmt: skip
 
