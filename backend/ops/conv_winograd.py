@@ -3,13 +3,16 @@
 The forward (`conv_winograd`) transforms the filter once and, by cache-sized chunks of
 images, the input tiles (`kernels.winograd.input_transform`), runs one batched GEMM
 (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the bias and relu (or a
-2x2 max pool, `kernels.winograd_output`). The backward (`winograd_backward`) is its
-adjoint, over the same tiles: the output gradient's tiles transformed once into W
-(`grad_transform`, or `winograd_grad.pooled_grad_transform` straight from a max pool's
-gradient and argmax), then per chunk the kernel gradient's products V^T W (one GEMM per
-position over the tiles) and the input gradient's `dV = W @ U^T` with the transpose of the
-input transform (`winograd_grad.input_grad_transform`). docs/kernels.md has the
-measurements behind the thresholds here.
+2x2 max pool, `kernels.winograd_output`); inference with a pool runs F(4x4, 3x3) instead
+(`use_f4`, `kernels.winograd_f4`), and a one-channel first layer F(2x2, 3x3) per pool window
+(`use_window_winograd`, `kernels.winograd_window`, called from `conv_primitives`). The
+backward (`winograd_backward`) is its adjoint, over the same tiles: the output gradient's
+tiles transformed once into W (`grad_transform`, or `winograd_grad.pooled_grad_transform`
+straight from a max pool's gradient and argmax), then per chunk the kernel gradient's
+products V^T W (one GEMM per position over the tiles) and the input gradient's
+`dV = W @ U^T` with the transpose of the input transform
+(`winograd_grad.input_grad_transform`). docs/kernels.md has the measurements behind the
+thresholds here.
 
 Chunks run on the worker threads (`backend.workers`), each with its own work arrays and its
 own run of chunks, all serial kernels: a chunk's calls are too short to wake a thread pool
