@@ -170,6 +170,13 @@ def test_docstring_examples():
     assert result.attempted >= 10 and result.failed == 0
 
 
+def test_f4_takes_at_most_64_input_channels():
+    from backend.ops import conv_winograd as cw
+
+    assert cw.use_f4(np.float32, 64) and not cw.use_f4(np.float32, 65)
+    assert not cw.use_f4(np.int32, 32)
+
+
 @pytest.mark.parametrize("f4", [True, False])
 def test_pooled_inference_takes_f4_when_on(monkeypatch, f4):
     # conv_winograd with a pool and no argmax (inference) runs F(4x4) by chunks of images
