@@ -195,6 +195,32 @@ def _grad_tile_rows(start, stop, g, tiles_h, tiles_w, out):
 # ---- wrappers ----------------------------------------------------------------------------
 
 
+def check_filter_transform(name: str, kernel, out, positions: int) -> None:
+    """The argument checks of a filter transform of a 3x3 `kernel` (3, 3, C_in, C_out) into
+    `out` (positions, C_in, C_out) (also `winograd_f4`'s)."""
+    dtype = check_4d(name, "kernel", kernel)
+    if kernel.shape[:2] != (3, 3):
+        raise ValueError(f"{name}: kernel must be 3x3 (3, 3, C_in, C_out). Received: "
+                         f"kernel.shape={kernel.shape}")  # fmt: skip
+    check(name, "out", out, dtype=dtype, shape=(positions, *kernel.shape[2:]), out=True)
+    check_apart(name, "out", out, kernel=kernel)
+
+
+def check_input_transform(name: str, x, pads_and_tiles, out, positions: int) -> tuple:
+    """The argument checks of an input transform of `x` (N, H, W, C) into `out` (positions,
+    N*tiles_h*tiles_w, C) (also `winograd_f4`'s); returns (pad_top, pad_left, tiles_h,
+    tiles_w) as ints."""
+    dtype = check_4d(name, "x", x)
+    pad_top, pad_left, tiles_h, tiles_w = (int(v) for v in pads_and_tiles)
+    if tiles_h < 1 or tiles_w < 1:
+        raise ValueError(f"{name}: tiles_h and tiles_w must be >= 1. Received: tiles_h="
+                         f"{tiles_h}, tiles_w={tiles_w}")  # fmt: skip
+    n, _, _, c = x.shape
+    check(name, "out", out, dtype=dtype, shape=(positions, n * tiles_h * tiles_w, c), out=True)
+    check_apart(name, "out", out, x=x)
+    return pad_top, pad_left, tiles_h, tiles_w
+
+
 def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
     """Transforms a 3x3 `kernel` (3, 3, C_in, C_out) into `out` (16, C_in, C_out):
     `out[4*r + s, c, o] = (G kernel[:, :, c, o] G^T)[r, s]` (G in the module docstring).
@@ -209,14 +235,8 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
                [0.5 , 0.75, 0.25, 0.5 ],
                [1.  , 1.5 , 0.5 , 1.  ]], dtype=float32)
     """
-    name = "filter_transform"
-    dtype = check_4d(name, "kernel", kernel)
-    if kernel.shape[:2] != (3, 3):
-        raise ValueError(f"{name}: kernel must be 3x3 (3, 3, C_in, C_out). Received: "
-                         f"kernel.shape={kernel.shape}")  # fmt: skip
-    _, _, cin, cout = kernel.shape
-    check(name, "out", out, dtype=dtype, shape=(POSITIONS, cin, cout), out=True)
-    check_apart(name, "out", out, kernel=kernel)
+    check_filter_transform("filter_transform", kernel, out, POSITIONS)
+    cin = kernel.shape[2]
     launch_or_serial(threads, _filter_transform, out.size, cin, kernel, out)
 
 
@@ -242,17 +262,11 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
         launch_or_serial(threads, _input_tile_rows, out.size * 2, x.shape[0] * tiles_h, x, pad_top,
                          pad_left, tiles_h, tiles_w, out)  # fmt: skip
         return
-    name = "input_transform"
-    dtype = check_4d(name, "x", x)
-    pad_top, pad_left, tiles_h, tiles_w = (int(v) for v in (pad_top, pad_left, tiles_h, tiles_w))
-    if tiles_h < 1 or tiles_w < 1:
-        raise ValueError(f"{name}: tiles_h and tiles_w must be >= 1. Received: tiles_h="
-                         f"{tiles_h}, tiles_w={tiles_w}")  # fmt: skip
-    n, _, _, c = x.shape
-    check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, c), out=True)
-    check_apart(name, "out", out, x=x)
-    launch_or_serial(threads, _input_tile_rows, out.size * 2, n * tiles_h, x, pad_top, pad_left,
-                     tiles_h, tiles_w, out)  # fmt: skip
+    pad_top, pad_left, tiles_h, tiles_w = check_input_transform(
+        "input_transform", x, (pad_top, pad_left, tiles_h, tiles_w), out, POSITIONS
+    )
+    launch_or_serial(threads, _input_tile_rows, out.size * 2, x.shape[0] * tiles_h, x, pad_top,
+                     pad_left, tiles_h, tiles_w, out)  # fmt: skip
 
 
 def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,

@@ -53,7 +53,7 @@ from .conv_paths import (
     _use_direct,
     _writable,
 )
-from .conv_winograd import conv_winograd, use_winograd, winograd_backward
+from .conv_winograd import conv_winograd, use_window_winograd, use_winograd, winograd_backward
 
 # ---- sizes -----------------------------------------------------------------------------------
 
@@ -219,7 +219,10 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
     shape) in one pass, without the activation, when it can (for compiled Plans): on a
     `conv_pool_path`, it runs `kernels.conv_direct.conv_direct_pool_nhwc` or Winograd with the pool
     in its output transform and returns True (the same bits as `conv_into` then
-    `pool.max_pool_into`); else it does nothing and returns False. The conv arguments are
+    `pool.max_pool_into`, but without an argmax: inference runs Winograd F(4x4, 3x3)
+    (`conv_winograd.use_f4`), or per pool window F(2x2, 3x3) for one input channel
+    (`use_window_winograd`), within their float32 tolerance); else it does nothing and
+    returns False. The conv arguments are
     `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`.
     With `argmax` (uint8, the pooled shape), also records each window's argmax (for
     `conv_pool_filter_grad_into` or `kernels.pool.max_unpool2d`)."""
@@ -239,9 +242,14 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
                       pooled=True, argmax=argmax)  # fmt: skip
     else:
         xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
-        forward, _ = _direct_kernels()
-        forward.conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
-                                      *dilation, *pool, y, argmax)  # fmt: skip
+        if argmax is None and use_window_winograd(x.dtype, k.shape, strides, dilation, pool):
+            from ..kernels import winograd_window
+
+            winograd_window.conv_pool(xp, np.ascontiguousarray(k), bias, relu, y)
+        else:
+            forward, _ = _direct_kernels()
+            forward.conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,
+                                          *dilation, *pool, y, argmax)  # fmt: skip
     _delivered(y, out)
     return True
 

@@ -3,13 +3,16 @@
 The forward (`conv_winograd`) transforms the filter once and, by cache-sized chunks of
 images, the input tiles (`kernels.winograd.input_transform`), runs one batched GEMM
 (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the bias and relu (or a
-2x2 max pool, `kernels.winograd_output`). The backward (`winograd_backward`) is its
-adjoint, over the same tiles: the output gradient's tiles transformed once into W
-(`grad_transform`, or `winograd_grad.pooled_grad_transform` straight from a max pool's
-gradient and argmax), then per chunk the kernel gradient's products V^T W (one GEMM per
-position over the tiles) and the input gradient's `dV = W @ U^T` with the transpose of the
-input transform (`winograd_grad.input_grad_transform`). docs/kernels.md has the
-measurements behind the thresholds here.
+2x2 max pool, `kernels.winograd_output`); inference with a pool runs F(4x4, 3x3) instead
+(`use_f4`, `kernels.winograd_f4`), and a one-channel first layer F(2x2, 3x3) per pool window
+(`use_window_winograd`, `kernels.winograd_window`, called from `conv_primitives`). The
+backward (`winograd_backward`) is its adjoint, over the same tiles: the output gradient's
+tiles transformed once into W (`grad_transform`, or `winograd_grad.pooled_grad_transform`
+straight from a max pool's gradient and argmax), then per chunk the kernel gradient's
+products V^T W (one GEMM per position over the tiles) and the input gradient's
+`dV = W @ U^T` with the transpose of the input transform
+(`winograd_grad.input_grad_transform`). docs/kernels.md has the measurements behind the
+thresholds here.
 
 Chunks run on the worker threads (`backend.workers`), each with its own work arrays and its
 own run of chunks, all serial kernels: a chunk's calls are too short to wake a thread pool
@@ -111,11 +114,11 @@ def _chunks(n: int, chunk: int, body) -> int:
 
 
 def _work(scratch, tag: str, worker: int, per_tile: int, tiles: int, capacity: int,
-          dtype) -> np.ndarray:  # fmt: skip
-    """A worker's work array (16, tiles, per_tile), cut from one cached buffer sized for
-    `capacity` tiles (a whole chunk's)."""
-    flat = _buffer(scratch, f"{tag}_{worker}", (16 * capacity * per_tile,), dtype)
-    return flat[: 16 * tiles * per_tile].reshape(16, tiles, per_tile)
+          dtype, positions: int = 16) -> np.ndarray:  # fmt: skip
+    """A worker's work array (positions, tiles, per_tile), cut from one cached buffer sized
+    for `capacity` tiles (a whole chunk's)."""
+    flat = _buffer(scratch, f"{tag}_{worker}", (positions * capacity * per_tile,), dtype)
+    return flat[: positions * tiles * per_tile].reshape(positions, tiles, per_tile)
 
 
 def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False,
@@ -127,6 +130,8 @@ def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False
     output transform with the epilogue. With `pooled`, `out` takes its 2x2 stride-2 max pool
     instead, from the output transform (`kernels.winograd_output`), and `argmax` (when given)
     each window's argmax."""
+    if pooled and argmax is None and use_f4(x.dtype, x.shape[3]):
+        return _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu)
     wg = _kernels()
     n, _, _, cin = x.shape
     cout = k.shape[3]
@@ -162,6 +167,79 @@ def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False
             wg.output_transform(m, bias, relu, y[start:stop], threads=False, validate=check)
 
     _chunks(n, chunk, body)
+    return _delivered(y, out)
+
+
+#: Whether inference with a pool (`conv_winograd(..., pooled=True)` without an argmax) runs
+#: Winograd F(4x4, 3x3) (`kernels.winograd_f4`) instead of F(2x2, 3x3).
+F4_INFERENCE = True
+
+
+#: The most input channels F(4x4, 3x3) takes: its float32 error grows with them (largest
+#: error over the output's scale, random data: 3.8e-6 at 32, 5.4e-6 at 64, 8.4e-6 at 128).
+F4_MAX_IN = 64
+
+
+def use_f4(dtype, cin: int) -> bool:
+    """Whether a pooled convolution without an argmax (inference) runs on F(4x4, 3x3): 36
+    multiplies per 16 outputs against 16 per 4, for a float32 error of a few 1e-6 of the
+    output's scale with at most `F4_MAX_IN` input channels (training keeps F(2x2), whose
+    backward is the adjoint of its tiles)."""
+    return F4_INFERENCE and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)
+
+
+#: Whether inference with a pool after a one-channel 3x3 convolution (a grayscale first
+#: layer, on the direct kernels in training) runs Winograd F(2x2) per pool window
+#: (`kernels.winograd_window`).
+WINDOW_INFERENCE = True
+
+
+def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
+    """Whether a conv + 2x2 stride-2 max pool without an argmax (inference) runs on
+    `kernels.winograd_window`: one input channel, a 3x3 kernel, strides and dilation 1. Per
+    window and output channel it does 16 multiplies and 24 additions where the direct sums
+    do 36 and 36: the MNIST first layer at batch 512, one thread, 8.2 -> 5.3 ms."""
+    return (
+        WINDOW_INFERENCE
+        and np.dtype(dtype) in (np.float32, np.float64)
+        and tuple(kernel_shape[:3]) == (3, 3, 1)
+        and tuple(strides) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and tuple(pool) == (2, 2)
+    )
+
+
+def _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu):
+    """`conv_winograd(..., pooled=True)` without an argmax on F(4x4, 3x3)
+    (`kernels.winograd_f4`): the 4x4 tiles under the pool's windows, by chunks of images as
+    the F(2x2) path runs them."""
+    from ..kernels import winograd_f4 as w4
+
+    n, _, _, cin = x.shape
+    cout = k.shape[3]
+    x = np.ascontiguousarray(x)
+    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout)
+    y = out if _writable(out) else _buffer(scratch, "winograd_out", shape, x.dtype)
+    u = _buffer(scratch, "winograd_f4_filter", (36, cin, cout), x.dtype)
+    w4.filter_transform(np.ascontiguousarray(k), u)
+    bias = None if bias is None else np.ascontiguousarray(bias)
+    tiles_h, tiles_w = w4.tile_counts(*shape[1:3])
+    per_image = tiles_h * tiles_w
+    chunk = _chunk_size(n, 36 * per_image * (cin + cout) * x.dtype.itemsize)
+    cap = chunk * per_image
+
+    def body(worker, c, start, stop):
+        tiles = (stop - start) * per_image
+        v = _work(scratch, "winograd_f4_input", worker, cin, tiles, cap, x.dtype, 36)
+        m = _work(scratch, "winograd_f4_products", worker, cout, tiles, cap, x.dtype, 36)
+        check = c == 0  # the kernels' argument checks, once: the chunks' arrays are alike
+        w4.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
+                           validate=check)  # fmt: skip
+        np.matmul(v, u, out=m)
+        w4.output_pool_transform(m, bias, relu, y[start:stop], threads=False, validate=check)
+
+    if y.size:
+        _chunks(n, chunk, body)
     return _delivered(y, out)
 
 

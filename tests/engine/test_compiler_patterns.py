@@ -74,7 +74,8 @@ def test_conv_then_max_pool_fuses_direct_or_by_chunks(monkeypatch, cin):
 
     f = compiler.function(fn)
     x = _image(n=3, c=cin)
-    np.testing.assert_allclose(f(x), _eager(fn, x), rtol=1e-5, atol=1e-5)
+    want = _eager(fn, x)  # Winograd F(4x4) in inference: within 1e-5 of the output's scale
+    np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"]
 
 
@@ -179,7 +180,8 @@ def test_conv_then_max_pool_falls_back_to_chunks(monkeypatch, cin, cout, pool, s
 
     f = compiler.function(fn)
     x = _image(n=3, c=cin)
-    np.testing.assert_allclose(f(x), _eager(fn, x), rtol=1e-5, atol=1e-5)
+    want = _eager(fn, x)  # Winograd F(4x4) in inference: within 1e-5 of the output's scale
+    np.testing.assert_allclose(f(x), want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"]
     assert calls == []
 
@@ -289,11 +291,11 @@ def test_trained_winograd_conv_then_pool_keeps_an_argmax(epilogue, h, padding, d
 
 
 def test_winograd_conv_then_pool_in_inference_pools_in_the_output_transform(monkeypatch):
-    from backend.kernels import winograd_output
+    from backend.kernels import winograd_f4
 
     calls = []
-    real = winograd_output.output_pool_transform
-    monkeypatch.setattr(winograd_output, "output_pool_transform",
+    real = winograd_f4.output_pool_transform
+    monkeypatch.setattr(winograd_f4, "output_pool_transform",
                         lambda *a, **k: calls.append(1) or real(*a, **k))  # fmt: skip
     kernel, b = _weights(cin=16, cout=8)
 
@@ -305,7 +307,8 @@ def test_winograd_conv_then_pool_in_inference_pools_in_the_output_transform(monk
     got = f(x)
     want = _eager(fn, x)
     assert got.tobytes() == f.plan_for(x).run([x])[0].tobytes()
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # F(4x4, 3x3) in inference: within 1e-5 of the output's scale (docs/kernels.md)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"] and calls
 
 

@@ -5,7 +5,8 @@ Run it in the keras venv (never a kerasish dependency); see README.md next to th
     KERAS_BACKEND=jax /tmp/venv-keras/bin/python tools/keras_goldens/record_conv.py \
         --out tests/fixtures/keras_goldens
 
-Five small Sequential models (batch 4, small images / sequences) get INITIAL WEIGHTS MADE
+Six small Sequential models (batch 4, small images / sequences; the keras.io MNIST
+convnet's layers on 28x28) get INITIAL WEIGHTS MADE
 WITH NUMPY (`init_weights`, driven by each weight's shape and name) through `set_weights`;
 the script records `predict` and, for four of them, a few `train_on_batch` steps (losses and
 every weight afterwards, BatchNormalization's moving statistics included). Output:
@@ -156,6 +157,23 @@ def model_resample():
     )
 
 
+def model_mnist_convnet():
+    # The keras.io MNIST convnet without its Dropout (random in training mode) and with
+    # linear logits (a softmax would hide the convolutions' rounding): its second conv + pool
+    # takes Winograd in kerasish's predict, its first the one-channel window kernel.
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(10),
+        ]
+    )
+
+
 # case: (builder, input shape, seed, optimizer factory, loss, y maker, steps, training fwd)
 CASES = {
     "conv_dense": (
@@ -195,6 +213,7 @@ CASES = {
         2,
     ),
     "resample": (model_resample, (4, 5, 5, 2), 15, None, None, None, 0),
+    "mnist_convnet": (model_mnist_convnet, (4, 28, 28, 1), 16, None, None, None, 0),
 }
 
 

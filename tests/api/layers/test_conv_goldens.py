@@ -82,12 +82,29 @@ def _model_resample():
     )
 
 
+def _model_mnist_convnet():
+    # The keras.io MNIST convnet without Dropout, with logits: in predict, the first conv +
+    # pool runs the one-channel window Winograd, the second F(4x4, 3x3) Winograd.
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(10),
+        ]
+    )
+
+
 BUILDERS = {
     "conv_dense": _model_conv_dense,
     "conv_bn": _model_conv_bn,
     "depthwise": _model_depthwise,
     "conv1d": _model_conv1d,
     "resample": _model_resample,
+    "mnist_convnet": _model_mnist_convnet,
 }
 OPTIMIZERS = {
     "conv_dense": (
