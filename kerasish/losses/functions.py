@@ -160,6 +160,39 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     return ops.mean(ops.binary_crossentropy(y_true, y_pred, from_logits=from_logits), axis=axis)
 
 
+def _check_one_hot(loss_name: str, y_true, y_pred, axis) -> None:
+    """A ValueError saying what to change when a loss that takes one-hot labels (classes on
+    the last axis) receives class indices: one axis fewer than `y_pred`, or a trailing axis
+    of 1 against several classes."""
+    a, b = tuple(y_true.shape), tuple(y_pred.shape)
+    if not b or axis not in (-1, len(b) - 1):
+        return
+    classes = b[-1] if b else None
+    indices = len(a) == len(b) - 1 or (len(a) == len(b) and a and a[-1] == 1)
+    if indices and classes not in (None, 1):
+        raise ValueError(
+            f"{loss_name}: `y_true` looks like class indices (shape {a}), but this loss takes "
+            f"one-hot labels of `y_pred`'s shape {b}. Use "
+            f"loss='sparse_categorical_crossentropy' for class indices, or one-hot the labels "
+            f"with keras.utils.to_categorical(y, {classes})."
+        )
+
+
+def _check_class_indices(loss_name: str, y_true, y_pred, axis) -> None:
+    """A ValueError saying what to change when a loss that takes class indices (classes on the
+    last axis) receives one-hot labels (`y_pred`'s own shape, several classes)."""
+    a, b = tuple(y_true.shape), tuple(y_pred.shape)
+    if not b or axis not in (-1, len(b) - 1):
+        return
+    if len(a) == len(b) and a and a[-1] not in (None, 1) and a[-1] == b[-1]:
+        raise ValueError(
+            f"{loss_name}: `y_true` has `y_pred`'s shape {b}, so it looks like one-hot "
+            f"labels, but this loss takes class indices (shape {b[:-1]}). Use "
+            f"loss='categorical_crossentropy' for one-hot labels, or pass the indices: "
+            f"np.argmax(y, axis=-1)."
+        )
+
+
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Crossentropy between one-hot `y_true` and `y_pred` over the class axis `axis`;
     labels are smoothed towards uniform by `label_smoothing`.
@@ -174,6 +207,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         raise ValueError(f"`axis` must be an int. Received: axis={axis}")
     y_pred = _as_float(y_pred)
     y_true = ops.cast(ops.convert_to_tensor(y_true), y_pred.dtype)
+    _check_one_hot("categorical_crossentropy", y_true, y_pred, axis)
     _check_same_shape("categorical_crossentropy", y_true, y_pred)
     if label_smoothing:
         num_classes = y_true.shape[axis]
@@ -237,6 +271,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     """
     y_pred = _as_float(y_pred)
     y_true = ops.convert_to_tensor(y_true)
+    _check_class_indices("sparse_categorical_crossentropy", y_true, y_pred, axis)
     if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
         y_true = ops.squeeze(y_true, -1)
     if not dt.is_int(y_true.dtype):

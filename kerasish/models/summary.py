@@ -95,7 +95,18 @@ def summary_lines(model, line_length: int | None = None) -> list:
     out.append(f" Total params: {total[0]:,} ({_format_bytes(total[1])})")
     out.append(f" Trainable params: {trainable[0]:,} ({_format_bytes(trainable[1])})")
     out.append(f" Non-trainable params: {frozen[0]:,} ({_format_bytes(frozen[1])})")
+    if any(not layer.built for layer in model.layers):
+        out.append(_UNBUILT_NOTE)
     return out
+
+
+#: What `summary()` adds when a layer is unbuilt: its weights (and output shapes) do not exist
+#: until the model knows its input shape.
+_UNBUILT_NOTE = (
+    " Some layers are not built yet, so their weights and output shapes are unknown. Give the"
+    " model its input shape to build it: start it with keras.Input(shape=...), call"
+    " model.build((None, ...)) with the batch axis as None, or call the model on data once."
+)
 
 
 def summary(model, line_length=None, positions=None, print_fn=None, **kwargs) -> None:

@@ -10,6 +10,7 @@ Bad data fails here, before any step runs, with a ValueError naming what was rec
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -71,8 +72,35 @@ def to_arrays(structure, what: str):
         return None
     if is_text(structure):
         return np.asarray(structure)  # a list of strings is one array of text, not N inputs
+    if _is_nested_numbers(structure):
+        return _numbers_as_array(structure, what)  # one array, not one input per number
     flat = [_as_array(v, what) for v in nest.flatten(structure)]
     return nest.pack(structure, iter(flat))
+
+
+def _is_nested_numbers(value) -> bool:
+    """Whether `value` is a (nested) Python list or tuple whose first leaf is a number: the
+    data of one array written as lists, as `[[0.1, 0.2], [0.3, 0.4]]` (a list of arrays is
+    several inputs, as in Keras)."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, (numbers.Number, np.number, np.bool_))
+
+
+def _numbers_as_array(structure, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(structure)
+    except ValueError:
+        array = None
+    if array is None or array.dtype == object:
+        raise ValueError(
+            f"`{what}` is a nested Python list of numbers whose rows have different lengths, "
+            f"so it is not one array. Make every row the same length (for sequences, "
+            f"kerasish.utils.pad_sequences pads them) and pass np.asarray({what})."
+        )
+    return array
 
 
 def is_text(value) -> bool:
@@ -160,9 +188,9 @@ def num_samples(x, y=None, sample_weight=None) -> int:
         for array in nest.flatten(structure) if structure is not None else []:
             if array.ndim == 0:
                 raise ValueError(
-                    f"`{name}` must be arrays with a batch dimension. Received a scalar: "
-                    f"{name}={array.item()!r:.100} (a list of numbers or of unequal lists counts "
-                    "as several inputs: pass np.array(...) for one)"
+                    f"`{name}` must be arrays whose first axis is the batch (samples). "
+                    f"Received a single number: {name}={array.item()!r:.100}. Pass the data "
+                    f"as one array, np.asarray({name}), with one row per sample."
                 )
             sizes.setdefault(name, set()).add(array.shape[0])
     counts = {n for s in sizes.values() for n in s}

@@ -22,7 +22,7 @@ from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
 from ..utils.profiler import timed_callbacks
 from . import data_adapter as da
-from . import fast_call
+from . import data_checks, fast_call
 from .compile_utils import CompileLoss, CompileMetrics, output_names
 from .interrupts import deferred_interrupts
 from .resume import FitResumption
@@ -376,6 +376,7 @@ class Trainer:
         )
         batches = da.make_batches(x, y_arrays, sample_weight, batch_size, shuffle, steps_per_epoch,
                                   class_weight=class_weight)  # fmt: skip
+        data_checks.check_data(self, batches, training=True)
         val = None
         if validation_data is not None:
             if isinstance(validation_data, (tuple, list)) and validation_data:
@@ -474,6 +475,7 @@ class Trainer:
         x = self._strings_as_arrays(x)
         verbose = da.check_verbose(verbose)
         batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
+        data_checks.check_data(self, batches)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
         callback_list.on_test_begin()
@@ -487,6 +489,7 @@ class Trainer:
 
         verbose = da.check_verbose(verbose)
         batches = da.make_batches(self._strings_as_arrays(x), None, None, batch_size, False, steps)
+        data_checks.check_data(self, batches)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
         callback_list.on_predict_begin()

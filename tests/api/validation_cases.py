@@ -586,7 +586,7 @@ case(G, "fit on x of rank 1", lambda: m().fit(np.ones(16, "float32"), Y, verbose
      ("(16,)", "rank"))  # fmt: skip
 case(G, "fit on x of rank 3", lambda: m().fit(arr(16, 4, 1), Y, verbose=0), "(16, 4, 1)")
 case(G, "fit on empty x", lambda: m().fit(arr(0, 4), Y[:0], verbose=0), ("empty", "0 samples"))
-case(G, "fit on a scalar x", lambda: m().fit(np.float32(1.0), Y, verbose=0), "x", "scalar")
+case(G, "fit on a scalar x", lambda: m().fit(np.float32(1.0), Y, verbose=0), "x", "number")
 case(G, "fit on text x", lambda: m().fit(np.array([["a"] * 4] * 16), Y, verbose=0), "text")
 case(G, "fit on x of objects", lambda: m().fit(np.array([[object()] * 4] * 16), Y, verbose=0),
      "x", "object")  # fmt: skip
@@ -594,7 +594,7 @@ case(G, "fit on x a set", lambda: m().fit({1, 2, 3}, Y, verbose=0), "x", "set")
 case(G, "fit on x a string", lambda: m().fit("data.csv", Y, verbose=0), "data.csv")
 case(G, "fit on x None", lambda: m().fit(None, Y, verbose=0), "x", "None")
 case(G, "fit on ragged lists", lambda: m().fit([[1, 2, 3, 4], [1, 2]], Y[:2], verbose=0), "x",
-     "scalar", "np.array")  # fmt: skip
+     "different lengths", "np.asarray")  # fmt: skip
 case(G, "fit on complex x", lambda: m().fit(arr(16, 4).astype(complex), Y, verbose=0), "x",
      "complex")  # fmt: skip
 case(G, "fit labels out of range", lambda: m().fit(X, Y + 3, verbose=0), "labels", "[0, 3)")
