@@ -66,22 +66,30 @@ def _sums_chunks(start, stop, x, chunks, partial):
 
 
 @kernel
-def _normalize_chunks(start, stop, x, chunks, scale, offset, y):
-    """y[a, k, b] = x[a, k, b] * scale[k] + offset[k] for the rows of chunks [start, stop)."""
+def _normalize_chunks(start, stop, x, chunks, scale, offset, relu, y):
+    """y[a, k, b] = x[a, k, b] * scale[k] + offset[k] for the rows of chunks [start, stop),
+    then relu(y) when `relu` (as the fused relu writes it: `v if v > 0 else v * 0`)."""
     rows, channels, inner = x.shape
     first, last = start * rows // chunks, stop * rows // chunks
+    zero = y.dtype.type(0)
     if inner == 1:
         x2, y2 = x.reshape(rows, channels), y.reshape(rows, channels)
         for a in range(first, last):
             row, out = x2[a], y2[a]
-            for k in range(channels):
-                out[k] = row[k] * scale[k] + offset[k]
+            if relu:
+                for k in range(channels):
+                    v = row[k] * scale[k] + offset[k]
+                    out[k] = v if v > 0 else v * zero
+            else:
+                for k in range(channels):
+                    out[k] = row[k] * scale[k] + offset[k]
     else:
         for a in range(first, last):
             for k in range(channels):
                 s, o = scale[k], offset[k]
                 for b in range(inner):
-                    y[a, k, b] = x[a, k, b] * s + o
+                    v = x[a, k, b] * s + o
+                    y[a, k, b] = v if not relu or v > 0 else v * zero
 
 
 @kernel
@@ -215,9 +223,11 @@ def batch_norm_train(
     y: np.ndarray,
     mean: np.ndarray,
     var: np.ndarray,
+    relu: bool = False,
 ) -> None:
     """Training-mode batch norm of `x` over every axis but `axis` (non-negative): writes
-    `y` (x's shape) and the per-channel batch `mean` and biased `var`.
+    `y` (x's shape) and the per-channel batch `mean` and biased `var`. With `relu`, `y` is
+    relu of the normalized x instead (as the fused relu: -0.0 for a negative value).
 
     Example:
         >>> x = np.array([[1.0], [3.0]], np.float32)
@@ -244,7 +254,7 @@ def batch_norm_train(
     _train_statistics(partial, count, x3, gamma, beta, float(epsilon), mean, var,
                       scale_offset[0], scale_offset[1])  # fmt: skip
     launch(_normalize_chunks, x.size, chunks, x3, chunks, scale_offset[0], scale_offset[1],
-           y.reshape(shape3))  # fmt: skip
+           bool(relu), y.reshape(shape3))  # fmt: skip
 
 
 def batch_norm_train_grad(
