@@ -293,7 +293,7 @@ def find(nodes: list, groups: dict, consumers: dict) -> list:
     from .patterns_trained import trained_fusions  # it builds on this module's helpers
 
     return (
-        trained_fusions(nodes, found, readers, consumers)
+        trained_fusions(nodes, found, readers, consumers, groups)
         + inference_sequences(nodes, consumers)
         + gathered_projections(nodes, groups, readers, consumers)
     )

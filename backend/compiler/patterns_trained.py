@@ -6,18 +6,26 @@
   (`_filter_from_argmax`), a Winograd conv's gradients (`_winograd_grads` with `pooled`), or
   the pool's gradient rebuilt (`max_unpool2d`);
 - a Winograd conv's input, kernel and bias gradients as one call (`_winograd_grads`);
-- a max pool over tiling windows, alone, trained with its argmax (`_pool_with_argmax`).
+- a max pool over tiling windows, alone, trained with its argmax (`_pool_with_argmax`);
+- batch normalization in training followed by relu as one call writing relu(y)
+  (`_batch_norm_relus`): y is never written nor read again, a pass over the activation
+  each. (relu's gradient stays its own pass: masking the gradient inside the batch norm's
+  gradient kernels, from y's sign recomputed from x, measured slower than the separate
+  pass, the masked select running as branches.)
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from .patterns import Fused, Hidden, _leading_sum, _same_geometry
 
 
-def trained_fusions(nodes: list, found: list, readers: dict, consumers: dict) -> list:
+def trained_fusions(nodes: list, found: list, readers: dict, consumers: dict,
+                    groups: dict) -> list:  # fmt: skip
     """`found` (the fusions `patterns.find` made) with the conv + max pool pairs trained as
-    one, the other max pools trained with their argmax and the Winograd gradient calls
-    added, and what they replace taken out."""
+    one, the other max pools trained with their argmax, the Winograd gradient calls and the
+    batch norm + relu pairs added, and what they replace taken out."""
     position = {id(n): i for i, n in enumerate(nodes)}
     pooled, pools_taken = set(), set()
     for fused in [f for f in found if f.name.startswith("conv+")]:
@@ -47,7 +55,7 @@ def trained_fusions(nodes: list, found: list, readers: dict, consumers: dict) ->
                 found = [f for f in found if all(f is not d for d in dropped)]
                 found.append(grads)
                 break
-    return found
+    return found + _batch_norm_relus(nodes, found, readers, consumers, groups)
 
 
 def _output_gradients(conv, readers: dict) -> list:
@@ -317,3 +325,50 @@ def _winograd_grads(conv, dy, found, readers, consumers, position, dropped, pool
     nodes = sorted(parts.values(), key=lambda n: position[id(n)])
     return Fused("conv_grads[" + ",".join(out_names) + "]", run, list(inputs.values()),
                  list(outputs.values()), anchor=nodes[0], replaced=nodes[1:])  # fmt: skip
+
+
+def _batch_norm_relus(nodes: list, found: list, readers: dict, consumers: dict,
+                      groups: dict) -> list:  # fmt: skip
+    """For each `batch_norm_train` whose y only a lone relu reads (an elementwise group of
+    its own): one call writing relu(y) (`kernels.norm.batch_norm_train` with `relu`) and the
+    statistics, at the batch norm's place. Float32 and float64 only (the kernels' dtypes)."""
+    taken = {id(n) for f in found for n in (f.anchor, *f.replaced)}
+    fusions = []
+    for bn in nodes:
+        if bn.op.name != "batch_norm_train" or id(bn) in taken:
+            continue
+        y = bn.outputs[0]
+        relus = readers.get(id(y), [])
+        if len(relus) != 1 or consumers.get(id(y), 0) != 1 or relus[0].op.name != "relu":
+            continue
+        relu = relus[0]
+        members, extra = groups.get(id(relu), (None, None))
+        if members is None or len(members) != 1 or members[0] is not relu or extra:
+            continue
+        if id(relu) in taken:
+            continue
+        r = relu.outputs[0]
+        if (str(y.dtype) not in ("float32", "float64") or r.dtype != y.dtype
+                or tuple(r.shape) != tuple(y.shape)):  # fmt: skip
+            continue
+        fusions.append(_batch_norm_relu_forward(bn, r))
+    return fusions
+
+
+def _batch_norm_relu_forward(bn, r) -> Fused:
+    """relu(batch_norm_train(x, gamma, beta)[0]) and its mean and var as one call."""
+    from ..kernels import norm
+
+    axis = int(bn.attrs["axis"]) % len(bn.inputs[0].shape)
+    epsilon = float(bn.attrs["epsilon"])
+
+    def run(x, gamma, beta, out, mean, var):
+        arrays = (x, gamma, beta, out, mean, var)
+        if all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays):
+            norm.batch_norm_train(x, gamma, beta, axis, epsilon, out, mean, var, relu=True)
+            return
+        bn.op.forward_into(x, gamma, beta, out, mean, var, axis=axis, epsilon=epsilon)
+        np.maximum(out, 0, out=out)  # a strided view: the op's own path, then relu
+
+    return Fused("batch_norm_train+relu", run, list(bn.inputs), [r, *bn.outputs[1:]],
+                 anchor=bn, replaced=[r._node])  # fmt: skip

@@ -119,3 +119,20 @@ def test_batch_norm_train_errors():
         ops.batch_norm_train(np.ones((2, 3), np.float32), np.ones(2, np.float32))
     with pytest.raises(ValueError, match="axis"):
         ops.batch_norm_train(np.ones((2, 3), np.float32), axis=2)
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_batch_norm_train_far_mean_small_spread(axis):
+    # The variance comes from one pass of sums of x - (a value of x) and its square: with a
+    # mean 1e4 times the spread, sums of x and x**2 in float32 or float64 about 0 would lose
+    # it; the shifted sums match numpy's float64 two-pass variance.
+    x = (rng.standard_normal((64, 5, 5, 3)) * 0.01 + 100.0).astype(np.float32)
+    x[0] += np.float32(0.05)  # the shift itself off the mean
+    c = x.shape[axis]
+    gamma, beta = np.ones(c, np.float32), np.zeros(c, np.float32)
+    y, mean, var = (t.numpy() for t in ops.batch_norm_train(x, gamma, beta, axis=axis))
+    y_ref, mean_ref, var_ref = _bn_train_ref(x.astype(np.float64), gamma, beta, axis, 1e-3)
+    np.testing.assert_allclose(var, var_ref, rtol=1e-5)
+    np.testing.assert_allclose(mean, mean_ref, rtol=1e-7)
+    # y = x * inv + (beta - mean * inv) in float32 (Keras' formula) with inv ~ 100: ~1e-3.
+    np.testing.assert_allclose(y, y_ref, atol=2e-3)
