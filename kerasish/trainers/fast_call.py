@@ -26,13 +26,17 @@ from .step_state import in_step
 class FastCall:
     """A Plan's bound runner for one input signature, and what the call returns."""
 
-    __slots__ = ("owner", "shape", "dtype", "runner", "structure", "count", "losses_mark")
+    __slots__ = ("owner", "plan", "shape", "dtype", "runner", "structure", "count", "fresh",
+                 "losses_mark")  # fmt: skip
 
-    def __init__(self, owner, array: np.ndarray, runner, structure):
+    def __init__(self, owner, plan, array: np.ndarray, runner, structure):
         self.owner = owner  # the cache the Plan came from: a new cache means a new Plan
+        self.plan = plan
         self.shape = array.shape
         self.dtype = array.dtype
         self.runner = runner
+        # Every output a new array each run (none a constant the Plan hands back as it is).
+        self.fresh = all(slot is not None for slot in plan.output_slots)
         self.structure = structure
         self.count = len(nest.flatten(structure))
         self.losses_mark = Layer._losses_added
@@ -56,15 +60,27 @@ class FastCall:
             return self.runner([x])[: self.count]
 
 
-def fast_call_for(function, owner, array, structure, masks, added):
+def fast_call_for(function, owner, array, structure, masks, added, current=None):
     """A FastCall for `function`'s Plan on `array`, when its outputs carry no mask and no
-    added loss and the Plan can be pre-bound; else None."""
+    added loss and the Plan can be pre-bound; else None. `current` (the FastCall in use) is
+    kept when it already runs that Plan on that signature: binding a Plan's steps costs
+    more than running a small one."""
     if any(m is not None for m in masks) or added:
         return None
-    runner = function.plan_for(array).bound_runner()
+    plan = function.plan_for(array)
+    if (
+        current is not None
+        and current.plan is plan
+        and current.owner is owner
+        and current.shape == array.shape
+        and current.dtype == array.dtype
+    ):  # the same Plan returns the same structure
+        current.losses_mark = Layer._losses_added
+        return current
+    runner = plan.bound_runner()
     if runner is None:
         return None
-    return FastCall(owner, array, runner, structure)
+    return FastCall(owner, plan, array, runner, structure)
 
 
 def as_tensors(fast: FastCall, flat: list):

@@ -15,6 +15,7 @@ import numpy as np
 from backend import GradientTape, compiler, nest, ops, profiling
 from backend.config import floatx
 from backend.dtypes import is_float
+from backend.memory import check_memory
 from backend.origins import NonFiniteError
 from backend.tensor import SymbolicTensor, Tensor
 
@@ -335,7 +336,7 @@ class Trainer:
             result = fn(*flat)
             if kind == "predict" and len(flat) == 1 and x is flat[0] and front is None:
                 self._fast_predict = fast_call.fast_call_for(
-                    fn, self._step_fns, flat[0], result, [], []
+                    fn, self._step_fns, flat[0], result, [], [], self.__dict__.get("_fast_predict")
                 )
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
@@ -451,7 +452,7 @@ class Trainer:
     def _evaluate_batches(self, batches, callback_list=None) -> dict:
         self.reset_metrics()
         logs = {}
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate(profiling.timed(batches, "data", "batches")):
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
             logs = self._run_step("test", batch)
@@ -476,22 +477,40 @@ class Trainer:
         batches = da.make_batches(x, y, sample_weight, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
         callback_list.on_test_begin()
         logs = self._evaluate_batches(batches, callback_list)
         callback_list.on_test_end(logs)
         return self._format_results(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs for `x`, batch by batch, as numpy arrays."""
+        """The model's outputs for `x`, batch by batch, as numpy arrays.
+
+        An array that makes one batch of the shape the last `predict` (or `predict_on_batch`)
+        ran on, with `verbose=0`, no callbacks and no profile running, goes straight to that
+        call's pre-bound Plan (`fast_call`): the same checks and result, without the batching
+        and callback machinery around it."""
+        fast = self.__dict__.get("_fast_predict")
+        if (
+            fast is not None
+            and type(verbose) is int
+            and verbose == 0
+            and callbacks is None
+            and profiling.active is None
+        ):
+            out = self._predict_one_batch(fast, x, batch_size, steps)
+            if out is not None:
+                return out
         from ..callbacks import CallbackList
 
         verbose = da.check_verbose(verbose)
         batches = da.make_batches(self._strings_as_arrays(x), None, None, batch_size, False, steps)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
         callback_list.on_predict_begin()
         outputs = []
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate(profiling.timed(batches, "data", "batches")):
             callback_list.on_predict_batch_begin(step)
             outputs.append(self._run_step("predict", (batch[0], None, None)))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
@@ -503,6 +522,27 @@ class Trainer:
             for parts in zip(*[nest.flatten(o) for o in outputs], strict=True)
         ]
         return nest.pack(outputs[0], iter(flat))
+
+    def _predict_one_batch(self, fast, x, batch_size, steps):
+        """`predict`'s result when `x` is one batch the pre-bound Plan `fast` runs, else None
+        (the general path then does the work, and raises for bad input)."""
+        if self._run_eagerly or not fast.fresh:
+            return None
+        array = fast.matches(x, self._step_fns)
+        if array is None:
+            return None
+        rows = array.shape[0]
+        if batch_size is None:
+            if rows > 32:
+                return None
+        elif type(batch_size) is not int or not rows <= batch_size:
+            return None
+        else:  # as `make_batches`: a batch size too large for memory is refused
+            check_memory(batch_size * array[:1].nbytes, f"batch_size={batch_size}")
+        if steps is not None and (type(steps) is not int or steps < 1):
+            return None
+        da.check_finite(array, "x")
+        return fast_call.as_arrays(fast, fast.run(array))
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch (metrics reset first, as Keras)."""
