@@ -24,21 +24,24 @@ from .step_state import in_step
 
 
 class FastCall:
-    """A Plan's bound runner for one input signature, and what the call returns."""
+    """A Plan's bound runner for one input signature, and what the call returns. The
+    signature is one array, or with `targets`, an array and its targets (an evaluation
+    step on `(x, y)`)."""
 
-    __slots__ = ("owner", "plan", "shape", "dtype", "runner", "structure", "count", "fresh",
-                 "losses_mark")  # fmt: skip
+    __slots__ = ("owner", "plan", "shape", "dtype", "targets", "runner", "structure", "count",
+                 "fresh", "losses_mark")  # fmt: skip
 
-    def __init__(self, owner, plan, array: np.ndarray, runner, structure):
+    def __init__(self, owner, plan, array: np.ndarray, runner, structure, targets=None):
         self.owner = owner  # the cache the Plan came from: a new cache means a new Plan
         self.plan = plan
         self.shape = array.shape
         self.dtype = array.dtype
+        self.targets = None if targets is None else (targets.shape, targets.dtype)
         self.runner = runner
-        # Every output a new array each run (none a constant the Plan hands back as it is).
-        self.fresh = all(slot is not None for slot in plan.output_slots)
         self.structure = structure
         self.count = len(nest.flatten(structure))
+        # Every output a new array each run (none a constant the Plan hands back as it is).
+        self.fresh = all(slot is not None for slot in plan.output_slots[: self.count])
         self.losses_mark = Layer._losses_added
 
     def matches(self, x, owner) -> np.ndarray | None:
@@ -55,32 +58,40 @@ class FastCall:
             return None
         return x
 
-    def run(self, x: np.ndarray) -> list:
+    def matches_targets(self, y) -> bool:
+        """Whether targets `y` (a numpy array) are of the signature's shape and dtype."""
+        return type(y) is np.ndarray and (y.shape, y.dtype) == self.targets
+
+    def run(self, *arrays: np.ndarray) -> list:
         with PLAN_LOCK:
-            return self.runner([x])[: self.count]
+            return self.runner(arrays)[: self.count]
+
+    def same(self, plan, owner, array, targets) -> bool:
+        """Whether this runs `plan` (of `owner`) on the signature of `array` and `targets`."""
+        return (
+            self.plan is plan
+            and self.owner is owner
+            and self.shape == array.shape
+            and self.dtype == array.dtype
+            and self.targets == (None if targets is None else (targets.shape, targets.dtype))
+        )
 
 
-def fast_call_for(function, owner, array, structure, masks, added, current=None):
-    """A FastCall for `function`'s Plan on `array`, when its outputs carry no mask and no
-    added loss and the Plan can be pre-bound; else None. `current` (the FastCall in use) is
-    kept when it already runs that Plan on that signature: binding a Plan's steps costs
-    more than running a small one."""
+def fast_call_for(function, owner, array, structure, masks, added, current=None, targets=None):
+    """A FastCall for `function`'s Plan on `array` (and `targets`), when its outputs carry no
+    mask and no added loss and the Plan can be pre-bound; else None. `current` (the
+    FastCall in use) is kept when it already runs that Plan on that signature: binding a
+    Plan's steps costs more than running a small one."""
     if any(m is not None for m in masks) or added:
         return None
-    plan = function.plan_for(array)
-    if (
-        current is not None
-        and current.plan is plan
-        and current.owner is owner
-        and current.shape == array.shape
-        and current.dtype == array.dtype
-    ):  # the same Plan returns the same structure
-        current.losses_mark = Layer._losses_added
+    plan = function.plan_for(array) if targets is None else function.plan_for(array, targets)
+    if current is not None and current.same(plan, owner, array, targets):
+        current.losses_mark = Layer._losses_added  # the same Plan returns the same structure
         return current
     runner = plan.bound_runner()
     if runner is None:
         return None
-    return FastCall(owner, plan, array, runner, structure)
+    return FastCall(owner, plan, array, runner, structure, targets)
 
 
 def as_tensors(fast: FastCall, flat: list):

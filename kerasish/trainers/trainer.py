@@ -250,7 +250,7 @@ class Trainer:
             dtypes = [self.dtype] * len(flat)
         cast = []
         for array, dtype in zip(flat, dtypes, strict=True):
-            if array.dtype.kind in "fiub" and array.dtype.name != dtype:
+            if array.dtype.kind in "fiub" and array.dtype != dtype:
                 array = array.astype(dtype)
             cast.append(array)
         return nest.pack(x, iter(cast))
@@ -334,13 +334,24 @@ class Trainer:
                 fn.plan_for(*flat)
                 return None
             result = fn(*flat)
-            if kind == "predict" and len(flat) == 1 and x is flat[0] and front is None:
-                self._fast_predict = fast_call.fast_call_for(
-                    fn, self._step_fns, flat[0], result, [], [], self.__dict__.get("_fast_predict")
-                )
+            if front is None:
+                self._keep_fast_call(kind, fn, flat, x, y, sw, result)
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
         return to_python(result)
+
+    def _keep_fast_call(self, kind, fn, flat, x, y, sw, result) -> None:
+        """After a predict step on one array, or a test step on an array and its targets
+        (neither cast), keeps its Plan pre-bound for the next call of that signature."""
+        fns = self._step_fns
+        if kind == "predict" and len(flat) == 1 and x is flat[0]:
+            current = self.__dict__.get("_fast_predict")
+            self._fast_predict = fast_call.fast_call_for(fn, fns, x, result, [], [], current)
+        elif kind == "test" and sw is None and len(flat) == 2 and x is flat[0] and y is flat[1]:
+            current = self.__dict__.get("_fast_evaluate")
+            self._fast_evaluate = fast_call.fast_call_for(
+                fn, fns, x, result, [], [], current, targets=y
+            )
 
     # ---- fit / evaluate / predict ----------------------------------------------------------------
 
@@ -468,7 +479,27 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):  # fmt: skip
-        """The loss (and metrics) over the data: a scalar, `[loss, *metrics]`, or a dict."""
+        """The loss (and metrics) over the data: a scalar, `[loss, *metrics]`, or a dict.
+
+        Arrays `x` and `y` that make one batch of the shapes the last evaluation step ran on,
+        with `verbose=0`, no callbacks, no sample weights and no profile running, go straight
+        to that step's pre-bound Plan, as a repeated `predict` does."""
+        fast = self.__dict__.get("_fast_evaluate")
+        if (
+            fast is not None
+            and type(verbose) is int
+            and verbose == 0
+            and callbacks is None
+            and sample_weight is None
+            and profiling.active is None
+            and fast.matches_targets(y)
+        ):
+            array = self._one_batch(fast, x, batch_size, steps)
+            if array is not None:
+                da.check_finite(y, "y")
+                self.reset_metrics()
+                logs = to_python(nest.pack(fast.structure, iter(fast.run(array, y))))
+                return self._format_results(logs, return_dict)
         from ..callbacks import CallbackList
 
         self._assert_compiled("evaluate")
@@ -526,7 +557,18 @@ class Trainer:
     def _predict_one_batch(self, fast, x, batch_size, steps):
         """`predict`'s result when `x` is one batch the pre-bound Plan `fast` runs, else None
         (the general path then does the work, and raises for bad input)."""
-        if self._run_eagerly or not fast.fresh:
+        if not fast.fresh:
+            return None
+        array = self._one_batch(fast, x, batch_size, steps)
+        if array is None:
+            return None
+        return fast_call.as_arrays(fast, fast.run(array))
+
+    def _one_batch(self, fast, x, batch_size, steps):
+        """`x` as an array when it is one batch of the signature the pre-bound Plan `fast`
+        runs and `batch_size` and `steps` leave it one batch, checked as `make_batches`
+        checks it; else None."""
+        if self._run_eagerly:
             return None
         array = fast.matches(x, self._step_fns)
         if array is None:
@@ -542,7 +584,7 @@ class Trainer:
         if steps is not None and (type(steps) is not int or steps < 1):
             return None
         da.check_finite(array, "x")
-        return fast_call.as_arrays(fast, fast.run(array))
+        return array
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch (metrics reset first, as Keras)."""

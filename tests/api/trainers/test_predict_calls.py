@@ -193,3 +193,102 @@ def test_a_new_compile_drops_the_short_path():
     model.compile(optimizer="sgd", loss="mse")
     model.layers[0].kernel.assign(np.zeros((4, 16), np.float32))
     np.testing.assert_allclose(model.predict(x, verbose=0), _reference(model, x), atol=1e-6)
+
+
+def _classifier():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(4)])
+    model.compile(
+        optimizer="sgd",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _expected_logs(model, x, y, sample_weight=None):
+    """The mean (weighted) crossentropy and the accuracy (not weighted: a `metrics` entry),
+    from the weights with numpy."""
+    kernel, bias = model.get_weights()
+    logits = (x @ kernel + bias).astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    losses = -log_p[np.arange(len(y)), y]
+    w = np.ones(len(y)) if sample_weight is None else sample_weight
+    return (losses * w).sum() / len(y), np.mean(logits.argmax(axis=1) == y)
+
+
+def test_a_repeated_evaluate_resets_its_metrics_and_traces_nothing(monkeypatch):
+    model = _classifier()
+    x = rng.standard_normal((32, 6)).astype(np.float32)
+    labels = [rng.integers(0, 4, 32).astype(np.int32) for _ in range(3)]
+    model.evaluate(x, labels[0], verbose=0)
+    model.evaluate(x, labels[0], verbose=0)
+    _forbid_tracing(monkeypatch)
+    for y in labels:  # metrics that kept the last call's state would mix the label sets
+        loss, accuracy = model.evaluate(x, y, verbose=0)
+        want_loss, want_accuracy = _expected_logs(model, x, y)
+        assert loss == pytest.approx(want_loss, rel=1e-5)
+        assert accuracy == pytest.approx(want_accuracy, abs=1e-7)
+    logs = model.evaluate(x, labels[1], verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}
+    assert logs["loss"] == pytest.approx(_expected_logs(model, x, labels[1])[0], rel=1e-5)
+
+
+def test_evaluate_with_callbacks_weights_or_other_batches_after_the_short_path():
+    model = _classifier()
+    x = rng.standard_normal((40, 6)).astype(np.float32)
+    y = rng.integers(0, 4, 40).astype(np.int32)
+    model.evaluate(x[:32], y[:32], verbose=0)
+    model.evaluate(x[:32], y[:32], verbose=0)
+    seen = []
+
+    class Hooks(keras.callbacks.Callback):
+        def on_test_batch_end(self, batch, logs=None):
+            seen.append(batch)
+
+    loss, _ = model.evaluate(x[:32], y[:32], verbose=0, callbacks=[Hooks()])
+    assert seen == [0] and loss == pytest.approx(_expected_logs(model, x[:32], y[:32])[0], 1e-5)
+    weights = rng.random(32).astype(np.float32)
+    loss, accuracy = model.evaluate(x[:32], y[:32], sample_weight=weights, verbose=0)
+    want = _expected_logs(model, x[:32], y[:32], weights)
+    assert loss == pytest.approx(want[0], rel=1e-5)
+    assert accuracy == pytest.approx(want[1], abs=1e-7)
+    # 40 samples: a batch of 32 and a short one of 8; the metrics run over both.
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    want = _expected_logs(model, x, y)
+    assert loss == pytest.approx(want[0], rel=1e-5)
+    assert accuracy == pytest.approx(want[1], abs=1e-7)
+    bad = y[:32].astype(np.float32)
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match=r"`y` contains NaN"):
+        model.evaluate(x[:32], bad, verbose=0)
+    with pytest.raises(ValueError, match="batch_size=0"):
+        model.evaluate(x[:32], y[:32], batch_size=0, verbose=0)
+
+
+def test_a_replaced_weight_rebinds_only_the_steps_that_read_it(monkeypatch):
+    from backend.compiler import runners
+
+    model = _mlp()  # a first kernel of 784 x 16: rebound; a bias of 3: copied in
+    x = rng.standard_normal((1, 784)).astype(np.float32)
+    model(x)
+    model(x)
+    bound = []
+    original = runners._bound_call
+    monkeypatch.setattr(
+        runners, "_bound_call", lambda step, arrays: bound.append(step) or original(step, arrays)
+    )
+    plan = model._fast_call.plan
+    kernel = model.layers[0].kernel
+    kernel.assign(rng.standard_normal((784, 16)).astype(np.float32))
+    np.testing.assert_allclose(model(x).numpy(), _reference(model, x), rtol=1e-5, atol=1e-5)
+    assert 0 < len(bound) < len(plan.steps)
+    slot = next(s for s, v in plan.var_slots if v is kernel)
+    assert all(slot in step.args for step in bound)
+    bound.clear()
+    bias = model.layers[1].bias
+    bound_array = bias._value
+    bias.assign(np.full(3, 2.0, np.float32))
+    np.testing.assert_allclose(model(x).numpy(), _reference(model, x), rtol=1e-5, atol=1e-5)
+    assert bound == [] and bias._value is bound_array
+    np.testing.assert_array_equal(bias.numpy(), np.full(3, 2.0, np.float32))
