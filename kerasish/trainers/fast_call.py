@@ -1,5 +1,5 @@
-"""The fast path of a repeated call: `model(x)` or `predict_on_batch(x)` with the signature of
-the call before it.
+"""The fast path of a repeated call: `model(x)`, `predict_on_batch(x)`, or a one-batch
+`predict(x)` or `evaluate(x, y)`, with the signature of the call before it.
 
 The general path of `model(x)` checks its arguments, converts and casts them, looks the Plan
 up by signature and packs the outputs: 20-35 us a call, more than the computation of a small
