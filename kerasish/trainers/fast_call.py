@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend import nest
+from backend import nest, profiling
 from backend.compiler import PLAN_LOCK
+from backend.memory import check_memory
 from backend.tensor import Tensor, active_tapes, in_symbolic_scope
 
 from ..layers.layer import Layer
+from . import data_adapter as da
 from .step_state import in_step
 
 
@@ -92,6 +94,49 @@ def fast_call_for(function, owner, array, structure, masks, added, current=None,
     if runner is None:
         return None
     return FastCall(owner, plan, array, runner, structure, targets)
+
+
+def keep(model, kind: str, function, flat: list, batch: tuple, result) -> None:
+    """After `model`'s compiled predict step on one array, or test step on an array and its
+    targets (neither cast: `batch` is the `(x, y, sample_weight)` the step was given), keeps
+    the step's Plan pre-bound for a `predict` or `evaluate` of that signature."""
+    x, y, sample_weight = batch
+    owner = model._step_fns
+    if kind == "predict" and len(flat) == 1 and x is flat[0]:
+        current = model.__dict__.get("_fast_predict")
+        model._fast_predict = fast_call_for(function, owner, x, result, [], [], current)
+    elif kind == "test" and sample_weight is None and len(flat) == 2 and flat[0] is x:
+        if flat[1] is not y:
+            return
+        current = model.__dict__.get("_fast_evaluate")
+        model._fast_evaluate = fast_call_for(function, owner, x, result, [], [], current, y)
+
+
+def one_batch(model, fast: FastCall, x, batch_size, steps, verbose, callbacks):
+    """`x` as an array when `fast` (the model's pre-bound predict or test step) can run it as
+    `predict` or `evaluate` would: no progress bar, callbacks or profile to serve, one batch
+    of its signature (`batch_size` and `steps` leave it whole), checked as `make_batches`
+    checks it; else None (the general path then does the work, and raises for bad
+    arguments)."""
+    if type(verbose) is not int or verbose != 0 or callbacks is not None:
+        return None
+    if profiling.active is not None or model._run_eagerly:
+        return None
+    array = fast.matches(x, model._step_fns)
+    if array is None:
+        return None
+    rows = array.shape[0]
+    if batch_size is None:
+        if rows > 32:
+            return None
+    elif type(batch_size) is not int or not rows <= batch_size:
+        return None
+    else:  # as `make_batches`: a batch size too large for memory is refused
+        check_memory(batch_size * array[:1].nbytes, f"batch_size={batch_size}")
+    if steps is not None and (type(steps) is not int or steps < 1):
+        return None
+    da.check_finite(array, "x")
+    return array
 
 
 def as_tensors(fast: FastCall, flat: list):

@@ -15,7 +15,6 @@ import numpy as np
 from backend import GradientTape, compiler, nest, ops, profiling
 from backend.config import floatx
 from backend.dtypes import is_float
-from backend.memory import check_memory
 from backend.origins import NonFiniteError
 from backend.tensor import SymbolicTensor, Tensor
 
@@ -335,23 +334,10 @@ class Trainer:
                 return None
             result = fn(*flat)
             if front is None:
-                self._keep_fast_call(kind, fn, flat, x, y, sw, result)
+                fast_call.keep(self, kind, fn, flat, (x, y, sw), result)
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
         return to_python(result)
-
-    def _keep_fast_call(self, kind, fn, flat, x, y, sw, result) -> None:
-        """After a predict step on one array, or a test step on an array and its targets
-        (neither cast), keeps its Plan pre-bound for the next call of that signature."""
-        fns = self._step_fns
-        if kind == "predict" and len(flat) == 1 and x is flat[0]:
-            current = self.__dict__.get("_fast_predict")
-            self._fast_predict = fast_call.fast_call_for(fn, fns, x, result, [], [], current)
-        elif kind == "test" and sw is None and len(flat) == 2 and x is flat[0] and y is flat[1]:
-            current = self.__dict__.get("_fast_evaluate")
-            self._fast_evaluate = fast_call.fast_call_for(
-                fn, fns, x, result, [], [], current, targets=y
-            )
 
     # ---- fit / evaluate / predict ----------------------------------------------------------------
 
@@ -485,16 +471,8 @@ class Trainer:
         with `verbose=0`, no callbacks, no sample weights and no profile running, go straight
         to that step's pre-bound Plan, as a repeated `predict` does."""
         fast = self.__dict__.get("_fast_evaluate")
-        if (
-            fast is not None
-            and type(verbose) is int
-            and verbose == 0
-            and callbacks is None
-            and sample_weight is None
-            and profiling.active is None
-            and fast.matches_targets(y)
-        ):
-            array = self._one_batch(fast, x, batch_size, steps)
+        if fast is not None and sample_weight is None and fast.matches_targets(y):
+            array = fast_call.one_batch(self, fast, x, batch_size, steps, verbose, callbacks)
             if array is not None:
                 da.check_finite(y, "y")
                 self.reset_metrics()
@@ -522,16 +500,10 @@ class Trainer:
         call's pre-bound Plan (`fast_call`): the same checks and result, without the batching
         and callback machinery around it."""
         fast = self.__dict__.get("_fast_predict")
-        if (
-            fast is not None
-            and type(verbose) is int
-            and verbose == 0
-            and callbacks is None
-            and profiling.active is None
-        ):
-            out = self._predict_one_batch(fast, x, batch_size, steps)
-            if out is not None:
-                return out
+        if fast is not None and fast.fresh:
+            array = fast_call.one_batch(self, fast, x, batch_size, steps, verbose, callbacks)
+            if array is not None:
+                return fast_call.as_arrays(fast, fast.run(array))
         from ..callbacks import CallbackList
 
         verbose = da.check_verbose(verbose)
@@ -553,38 +525,6 @@ class Trainer:
             for parts in zip(*[nest.flatten(o) for o in outputs], strict=True)
         ]
         return nest.pack(outputs[0], iter(flat))
-
-    def _predict_one_batch(self, fast, x, batch_size, steps):
-        """`predict`'s result when `x` is one batch the pre-bound Plan `fast` runs, else None
-        (the general path then does the work, and raises for bad input)."""
-        if not fast.fresh:
-            return None
-        array = self._one_batch(fast, x, batch_size, steps)
-        if array is None:
-            return None
-        return fast_call.as_arrays(fast, fast.run(array))
-
-    def _one_batch(self, fast, x, batch_size, steps):
-        """`x` as an array when it is one batch of the signature the pre-bound Plan `fast`
-        runs and `batch_size` and `steps` leave it one batch, checked as `make_batches`
-        checks it; else None."""
-        if self._run_eagerly:
-            return None
-        array = fast.matches(x, self._step_fns)
-        if array is None:
-            return None
-        rows = array.shape[0]
-        if batch_size is None:
-            if rows > 32:
-                return None
-        elif type(batch_size) is not int or not rows <= batch_size:
-            return None
-        else:  # as `make_batches`: a batch size too large for memory is refused
-            check_memory(batch_size * array[:1].nbytes, f"batch_size={batch_size}")
-        if steps is not None and (type(steps) is not int or steps < 1):
-            return None
-        da.check_finite(array, "x")
-        return array
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch (metrics reset first, as Keras)."""
