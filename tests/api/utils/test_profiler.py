@@ -114,3 +114,13 @@ def test_predict_and_evaluate_record_data_and_callback_time(method):
     assert [r["calls"] for r in rows if r["name"] == "batches"] == [1 + 4]  # + the last next()
     assert seconds["forward"] > 0
     assert seconds["other"] < seconds["callbacks"]  # the hooks' time is not left in "other"
+    # One batch of the shape the last step ran on, without callbacks (the pre-bound path
+    # when no profile runs): a profile still sees its batch.
+    one = {
+        "predict": lambda: model.predict(x[:10], verbose=0),
+        "evaluate": lambda: model.evaluate(x[:10], y[:10], verbose=0),
+    }[method]
+    one()
+    with keras.utils.profile() as prof:
+        one()
+    assert [r["calls"] for r in prof.rows() if r["name"] == "batches"] == [1 + 1]
