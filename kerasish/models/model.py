@@ -312,7 +312,7 @@ class Model(Trainer, Layer):
         out, masks, added = function(*arrays)
         if len(arrays) == 1 and self._data_front is None and arrays[0] is flat[0]:
             self._fast_call = fast_call.fast_call_for(
-                function, self._inference, arrays[0], out, masks, added
+                function, self._inference, arrays[0], out, masks, added, self._fast_call
             )
         # `model.losses` after `model(x)` holds what the layers added in this call.
         self._clear_losses()

@@ -249,7 +249,7 @@ class Trainer:
             dtypes = [self.dtype] * len(flat)
         cast = []
         for array, dtype in zip(flat, dtypes, strict=True):
-            if array.dtype.kind in "fiub" and array.dtype.name != dtype:
+            if array.dtype.kind in "fiub" and array.dtype != dtype:
                 array = array.astype(dtype)
             cast.append(array)
         return nest.pack(x, iter(cast))
@@ -333,10 +333,8 @@ class Trainer:
                 fn.plan_for(*flat)
                 return None
             result = fn(*flat)
-            if kind == "predict" and len(flat) == 1 and x is flat[0] and front is None:
-                self._fast_predict = fast_call.fast_call_for(
-                    fn, self._step_fns, flat[0], result, [], []
-                )
+            if front is None:
+                fast_call.keep(self, kind, fn, flat, (x, y, sw), result)
         if kind == "predict":
             return nest.pack(result, iter([np.asarray(r) for r in nest.flatten(result)]))
         return to_python(result)
@@ -452,7 +450,7 @@ class Trainer:
     def _evaluate_batches(self, batches, callback_list=None) -> dict:
         self.reset_metrics()
         logs = {}
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate(profiling.timed(batches, "data", "batches")):
             if callback_list is not None:
                 callback_list.on_test_batch_begin(step)
             logs = self._run_step("test", batch)
@@ -468,7 +466,19 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, **kwargs):  # fmt: skip
-        """The loss (and metrics) over the data: a scalar, `[loss, *metrics]`, or a dict."""
+        """The loss (and metrics) over the data: a scalar, `[loss, *metrics]`, or a dict.
+
+        Arrays `x` and `y` that make one batch of the shapes the last evaluation step ran on,
+        with `verbose=0`, no callbacks, no sample weights and no profile running, go straight
+        to that step's pre-bound Plan, as a repeated `predict` does."""
+        fast = self.__dict__.get("_fast_evaluate")
+        if fast is not None and sample_weight is None and fast.matches_targets(y):
+            array = fast_call.one_batch(self, fast, x, batch_size, steps, verbose, callbacks)
+            if array is not None:
+                da.check_finite(y, "y")
+                self.reset_metrics()
+                logs = to_python(nest.pack(fast.structure, iter(fast.run(array, y))))
+                return self._format_results(logs, return_dict)
         from ..callbacks import CallbackList
 
         self._assert_compiled("evaluate")
@@ -478,13 +488,24 @@ class Trainer:
         data_checks.check_data(self, batches)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
         callback_list.on_test_begin()
         logs = self._evaluate_batches(batches, callback_list)
         callback_list.on_test_end(logs)
         return self._format_results(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs for `x`, batch by batch, as numpy arrays."""
+        """The model's outputs for `x`, batch by batch, as numpy arrays.
+
+        An array that makes one batch of the shape the last `predict` (or `predict_on_batch`)
+        ran on, with `verbose=0`, no callbacks and no profile running, goes straight to that
+        call's pre-bound Plan (`fast_call`): the same checks and result, without the batching
+        and callback machinery around it."""
+        fast = self.__dict__.get("_fast_predict")
+        if fast is not None and fast.fresh:
+            array = fast_call.one_batch(self, fast, x, batch_size, steps, verbose, callbacks)
+            if array is not None:
+                return fast_call.as_arrays(fast, fast.run(array))
         from ..callbacks import CallbackList
 
         verbose = da.check_verbose(verbose)
@@ -492,9 +513,10 @@ class Trainer:
         data_checks.check_data(self, batches)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self,
                                      verbose=verbose, epochs=1, steps=batches.steps)  # fmt: skip
+        callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
         callback_list.on_predict_begin()
         outputs = []
-        for step, batch in enumerate(batches):
+        for step, batch in enumerate(profiling.timed(batches, "data", "batches")):
             callback_list.on_predict_batch_begin(step)
             outputs.append(self._run_step("predict", (batch[0], None, None)))
             callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})

@@ -84,8 +84,9 @@ class Profile:
 def profile():
     """Measures where time goes inside the block: each step of every compiled Plan that runs
     (time per op and kernel, grouped as forward, backward and optimizer, with GFLOP/s for
-    matrix products and convolutions), batch assembly in `fit` ("data"), callbacks, and the
-    Plans' own copies in and out ("plan"). Profiles do not nest.
+    matrix products and convolutions), batch assembly ("data") and callbacks in `fit`,
+    `evaluate` and `predict`, and the Plans' own copies in and out ("plan"). Profiles do not
+    nest.
 
     Example:
         >>> import numpy as np

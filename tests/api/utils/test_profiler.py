@@ -68,3 +68,59 @@ def test_the_table_lists_every_category_and_profiles_do_not_nest():
         with pytest.raises(RuntimeError, match="already running"):
             with keras.utils.profile():
                 pass
+
+
+class _SlowHooks(keras.callbacks.Callback):
+    """Spends `seconds` in each batch hook of `predict` and `evaluate`."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def _wait(self):
+        import time
+
+        end = time.perf_counter() + self.seconds
+        while time.perf_counter() < end:
+            pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._wait()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._wait()
+
+
+@pytest.mark.parametrize("method", ["predict", "evaluate"])
+def test_predict_and_evaluate_record_data_and_callback_time(method):
+    model = keras.Sequential([keras.Input((8,)), layers.Dense(3)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).standard_normal((40, 8)).astype("float32")
+    y = np.zeros((40, 3), "float32")
+    call = {
+        "predict": lambda cbs: model.predict(x, batch_size=10, verbose=0, callbacks=cbs),
+        "evaluate": lambda cbs: model.evaluate(x, y, batch_size=10, verbose=0, callbacks=cbs),
+    }[method]
+    call(None)
+    call(None)  # compiled, and the short path of a repeated call set up
+    with keras.utils.profile() as prof:
+        call([_SlowHooks(0.02)])
+    rows = prof.rows()
+    assert sum(r["seconds"] for r in rows) == pytest.approx(prof.total, rel=1e-9, abs=1e-12)
+    seconds = prof.category_seconds()
+    hooks = "on_predict_batch_end" if method == "predict" else "on_test_batch_end"
+    assert [r["calls"] for r in rows if r["name"] == hooks] == [4]
+    assert seconds["callbacks"] >= 4 * 0.02
+    assert [r["calls"] for r in rows if r["name"] == "batches"] == [1 + 4]  # + the last next()
+    assert seconds["forward"] > 0
+    assert seconds["other"] < seconds["callbacks"]  # the hooks' time is not left in "other"
+    # One batch of the shape the last step ran on, without callbacks (the pre-bound path
+    # when no profile runs): a profile still sees its batch.
+    one = {
+        "predict": lambda: model.predict(x[:10], verbose=0),
+        "evaluate": lambda: model.evaluate(x[:10], y[:10], verbose=0),
+    }[method]
+    one()
+    with keras.utils.profile() as prof:
+        one()
+    assert [r["calls"] for r in prof.rows() if r["name"] == "batches"] == [1 + 1]
