@@ -23,10 +23,12 @@ import logging
 
 from .. import config as _config
 from .. import workers as _workers
+from . import background
 
 _config.prepare_numba()  # Numba reads its cache dir when imported, so this comes first.
 
 import numba  # noqa: E402
+from numba.core import sigutils  # noqa: E402
 from numba.core.compiler_lock import global_compiler_lock  # noqa: E402
 from numba.core.registry import CPUDispatcher  # noqa: E402
 
@@ -40,6 +42,10 @@ class _Kernel(CPUDispatcher):
     3 unless `NUMBA_OPT` says otherwise), which other Numba code in the process keeps."""
 
     def compile(self, sig):
+        if background.helper_process() is not None:
+            args, _ = sigutils.normalize_signature(sig)
+            if tuple(args) not in self.overloads:
+                background.wait_if_busy(self, args)  # then found in the cache
         level = _config.llvm_opt_level()
         if level is None:
             return super().compile(sig)
@@ -94,6 +100,9 @@ class _FirstCompileListener(numba.core.event.Listener):
         dispatcher = event.data.get("dispatcher")
         if id(dispatcher) not in _dispatcher_ids:
             return
+        args = event.data.get("args")
+        if args is not None and background.helper_process() is None:
+            background.start(dispatcher, args)
         if self.given:
             return
         self.given = True

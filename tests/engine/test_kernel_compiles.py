@@ -1,16 +1,22 @@
-"""The compile machinery of `backend.kernels`: kernels compiled at `config.llvm_opt_level()`."""
+"""The compile machinery of `backend.kernels`: kernels compiled at `config.llvm_opt_level()`,
+and a second process compiling a recorded model's next kernels into the shared cache."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from backend import config
+from backend.kernels import background
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +33,10 @@ def _python(code: str, **env) -> subprocess.CompletedProcess:
         text=True,
         timeout=600,
     )
+
+
+def _cache_files(root: Path) -> set:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in (".nbi", ".nbc")}
 
 
 # --- the LLVM optimization level ------------------------------------------------------------------
@@ -105,3 +115,105 @@ def test_kernels_at_level_1_compute_the_bits_of_level_3(tmp_path):
         assert result.returncode == 0, result.stderr
         hashes.append(result.stdout.split()[-1])
     assert hashes[0] == hashes[1]
+
+
+# --- the helper process ---------------------------------------------------------------------------
+
+
+def test_plan_for_follows_the_recorded_order(monkeypatch):
+    monkeypatch.setattr(background, "_manifest", {
+        "model": {"first_step": ["a", "b", "c", "d"], "later": ["e", "c"]},
+        "other": {"first_step": ["x", "a"], "later": []},
+    })  # fmt: skip
+    # The rest of the first step from its end (this process works from its start), then
+    # the later kernels not already listed.
+    assert background.plan_for("b") == ["d", "c", "e"]
+    assert background.plan_for("d") == ["e", "c"]
+    assert background.plan_for("x") == ["a"]
+    assert background.plan_for("a") == []  # two models start with it: which one is unknown
+    assert background.plan_for("unknown") == []
+
+
+def test_the_recorded_manifest_names_kernels_that_exist():
+    import importlib
+
+    from backend import kernels  # noqa: F401
+
+    lists = background.manifest()
+    assert set(lists) >= {"convnet", "mlp"}
+    keys = [k for m in lists.values() for part in m.values() for k in part]
+    engine = [k for k in keys if k.startswith("backend.kernels.")]
+    assert len(engine) >= 10
+    for key in engine:
+        module, name, text = key.split(":", 2)
+        dispatcher = getattr(importlib.import_module(module), name)
+        assert dispatcher.py_func.__name__ == name
+        assert len(background._types(text)) == dispatcher.py_func.__code__.co_argcount
+
+
+def test_wait_if_busy_waits_for_the_helper(monkeypatch):
+    from backend.kernels import reduce
+
+    args = (reduce._sum_last_range.typeof_pyval(0),) * 2
+    key = background.key_of(reduce._sum_last_range, args)
+    monkeypatch.setitem(background._state, "proc", object())
+    monkeypatch.setitem(background._state, "busy", key)
+
+    def finish():
+        time.sleep(0.3)
+        with background._lock:
+            background._state["busy"] = None
+            background._lock.notify_all()
+
+    threading.Thread(target=finish).start()
+    started = time.monotonic()
+    assert background.wait_if_busy(reduce._sum_last_range, args) is True
+    assert time.monotonic() - started >= 0.25
+    assert background.wait_if_busy(reduce._sum_last_range, args) is False  # not busy now
+
+
+_HELPER_SCRIPT = """
+    import hashlib, json, sys
+    import numpy as np
+    from backend.kernels import background, reduce
+    x = np.linspace(-3.0, 5.0, 24).reshape(4, 6)  # float64: no recorded model uses these
+    first = background.key_of(reduce._sum_last_range, tuple(
+        reduce._sum_last_range.typeof_pyval(a) for a in (0, 4, x, np.empty(4))))
+    second = background.key_of(reduce._max_last_range, tuple(
+        reduce._max_last_range.typeof_pyval(a) for a in (0, 4, x, np.empty(4))))
+    background._manifest = {"test": {"first_step": [first, second], "later": []}}
+    total, top = np.empty(4), np.empty(4)
+    reduce.sum_last(x, total)  # compiled here; starts the helper on the next kernel
+    helper = background.helper_process()
+    if helper is not None:
+        helper.wait(timeout=300)
+    reduce.max_last(x, top)
+    stats = reduce._max_last_range.stats
+    print(json.dumps({
+        "helper": helper is not None and helper.returncode == 0,
+        "hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
+        "bits": hashlib.sha256(total.tobytes() + top.tobytes()).hexdigest(),
+        "top": top.tolist(),
+    }))
+"""
+
+
+@pytest.mark.skipif(config._default_num_threads() < 2, reason="the helper needs a second CPU")
+def test_helper_writes_the_cache_entries_a_foreground_compile_would(tmp_path):
+    runs = {}
+    for mode, switch in (("helper", "1"), ("foreground", "0")):
+        cache = tmp_path / mode
+        result = _python(_HELPER_SCRIPT, KERASISH_CACHE_DIR=str(cache),
+                         KERASISH_BACKGROUND_COMPILE=switch)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs[mode] = (json.loads(result.stdout.splitlines()[-1]), _cache_files(cache))
+    helped, files_helped = runs["helper"]
+    alone, files_alone = runs["foreground"]
+    assert helped["helper"] is True and alone["helper"] is False
+    # With the helper, the second kernel was loaded from the cache it wrote; alone, compiled.
+    assert (helped["hits"], helped["misses"]) == (1, 0)
+    assert (alone["hits"], alone["misses"]) == (0, 1)
+    assert files_helped == files_alone and len(files_alone) >= 4
+    assert helped["bits"] == alone["bits"]
+    x = np.linspace(-3.0, 5.0, 24).reshape(4, 6)
+    np.testing.assert_array_equal(helped["top"], x.max(axis=1))
