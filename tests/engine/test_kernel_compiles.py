@@ -217,3 +217,35 @@ def test_helper_writes_the_cache_entries_a_foreground_compile_would(tmp_path):
     assert helped["bits"] == alone["bits"]
     x = np.linspace(-3.0, 5.0, 24).reshape(4, 6)
     np.testing.assert_array_equal(helped["top"], x.max(axis=1))
+
+
+_MLP_SCRIPT = """
+    import hashlib, json, os, sys
+    import numpy as np
+    sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks"))
+    import startup
+    import kerasish as keras
+    from backend.kernels import background
+    keras.utils.set_random_seed(3)
+    model, _ = startup._mlp(keras)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    weights = b"".join(np.asarray(w).tobytes() for w in model.get_weights())
+    print(json.dumps({"helper": background.helper_process() is not None,
+                      "bits": hashlib.sha256(weights).hexdigest()}))
+"""
+
+
+@pytest.mark.skipif(config._default_num_threads() < 2, reason="the helper needs a second CPU")
+def test_a_cold_run_with_the_helper_trains_the_bits_of_warm_and_helperless_runs(tmp_path):
+    runs = []
+    for cache, switch in (("a", "1"), ("a", "1"), ("b", "0")):
+        # an empty cache with the helper, the same cache warm, an empty one without the helper
+        result = _python(_MLP_SCRIPT, KERASISH_CACHE_DIR=str(tmp_path / cache),
+                         KERASISH_BACKGROUND_COMPILE=switch)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        runs.append(json.loads(result.stdout.splitlines()[-1]))
+    assert [r["helper"] for r in runs] == [True, False, False]  # warm: nothing to compile
+    assert runs[0]["bits"] == runs[1]["bits"] == runs[2]["bits"]
