@@ -4,10 +4,7 @@ and a second process compiling a recorded model's next kernels into the shared c
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -17,22 +14,14 @@ import pytest
 
 from backend import config
 from backend.kernels import background
+from backend.testing import fresh_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter from the repository root, with extra env vars."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASISH_", "NUMBA_"))}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return fresh_python(code, ROOT, timeout=600, **env)
 
 
 def _cache_files(root: Path) -> set:
