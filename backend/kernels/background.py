@@ -32,6 +32,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "first_steps.json")
 
@@ -154,16 +155,23 @@ def _stop(proc) -> None:
         proc.terminate()
 
 
+#: The longest wait for the helper's compile of one kernel (seconds): past it, this process
+#: compiles the kernel itself, so a helper that hangs never stops training.
+MAX_WAIT = 300.0
+
+
 def wait_if_busy(dispatcher, args) -> bool:
-    """Waits while the helper compiles this specialization; whether it did."""
+    """Waits while the helper compiles this specialization (at most `MAX_WAIT`); whether it
+    did."""
     if _state["proc"] is None:
         return False
     key = key_of(dispatcher, args)
+    deadline = time.monotonic() + MAX_WAIT
     waited = False
     with _lock:
-        while _state["busy"] == key:
+        while _state["busy"] == key and time.monotonic() < deadline:
             waited = True
-            _lock.wait(0.5)
+            _lock.wait(min(0.5, max(0.0, deadline - time.monotonic())))
     return waited
 
 

@@ -160,6 +160,13 @@ def test_wait_if_busy_waits_for_the_helper(monkeypatch):
     assert time.monotonic() - started >= 0.25
     assert background.wait_if_busy(reduce._sum_last_range, args) is False  # not busy now
 
+    # A helper stuck on the kernel is waited for only so long, then this process goes on.
+    monkeypatch.setattr(background, "MAX_WAIT", 0.3)
+    monkeypatch.setitem(background._state, "busy", key)
+    started = time.monotonic()
+    assert background.wait_if_busy(reduce._sum_last_range, args) is True
+    assert 0.25 <= time.monotonic() - started < 5.0
+
 
 _HELPER_SCRIPT = """
     import hashlib, json, sys
