@@ -14,6 +14,8 @@ there (by that model only), `start` launches the helper with the kernels that fo
 that model's list: the first step's from its end backwards (this process works forwards, so
 the two meet in the middle), then the later ones in order. Nothing starts for a kernel no
 model lists, with one CPU, without a kernel cache, or with `KERASISH_BACKGROUND_COMPILE=0`.
+With more CPUs, more helpers (one per CPU beyond this process's, at most `MAX_HELPERS`) share
+that list.
 
 The helper says on its stdout which kernel it compiles; a compile here of the same kernel
 waits for it (`wait_if_busy`) and then loads it from the cache, instead of compiling it a
@@ -37,7 +39,7 @@ import time
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "first_steps.json")
 
 _lock = threading.Condition()
-_state: dict = {"started": False, "proc": None, "busy": None}
+_state: dict = {"started": False, "procs": [], "busy": {}}  # busy: helper id -> its kernel
 _manifest: dict | None = None
 
 
@@ -84,9 +86,23 @@ def plan_for(key: str) -> list:
     return rest[::-1] + [k for k in later if k not in rest]
 
 
+#: The most helper processes one process starts (one per CPU beyond the first, up to this).
+MAX_HELPERS = 3
+
+
+def helpers_wanted() -> int:
+    """How many helpers `start` launches: one per CPU this process may use beyond its own,
+    at most `MAX_HELPERS`."""
+    from .. import config
+
+    return max(0, min(MAX_HELPERS, config._default_num_threads() - 1))
+
+
 def start(dispatcher, args) -> bool:
-    """Launches the helper (once per process) when `dispatcher`'s specialization for `args`
-    is in a recorded model's first step; whether it did."""
+    """Launches the helpers (once per process) when `dispatcher`'s specialization for `args`
+    is in a recorded model's first step; whether it did. With several helpers, helper i
+    takes every n-th kernel of the plan from the i-th, so together they still work from the
+    end of the first step."""
     with _lock:
         if _state["started"]:
             return False
@@ -94,28 +110,37 @@ def start(dispatcher, args) -> bool:
         if not keys or not enabled():
             return False
         _state["started"] = True
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        env["KERASISH_BACKGROUND_COMPILE"] = "0"  # the helper starts no helper
-        _numba_environment(env)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from backend.kernels import background; background.main()"],
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-        except OSError:
-            return False
-        proc.stdin.write(json.dumps(keys))
-        proc.stdin.close()
-        _state["proc"] = proc
+        n = min(helpers_wanted(), len(keys))
+        for i in range(n):
+            proc = _spawn(keys[i::n])
+            if proc is not None:
+                _state["procs"].append(proc)
+        return bool(_state["procs"])
+
+
+def _spawn(keys: list):
+    """A helper process compiling `keys`, followed by a thread; None if it cannot start."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["KERASISH_BACKGROUND_COMPILE"] = "0"  # a helper starts no helper
+    _numba_environment(env)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from backend.kernels import background; background.main()"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+    except OSError:
+        return None
+    proc.stdin.write(json.dumps(keys))
+    proc.stdin.close()
     threading.Thread(target=_follow, args=(proc,), daemon=True).start()
     atexit.register(_stop, proc)
-    return True
+    return proc
 
 
 def _numba_environment(env: dict) -> None:
@@ -137,15 +162,18 @@ def _numba_environment(env: dict) -> None:
 
 
 def _follow(proc) -> None:
-    """Reads the helper's "begin KEY" / "end KEY" lines into `_state["busy"]`."""
+    """Reads a helper's "begin KEY" / "end KEY" lines into `_state["busy"]` (by helper)."""
     for line in proc.stdout:
         word, _, key = line.rstrip("\n").partition(" ")
         with _lock:
-            _state["busy"] = key if word == "begin" else None
+            if word == "begin":
+                _state["busy"][id(proc)] = key
+            else:
+                _state["busy"].pop(id(proc), None)
             _lock.notify_all()
     proc.wait()
     with _lock:
-        _state["busy"] = None
+        _state["busy"].pop(id(proc), None)
         _lock.notify_all()
 
 
@@ -163,21 +191,26 @@ MAX_WAIT = 300.0
 def wait_if_busy(dispatcher, args) -> bool:
     """Waits while the helper compiles this specialization (at most `MAX_WAIT`); whether it
     did."""
-    if _state["proc"] is None:
+    if not _state["procs"]:
         return False
     key = key_of(dispatcher, args)
     deadline = time.monotonic() + MAX_WAIT
     waited = False
     with _lock:
-        while _state["busy"] == key and time.monotonic() < deadline:
+        while key in _state["busy"].values() and time.monotonic() < deadline:
             waited = True
             _lock.wait(min(0.5, max(0.0, deadline - time.monotonic())))
     return waited
 
 
 def helper_process():
-    """The running helper's `Popen`, or None."""
-    return _state["proc"]
+    """The first helper's `Popen` (running or done), or None."""
+    return _state["procs"][0] if _state["procs"] else None
+
+
+def helper_processes() -> list:
+    """Every helper's `Popen`."""
+    return list(_state["procs"])
 
 
 # --- the helper process ---------------------------------------------------------------------------

@@ -145,13 +145,13 @@ def test_wait_if_busy_waits_for_the_helper(monkeypatch):
 
     args = (reduce._sum_last_range.typeof_pyval(0),) * 2
     key = background.key_of(reduce._sum_last_range, args)
-    monkeypatch.setitem(background._state, "proc", object())
-    monkeypatch.setitem(background._state, "busy", key)
+    monkeypatch.setitem(background._state, "procs", [object(), object()])
+    monkeypatch.setitem(background._state, "busy", {1: "another kernel", 2: key})
 
     def finish():
         time.sleep(0.3)
         with background._lock:
-            background._state["busy"] = None
+            del background._state["busy"][2]
             background._lock.notify_all()
 
     threading.Thread(target=finish).start()
@@ -162,10 +162,33 @@ def test_wait_if_busy_waits_for_the_helper(monkeypatch):
 
     # A helper stuck on the kernel is waited for only so long, then this process goes on.
     monkeypatch.setattr(background, "MAX_WAIT", 0.3)
-    monkeypatch.setitem(background._state, "busy", key)
+    monkeypatch.setitem(background._state, "busy", {1: key})
     started = time.monotonic()
     assert background.wait_if_busy(reduce._sum_last_range, args) is True
     assert 0.25 <= time.monotonic() - started < 5.0
+
+
+def test_start_shares_the_plan_among_the_helpers(monkeypatch):
+    from types import SimpleNamespace
+
+    from backend.kernels import reduce
+
+    args = (reduce._sum_last_range.typeof_pyval(0),) * 2
+    first = background.key_of(reduce._sum_last_range, args)
+    keys = [first] + [f"k{i}" for i in range(7)]
+    monkeypatch.setattr(background, "_manifest", {"m": {"first_step": keys, "later": ["z"]}})
+    monkeypatch.setitem(background._state, "started", False)
+    monkeypatch.setitem(background._state, "procs", [])
+    monkeypatch.setattr(background, "enabled", lambda: True)
+    monkeypatch.setattr(background, "helpers_wanted", lambda: 3)
+    shares = []
+    monkeypatch.setattr(background, "_spawn", lambda share: shares.append(share) or share)
+    dispatcher = SimpleNamespace(py_func=reduce._sum_last_range.py_func)
+    assert background.start(dispatcher, args) is True
+    # The plan is k6, k5, ..., k0, z; helper i takes every third from the i-th, so the three
+    # together start from the first step's end.
+    assert shares == [["k6", "k3", "k0"], ["k5", "k2", "z"], ["k4", "k1"]]
+    assert background.start(dispatcher, args) is False  # once per process
 
 
 _HELPER_SCRIPT = """
