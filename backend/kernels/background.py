@@ -120,14 +120,16 @@ def start(dispatcher, args) -> bool:
 
 def _spawn(keys: list):
     """A helper process compiling `keys`, followed by a thread; None if it cannot start."""
+    # This very package: a `-c` interpreter puts its working folder first on sys.path, where
+    # another `backend` (a second checkout, the user's own package) may be.
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = f"import sys; sys.path.insert(0, {root!r}); from backend.kernels import background; "
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["KERASISH_BACKGROUND_COMPILE"] = "0"  # a helper starts no helper
     _numba_environment(env)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from backend.kernels import background; background.main()"],
+            [sys.executable, "-c", code + "background.main()"],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -151,6 +153,8 @@ def _numba_environment(env: dict) -> None:
     import numba
 
     env["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR or env.get("NUMBA_CACHE_DIR", "")
+    if env.get("KERASISH_CACHE_DIR", "").strip():  # generated kernels' folder, as here
+        env["KERASISH_CACHE_DIR"] = os.path.abspath(os.path.expanduser(env["KERASISH_CACHE_DIR"]))
     for name, value in (("NUMBA_CPU_NAME", numba.config.CPU_NAME),
                         ("NUMBA_CPU_FEATURES", numba.config.CPU_FEATURES)):  # fmt: skip
         if value:

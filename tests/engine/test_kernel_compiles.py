@@ -4,7 +4,10 @@ and a second process compiling a recorded model's next kernels into the shared c
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -236,6 +239,26 @@ def test_helper_writes_the_cache_entries_a_foreground_compile_would(tmp_path):
     assert helped["bits"] == alone["bits"]
     x = np.linspace(-3.0, 5.0, 24).reshape(4, 6)
     np.testing.assert_array_equal(helped["top"], x.max(axis=1))
+
+
+@pytest.mark.skipif(config._default_num_threads() < 2, reason="the helper needs a second CPU")
+def test_helper_imports_this_package_whatever_the_working_folder(tmp_path):
+    # A script run as a file (its folder, not the working one, first on sys.path) from a
+    # folder holding another `backend`: the helper must compile this package's kernels.
+    work = tmp_path / "work"
+    (work / "backend").mkdir(parents=True)
+    (work / "backend" / "__init__.py").write_text("raise ImportError('the other backend')\n")
+    script = tmp_path / "script" / "run.py"
+    script.parent.mkdir()
+    script.write_text(textwrap.dedent(_HELPER_SCRIPT))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASISH_", "NUMBA_"))}
+    env.update(PYTHONPATH=str(ROOT), KERASISH_CACHE_DIR=str(tmp_path / "cache"))
+    result = subprocess.run([sys.executable, str(script)], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    helped = json.loads(result.stdout.splitlines()[-1])
+    assert helped["helper"] is True
+    assert (helped["hits"], helped["misses"]) == (1, 0)
 
 
 _MLP_SCRIPT = """
