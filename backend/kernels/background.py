@@ -247,9 +247,24 @@ def _types(text: str) -> tuple:
     return eval(text, {"__builtins__": {}}, names)  # noqa: S307 - our own manifest
 
 
+#: The helper's niceness: it takes a CPU nothing else wants, and yields one that the training
+#: process (or anything else) needs, so on a busy machine it never slows the process it helps.
+NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Lowers this (helper) process's scheduling priority by `NICENESS`, where the OS can."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(NICENESS)
+        except OSError:
+            pass
+
+
 def main() -> None:
     """The helper: compiles (or loads, if already cached) each key read from stdin, saying
     on stdout which one it is busy with. A key that no longer resolves is skipped."""
+    _lower_priority()
     from .. import kernels  # noqa: F401  (sets Numba's cache dir and CPU features up first)
 
     for key in json.loads(sys.stdin.read()):

@@ -194,6 +194,19 @@ def test_start_shares_the_plan_among_the_helpers(monkeypatch):
     assert background.start(dispatcher, args) is False  # once per process
 
 
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="no process priorities here")
+def test_the_helper_yields_the_cpu_to_other_work():
+    result = _python("""
+        import os
+        from backend.kernels import background
+        before = os.nice(0)
+        background._lower_priority()
+        print(os.nice(0) - before)
+        """)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) == min(background.NICENESS, 19 - os.nice(0))
+
+
 _HELPER_SCRIPT = """
     import hashlib, json, sys
     import numpy as np
