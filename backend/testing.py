@@ -8,6 +8,11 @@ that check convolutions against them.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 
 from . import compiler, graph
@@ -15,6 +20,21 @@ from .autodiff import GradientTape, gradients
 from .ops import multiply
 from .ops import sum as reduce_sum
 from .tensor import SymbolicTensor, Tensor
+
+
+def fresh_python(code: str, cwd, timeout: float = 300, **env) -> subprocess.CompletedProcess:
+    """Runs `code` (dedented) in a fresh interpreter in `cwd`, with this process's environment
+    minus every `KERASISH_*` and `NUMBA_*` variable, plus `env`; its output captured as text."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASISH_", "NUMBA_"))}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _as_list(x):

@@ -23,17 +23,47 @@ import logging
 
 from .. import config as _config
 from .. import workers as _workers
+from . import background
 
 _config.prepare_numba()  # Numba reads its cache dir when imported, so this comes first.
 
 import numba  # noqa: E402
+from numba.core import sigutils  # noqa: E402
+from numba.core.compiler_lock import global_compiler_lock  # noqa: E402
+from numba.core.registry import CPUDispatcher  # noqa: E402
 
 _dispatchers: list = []
 _dispatcher_ids: set = set()
 
 
+class _Kernel(CPUDispatcher):
+    """Numba's CPU dispatcher, whose compiles run LLVM's IR optimizations at
+    `config.llvm_opt_level()` instead of Numba's process-wide level (`numba.config.OPT`,
+    3 unless `NUMBA_OPT` says otherwise), which other Numba code in the process keeps."""
+
+    def compile(self, sig):
+        if background.helper_process() is not None:
+            args, _ = sigutils.normalize_signature(sig)
+            if tuple(args) not in self.overloads:
+                background.wait_if_busy(self, args)  # then found in the cache
+        level = _config.llvm_opt_level()
+        if level is None:
+            return super().compile(sig)
+        with global_compiler_lock:  # no other thread compiles while OPT is changed
+            before = numba.config.OPT
+            numba.config.OPT = type(before)(level)
+            try:
+                return super().compile(sig)
+            finally:
+                numba.config.OPT = before
+
+
 def _jit(func):
-    dispatcher = numba.njit(**_config.jit_options())(func)
+    options = dict(_config.jit_options())
+    cache = options.pop("cache")
+    dispatcher = _Kernel(py_func=func, locals={}, targetoptions=dict(options, nopython=True))
+    if cache:
+        dispatcher.enable_caching()
     _dispatchers.append(dispatcher)
     _dispatcher_ids.add(id(dispatcher))
     return dispatcher
@@ -67,7 +97,13 @@ class _FirstCompileListener(numba.core.event.Listener):
     given = False
 
     def on_start(self, event):
-        if self.given or id(event.data.get("dispatcher")) not in _dispatcher_ids:
+        dispatcher = event.data.get("dispatcher")
+        if id(dispatcher) not in _dispatcher_ids:
+            return
+        args = event.data.get("args")
+        if args is not None and background.helper_process() is None:
+            background.start(dispatcher, args)
+        if self.given:
             return
         self.given = True
         logging.getLogger("kerasish").warning(first_compile_notice())

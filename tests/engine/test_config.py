@@ -7,29 +7,20 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import types
 from pathlib import Path
 
 import pytest
 
 from backend import config
+from backend.testing import fresh_python
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _python(code: str, **env) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter from the repository root, with extra env vars."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KERASISH_", "NUMBA_"))}
-    full_env.update(env)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return fresh_python(code, ROOT, **env)
 
 
 @pytest.fixture
