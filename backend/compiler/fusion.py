@@ -18,6 +18,7 @@ import functools
 import hashlib
 import importlib.util
 import math
+import operator
 import sys
 import tempfile
 from pathlib import Path
@@ -221,8 +222,16 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops:
         own = [o.reshape(shape2) for o, j in zip(outs, aliases, strict=True) if j is None]
         return kernel_for(aliases), prepared + own
 
+    last = [(), None]  # the arrays of the last call and its kernel and arguments
+
     def run(*arrays):
-        kernel, args = arguments(arrays)
+        # A Plan passes the same buffers every step: their views and aliasing are worked
+        # out once, and again only when an array is another object.
+        seen, prepared = last
+        if len(seen) != len(arrays) or any(map(operator.is_not, arrays, seen)):
+            prepared = arguments(arrays)
+            last[:] = [arrays, prepared]
+        kernel, args = prepared
         launch(kernel, work, shape2[0], *args)
 
     def bind(*arrays):
