@@ -23,6 +23,9 @@ from backend.tensor import Tensor
 
 from ..utils.py_dataset import PyDataset
 
+#: Samples per batch when `batch_size` is not given, as in Keras.
+DEFAULT_BATCH_SIZE = 32
+
 
 def unpack(data):
     """`(x, y, sample_weight)` from a batch that may be `x`, `(x,)`, `(x, y)` or
@@ -265,7 +268,8 @@ class ArrayBatches:
 
     resumable = True  # an epoch can be resumed at any step
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None):
+    def __init__(self, x, y=None, sample_weight=None, batch_size=DEFAULT_BATCH_SIZE,
+                 shuffle=False, steps=None):  # fmt: skip
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.n = num_samples(x, y, sample_weight)
         self.batch_size = batch_size
@@ -552,7 +556,7 @@ def make_batches(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
     if check:
         for structure, name in zip((x, y, sample_weight), names, strict=True):
             check_finite(structure, name)
-    return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
+    return ArrayBatches(x, y, sample_weight, batch_size or DEFAULT_BATCH_SIZE, shuffle, steps)
 
 
 def _check_array_like(x) -> None:

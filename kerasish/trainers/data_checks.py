@@ -32,21 +32,12 @@ _TAKES_RAW_VALUES = (
 def _model_inputs(model) -> list:
     """The model's Input specs (shape, name) when it has them (a built functional or
     Sequential model), else an empty list."""
-    inputs = getattr(model, "inputs", None)
-    try:
-        return list(inputs) if inputs else []
-    except TypeError:
-        return []
+    return list(getattr(model, "inputs", None) or [])
 
 
 def _arrays(x) -> list:
-    if x is None or isinstance(x, (str, bytes)):
-        return []
-    try:
-        flat = nest.flatten(x)
-    except (TypeError, ValueError):
-        return []
-    return [a for a in flat if isinstance(a, np.ndarray)]
+    """The numpy arrays of `x`, the data `make_batches` converted."""
+    return [a for a in nest.flatten(x) if isinstance(a, np.ndarray)]
 
 
 def check_batch_axis(model, x) -> None:

@@ -127,7 +127,7 @@ def one_batch(model, fast: FastCall, x, batch_size, steps, verbose, callbacks):
         return None
     rows = array.shape[0]
     if batch_size is None:
-        if rows > 32:
+        if rows > da.DEFAULT_BATCH_SIZE:
             return None
     elif type(batch_size) is not int or not rows <= batch_size:
         return None
