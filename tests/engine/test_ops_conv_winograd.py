@@ -163,3 +163,44 @@ def test_winograd_primitives_write_into_out(contiguous_out, dtype):
     assert {"winograd_products_0", "winograd_input_grads_0", "winograd_filter_t"} <= {
         key[0] for key in scratch
     }
+
+
+@pytest.mark.parametrize(
+    "n, chunk, count",
+    [(128, 10, 14), (128, 6, 22), (9, 9, 1), (10, 4, 4), (3, 1, 3), (4, 1, 4), (7, 3, 4)],
+)
+def test_chunks_are_an_even_count_of_near_equal_runs(n, chunk, count):
+    # Two threads take equal shares: an odd count of chunks becomes even when images allow,
+    # every chunk holds at most `chunk` images, sizes differ by at most one, and the chunks
+    # cover every image once, in order.
+    seen = []
+    assert conv_winograd._chunks(n, chunk, lambda w, c, a, b: seen.append((c, a, b))) == count
+    seen.sort()
+    assert [c for c, _, _ in seen] == list(range(count))
+    assert seen[0][1] == 0 and seen[-1][2] == n
+    assert all(prev[2] == nxt[1] for prev, nxt in zip(seen[:-1], seen[1:], strict=True))
+    sizes = {b - a for _, a, b in seen}
+    assert max(sizes) <= chunk and max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+
+
+def test_backward_by_uneven_chunks_matches_one_chunk():
+    # The kernel and bias gradients summed over 4 chunks (7 images at most 2 each: an odd 3
+    # made even) equal those of one chunk, and the input gradient is the same.
+    import unittest.mock
+
+    x, k, dy = rand(7, 6, 6, 16), rand(3, 3, 16, 8), rand(7, 4, 4, 8)
+    geometry = (x.shape, k.shape, (0, 0), (4, 4))
+
+    def grads():
+        dx, dk, db = np.empty_like(x), np.empty_like(k), np.empty(8)
+        conv_winograd.winograd_backward(*geometry, x=x, k=k, dy=dy, dx=dx, dk=dk, db=db,
+                                        scratch={})  # fmt: skip
+        return dx, dk, db
+
+    whole = grads()
+    per_image = 16 * 4 * (8 + 3 * 16) * 8
+    with unittest.mock.patch.object(conv_winograd, "WINOGRAD_CHUNK_BYTES", 3 * per_image):
+        assert conv_winograd._chunk_count(7, conv_winograd._chunk_size(7, per_image)) == 4
+        chunked = grads()
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * np.abs(a).max())
