@@ -13,6 +13,8 @@ frameworks before timing, and `warm_up()` runs everything once, untimed (traces,
 from __future__ import annotations
 
 import importlib
+import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -95,12 +97,14 @@ def _warm(call, warmup_s: float) -> None:
 
 
 class CallLoop:
-    """One repeat of a call-loop row: `call`, a fixed number of times. The number is set by
-    the first timed repeat (calls until `target_s` has passed), when the other workers wait
-    for their turn. A count probed in the warm-up came out tens of times too small: the
-    workers warm up at once, each call then ran 40 ms instead of 0.9 (two BLAS thread
-    pools on two cores), and a repeat of 12 calls left the first call after the pause
-    between turns (its caches and threads cold) weighing on the figure."""
+    """One repeat of a call-loop row: `call`, a fixed number of times. The number is set in
+    the first timed repeat, when the other workers wait for their turn: its calls are timed
+    one by one for a quarter of `target_s`, and the repeat makes as many calls as the median
+    call fits in `target_s` (a burst of load over part of the quarter does not shorten every
+    repeat). A count probed in the warm-up came out tens of times too small: the workers warm
+    up at once, each call then ran 40 ms instead of 0.9 (two BLAS thread pools on two cores),
+    and a repeat of 12 calls left the first calls after the pause between turns (caches and
+    threads cold) weighing on the figure."""
 
     def __init__(self, call, target_s: float):
         self.call = call
@@ -109,16 +113,19 @@ class CallLoop:
 
     def __call__(self) -> int:
         call = self.call
+        done = 0
         if self.count is None:
             clock = time.perf_counter
-            end = clock() + self.target_s
-            n = 0
-            while n < 3 or clock() < end:
+            times = []
+            start = clock()
+            while len(times) < 3 or clock() - start < self.target_s / 4:
+                t0 = clock()
                 call()
-                n += 1
-            self.count = n
-            return n
-        for _ in range(self.count):
+                times.append(clock() - t0)
+            done = len(times)
+            per_call = max(statistics.median(times), 1e-9)
+            self.count = max(done, math.ceil(self.target_s / per_call))
+        for _ in range(self.count - done):
             call()
         return self.count
 
