@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -86,32 +87,51 @@ def model_module(work: Workload):
     return importlib.import_module(work.model)
 
 
-def _calls_for(call, target_s: float, warmup_s: float) -> int:
-    """Runs `call` for about `warmup_s` (untimed warm-up), then returns the number of calls
-    that takes about `target_s`."""
+def _warm(call, warmup_s: float) -> None:
+    """Runs `call` for about `warmup_s` (at least 3 calls), untimed."""
     t0 = time.perf_counter()
     n = 0
     while n < 3 or time.perf_counter() - t0 < warmup_s:
         call()
         n += 1
-    probe, t1 = max(3, n // 2), time.perf_counter()
-    for _ in range(probe):
-        call()
-    per_call = (time.perf_counter() - t1) / probe
-    return max(3, math.ceil(target_s / max(per_call, 1e-9)))
 
 
-def _repeat(call, n: int):
-    def run():
-        for _ in range(n):
+class CallLoop:
+    """One repeat of a call-loop row: `call`, a fixed number of times. The number is set in
+    the first timed repeat, when the other workers wait for their turn: its calls are timed
+    one by one for a quarter of `target_s`, and the repeat makes as many calls as the median
+    call fits in `target_s` (a burst of load over part of the quarter does not shorten every
+    repeat). A count probed in the warm-up came out tens of times too small: the workers warm
+    up at once, each call then ran 40 ms instead of 0.9 (two BLAS thread pools on two cores),
+    and a repeat of 12 calls left the first calls after the pause between turns (caches and
+    threads cold) weighing on the figure."""
+
+    def __init__(self, call, target_s: float):
+        self.call = call
+        self.target_s = target_s
+        self.count: int | None = None
+
+    def __call__(self) -> int:
+        call = self.call
+        done = 0
+        if self.count is None:
+            clock = time.perf_counter
+            times = []
+            start = clock()
+            while len(times) < 3 or clock() - start < self.target_s / 4:
+                t0 = clock()
+                call()
+                times.append(clock() - t0)
+            done = len(times)
+            per_call = max(statistics.median(times), 1e-9)
+            self.count = max(done, math.ceil(self.target_s / per_call))
+        for _ in range(self.count - done):
             call()
-        return n
-
-    return run
+        return self.count
 
 
 class Runner:
-    """What both runners share: the data, the sample counts, the call-count probing."""
+    """What both runners share: the data, the sample counts, the warm-up of the call loops."""
 
     def __init__(self, work: Workload, quick: bool, target_s: float):
         self.work = work
@@ -129,8 +149,8 @@ class Runner:
     def warm_up(self) -> float:
         t0 = time.perf_counter()
         for name, call in self._loops.items():
-            n = _calls_for(call, self.target_s, 0.1 if self.quick else 0.5)
-            self.rows[name] = _repeat(call, n)
+            _warm(call, 0.1 if self.quick else 0.5)
+            self.rows[name] = CallLoop(call, self.target_s)
         for name, run in self.rows.items():
             if name not in self._loops:
                 run()

@@ -92,6 +92,55 @@ def test_finite_check_on_mnist_sized_data_needs_no_temporary_of_its_size():
     data_adapter.check_finite(huge, "x")
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "complex64"])
+def test_the_quick_finite_pass_misses_no_nan_or_inf_at_any_position(dtype):
+    rng = np.random.default_rng(1)
+    for size in (1, 7, 8, 9, 31, 33, 100, 25088):
+        x = rng.standard_normal(size).astype(dtype)
+        assert data_adapter.surely_finite(x)
+        for position in {0, 1 % size, size // 2, size - 2 if size > 1 else 0, size - 1}:
+            for value in (np.nan, np.inf, -np.inf):
+                bad = x.copy()
+                bad[position] = value
+                assert not data_adapter.surely_finite(bad), (size, position, value)
+                with pytest.raises(ValueError, match=rf"index \[{position}\]"):
+                    data_adapter.check_finite(bad, "x")
+    # Not contiguous (every other column), and huge finite values (the quick pass overflows
+    # silently and the exact search finds nothing).
+    x = rng.standard_normal((6, 8)).astype(dtype)
+    x[4, 2] = np.nan
+    with pytest.raises(ValueError, match=r"index \[4, 1\]"):
+        data_adapter.check_finite(x[:, ::2], "x")
+    for column, value in ((3, np.inf), (1, -np.inf)):
+        x = rng.standard_normal((6, 8)).astype(dtype)
+        x[2, 2 * column] = value
+        assert not data_adapter.surely_finite(x[:, ::2])
+        with pytest.raises(ValueError, match=rf"index \[2, {column}\]"):
+            data_adapter.check_finite(x[:, ::2], "x")
+    huge = np.full((3, 5), np.finfo(dtype).max / 2, dtype)
+    data_adapter.check_finite(huge, "x")
+    data_adapter.check_finite(huge.T, "x")
+    data_adapter.check_finite(huge[:, ::2], "x")
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_whose_squares_overflow_are_finite_input(dtype):
+    # The quick pass squares the values: past the square root of the largest float
+    # (1.8e19 in float32) it overflows, and only the exact search may decide.
+    root = float(np.sqrt(np.finfo(dtype).max))
+    x = np.zeros((32, 784), dtype)
+    x[31, 783] = root * 1.01
+    x[0, 0] = -root * 1.01
+    assert np.isfinite(x).all()
+    assert not data_adapter.surely_finite(x)  # the dot overflowed
+    data_adapter.check_finite(x, "x")
+    x[20, 5] = np.nan
+    with pytest.raises(ValueError, match=r"NaN values; the first is at index \[20, 5\]"):
+        data_adapter.check_finite(x, "x")
+
+
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 def test_terminate_on_nan_stops_at_the_batch_whose_loss_went_non_finite():
     keras.utils.set_random_seed(0)

@@ -134,6 +134,17 @@ def test_bad_arguments_are_refused_after_the_short_path_was_taken():
         ValueError, match=r"`x` contains NaN values; the first is at index \[3, 1\]"
     ):
         model.predict(bad, verbose=0)
+    for value, shown in ((np.inf, "inf"), (-np.inf, "-inf")):
+        bad = x.copy()
+        bad[7, 3] = value
+        with pytest.raises(ValueError, match=rf"contains {shown} values; .* index \[7, 3\]"):
+            model.predict(bad, verbose=0)
+    # Finite values whose squares overflow float32 are accepted, as the general path does.
+    huge = x.copy()
+    huge[2, 0] = 3e19
+    np.testing.assert_array_equal(
+        model.predict(huge, verbose=0), model.predict(huge, verbose=0, callbacks=[])
+    )
     with pytest.raises(ValueError, match="batch_size=0"):
         model.predict(x, batch_size=0, verbose=0)
     with pytest.raises(ValueError, match="steps=0"):
