@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 
@@ -229,6 +230,23 @@ def same_bits_any_threads(call):
         for a, b in zip(other, first, strict=True):
             assert np.asarray(a).tobytes() == np.asarray(b).tobytes()
     return results[0]
+
+
+def stop_background_compiles() -> None:
+    """Stops the processes compiling kernels in the background for this one
+    (`kernels.background`) and waits for the threads reading their output to end, so that a
+    test measuring this process's allocations (tracemalloc) counts only what its own code
+    does. A kernel a helper was compiling is compiled here when next needed."""
+    background = sys.modules.get("backend.kernels.background")
+    if background is None:
+        return
+    for proc in background.helper_processes():
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait()
+    for thread in threading.enumerate():
+        if getattr(thread, "_target", None) is background._follow:
+            thread.join()
 
 
 # ---- convolution references (plain numpy loops) for the conv tests -------------------------

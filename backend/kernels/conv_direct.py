@@ -8,8 +8,9 @@ activation once: not writing it saves both the write and the read). In training 
 records each window's argmax (a byte per pooled value), from which
 `conv_filter_pool_direct_nhwc` computes the kernel gradient, rebuilding the convolution's
 gradient (the pool's and relu's gradients) a few rows at a time: the activation and its
-gradient never go to memory. A one-channel 3x3 convolution with a 2x2 pool goes to
-`conv_window` instead (window by window, faster).
+gradient never go to memory. A one-channel 3x3 convolution with a 2x2 pool runs its forward
+on `winograd_window` (from `ops.conv_primitives`) and its kernel gradient on `conv_window`
+(window by window, faster).
 
 `conv_direct_nhwc` runs threads over (image, output row) pairs, each writing its own rows of
 `out` (`conv_direct_pool_nhwc` over images); `conv_filter_direct_nhwc` over a fixed number of
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import conv_window, kernel, launch
+from . import kernel, launch
 from ._checks import EMPTY, check, check_apart, float_dtype
 from .conv import _windows
 
@@ -365,10 +366,6 @@ def conv_direct_pool_nhwc(x_padded, kernel, bias, relu, stride_h, stride_w, dil_
     if out.size == 0:
         return
     work = out.size * ph * pw * kh * kw * cin
-    if conv_window.applies(kernel.shape, (sh, sw), (dh, dw), (ph, pw), (ph, pw)):
-        launch(conv_window._forward, work, len(out), x_padded, kernel, bias, bool(relu), out,
-               argmax)  # fmt: skip
-        return
     launch(_conv_direct_pool, work, len(out), x_padded, kernel, bias, bool(relu), sh, sw, dh, dw,
            ph, pw, out, argmax)  # fmt: skip
 

@@ -1,22 +1,18 @@
-"""A one-channel 3x3 convolution with a 2x2 max pool, window by window: a network's first
-layer on grayscale images (the keras.io MNIST convnet's), forward and kernel gradient.
+"""The kernel gradient of a one-channel 3x3 convolution under a 2x2 max pool, window by
+window: a network's first layer on grayscale images (the keras.io MNIST convnet's).
 
-`conv_direct.conv_direct_pool_nhwc` and `conv_direct_grad.conv_filter_pool_direct_nhwc` send
-this shape here
-(one input channel, a 3x3 kernel, strides and dilation 1, a 2x2 pool with stride 2). A pool
-window's four convolution cells read the 16 values of one 4x4 patch of the image, so each
-window loads its patch once into scalars and, per output channel, computes the four cells,
-their relu and their maximum (the forward), or adds its gradient times the nine values under
-the argmax cell into the kernel gradient (the backward). Nothing goes through a work array,
-and the loop over the output channels is the only inner loop (it vectorizes); the generic
-direct kernels computed a pixel at a time, paying each loop's setup per pixel. MNIST batch
-128, one thread (min of 40 interleaved calls): forward 3.16 -> 1.51 ms, kernel gradient
-2.35 -> 0.70 ms.
+`conv_direct_grad.conv_filter_pool_direct_nhwc` sends this shape here (one input channel, a
+3x3 kernel, strides and dilation 1, a 2x2 pool with stride 2); its forward runs on
+`winograd_window` (or the generic direct kernel), whose argmax says which of a window's four
+convolution cells each output came from. A pool window's four cells read the 16 values of
+one 4x4 patch of the image, so each window loads its patch once into scalars and, per output
+channel, adds its gradient times the nine values under the argmax cell into the kernel
+gradient. Nothing goes through a work array, and the loop over the output channels is the
+only inner loop (it vectorizes); the generic direct kernel computed a pixel at a time,
+paying each loop's setup per pixel: MNIST batch 128, one thread, 2.35 -> 0.70 ms.
 
-The forward sums each cell exactly as `conv_direct.conv_direct_nhwc` does (the bias, then the taps
-in (a, b) order) and pools as `pool.max_pool2d` (the first maximum in row-major order, NaN
-winning), so its bits are the generic path's. The kernel gradient sums per chunk of images
-(`conv_direct_grad.FILTER_CHUNKS` of them, merged in order): bit-identical serial or threaded.
+The kernel gradient sums per chunk of images (`conv_direct_grad.FILTER_CHUNKS` of them,
+merged in order): bit-identical serial or threaded.
 """
 
 from __future__ import annotations
@@ -49,110 +45,6 @@ def _patch(x, n, r, c):
             x[n, r + 2, c, 0], x[n, r + 2, c + 1, 0], x[n, r + 2, c + 2, 0], x[n, r + 2, c + 3, 0],
             x[n, r + 3, c, 0], x[n, r + 3, c + 1, 0], x[n, r + 3, c + 2, 0],
             x[n, r + 3, c + 3, 0])  # fmt: skip
-
-
-@kernel
-def _forward_images(x, k2, bias, relu, first, last, out, argmax):
-    """out[n, i, j, o] = the max of act(bias[o] + sum_t patch * k2[t, o]) over the 2x2 cells
-    of window (i, j), for the images first <= n < last; argmax (when not empty) the cell r*2
-    + s of that max, NO_GRADIENT where relu and it is not positive."""
-    rows, cols, cout = out.shape[1], out.shape[2], out.shape[3]
-    zero = out.dtype.type(0)
-    none = np.uint8(NO_GRADIENT)
-    record = argmax.shape[0] != 0
-    for n in range(first, last):
-        for i in range(rows):
-            r = 2 * i
-            for j in range(cols):
-                c = 2 * j
-                (p00, p01, p02, p03, p10, p11, p12, p13,
-                 p20, p21, p22, p23, p30, p31, p32, p33) = _patch(x, n, r, c)  # fmt: skip
-                pooled = out[n, i, j]
-                for o in range(cout):
-                    k0, k1, k2_, k3, k4 = k2[0, o], k2[1, o], k2[2, o], k2[3, o], k2[4, o]
-                    k5, k6, k7, k8, b = k2[5, o], k2[6, o], k2[7, o], k2[8, o], bias[o]
-                    z0 = (
-                        b
-                        + p00 * k0
-                        + p01 * k1
-                        + p02 * k2_
-                        + p10 * k3
-                        + p11 * k4
-                        + p12 * k5
-                        + p20 * k6
-                        + p21 * k7
-                        + p22 * k8
-                    )
-                    z1 = (
-                        b
-                        + p01 * k0
-                        + p02 * k1
-                        + p03 * k2_
-                        + p11 * k3
-                        + p12 * k4
-                        + p13 * k5
-                        + p21 * k6
-                        + p22 * k7
-                        + p23 * k8
-                    )
-                    z2 = (
-                        b
-                        + p10 * k0
-                        + p11 * k1
-                        + p12 * k2_
-                        + p20 * k3
-                        + p21 * k4
-                        + p22 * k5
-                        + p30 * k6
-                        + p31 * k7
-                        + p32 * k8
-                    )
-                    z3 = (
-                        b
-                        + p11 * k0
-                        + p12 * k1
-                        + p13 * k2_
-                        + p21 * k3
-                        + p22 * k4
-                        + p23 * k5
-                        + p31 * k6
-                        + p32 * k7
-                        + p33 * k8
-                    )
-                    if relu:
-                        z0 = zero if z0 < zero else z0
-                        z1 = zero if z1 < zero else z1
-                        z2 = zero if z2 < zero else z2
-                        z3 = zero if z3 < zero else z3
-                    # The first maximum in row-major order, NaN winning (pool._takes).
-                    best, at = z0, np.uint8(0)
-                    t = (not (z1 <= best)) & (best == best)
-                    at = np.uint8(1) if t else at
-                    best = z1 if t else best
-                    t = (not (z2 <= best)) & (best == best)
-                    at = np.uint8(2) if t else at
-                    best = z2 if t else best
-                    t = (not (z3 <= best)) & (best == best)
-                    at = np.uint8(3) if t else at
-                    best = z3 if t else best
-                    pooled[o] = best
-                    if record:
-                        argmax[n, i, j, o] = none if relu and not (best > zero) else at
-
-
-@kernel
-def _bias_or_zeros(bias, cout, like):
-    """`bias`, or zeros when it is empty (no bias: `_checks.EMPTY`)."""
-    return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
-
-
-@kernel
-def _forward(start, stop, x, kernel, bias, relu, out, argmax):
-    """`_forward_images` for the images start <= n < stop."""
-    cout = kernel.shape[3]
-    k2 = kernel.reshape(9, cout)
-    bias = _bias_or_zeros(bias, cout, out)
-    _forward_images(x, k2, bias, relu, start, stop, out, argmax)
 
 
 @kernel

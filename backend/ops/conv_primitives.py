@@ -219,9 +219,10 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
     shape) in one pass, without the activation, when it can (for compiled Plans): on a
     `conv_pool_path`, it runs `kernels.conv_direct.conv_direct_pool_nhwc` or Winograd with the pool
     in its output transform and returns True (the same bits as `conv_into` then
-    `pool.max_pool_into`, but without an argmax: inference runs Winograd F(4x4, 3x3)
-    (`conv_winograd.use_f4`), or per pool window F(2x2, 3x3) for one input channel
-    (`use_window_winograd`), within their float32 tolerance); else it does nothing and
+    `pool.max_pool_into`, except where a faster algorithm runs within its float32 tolerance:
+    inference without an argmax on Winograd F(4x4, 3x3) (`conv_winograd.use_f4`), and one
+    input channel, with or without the argmax, on F(2x2, 3x3) per pool window
+    (`use_window_winograd`)); else it does nothing and
     returns False. The conv arguments are
     `conv_into`'s, the pool ones `max_pool`'s attributes `pool`, `strides` and `padding`.
     With `argmax` (uint8, the pooled shape), also records each window's argmax (for
@@ -242,10 +243,10 @@ def conv_pool_into(x, k, out, strides, dilation, pads, groups, pool, pool_stride
                       pooled=True, argmax=argmax)  # fmt: skip
     else:
         xp = _padded(x, pads, _extent(out_hw, (kh, kw), strides, dilation), scratch)
-        if argmax is None and use_window_winograd(x.dtype, k.shape, strides, dilation, pool):
+        if use_window_winograd(x.dtype, k.shape, strides, dilation, pool):
             from ..kernels import winograd_window
 
-            winograd_window.conv_pool(xp, np.ascontiguousarray(k), bias, relu, y)
+            winograd_window.conv_pool(xp, np.ascontiguousarray(k), bias, relu, y, argmax)
         else:
             forward, _ = _direct_kernels()
             forward.conv_direct_pool_nhwc(xp, np.ascontiguousarray(k), bias, relu, *strides,

@@ -188,19 +188,19 @@ def use_f4(dtype, cin: int) -> bool:
     return F4_INFERENCE and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)
 
 
-#: Whether inference with a pool after a one-channel 3x3 convolution (a grayscale first
-#: layer, on the direct kernels in training) runs Winograd F(2x2) per pool window
-#: (`kernels.winograd_window`).
-WINDOW_INFERENCE = True
+#: Whether a pool after a one-channel 3x3 convolution (a grayscale first layer) runs Winograd
+#: F(2x2) per pool window (`kernels.winograd_window`), in inference and in training (with the
+#: argmax the direct kernel gradient reads); False sends both to the direct kernels.
+WINDOW_WINOGRAD = True
 
 
 def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
-    """Whether a conv + 2x2 stride-2 max pool without an argmax (inference) runs on
+    """Whether a conv + 2x2 stride-2 max pool (with or without an argmax) runs on
     `kernels.winograd_window`: one input channel, a 3x3 kernel, strides and dilation 1. Per
     window and output channel it does 16 multiplies and 24 additions where the direct sums
     do 36 and 36: the MNIST first layer at batch 512, one thread, 8.2 -> 5.3 ms."""
     return (
-        WINDOW_INFERENCE
+        WINDOW_WINOGRAD
         and np.dtype(dtype) in (np.float32, np.float64)
         and tuple(kernel_shape[:3]) == (3, 3, 1)
         and tuple(strides) == (1, 1)

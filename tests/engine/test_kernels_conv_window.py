@@ -1,14 +1,12 @@
-"""backend.kernels.conv_window: the window-by-window one-channel 3x3 conv + 2x2 max pool
-against the generic direct kernels it replaces (the forward bit for bit, argmax included; the
-kernel gradient to float rounding and against float64 sums), serial and threaded
-(bit-identical), and which shapes the conv wrappers send to it. (The wrappers' own tests in
-test_kernels_conv*.py run through it for these shapes too.)"""
+"""backend.kernels.conv_window: the window-by-window kernel gradient of a one-channel 3x3 conv
+under a 2x2 max pool against the generic direct kernel it replaces (to float rounding) and
+float64 sums, serial and threaded (bit-identical), and which shapes the conv wrapper sends to
+it. (The wrapper's own tests in test_kernels_conv*.py run through it for these shapes too.)"""
 
 import numpy as np
 import pytest
 
-from backend.kernels import conv_direct, conv_window
-from backend.kernels._checks import EMPTY
+from backend.kernels import conv_window
 from backend.kernels.conv_direct import conv_direct_pool_nhwc
 from backend.kernels.conv_direct_grad import conv_filter_pool_direct_nhwc
 from backend.testing import same_bits_any_threads
@@ -27,28 +25,6 @@ def _case(n, h, w, cout, dtype, nan=False):
 
 def _pooled_shape(x, cout):
     return (x.shape[0], (x.shape[1] - 2) // 2, (x.shape[2] - 2) // 2, cout)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape", [(3, 28, 28, 32), (2, 9, 12, 5), (17, 4, 5, 1)], ids=str)
-@pytest.mark.parametrize("nan", [False, True])
-def test_forward_is_the_generic_kernel_bit_for_bit(shape, nan, dtype):
-    n, h, w, cout = shape
-    x, k, bias = _case(n, h, w, cout, dtype, nan)
-    pooled = _pooled_shape(x, cout)
-    for b in (bias, EMPTY[np.dtype(dtype)]):
-        for relu in (False, True):
-            want, want_at = np.empty(pooled, dtype), np.empty(pooled, np.uint8)
-            conv_direct._conv_direct_pool(0, n, x, k, b, relu, 1, 1, 1, 1, 2, 2, want, want_at)
-
-            def call(b=b, relu=relu):
-                out, at = np.full(pooled, np.nan, dtype), np.full(pooled, 7, np.uint8)
-                conv_direct_pool_nhwc(x, k, b if b.size else None, relu, 1, 1, 1, 1, 2, 2,
-                                           out, at)  # fmt: skip
-                return out, at
-
-            got, at = same_bits_any_threads(call)
-            assert got.tobytes() == want.tobytes() and at.tobytes() == want_at.tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -98,11 +74,13 @@ def test_which_shapes_take_the_window_kernels(monkeypatch):
     ]:
         assert not conv_window.applies(*args)
     calls = []
-    real = conv_window._forward
-    monkeypatch.setattr(conv_window, "_forward", lambda *a: calls.append(1) or real(*a))
+    real = conv_window.gradient_chunks
+    monkeypatch.setattr(conv_window, "gradient_chunks", lambda *a: calls.append(1) or real(*a))
     x, k, bias = _case(1, 8, 8, 4, np.float32)
-    out = np.empty((1, 3, 3, 4), np.float32)
-    conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 2, 2, out)
-    conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, 3, 3, np.empty((1, 2, 2, 4),
-                                                                         np.float32))  # fmt: skip
+    for pool, shape in ((2, (1, 3, 3, 4)), (3, (1, 2, 2, 4))):
+        out, argmax = np.empty(shape, np.float32), np.empty(shape, np.uint8)
+        conv_direct_pool_nhwc(x, k, bias, True, 1, 1, 1, 1, pool, pool, out, argmax)
+        dk, db = np.empty(k.shape, np.float32), np.empty(4, np.float32)
+        conv_filter_pool_direct_nhwc(x, argmax, np.ones(shape, np.float32), 1, 1, 1, 1, pool,
+                                     pool, dk, db)  # fmt: skip
     assert calls == [1]
