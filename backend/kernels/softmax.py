@@ -106,28 +106,6 @@ def _row_sum(y, i):
 
 
 @kernel
-def _row_dot(a, b, i):
-    """sum(a[i, :] * b[i, :]) over eight interleaved lanes, added in a fixed order."""
-    n = a.shape[1]
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = a.dtype.type(0)
-    j = 0
-    while j + 8 <= n:
-        s0 += a[i, j] * b[i, j]
-        s1 += a[i, j + 1] * b[i, j + 1]
-        s2 += a[i, j + 2] * b[i, j + 2]
-        s3 += a[i, j + 3] * b[i, j + 3]
-        s4 += a[i, j + 4] * b[i, j + 4]
-        s5 += a[i, j + 5] * b[i, j + 5]
-        s6 += a[i, j + 6] * b[i, j + 6]
-        s7 += a[i, j + 7] * b[i, j + 7]
-        j += 8
-    while j < n:
-        s0 += a[i, j] * b[i, j]
-        j += 1
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@kernel
 def _scale_row(out, i, total):
     inverse = out.dtype.type(1) / total
     row = out[i]
@@ -149,15 +127,18 @@ def _exact_row(x, i, out):
 
 @kernel
 def _softmax_range_f32(start, stop, x, out):
-    """Rows start..stop of softmax, float32: the polynomial exp."""
+    """Rows start..stop of softmax, float32: the polynomial exp. A row whose max is infinite
+    or NaN is shifted by 0 and takes numpy's scalar exp, as `_exact_row` does (written out
+    here, not called: one function fewer to compile)."""
     for i in range(start, stop):
         m = _row_max(x, i)
-        if m - m != 0:  # an infinite or NaN max: exp(x - m) would leave the polynomial's range
-            _exact_row(x, i, out)
-            continue
         row, dest = x[i], out[i]
-        for j in range(row.shape[0]):
-            dest[j] = _exp_nonpositive(row[j] - m)
+        if m - m != 0:  # exp(x - m) would leave the polynomial's range
+            for j in range(row.shape[0]):
+                dest[j] = np.exp(row[j])
+        else:
+            for j in range(row.shape[0]):
+                dest[j] = _exp_nonpositive(row[j] - m)
         _scale_row(out, i, _row_sum(out, i))
 
 
@@ -170,9 +151,27 @@ def _softmax_range_exact(start, stop, x, out):
 
 @kernel
 def _softmax_grad_range(start, stop, y, g, out):
-    """out[i] = y[i] * (g[i] - sum(g[i] * y[i])) for rows start..stop."""
+    """out[i] = y[i] * (g[i] - sum(g[i] * y[i])) for rows start..stop, the sum over eight
+    interleaved lanes added in a fixed order (as `_row_sum`; written out here, not a helper:
+    one function fewer to compile)."""
+    n = y.shape[1]
     for i in range(start, stop):
-        total = _row_dot(g, y, i)
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = y.dtype.type(0)
+        j = 0
+        while j + 8 <= n:
+            s0 += g[i, j] * y[i, j]
+            s1 += g[i, j + 1] * y[i, j + 1]
+            s2 += g[i, j + 2] * y[i, j + 2]
+            s3 += g[i, j + 3] * y[i, j + 3]
+            s4 += g[i, j + 4] * y[i, j + 4]
+            s5 += g[i, j + 5] * y[i, j + 5]
+            s6 += g[i, j + 6] * y[i, j + 6]
+            s7 += g[i, j + 7] * y[i, j + 7]
+            j += 8
+        while j < n:
+            s0 += g[i, j] * y[i, j]
+            j += 1
+        total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
         yi, gi, dest = y[i], g[i], out[i]
         for j in range(yi.shape[0]):
             dest[j] = yi[j] * (gi[j] - total)

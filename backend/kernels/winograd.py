@@ -26,12 +26,12 @@ run of each plane. The loops run over such runs (or over the channels of one pix
 indices counted from 0: each reads a few runs and writes one, so it vectorizes. (Numba puts a
 wraparound check on an index it cannot prove non-negative, which stops vectorizing, and a
 pass writing all 16 planes at once stalls on 4K-aliased addresses when a plane's size is a
-multiple of 4 KB.) Threads run over a fixed number of runs of tile rows (input channels for
-the filter), each writing its own cells, so the results are bit-identical serial or
-threaded, with any thread count. Each wrapper takes `threads=False` to run serially whatever
-the size (for a caller whose calls are too short to pay for waking the thread pool), and
-`validate=False` to skip its argument checks (for a loop of calls over arrays the first call
-checked: the checks cost a few microseconds, as much as a small chunk's kernel).
+multiple of 4 KB.) Threads run over a fixed number of runs of tile rows, each writing its own
+cells, so the results are bit-identical serial or threaded, with any thread count. Each
+wrapper takes `threads=False` to run serially whatever the size (for a caller whose calls are
+too short to pay for waking the thread pool), and `validate=False` to skip its argument checks
+(for a loop of calls over arrays the first call checked: the checks cost a few microseconds,
+as much as a small chunk's kernel).
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ from .winograd_output import output_transform  # noqa: F401  (the forward's last
 #: The 16 positions of a transformed 4x4 tile.
 POSITIONS = 16
 
+#: G (4x3) of the module docstring (the filter transform's products, and the kernel
+#: gradient's last step).
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+#: G (x) G (16x9): row 4*r + s holds G[r, a] * G[s, b] at 3*a + b, so U = (G (x) G) g, one
+#: matrix product over the filter's 9 taps (each entry is 0, +-1/4, 1/2 or 1: exact).
+_G_KRON = {name: np.kron(_G, _G).astype(name) for name in ("float32", "float64")}
+_G_T = {name: np.ascontiguousarray(_G.T, dtype=name) for name in ("float32", "float64")}
+
 
 def tile_counts(out_h: int, out_w: int) -> tuple:
     """(tiles_h, tiles_w): the 2x2 tiles that cover an (out_h, out_w) output."""
@@ -52,41 +60,6 @@ def tile_counts(out_h: int, out_w: int) -> tuple:
 
 
 # ---- kernels -----------------------------------------------------------------------------
-
-
-@kernel
-def _filter_channel(g, c, h, out):
-    """out[4*i + j, c, :] = (G g[:, :, c, :] G^T)[i, j] for one input channel c, through
-    h (4, 3, C_out) = G g. (Each loop reads and writes a few contiguous runs: the 25 runs of
-    one pass would be 8 KB apart for 32 x 64 channels, 4K-aliased.)"""
-    half = out.dtype.type(0.5)
-    cout = g.shape[3]
-    for b in range(3):
-        for o in range(cout):
-            h[0, b, o] = g[0, b, c, o]
-        for o in range(cout):
-            h[1, b, o] = ((g[0, b, c, o] + g[1, b, c, o]) + g[2, b, c, o]) * half
-        for o in range(cout):
-            h[2, b, o] = ((g[0, b, c, o] - g[1, b, c, o]) + g[2, b, c, o]) * half
-        for o in range(cout):
-            h[3, b, o] = g[2, b, c, o]
-    for i in range(4):
-        for o in range(cout):
-            out[4 * i, c, o] = h[i, 0, o]
-        for o in range(cout):
-            out[4 * i + 1, c, o] = ((h[i, 0, o] + h[i, 1, o]) + h[i, 2, o]) * half
-        for o in range(cout):
-            out[4 * i + 2, c, o] = ((h[i, 0, o] - h[i, 1, o]) + h[i, 2, o]) * half
-        for o in range(cout):
-            out[4 * i + 3, c, o] = h[i, 2, o]
-
-
-@kernel
-def _filter_transform(start, stop, g, out):
-    """`_filter_channel` for the input channels start <= c < stop."""
-    h = np.empty((4, 3, g.shape[3]), out.dtype)
-    for c in range(start, stop):
-        _filter_channel(g, c, h, out)
 
 
 @kernel
@@ -221,9 +194,12 @@ def check_input_transform(name: str, x, pads_and_tiles, out, positions: int) -> 
     return pad_top, pad_left, tiles_h, tiles_w
 
 
-def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = True) -> None:
+def filter_transform(kernel: np.ndarray, out: np.ndarray) -> None:
     """Transforms a 3x3 `kernel` (3, 3, C_in, C_out) into `out` (16, C_in, C_out):
-    `out[4*r + s, c, o] = (G kernel[:, :, c, o] G^T)[r, s]` (G in the module docstring).
+    `out[4*r + s, c, o] = (G kernel[:, :, c, o] G^T)[r, s]` (G in the module docstring), as
+    one matrix product `(G (x) G) @ kernel.reshape(9, C_in * C_out)`: no kernel to compile,
+    and faster than one for the first layer's filter (a few microseconds; 20 for 32 x 64
+    channels). An infinite weight gives NaN in the positions that do not use it (0 * inf).
 
     Example:
         >>> k = np.ones((3, 3, 1, 1), np.float32)
@@ -236,8 +212,11 @@ def filter_transform(kernel: np.ndarray, out: np.ndarray, *, threads: bool = Tru
                [1.  , 1.5 , 0.5 , 1.  ]], dtype=float32)
     """
     check_filter_transform("filter_transform", kernel, out, POSITIONS)
-    cin = kernel.shape[2]
-    launch_or_serial(threads, _filter_transform, out.size, cin, kernel, out)
+    name = kernel.dtype.name
+    kron = _G_KRON[name] if name in _G_KRON else np.kron(_G, _G).astype(kernel.dtype)
+    _, _, cin, cout = kernel.shape
+    np.matmul(kron, np.ascontiguousarray(kernel).reshape(9, cin * cout),
+              out=out.reshape(POSITIONS, cin * cout))  # fmt: skip
 
 
 def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, tiles_w: int,
@@ -299,11 +278,6 @@ def grad_transform(g: np.ndarray, out: np.ndarray, *, threads: bool = True,
     check(name, "out", out, dtype=dtype, shape=(POSITIONS, n * tiles_h * tiles_w, cout), out=True)
     check_apart(name, "out", out, g=g)
     launch_or_serial(threads, _grad_tile_rows, out.size, n * tiles_h, g, tiles_h, tiles_w, out)
-
-
-#: G (4x3) of the module docstring, for the kernel gradient's last step.
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-_G_T = {name: np.ascontiguousarray(_G.T, dtype=name) for name in ("float32", "float64")}
 
 
 def filter_grad_from_products(m: np.ndarray, out: np.ndarray, work=None) -> None:

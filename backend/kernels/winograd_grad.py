@@ -47,55 +47,20 @@ NO_GRADIENT = 255
 # ---- W from a max pool's gradient and argmax -------------------------------------------------
 
 
-@kernel
-def _a_entry(k, r):
-    """A[k, r] for A = [[1, 0], [1, 1], [1, -1], [0, -1]] (the transpose of A^T)."""
-    if r == 0:
-        return 1.0 if k < 3 else 0.0
-    return 0.0 if k == 0 else (1.0 if k == 1 else -1.0)
-
-
-@kernel
-def _pooled_tiles(g1, idx1, start, stop, out2):
-    """out2[4*k + l, i] = g1[i] * A[k, r] * A[l, s] for the entries start <= i < stop of the
-    flattened (tiles, channels) gradient, (r, s) = divmod(idx1[i], 2), 0 where idx1 is
-    NO_GRADIENT. One flat loop per position (three streams, indexed by the loop counter
-    itself: it vectorizes, 2x faster than a loop per tile over its channels)."""
-    zero = out2.dtype.type(0)
-    for p in range(POSITIONS):
-        k, l = p // 4, p % 4
-        # The coefficient of each cell of the window (r*2 + s).
-        r0, r1 = np.int64(0), np.int64(1)  # not literals: one signature of _a_entry
-        c0 = out2.dtype.type(_a_entry(k, r0) * _a_entry(l, r0))
-        c1 = out2.dtype.type(_a_entry(k, r0) * _a_entry(l, r1))
-        c2 = out2.dtype.type(_a_entry(k, r1) * _a_entry(l, r0))
-        c3 = out2.dtype.type(_a_entry(k, r1) * _a_entry(l, r1))
-        # Views indexed from 0 (an index counted from `start` gets a wraparound check).
-        dst, src, cells = out2[p, start:stop], g1[start:stop], idx1[start:stop]
-        for i in range(dst.shape[0]):
-            m = cells[i]
-            coef = c0 if m == 0 else (c1 if m == 1 else (c2 if m == 2 else c3))
-            dst[i] = coef * (src[i] if m < 4 else zero)  # no gradient: 0, even for a NaN
-
-
-@kernel
-def _pooled_bias(g2, idx2, start, stop, part):
-    """part = the sum over the tiles start <= t < stop of g2[t] where idx2 has a gradient (a
-    window cell 0-3; NO_GRADIENT has none)."""
-    channels = g2.shape[1]
-    zero = part.dtype.type(0)
-    for c in range(channels):
-        part[c] = zero
-    for t in range(start, stop):
-        for c in range(channels):
-            part[c] += g2[t, c] if idx2[t, c] < 4 else zero
+#: A = [[1, 0], [1, 1], [1, -1], [0, -1]] (the transpose of A^T), a constant of the kernels.
+_A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, -1.0], [0.0, -1.0]])
 
 
 @kernel
 def _pooled_grad_tasks(start, stop, g, argmax, out, parts):
-    """W (`_pooled_tiles`) for the tiles of tasks start <= task < stop, the tiles cut into
-    parts.shape[0] tasks; with a bias gradient (parts not 0 wide), each task's bias sum into
-    parts[task] (`_pooled_bias`)."""
+    """W for the tiles of tasks start <= task < stop, the tiles cut into parts.shape[0]
+    tasks: out2[4*k + l, i] = g1[i] * A[k, r] * A[l, s] for the entries i of the task's
+    tiles in the flattened (tiles, channels) gradient, (r, s) = divmod(idx1[i], 2), 0 where
+    idx1 is NO_GRADIENT. One flat loop per position (three streams, indexed by the loop
+    counter itself: it vectorizes, 2x faster than a loop per tile over its channels). With a
+    bias gradient (parts not 0 wide), parts[task] = the sum over the task's tiles t of g2[t]
+    where idx2 has a gradient (a window cell 0-3). (One function, no helpers: the fewer
+    functions, the shorter the compile.)"""
     tiles = g.shape[0] * g.shape[1] * g.shape[2]
     channels = g.shape[3]
     g2 = g.reshape(tiles, channels)
@@ -103,11 +68,30 @@ def _pooled_grad_tasks(start, stop, g, argmax, out, parts):
     g1, idx1 = g.reshape(g.size), argmax.reshape(argmax.size)
     out2 = out.reshape(POSITIONS, out.shape[1] * channels)
     tasks = parts.shape[0]
+    zero = out2.dtype.type(0)
     for task in range(start, stop):
         first, last = task * tiles // tasks, (task + 1) * tiles // tasks
-        _pooled_tiles(g1, idx1, first * channels, last * channels, out2)
+        begin, end = first * channels, last * channels
+        for p in range(POSITIONS):
+            k, l = p // 4, p % 4
+            # The coefficient of each cell of the window (r*2 + s).
+            c0 = out2.dtype.type(_A[k, 0] * _A[l, 0])
+            c1 = out2.dtype.type(_A[k, 0] * _A[l, 1])
+            c2 = out2.dtype.type(_A[k, 1] * _A[l, 0])
+            c3 = out2.dtype.type(_A[k, 1] * _A[l, 1])
+            # Views indexed from 0 (an index counted from `begin` gets a wraparound check).
+            dst, src, cells = out2[p, begin:end], g1[begin:end], idx1[begin:end]
+            for i in range(dst.shape[0]):
+                m = cells[i]
+                coef = c0 if m == 0 else (c1 if m == 1 else (c2 if m == 2 else c3))
+                dst[i] = coef * (src[i] if m < 4 else zero)  # no gradient: 0, even for a NaN
         if parts.shape[1] != 0:
-            _pooled_bias(g2, idx2, first, last, parts[task])
+            part = parts[task]
+            for c in range(channels):
+                part[c] = zero
+            for t in range(first, last):
+                for c in range(channels):
+                    part[c] += g2[t, c] if idx2[t, c] < 4 else zero
 
 
 @kernel

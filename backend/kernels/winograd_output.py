@@ -130,57 +130,52 @@ def _output_transform(start, stop, m, bias, relu, tiles_h, tiles_w, out):
 
 
 @kernel
-def _pool_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, pooled, argmax):
-    """Tile row q = n*tiles_h + i (i < the pooled rows): the four cells of each of its
-    tiles j < the pooled columns, as `_output_tile_row` computes them, then their
-    maximum into pooled[n, i, j] and, when argmax is not empty, its cell into argmax."""
-    rows, windows, cout = pooled.shape[1], pooled.shape[2], pooled.shape[3]
-    n = q // tiles_h
-    i = q - n * tiles_h
-    if i >= rows:
-        return
-    _times_a(m2, q, cols.shape[1] * cout, cols_flat)
-    zero = pooled.dtype.type(0)
-    record = argmax.shape[0] != 0
-    none = np.uint8(NO_GRADIENT)
-    out = pooled[n, i]
-    for j in range(windows):
-        for o in range(cout):
-            # The tile's cells in row-major order, each as output_transform writes it.
-            z0 = bias[o] + ((cols[0, j, o] + cols[2, j, o]) + cols[4, j, o])
-            z1 = bias[o] + ((cols[1, j, o] + cols[3, j, o]) + cols[5, j, o])
-            z2 = bias[o] + ((cols[2, j, o] - cols[4, j, o]) - cols[6, j, o])
-            z3 = bias[o] + ((cols[3, j, o] - cols[5, j, o]) - cols[7, j, o])
-            if relu:
-                z0 = zero if z0 < zero else z0
-                z1 = zero if z1 < zero else z1
-                z2 = zero if z2 < zero else z2
-                z3 = zero if z3 < zero else z3
-            best, at = z0, np.uint8(0)
-            t = _takes(z1, best)
-            at = np.uint8(1) if t else at
-            best = z1 if t else best
-            t = _takes(z2, best)
-            at = np.uint8(2) if t else at
-            best = z2 if t else best
-            t = _takes(z3, best)
-            at = np.uint8(3) if t else at
-            best = z3 if t else best
-            out[j, o] = best
-            if record:
-                argmax[n, i, j, o] = none if relu and not (best > zero) else at
-
-
-@kernel
 def _output_pool_transform(start, stop, m, bias, relu, tiles_h, tiles_w, pooled, argmax):
-    """`_pool_tile_row` for the tile rows start <= q < stop, with their work array."""
+    """For the tile rows q = n*tiles_h + i, start <= q < stop, with i < the pooled rows: the
+    four cells of each of their tiles j < the pooled columns, as `_output_tile_row` computes
+    them, then their maximum into pooled[n, i, j] and, when argmax is not empty, its cell
+    into argmax. (One function, not a loop over a per-row helper: one compile fewer.)"""
     cout = pooled.shape[3]
     bias = _bias_or_zeros(bias, cout, pooled)
     m2 = m.reshape(POSITIONS, m.shape[1] * cout)
     cols = np.empty((8, tiles_w, cout), pooled.dtype)
     cols_flat = cols.reshape(8, tiles_w * cout)
+    rows, windows = pooled.shape[1], pooled.shape[2]
+    zero = pooled.dtype.type(0)
+    record = argmax.shape[0] != 0
+    none = np.uint8(NO_GRADIENT)
     for q in range(start, stop):
-        _pool_tile_row(m2, bias, relu, tiles_h, q, cols, cols_flat, pooled, argmax)
+        n = q // tiles_h
+        i = q - n * tiles_h
+        if i >= rows:
+            continue
+        _times_a(m2, q, tiles_w * cout, cols_flat)
+        out = pooled[n, i]
+        for j in range(windows):
+            for o in range(cout):
+                # The tile's cells in row-major order, each as output_transform writes it.
+                z0 = bias[o] + ((cols[0, j, o] + cols[2, j, o]) + cols[4, j, o])
+                z1 = bias[o] + ((cols[1, j, o] + cols[3, j, o]) + cols[5, j, o])
+                z2 = bias[o] + ((cols[2, j, o] - cols[4, j, o]) - cols[6, j, o])
+                z3 = bias[o] + ((cols[3, j, o] - cols[5, j, o]) - cols[7, j, o])
+                if relu:
+                    z0 = zero if z0 < zero else z0
+                    z1 = zero if z1 < zero else z1
+                    z2 = zero if z2 < zero else z2
+                    z3 = zero if z3 < zero else z3
+                best, at = z0, np.uint8(0)
+                t = _takes(z1, best)
+                at = np.uint8(1) if t else at
+                best = z1 if t else best
+                t = _takes(z2, best)
+                at = np.uint8(2) if t else at
+                best = z2 if t else best
+                t = _takes(z3, best)
+                at = np.uint8(3) if t else at
+                best = z3 if t else best
+                out[j, o] = best
+                if record:
+                    argmax[n, i, j, o] = none if relu and not (best > zero) else at
 
 
 # ---- wrappers ----------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def test_jit_options_defaults():
         "nogil": True,
         "error_model": "numpy",
         "boundscheck": False,
+        "no_cfunc_wrapper": True,
     }
     assert options["cache"] is (config.cache_dir() is not None)
 
