@@ -38,56 +38,6 @@ def applies(kernel_shape, strides, dilation, pool, pool_strides) -> bool:
 
 
 @kernel
-def _patch(x, n, r, c):
-    """The 16 values x[n, r:r + 4, c:c + 4, 0], row by row: a window's 4x4 patch."""
-    return (x[n, r, c, 0], x[n, r, c + 1, 0], x[n, r, c + 2, 0], x[n, r, c + 3, 0],
-            x[n, r + 1, c, 0], x[n, r + 1, c + 1, 0], x[n, r + 1, c + 2, 0], x[n, r + 1, c + 3, 0],
-            x[n, r + 2, c, 0], x[n, r + 2, c + 1, 0], x[n, r + 2, c + 2, 0], x[n, r + 2, c + 3, 0],
-            x[n, r + 3, c, 0], x[n, r + 3, c + 1, 0], x[n, r + 3, c + 2, 0],
-            x[n, r + 3, c + 3, 0])  # fmt: skip
-
-
-@kernel
-def _gradient_images(x, argmax, grads, first, last, part, bias_part):
-    """part[t, o] = the sum over the windows of images first <= n < last of g * the patch
-    value tap t reads from the argmax cell, g = grads[n, i, j, o] where the argmax is a cell
-    (0 where it is NO_GRADIENT); bias_part (when not empty) the sum of those g."""
-    rows, cols, cout = grads.shape[1], grads.shape[2], grads.shape[3]
-    zero = part.dtype.type(0)
-    with_bias = bias_part.shape[0] != 0
-    for t in range(9):
-        for o in range(cout):
-            part[t, o] = zero
-    for o in range(bias_part.shape[0]):
-        bias_part[o] = zero
-    for n in range(first, last):
-        for i in range(rows):
-            r = 2 * i
-            for j in range(cols):
-                c = 2 * j
-                (p00, p01, p02, p03, p10, p11, p12, p13,
-                 p20, p21, p22, p23, p30, p31, p32, p33) = _patch(x, n, r, c)  # fmt: skip
-                g = grads[n, i, j]
-                cells = argmax[n, i, j]
-                for o in range(cout):
-                    m = cells[o]
-                    v = g[o] if m < 4 else zero
-                    s1, s2, s3 = m == 1, m == 2, m == 3
-                    if with_bias:
-                        bias_part[o] += v
-                    # Tap (a, b) of cell (r, s) = divmod(m, 2) reads patch (r + a, s + b).
-                    part[0, o] += v * (p11 if s3 else (p10 if s2 else (p01 if s1 else p00)))
-                    part[1, o] += v * (p12 if s3 else (p11 if s2 else (p02 if s1 else p01)))
-                    part[2, o] += v * (p13 if s3 else (p12 if s2 else (p03 if s1 else p02)))
-                    part[3, o] += v * (p21 if s3 else (p20 if s2 else (p11 if s1 else p10)))
-                    part[4, o] += v * (p22 if s3 else (p21 if s2 else (p12 if s1 else p11)))
-                    part[5, o] += v * (p23 if s3 else (p22 if s2 else (p13 if s1 else p12)))
-                    part[6, o] += v * (p31 if s3 else (p30 if s2 else (p21 if s1 else p20)))
-                    part[7, o] += v * (p32 if s3 else (p31 if s2 else (p22 if s1 else p21)))
-                    part[8, o] += v * (p33 if s3 else (p32 if s2 else (p23 if s1 else p22)))
-
-
-@kernel
 def _merge_parts(parts, bias_parts, out_k2, out_bias):
     """out_k2 = parts[0] + parts[1] + ..., out_bias likewise: in chunk order."""
     for t in range(out_k2.shape[0]):
@@ -105,12 +55,55 @@ def _merge_parts(parts, bias_parts, out_k2, out_bias):
 
 @kernel
 def _gradient(start, stop, x, argmax, grads, parts, bias_parts):
-    """The chunks start <= c < stop of the batch (cut into parts.shape[0] chunks) summed into
-    parts[c] and bias_parts[c] (`_gradient_images`)."""
-    n, chunks = x.shape[0], parts.shape[0]
-    for c in range(start, stop):
-        _gradient_images(x, argmax, grads, c * n // chunks, (c + 1) * n // chunks, parts[c],
-                         bias_parts[c])  # fmt: skip
+    """For the chunks start <= c < stop of the batch (cut into parts.shape[0] chunks):
+    parts[c][t, o] = the sum over the windows of the chunk's images of g * the patch value
+    tap t reads from the argmax cell, g = grads[n, i, j, o] where the argmax is a cell (0
+    where it is NO_GRADIENT); bias_parts[c] (when not empty) the sum of those g. (One
+    function, its per-chunk and patch helpers written out: each jitted helper a kernel
+    calls costs its own typing and lowering in a cold compile.)"""
+    n_images, chunks = x.shape[0], parts.shape[0]
+    rows, cols, cout = grads.shape[1], grads.shape[2], grads.shape[3]
+    zero = parts.dtype.type(0)
+    with_bias = bias_parts.shape[1] != 0
+    for ch in range(start, stop):
+        part, bias_part = parts[ch], bias_parts[ch]
+        for t in range(9):
+            for o in range(cout):
+                part[t, o] = zero
+        for o in range(bias_part.shape[0]):
+            bias_part[o] = zero
+        for n in range(ch * n_images // chunks, (ch + 1) * n_images // chunks):
+            for i in range(rows):
+                r = 2 * i
+                for j in range(cols):
+                    c = 2 * j
+                    # The window's 4x4 patch x[n, r:r + 4, c:c + 4, 0], row by row.
+                    p00, p01 = x[n, r, c, 0], x[n, r, c + 1, 0]
+                    p02, p03 = x[n, r, c + 2, 0], x[n, r, c + 3, 0]
+                    p10, p11 = x[n, r + 1, c, 0], x[n, r + 1, c + 1, 0]
+                    p12, p13 = x[n, r + 1, c + 2, 0], x[n, r + 1, c + 3, 0]
+                    p20, p21 = x[n, r + 2, c, 0], x[n, r + 2, c + 1, 0]
+                    p22, p23 = x[n, r + 2, c + 2, 0], x[n, r + 2, c + 3, 0]
+                    p30, p31 = x[n, r + 3, c, 0], x[n, r + 3, c + 1, 0]
+                    p32, p33 = x[n, r + 3, c + 2, 0], x[n, r + 3, c + 3, 0]
+                    g = grads[n, i, j]
+                    cells = argmax[n, i, j]
+                    for o in range(cout):
+                        m = cells[o]
+                        v = g[o] if m < 4 else zero
+                        s1, s2, s3 = m == 1, m == 2, m == 3
+                        if with_bias:
+                            bias_part[o] += v
+                        # Tap (a, b) of cell (r, s) = divmod(m, 2) reads patch (r + a, s + b).
+                        part[0, o] += v * (p11 if s3 else (p10 if s2 else (p01 if s1 else p00)))
+                        part[1, o] += v * (p12 if s3 else (p11 if s2 else (p02 if s1 else p01)))
+                        part[2, o] += v * (p13 if s3 else (p12 if s2 else (p03 if s1 else p02)))
+                        part[3, o] += v * (p21 if s3 else (p20 if s2 else (p11 if s1 else p10)))
+                        part[4, o] += v * (p22 if s3 else (p21 if s2 else (p12 if s1 else p11)))
+                        part[5, o] += v * (p23 if s3 else (p22 if s2 else (p13 if s1 else p12)))
+                        part[6, o] += v * (p31 if s3 else (p30 if s2 else (p21 if s1 else p20)))
+                        part[7, o] += v * (p32 if s3 else (p31 if s2 else (p22 if s1 else p21)))
+                        part[8, o] += v * (p33 if s3 else (p32 if s2 else (p23 if s1 else p22)))
 
 
 def gradient_chunks(work: int, x, argmax, grads, out_kernel, out_bias) -> None:

@@ -37,18 +37,13 @@ _G = {
 
 
 @kernel
-def _takes(v, best):
-    """`pool._takes`: whether `v` replaces the running maximum `best` (larger, or a NaN when
-    `best` is not)."""
-    return (not (v <= best)) & (best == best)
-
-
-@kernel
 def _windows(start, stop, x, u, bias, relu, out, argmax):
     """out[n, i, j, o] = act(bias[o] + max of A^T (U[:, o] * V_ij) A) for the images
     start <= n < stop, V_ij = B^T d B of the patch d = x[n, 2i:2i + 4, 2j:2j + 4, 0]; and,
     when `argmax` is not empty, the cell r*2 + s of that maximum there (`NO_GRADIENT` where
-    relu and the output is not positive)."""
+    relu and the output is not positive). A cell replaces the running maximum when it is
+    larger, or a NaN when the maximum is not (`pool._takes`, written out here: each jitted
+    helper a kernel calls costs its own typing and lowering in a cold compile)."""
     rows, cols, cout = out.shape[1], out.shape[2], out.shape[3]
     zero = out.dtype.type(0)
     none = np.uint8(NO_GRADIENT)
@@ -87,13 +82,13 @@ def _windows(start, stop, x, u, bias, relu, out, argmax):
                     p3, q3 = (m12 + m13) + m14, (m13 - m14) - m15
                     best, at = (p0 + p1) + p2, np.uint8(0)
                     y = (q0 + q1) + q2
-                    t = _takes(y, best)
+                    t = (not (y <= best)) & (best == best)
                     best, at = (y, np.uint8(1)) if t else (best, at)
                     y = (p1 - p2) - p3
-                    t = _takes(y, best)
+                    t = (not (y <= best)) & (best == best)
                     best, at = (y, np.uint8(2)) if t else (best, at)
                     y = (q1 - q2) - q3
-                    t = _takes(y, best)
+                    t = (not (y <= best)) & (best == best)
                     best, at = (y, np.uint8(3)) if t else (best, at)
                     z = best + bias[o]
                     z = zero if relu and z < zero else z
