@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 
 import numpy as np
 
@@ -233,20 +232,12 @@ def same_bits_any_threads(call):
 
 
 def stop_background_compiles() -> None:
-    """Stops the processes compiling kernels in the background for this one
-    (`kernels.background`) and waits for the threads reading their output to end, so that a
-    test measuring this process's allocations (tracemalloc) counts only what its own code
-    does. A kernel a helper was compiling is compiled here when next needed."""
+    """`kernels.background.stop_helpers`, when the kernels are loaded: the processes
+    compiling kernels for this one stop, and the threads reading their output end, so that a
+    test measuring this process's allocations (tracemalloc) counts only its own code."""
     background = sys.modules.get("backend.kernels.background")
-    if background is None:
-        return
-    for proc in background.helper_processes():
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait()
-    for thread in threading.enumerate():
-        if getattr(thread, "_target", None) is background._follow:
-            thread.join()
+    if background is not None:
+        background.stop_helpers()
 
 
 # ---- convolution references (plain numpy loops) for the conv tests -------------------------

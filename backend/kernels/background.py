@@ -39,7 +39,8 @@ import time
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "first_steps.json")
 
 _lock = threading.Condition()
-_state: dict = {"started": False, "procs": [], "busy": {}}  # busy: helper id -> its kernel
+# busy: helper id -> its kernel; readers: the threads following the helpers' output
+_state: dict = {"started": False, "procs": [], "busy": {}, "readers": []}
 _manifest: dict | None = None
 
 
@@ -140,7 +141,9 @@ def _spawn(keys: list):
         return None
     proc.stdin.write(json.dumps(keys))
     proc.stdin.close()
-    threading.Thread(target=_follow, args=(proc,), daemon=True).start()
+    reader = threading.Thread(target=_follow, args=(proc,), daemon=True)
+    reader.start()
+    _state["readers"].append(reader)
     atexit.register(_stop, proc)
     return proc
 
@@ -185,6 +188,17 @@ def _stop(proc) -> None:
     """At exit: the helper stops too (a kernel it was compiling is compiled next time)."""
     if proc.poll() is None:
         proc.terminate()
+
+
+def stop_helpers() -> None:
+    """Stops every helper now and waits for the threads reading their output to end (a
+    test measuring this process's allocations counts only its own code then). A kernel a
+    helper was compiling is compiled here when next needed."""
+    for proc in helper_processes():
+        _stop(proc)
+        proc.wait()
+    for reader in list(_state["readers"]):
+        reader.join()
 
 
 #: The longest wait for the helper's compile of one kernel (seconds): past it, this process
