@@ -191,6 +191,27 @@ def openblas_libraries() -> list:
     return libraries
 
 
+_openblas_controls: list = []  # [(get, set)] once looked up, [None] when there is none
+
+
+def openblas_thread_controls():
+    """The thread-count getter and setter of the first loaded OpenBLAS (ctypes functions:
+    `get()` -> int, `set(n)`), or None (no shared OpenBLAS found); looked up once."""
+    if not _openblas_controls:
+        found = None
+        for library in openblas_libraries():
+            for symbol in _OPENBLAS_SETTERS:
+                setter = getattr(library, symbol, None)
+                getter = getattr(library, symbol.replace("_set_", "_get_"), None)
+                if setter is not None and getter is not None:
+                    found = (getter, setter)
+                    break
+            if found is not None:
+                break
+        _openblas_controls.append(found)
+    return _openblas_controls[0]
+
+
 def _set_openblas_threads(n: int) -> bool:
     """Sets the thread count of every loaded OpenBLAS through its own setter; whether one
     was found."""

@@ -3,6 +3,7 @@
     python benchmarks/profile_convnet.py                  # train step (batch 128), predict (512)
     python benchmarks/profile_convnet.py --reps 20 --steps 15
     python benchmarks/profile_convnet.py --model lstm     # the lstm suite's text classifier
+    python benchmarks/profile_convnet.py --model cifar    # the CIFAR-shaped residual convnet
 
 The model is `convnet.keras_model()` (the keras.io MNIST convnet on 28x28x1), or with
 `--model lstm` the lstm suite's `Embedding -> LSTM -> Dense` on length-200 sequences. One warm-up
@@ -125,7 +126,10 @@ def report(title: str, plan, per_step: list, reps: int, top: int, per_batch: flo
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--model", choices=("convnet", "lstm"), default="convnet", help="which suite's model"
+        "--model",
+        choices=("convnet", "cifar", "lstm"),
+        default="convnet",
+        help="which suite's model",
     )
     parser.add_argument("--batch", type=int, help="fit batch (default: the suite's)")
     parser.add_argument("--predict-batch", type=int, help="predict batch (default: the suite's)")

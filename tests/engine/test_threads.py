@@ -138,3 +138,28 @@ def test_numba_pool_started_by_user_code_is_limited_too(tmp_path):
                             env=env, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "1"]
+
+
+def test_shares_see_openblas_on_one_thread_and_the_count_comes_back(threads):
+    # Every core runs a share: a share's GEMM must not wake OpenBLAS's own threads too.
+    controls = config.openblas_thread_controls()
+    if controls is None:
+        pytest.skip("numpy here does not use a shared OpenBLAS")
+    if config._default_num_threads() < 2:
+        pytest.skip("needs two CPUs")
+    threads(2)
+    get = controls[0]
+    assert get() == 2
+    seen = []
+    workers.split(lambda w, a, b: seen.append(get()), 2)
+    assert seen == [1, 1] and get() == 2
+
+    def failing(worker, start, stop):
+        raise ValueError(f"share {worker}")
+
+    with pytest.raises(ValueError, match="share"):
+        workers.split(failing, 2)
+    assert get() == 2
+    threads(1)  # one thread: a plain call, BLAS left at the configured count
+    workers.split(lambda w, a, b: seen.append(get()), 2)
+    assert seen[-1] == 1 and get() == 1
