@@ -11,7 +11,7 @@ times, docs/kernels.md), and its `workqueue` layer aborts when two Python thread
 Nothing here nests: a share that launches another threaded call runs it in its own thread,
 serially (`in_share()`), so the pool never waits on itself.
 
-While the shares run, OpenBLAS is limited to one thread (`_blas_on_one_thread`): every core
+While the shares run, OpenBLAS is limited to one thread (`blas.limit_to_one_thread`): every core
 already runs a share, and a share's GEMM (a Winograd chunk's, such as 252 x 32 by 32 x 64)
 is above the size from which OpenBLAS splits a product over its own threads (about 262k
 multiply-adds). Two shares' GEMMs then each woke OpenBLAS's threads onto cores that were
@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from . import config
+from . import blas, config
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -73,7 +73,7 @@ def split(work, count: int) -> None:
         return
     bounds = [count * i // workers for i in range(workers + 1)]
     pool = _executor(workers - 1)
-    blas_threads = _blas_on_one_thread()
+    blas_threads = blas.limit_to_one_thread()
     try:
         futures = [pool.submit(work, i, bounds[i], bounds[i + 1]) for i in range(1, workers)]
         _local.busy = True
@@ -83,27 +83,7 @@ def split(work, count: int) -> None:
             _local.busy = False
             errors = [f.exception() for f in futures]  # waits for every share
     finally:
-        _restore_blas(blas_threads)
+        blas.restore_threads(blas_threads)
     for error in errors:
         if error is not None:
             raise error
-
-
-def _blas_on_one_thread() -> int:
-    """Limits OpenBLAS to one thread; returns the count to put back (0: nothing to do, no
-    OpenBLAS found or already one thread). Two Python threads splitting at once each put
-    back the count they read, so the count can only be lowered for the length of a split."""
-    controls = config.openblas_thread_controls()
-    if controls is None:
-        return 0
-    get, set_ = controls
-    threads = get()
-    if threads <= 1:
-        return 0
-    set_(1)
-    return threads
-
-
-def _restore_blas(threads: int) -> None:
-    if threads:
-        config.openblas_thread_controls()[1](threads)
