@@ -1,5 +1,5 @@
-"""Winograd F(4x4, 3x3) for inference, NHWC: a 3x3 stride-1 convolution with bias, relu and a
-2x2 stride-2 max pool, as 36 GEMMs.
+"""Winograd F(4x4, 3x3), NHWC: a 3x3 stride-1 convolution with bias and relu, with a 2x2
+stride-2 max pool (`output_pool_transform`) or without (`output_transform`), as 36 GEMMs.
 
 A 4x4 tile of outputs is `Y = A^T [(G g G^T) * (B^T d B)] A` (Lavin & Gray, 2016) for the
 3x3 filter g of one (c_in, c_out) pair and the 6x6 input tile d under the tile's windows:
@@ -20,15 +20,16 @@ Each of the 36 positions xi = 6*r + s of the elementwise product, summed over in
 channels, is a GEMM `M[xi] = V[xi] @ U[xi]`: 36 multiplies per 16 outputs and channel pair,
 against F(2x2, 3x3)'s 16 per 4 (`winograd`): 0.56 of them. The price is precision: the
 transforms' larger coefficients leave a float32 error of a few 1e-6 of the output's scale
-(F(2x2)'s is about 1e-7), which is why only inference (`conv_winograd` with a pool and no
-argmax) takes this path; training keeps F(2x2), whose backward is its exact adjoint.
+(F(2x2)'s is about 1e-7), which is why `conv_winograd` takes it only with at most
+`F4_MAX_IN` channels summed (`use_f4`, `use_f4_unpooled`).
 
 The 4x4 tiles start every 4 rows/cols, so each holds four whole windows of a 2x2 stride-2
 pool: `output_pool_transform` writes only their maxima, the convolution's output never goes
-to memory. Tiles are numbered t = (n*tiles_h + i)*tiles_w + j and the loops run over runs of
-channels with 3-D indices (so they vectorize), as in `winograd`; threads run over a fixed
-number of runs of tile rows, each writing its own cells: bit-identical serial or threaded.
-The filter transform is two numpy matrix products (once per call).
+to memory; `output_transform` writes the tiles' cells inside the output. Tiles are numbered
+t = (n*tiles_h + i)*tiles_w + j and the loops run over runs of channels with 3-D indices (so
+they vectorize), as in `winograd`; threads run over a fixed number of runs of tile rows,
+each writing its own cells: bit-identical serial or threaded. The filter transform is two
+numpy matrix products (once per call).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ A_T = np.array(
 def tile_counts(pooled_h: int, pooled_w: int) -> tuple:
     """(tiles_h, tiles_w): the 4x4 tiles that cover a (pooled_h, pooled_w) pooled output."""
     return (int(pooled_h) + 1) // 2, (int(pooled_w) + 1) // 2
+
+
+def output_tile_counts(out_h: int, out_w: int) -> tuple:
+    """(tiles_h, tiles_w): the 4x4 tiles that cover an (out_h, out_w) output (unpooled)."""
+    return (int(out_h) + 3) // 4, (int(out_w) + 3) // 4
 
 
 # ---- kernels -----------------------------------------------------------------------------
@@ -220,6 +226,68 @@ def _pool_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, pooled):
                         out[2 * j + b, o] = zero if relu and z < zero else z
 
 
+@kernel
+def _output_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, out):
+    """For the tile rows start <= q < stop (q = n*tiles_h + i): Y = A^T m A of each tile,
+    out[n, 4i + a, 4j + s] = act(bias + Y[a, s]) for the cells inside out (an output size
+    not a multiple of 4 leaves the last tiles' outer cells unwritten). `cols` takes m A for
+    every tile of the row at once, as in `_pool_tile_rows`; each output row a is then one
+    combination of its rows, a loop over the C_out channels of one cell."""
+    _, height, width, cout = out.shape
+    m2 = m.reshape(POSITIONS, m.shape[1] * cout)
+    run = tiles_w * cout
+    cols = np.empty((24, tiles_w, cout), out.dtype)
+    cols_flat = cols.reshape(24, run)
+    bias = bias if bias.shape[0] != 0 else np.zeros(cout, out.dtype)
+    zero = out.dtype.type(0)
+    two, four, eight = out.dtype.type(2), out.dtype.type(4), out.dtype.type(8)
+    for q in range(start, stop):
+        n = q // tiles_h
+        i = q - n * tiles_h
+        lo = q * run
+        for r in range(6):
+            p0, p1 = m2[6 * r, lo : lo + run], m2[6 * r + 1, lo : lo + run]
+            p2, p3 = m2[6 * r + 2, lo : lo + run], m2[6 * r + 3, lo : lo + run]
+            p4, p5 = m2[6 * r + 4, lo : lo + run], m2[6 * r + 5, lo : lo + run]
+            c0, c1 = cols_flat[4 * r], cols_flat[4 * r + 1]
+            c2, c3 = cols_flat[4 * r + 2], cols_flat[4 * r + 3]
+            for k in range(run):
+                v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
+                c0[k] = ((v0 + v1) + v2) + (v3 + v4)
+                c1[k] = (v1 - v2) + two * (v3 - v4)
+                c2[k] = (v1 + v2) + four * (v3 + v4)
+                c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
+        for a in range(4):
+            row = 4 * i + a
+            if row >= height:
+                break
+            dst_row = out[n, row]
+            for j in range(tiles_w):
+                for s in range(4):
+                    col = 4 * j + s
+                    if col >= width:
+                        break
+                    dst = dst_row[col]
+                    e0, e1, e2 = cols[s, j], cols[4 + s, j], cols[8 + s, j]
+                    e3, e4, e5 = cols[12 + s, j], cols[16 + s, j], cols[20 + s, j]
+                    if a == 0:
+                        for o in range(cout):
+                            z = (((e0[o] + e1[o]) + e2[o]) + (e3[o] + e4[o])) + bias[o]
+                            dst[o] = zero if relu and z < zero else z
+                    elif a == 1:
+                        for o in range(cout):
+                            z = ((e1[o] - e2[o]) + two * (e3[o] - e4[o])) + bias[o]
+                            dst[o] = zero if relu and z < zero else z
+                    elif a == 2:
+                        for o in range(cout):
+                            z = ((e1[o] + e2[o]) + four * (e3[o] + e4[o])) + bias[o]
+                            dst[o] = zero if relu and z < zero else z
+                    else:
+                        for o in range(cout):
+                            z = (((e1[o] - e2[o]) + eight * (e3[o] - e4[o])) + e5[o]) + bias[o]
+                            dst[o] = zero if relu and z < zero else z
+
+
 # ---- wrappers ----------------------------------------------------------------------------
 
 
@@ -310,3 +378,42 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, pooled: np.ndarray, *
         return
     launch_or_serial(threads, _pool_tile_rows, m.size * 2, pooled.shape[0] * tiles_h, m, bias,
                      bool(relu), tiles_h, tiles_w, pooled)  # fmt: skip
+
+
+def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
+                     threads: bool = True, validate: bool = True) -> None:  # fmt: skip
+    """Transforms the GEMM products `m` (36, T, C_out) back into `out` (N, Ho, Wo, C_out):
+    `out[n, 4i + a, 4j + s, o] = act(bias[o] + (A^T m[:, t, o] A)[a, s])` for tile t =
+    (n*tiles_h + i)*tiles_w + j (`output_tile_counts(Ho, Wo)`, T = N*tiles_h*tiles_w) and the
+    cells inside `out`. `bias` is a (C_out,) array or None; `relu` a bool (act(z) =
+    max(z, 0), NaN stays NaN).
+
+    Example:
+        >>> m = np.zeros((36, 1, 1), np.float32)
+        >>> m[0] = 1.0  # A^T e0 e0^T A: 1 at the tile's top-left output, 0 elsewhere
+        >>> out = np.empty((1, 3, 3, 1), np.float32)
+        >>> output_transform(m, np.array([0.5], np.float32), True, out)
+        >>> out[0, :, :, 0]
+        array([[1.5, 0.5, 0.5],
+               [0.5, 0.5, 0.5],
+               [0.5, 0.5, 0.5]], dtype=float32)
+    """
+    tiles_h, tiles_w = output_tile_counts(out.shape[1], out.shape[2])
+    if validate:
+        name = "winograd_f4.output_transform"
+        dtype = float_dtype(name, "m", m)
+        check_4d(name, "out", out, dtype)
+        n, _, _, cout = out.shape
+        want = (POSITIONS, n * tiles_h * tiles_w, cout)
+        if m.shape != want:
+            raise ValueError(f"{name}: m must have shape {want} (the 4x4 tiles of a "
+                             f"{out.shape} output). Received: m.shape={m.shape}")  # fmt: skip
+        check(name, "m", m, dtype=dtype)
+        if bias is not None:
+            check(name, "bias", bias, dtype=dtype, shape=(cout,))
+        check_apart(name, "out", out, m=m, bias=EMPTY[dtype] if bias is None else bias)
+    bias = EMPTY[m.dtype] if bias is None else bias
+    if out.size == 0:
+        return
+    launch_or_serial(threads, _output_tile_rows, m.size * 2, out.shape[0] * tiles_h, m, bias,
+                     bool(relu), tiles_h, tiles_w, out)  # fmt: skip

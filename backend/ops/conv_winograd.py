@@ -142,7 +142,9 @@ def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False
     instead, from the output transform (`kernels.winograd_output`), and `argmax` (when given)
     each window's argmax."""
     if pooled and argmax is None and use_f4(x.dtype, x.shape[3]):
-        return _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu)
+        return _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, True)
+    if not pooled and use_f4_unpooled(x.dtype, x.shape[3]):
+        return _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, False)
     wg = _kernels()
     n, _, _, cin = x.shape
     cout = k.shape[3]
@@ -205,6 +207,18 @@ def use_f4(dtype, cin: int) -> bool:
 WINDOW_WINOGRAD = True
 
 
+#: Whether a convolution without a pool (inference and training's forward), and its input
+#: and kernel gradients, run Winograd F(4x4, 3x3) instead of F(2x2, 3x3) (`use_f4_unpooled`).
+F4_UNPOOLED = True
+
+
+def use_f4_unpooled(dtype, cin: int) -> bool:
+    """Whether a Winograd convolution without a pool runs on F(4x4, 3x3): `F4_UNPOOLED`, at
+    most `F4_MAX_IN` channels summed (C_in for the forward, C_out for the input gradient),
+    float32 or float64."""
+    return F4_UNPOOLED and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)
+
+
 def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
     """Whether a conv + 2x2 stride-2 max pool (with or without an argmax) runs on
     `kernels.winograd_window`: one input channel, a 3x3 kernel, strides and dilation 1. Per
@@ -220,21 +234,25 @@ def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
     )
 
 
-def _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu):
-    """`conv_winograd(..., pooled=True)` without an argmax on F(4x4, 3x3)
-    (`kernels.winograd_f4`): the 4x4 tiles under the pool's windows, by chunks of images as
-    the F(2x2) path runs them."""
+def _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, pooled):
+    """`conv_winograd(..., pooled=pooled)` without an argmax on F(4x4, 3x3)
+    (`kernels.winograd_f4`), by chunks of images as the F(2x2) path runs them: pooled, the
+    4x4 tiles under the pool's windows and `output_pool_transform`; else the tiles covering
+    the output and `output_transform`."""
     from ..kernels import winograd_f4 as w4
 
     n, _, _, cin = x.shape
     cout = k.shape[3]
     x = np.ascontiguousarray(x)
-    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout)
+    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout) if pooled else (n, *out_hw, cout)
     y = out if _writable(out) else _buffer(scratch, "winograd_out", shape, x.dtype)
     u = _buffer(scratch, "winograd_f4_filter", (36, cin, cout), x.dtype)
     w4.filter_transform(np.ascontiguousarray(k), u)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    tiles_h, tiles_w = w4.tile_counts(*shape[1:3])
+    if pooled:
+        tiles_h, tiles_w = w4.tile_counts(*shape[1:3])
+    else:
+        tiles_h, tiles_w = w4.output_tile_counts(*out_hw)
     per_image = tiles_h * tiles_w
     chunk = _chunk_size(n, 36 * per_image * (cin + cout) * x.dtype.itemsize)
     cap = chunk * per_image
@@ -247,7 +265,8 @@ def _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu):
         w4.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
                            validate=check)  # fmt: skip
         np.matmul(v, u, out=m)
-        w4.output_pool_transform(m, bias, relu, y[start:stop], threads=False, validate=check)
+        transform = w4.output_pool_transform if pooled else w4.output_transform
+        transform(m, bias, relu, y[start:stop], threads=False, validate=check)
 
     if y.size:
         _chunks(n, chunk, body)
