@@ -143,7 +143,7 @@ def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False
     each window's argmax."""
     if pooled and argmax is None and use_f4(x.dtype, x.shape[3]):
         return _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, True)
-    if not pooled and use_f4_unpooled(x.dtype, x.shape[3]):
+    if not pooled and use_f4_unpooled(x.dtype, x.shape[3], out_hw):
         return _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, False)
     wg = _kernels()
     n, _, _, cin = x.shape
@@ -212,11 +212,32 @@ WINDOW_WINOGRAD = True
 F4_UNPOOLED = True
 
 
-def use_f4_unpooled(dtype, cin: int) -> bool:
+#: The largest share of F(2x2)'s multiplies F(4x4) may do (36 per 4x4 tile against 16 per
+#: 2x2 tile: 0.56 where both tile the output evenly).
+F4_MAX_MULTIPLIES = 0.8
+
+
+def use_f4_unpooled(dtype, cin: int, out_hw, f2_hw=None) -> bool:
     """Whether a Winograd convolution without a pool runs on F(4x4, 3x3): `F4_UNPOOLED`, at
-    most `F4_MAX_IN` channels summed (C_in for the forward, C_out for the input gradient),
-    float32 or float64."""
-    return F4_UNPOOLED and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)
+    most `F4_MAX_IN` channels summed (C_in for the forward and the kernel gradient, C_out for
+    the input gradient: F(4x4)'s float32 error grows with them), float32 or float64, and
+    F(4x4)'s 36 multiplies per 4x4 tile of its output `out_hw` at most `F4_MAX_MULTIPLIES`
+    of F(2x2)'s 16 per 2x2 tile of `f2_hw` (default `out_hw`). The input gradient on F(4x4)
+    is a convolution whose output is the image, where F(2x2)'s adjoint tiles the forward's
+    output: for the MNIST second layer unpooled (13x13 in, 11x11 out) both do 576 per image
+    and F(2x2) stays (measured 16-20 ms against F(4x4)'s 21-23 at batch 128).
+
+    Measured (ms per call, float32, batch 64, median of 10 interleaved calls on the shared
+    2-core VM, F(2x2) / F(4x4)): forward (64,32,32,32)x32 same 29.6 / 23.0, (64,16,16,32)x64
+    10.8 / 6.8, (64,16,16,64)x64 35 / 19, MNIST (128,13,13,32)x64 valid 10.6 / 9.8; input
+    gradient (fastest of 10) 24.9 / 19.4, 8.0 / 5.9, 40.8 / 24.5; kernel gradient 35.6 /
+    22.9, 7.7 / 5.8, 24.3 / 16.2, MNIST 8.6 / 7.3."""
+    if not (F4_UNPOOLED and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)):
+        return False
+    f2_hw = out_hw if f2_hw is None else f2_hw
+    f4 = 36 * ((out_hw[0] + 3) // 4) * ((out_hw[1] + 3) // 4)
+    f2 = 16 * ((f2_hw[0] + 1) // 2) * ((f2_hw[1] + 1) // 2)
+    return f4 <= F4_MAX_MULTIPLIES * f2
 
 
 def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
@@ -273,6 +294,65 @@ def _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, pooled):
     return _delivered(y, out)
 
 
+def _input_grad_f4(dy, k, x_shape, top_left, dx, scratch) -> None:
+    """The input gradient of a 3x3 stride-1 convolution (x of `x_shape`, windows from
+    `-top_left`) on F(4x4, 3x3): the convolution of its output gradient `dy` with the kernel
+    flipped and its channels swapped, windows from `top_left - 2` (cells outside `dy` read as
+    0), by `_conv_winograd_f4`; written into `dx`."""
+    kt = _buffer(scratch, "winograd_f4_kernel_t", (3, 3, k.shape[3], k.shape[2]), dy.dtype)
+    np.copyto(kt, np.asarray(k)[::-1, ::-1].transpose(0, 1, 3, 2))
+    dx_out = dx if _writable(dx) else _buffer(scratch, "winograd_dx", x_shape, dy.dtype)
+    top, left = top_left
+    _conv_winograd_f4(dy, kt, (2 - top, 2 - left), x_shape[1:3], dx_out, scratch, None, False,
+                      False)  # fmt: skip
+    _delivered(dx_out, dx)
+
+
+def _kernel_grad_f4(x, dy, k_shape, top_left, out_hw, dk, scratch) -> None:
+    """The kernel gradient of a 3x3 stride-1 convolution (windows from `-top_left`, output
+    `out_hw`) on F(4x4, 3x3)'s tiles, written into `dk`: per chunk of images the input
+    transform V of `x` and the output gradient's W (`winograd_f4_grad.grad_transform`), the
+    products V^T W per position (one GEMM over the chunk's tiles), summed over chunks in
+    chunk order, then `G^T (.) G` back to 3x3."""
+    from ..kernels import winograd_f4 as w4
+    from ..kernels import winograd_f4_grad
+
+    n, _, _, cin = x.shape
+    cout = k_shape[3]
+    dtype = x.dtype
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    dk_out = dk if _writable(dk) else _buffer(scratch, "winograd_dk", k_shape, dtype)
+    if n == 0:  # no images: nothing flows back to the kernel
+        dk_out[...] = 0
+        _delivered(dk_out, dk)
+        return
+    tiles_h, tiles_w = w4.output_tile_counts(*out_hw)
+    per_image = tiles_h * tiles_w
+    chunk = _chunk_size(n, 36 * per_image * (cin + cout) * dtype.itemsize)
+    cap = chunk * per_image
+    chunks = _chunk_count(n, chunk)
+    products = _buffer(scratch, "winograd_f4_filter_products", (chunks, 36, cin, cout), dtype)
+
+    def body(worker, c, start, stop):
+        tiles = (stop - start) * per_image
+        v = _work(scratch, "winograd_f4_input", worker, cin, tiles, cap, dtype, 36)
+        w = _work(scratch, "winograd_f4_grads", worker, cout, tiles, cap, dtype, 36)
+        check = c == 0  # the kernels' argument checks, once: the chunks' arrays are alike
+        w4.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
+                           validate=check)  # fmt: skip
+        winograd_f4_grad.grad_transform(dy[start:stop], w, threads=False, validate=check)
+        np.matmul(v.transpose(0, 2, 1), w, out=products[c])
+
+    _chunks(n, chunk, body)
+    total = _buffer(scratch, "winograd_f4_filter_total", (6, 6, cin * cout), dtype)
+    np.sum(products.reshape(chunks, 6, 6, cin * cout), axis=0, out=total)  # in chunk order
+    g_t = w4.G.T.astype(dtype)
+    half = _buffer(scratch, "winograd_f4_filter_work", (3, 6, cin * cout), dtype)
+    np.matmul(g_t, total.reshape(6, 6 * cin * cout), out=half.reshape(3, 6 * cin * cout))
+    np.matmul(g_t, half, out=dk_out.reshape(3, 3, cin * cout))  # G^T P G, row by row
+    _delivered(dk_out, dk)
+
+
 def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=None,
                       pooled_grad=None, argmax=None, dx=None, dk=None, db=None,
                       scratch=None):  # fmt: skip
@@ -304,6 +384,17 @@ def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=
     per_image = tiles_h * tiles_w
     if dk is not None:
         x = np.ascontiguousarray(x)
+    if pooled_grad is None:  # F(4x4) takes each gradient its rule allows, on its own tiles
+        if dx is not None and use_f4_unpooled(dtype, cout, x_shape[1:3], out_hw):
+            _input_grad_f4(dy, k, x_shape, top_left, dx, scratch)
+            dx = None
+        if dk is not None and use_f4_unpooled(dtype, cin, out_hw):
+            _kernel_grad_f4(x, dy, k_shape, top_left, out_hw, dk, scratch)
+            dk = None
+        if dx is None and dk is None:
+            if db is not None:
+                np.sum(np.ascontiguousarray(dy).reshape(-1, cout), axis=0, out=db)
+            return
     ut = None
     if dx is not None:
         ut = _buffer(scratch, "winograd_filter_t", (16, cout, cin), dtype)

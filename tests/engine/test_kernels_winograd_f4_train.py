@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from backend.kernels import winograd_f4 as w4
+from backend.kernels import winograd_f4_grad
 from backend.ops import conv_winograd as cw
 from backend.testing import same_bits_any_threads
 
@@ -92,9 +93,40 @@ def test_output_transform_keeps_nan_and_checks_its_arguments():
         w4.output_transform(m, np.zeros(3, np.float32), True, out)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("out_hw", [(8, 8), (5, 7), (1, 2), (11, 13)], ids=str)
+def test_grad_transform_is_a_g_at(out_hw, dtype):
+    n, c = 2, 9
+    th, tw = w4.output_tile_counts(*out_hw)
+    g = rng.standard_normal((n, *out_hw, c)).astype(dtype)
+    padded = np.zeros((n, 4 * th, 4 * tw, c))
+    padded[:, : out_hw[0], : out_hw[1]] = g
+    tiles = padded.reshape(n, th, 4, tw, 4, c)
+    want = np.einsum("ar,nhawbc,bs->rsnhwc", w4.A_T, tiles, w4.A_T).reshape(36, -1, c)
+
+    def run():
+        out = np.full((36, n * th * tw, c), np.nan, dtype)
+        winograd_f4_grad.grad_transform(g, out)
+        return out
+
+    got = same_bits_any_threads(run)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    with pytest.raises(ValueError, match="out must have shape"):
+        winograd_f4_grad.grad_transform(g, np.empty((16, n * th * tw, c), dtype))
+
+
+def test_docstring_examples():
+    import doctest
+
+    for module in (w4, winograd_f4_grad):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted >= 1 and result.failed == 0
+
+
 #: (N, H, W, C_in, C_out, top, left, out_hw): "same" and "valid", sizes not multiples of 4.
-CASES = [(1, 13, 13, 32, 64, 0, 0, (11, 11)), (5, 9, 10, 16, 8, 1, 1, (9, 10)),
-         (3, 8, 8, 64, 16, 1, 1, (8, 8)), (2, 6, 7, 20, 24, 1, 0, (6, 5))]  # fmt: skip
+CASES = [(1, 13, 13, 32, 64, 0, 0, (11, 11)), (5, 11, 10, 16, 8, 1, 1, (11, 10)),
+         (3, 8, 8, 64, 16, 1, 1, (8, 8)), (2, 15, 14, 20, 24, 1, 0, (15, 12))]  # fmt: skip
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -124,15 +156,52 @@ def test_convolution_on_f4(monkeypatch, case, dtype):
     _close(got, np.maximum(_conv_ref(x, k, top, left, out_hw) + bias, 0), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("gradient", ["dx", "dk"])
+def test_gradients_on_f4(monkeypatch, case, dtype, gradient):
+    # winograd_backward by one-image chunks on the worker threads, against the float64
+    # gradients of the direct convolution; the F(4x4) transforms run (the input gradient
+    # transforms dy with its C_out channels, the kernel gradient x's tiles with C_in).
+    monkeypatch.setattr(cw, "WINOGRAD_CHUNK_BYTES", 1)
+    n, h, w, cin, cout, top, left, out_hw = case
+    x = rng.standard_normal((n, h, w, cin)).astype(dtype)
+    k = (rng.standard_normal((3, 3, cin, cout)) / np.sqrt(9 * cin)).astype(dtype)
+    dy = rng.standard_normal((n, *out_hw, cout)).astype(dtype)
+    seen, transform = [], w4.input_transform
+    monkeypatch.setattr(w4, "input_transform", lambda a, *rest, **kw: (
+        seen.append(a.shape[3]), transform(a, *rest, **kw)))  # fmt: skip
+
+    def run():
+        out = np.full(x.shape if gradient == "dx" else k.shape, np.nan, dtype)
+        cw.winograd_backward(x.shape, k.shape, (top, left), out_hw, x=x, k=k, dy=dy,
+                             **{gradient: out})  # fmt: skip
+        return out
+
+    got = same_bits_any_threads(run)
+    if gradient == "dx":
+        f4 = cw.use_f4_unpooled(dtype, cout, (h, w), out_hw)
+    else:
+        f4 = cw.use_f4_unpooled(dtype, cin, out_hw)
+    assert f4 or (gradient, h) == ("dx", 13)  # all but MNIST's input gradient take F(4x4)
+    assert set(seen) == ({cout if gradient == "dx" else cin} if f4 else set())
+    dx, dk = _grads_ref(x, k, dy, top, left)
+    _close(got, dx if gradient == "dx" else dk, dtype)
+
+
 def test_f4_unpooled_rule():
-    assert cw.use_f4_unpooled(np.float32, 64) and cw.use_f4_unpooled(np.float64, 16)
-    assert not cw.use_f4_unpooled(np.float32, 65) and not cw.use_f4_unpooled(np.int32, 32)
+    use = cw.use_f4_unpooled
+    assert use(np.float32, 64, (32, 32)) and use(np.float64, 16, (16, 16))
+    assert use(np.float32, 32, (11, 11))  # 9 tiles of 36 against 36 of 16
+    assert not use(np.float32, 65, (32, 32)) and not use(np.int32, 32, (32, 32))
+    assert not use(np.float32, 32, (5, 5))  # 4 tiles of 36 against 9 of 16
+    assert not use(np.float32, 64, (13, 13), (11, 11))  # MNIST's dx: 576 against 576
 
 
 # ---- the conv op on F(4x4): float64 finite differences, float32 at F4_TOL -----------------
 
-OP_CASES = [((2, 9, 10, 16), (3, 3, 16, 20), ((1, 1), (1, 1))),  # same, dx and dk on F(4x4)
-            ((1, 13, 13, 32), (3, 3, 32, 16), ((0, 0), (0, 0))),  # valid, 11x11 out
+OP_CASES = [((2, 11, 10, 16), (3, 3, 16, 20), ((1, 1), (1, 1))),  # same, dx and dk on F(4x4)
+            ((1, 13, 13, 32), (3, 3, 32, 16), ((0, 0), (0, 0))),  # valid: dx on F(2x2)
             ((1, 8, 6, 16), (3, 3, 16, 17), ((2, 0), (0, 1)))]  # uneven pads # fmt: skip
 
 
@@ -162,3 +231,34 @@ def test_conv_op_on_f4(monkeypatch, xs, ks, pads):
     x32, k32 = x.astype(np.float32), k.astype(np.float32)
     got = op(Tensor(x32), Tensor(k32)).numpy()
     _close(got, ref_conv2d(x32.astype(np.float64), k32.astype(np.float64), 1, pads), np.float32)
+
+
+@pytest.mark.parametrize("part", ["forward", "dx", "dk"])
+def test_same_bits_with_one_or_two_workers(monkeypatch, part):
+    # "Same" padding, one image a chunk: each part on F(4x4), its chunks shared out to one or
+    # two worker threads, the kernel gradient's chunk sums added in chunk order.
+    from backend import config
+
+    monkeypatch.setattr(cw, "WINOGRAD_CHUNK_BYTES", 1)
+    x = rng.standard_normal((5, 12, 11, 32)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 32, 24)).astype(np.float32)
+    dy = rng.standard_normal((5, 12, 11, 24)).astype(np.float32)
+    old, results = config.get_num_threads(), []
+    try:
+        for count in (1, 2):
+            config.set_num_threads(count)
+            if part == "forward":
+                out = np.empty(dy.shape, np.float32)
+                cw.conv_winograd(x, k, (1, 1), (12, 11), out, {}, None, False)
+            else:
+                out = np.empty(x.shape if part == "dx" else k.shape, np.float32)
+                cw.winograd_backward(x.shape, k.shape, (1, 1), (12, 11), x=x, k=k, dy=dy,
+                                     **{part: out})  # fmt: skip
+            results.append(out)
+    finally:
+        config.set_num_threads(old)
+    assert results[0].tobytes() == results[1].tobytes()
+    assert cw.use_f4_unpooled(np.float32, 32, (12, 11))
+    dx, dk = _grads_ref(x, k, dy, 1, 1)
+    want = {"forward": _conv_ref(x, k, 1, 1, (12, 11)), "dx": dx, "dk": dk}[part]
+    _close(results[0], want, np.float32)
