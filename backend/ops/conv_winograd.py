@@ -4,9 +4,12 @@ The forward (`conv_winograd`) transforms the filter once and, by cache-sized chu
 images, the input tiles (`kernels.winograd.input_transform`), runs one batched GEMM
 (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the bias and relu (or a
 2x2 max pool, `kernels.winograd_output`); inference with a pool runs F(4x4, 3x3) instead
-(`use_f4`, `kernels.winograd_f4`), and a one-channel first layer F(2x2, 3x3) per pool window
+(`use_f4`, `kernels.winograd_f4`), so does a convolution without a pool and its gradients
+when `use_f4_unpooled` allows (the input gradient as the F(4x4) convolution of the output
+gradient with the flipped kernel, the kernel gradient as F(4x4)'s adjoint,
+`kernels.winograd_f4_grad`), and a one-channel first layer F(2x2, 3x3) per pool window
 (`use_window_winograd`, `kernels.winograd_window`, called from `conv_primitives`). The
-backward (`winograd_backward`) is its adjoint, over the same tiles: the output gradient's
+F(2x2) backward (`winograd_backward`) is its adjoint, over the same tiles: the output gradient's
 tiles transformed once into W (`grad_transform`, or `winograd_grad.pooled_grad_transform`
 straight from a max pool's gradient and argmax), then per chunk the kernel gradient's
 products V^T W (one GEMM per position over the tiles) and the input gradient's
@@ -51,11 +54,13 @@ def _kernels():
 
 
 def use_winograd(dtype, kernel_shape, strides, dilation, groups: int, out_hw) -> bool:
-    """Whether a convolution with output size `out_hw` runs as Winograd F(2x2, 3x3) instead
-    of im2col + one GEMM (and its gradients likewise, over the same tiles): a 3x3 kernel
-    (3, 3, C_in, C_out), strides and dilation 1, groups 1, at least 16 input channels,
-    C_in * C_out at most 64 * 64, and Winograd's 16 multiplies per 2x2 tile at most 0.8 of
-    im2col's 9 per output pixel (0.79 for a 3x3 output, 0.53 for 11x11).
+    """Whether a convolution with output size `out_hw` runs as Winograd instead of im2col +
+    one GEMM (and its gradients likewise): a 3x3 kernel (3, 3, C_in, C_out), strides and
+    dilation 1, groups 1, at least 16 input channels, C_in * C_out at most 64 * 64, and
+    F(2x2, 3x3)'s 16 multiplies per 2x2 tile at most 0.8 of im2col's 9 per output pixel
+    (0.79 for a 3x3 output, 0.53 for 11x11). Which Winograd: F(4x4, 3x3) where `use_f4`
+    (pooled inference) or `use_f4_unpooled` (no pool; each gradient on its own) says so,
+    else F(2x2, 3x3). The measurements below are F(2x2)'s.
 
     Measured for the forward (ms per call, float32, 2 threads on a shared 2-core VM, median
     of 24 calls alternating the two paths, each after a threaded Numba pass over 128 MB as in
@@ -196,8 +201,9 @@ F4_MAX_IN = 64
 def use_f4(dtype, cin: int) -> bool:
     """Whether a pooled convolution without an argmax (inference) runs on F(4x4, 3x3): 36
     multiplies per 16 outputs against 16 per 4, for a float32 error of a few 1e-6 of the
-    output's scale with at most `F4_MAX_IN` input channels (training keeps F(2x2), whose
-    backward is the adjoint of its tiles)."""
+    output's scale with at most `F4_MAX_IN` input channels (pooled training keeps F(2x2),
+    whose backward reads the pool's argmax over its 2x2 tiles; without a pool,
+    `use_f4_unpooled`)."""
     return F4_INFERENCE and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)
 
 
