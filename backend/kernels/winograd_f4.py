@@ -230,27 +230,28 @@ def _pool_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, pooled):
 def _output_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, out):
     """For the tile rows start <= q < stop (q = n*tiles_h + i): Y = A^T m A of each tile,
     out[n, 4i + a, 4j + s] = act(bias + Y[a, s]) for the cells inside out (an output size
-    not a multiple of 4 leaves the last tiles' outer cells unwritten). `cols` takes m A for
-    every tile of the row at once, as in `_pool_tile_rows`; each output row a is then one
-    combination of its rows, a loop over the C_out channels of one cell."""
+    not a multiple of 4 leaves the last tiles' outer cells unwritten). Rows first: `rows`
+    (24, tiles_w, C_out) takes A^T m, row a's column s at 6a + s, for every tile of the row
+    at once (`rows_flat` the same memory as (24, tiles_w*C_out): one loop over
+    tiles_w*C_out values); then per output row and tile one loop over the channels reads the
+    six columns and writes the four cells."""
     _, height, width, cout = out.shape
     m2 = m.reshape(POSITIONS, m.shape[1] * cout)
     run = tiles_w * cout
-    cols = np.empty((24, tiles_w, cout), out.dtype)
-    cols_flat = cols.reshape(24, run)
+    rows = np.empty((24, tiles_w, cout), out.dtype)
+    rows_flat = rows.reshape(24, run)
     bias = bias if bias.shape[0] != 0 else np.zeros(cout, out.dtype)
-    zero = out.dtype.type(0)
     two, four, eight = out.dtype.type(2), out.dtype.type(4), out.dtype.type(8)
     for q in range(start, stop):
         n = q // tiles_h
         i = q - n * tiles_h
         lo = q * run
-        for r in range(6):
-            p0, p1 = m2[6 * r, lo : lo + run], m2[6 * r + 1, lo : lo + run]
-            p2, p3 = m2[6 * r + 2, lo : lo + run], m2[6 * r + 3, lo : lo + run]
-            p4, p5 = m2[6 * r + 4, lo : lo + run], m2[6 * r + 5, lo : lo + run]
-            c0, c1 = cols_flat[4 * r], cols_flat[4 * r + 1]
-            c2, c3 = cols_flat[4 * r + 2], cols_flat[4 * r + 3]
+        for s in range(6):
+            p0, p1 = m2[s, lo : lo + run], m2[6 + s, lo : lo + run]
+            p2, p3 = m2[12 + s, lo : lo + run], m2[18 + s, lo : lo + run]
+            p4, p5 = m2[24 + s, lo : lo + run], m2[30 + s, lo : lo + run]
+            c0, c1 = rows_flat[s], rows_flat[6 + s]
+            c2, c3 = rows_flat[12 + s], rows_flat[18 + s]
             for k in range(run):
                 v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
                 c0[k] = ((v0 + v1) + v2) + (v3 + v4)
@@ -261,31 +262,46 @@ def _output_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, out):
             row = 4 * i + a
             if row >= height:
                 break
-            dst_row = out[n, row]
-            for j in range(tiles_w):
-                for s in range(4):
-                    col = 4 * j + s
-                    if col >= width:
-                        break
-                    dst = dst_row[col]
-                    e0, e1, e2 = cols[s, j], cols[4 + s, j], cols[8 + s, j]
-                    e3, e4, e5 = cols[12 + s, j], cols[16 + s, j], cols[20 + s, j]
-                    if a == 0:
-                        for o in range(cout):
-                            z = (((e0[o] + e1[o]) + e2[o]) + (e3[o] + e4[o])) + bias[o]
-                            dst[o] = zero if relu and z < zero else z
-                    elif a == 1:
-                        for o in range(cout):
-                            z = ((e1[o] - e2[o]) + two * (e3[o] - e4[o])) + bias[o]
-                            dst[o] = zero if relu and z < zero else z
-                    elif a == 2:
-                        for o in range(cout):
-                            z = ((e1[o] + e2[o]) + four * (e3[o] + e4[o])) + bias[o]
-                            dst[o] = zero if relu and z < zero else z
-                    else:
-                        for o in range(cout):
-                            z = (((e1[o] - e2[o]) + eight * (e3[o] - e4[o])) + e5[o]) + bias[o]
-                            dst[o] = zero if relu and z < zero else z
+            _output_row(rows, 6 * a, bias, relu, width, out[n, row], two, four, eight)
+
+
+@kernel
+def _output_row(rows, first, bias, relu, width, dst, two, four, eight):
+    """One output row's cells: dst[4j + s] = act(bias + ((A^T m) A)[s]) of each tile j,
+    the row of A^T m being rows[first : first + 6, j]; cells past `width` not written."""
+    tiles_w, cout = rows.shape[1], rows.shape[2]
+    zero = dst.dtype.type(0)
+    for j in range(tiles_w):
+        e0, e1, e2 = rows[first, j], rows[first + 1, j], rows[first + 2, j]
+        e3, e4, e5 = rows[first + 3, j], rows[first + 4, j], rows[first + 5, j]
+        col = 4 * j
+        if col + 3 < width:
+            y0, y1, y2, y3 = dst[col], dst[col + 1], dst[col + 2], dst[col + 3]
+            for o in range(cout):
+                v0, v1, v2, v3, v4, v5 = e0[o], e1[o], e2[o], e3[o], e4[o], e5[o]
+                b = bias[o]
+                z0 = b + (((v0 + v1) + v2) + (v3 + v4))
+                z1 = b + ((v1 - v2) + two * (v3 - v4))
+                z2 = b + ((v1 + v2) + four * (v3 + v4))
+                z3 = b + (((v1 - v2) + eight * (v3 - v4)) + v5)
+                if relu:
+                    z0 = zero if z0 < zero else z0
+                    z1 = zero if z1 < zero else z1
+                    z2 = zero if z2 < zero else z2
+                    z3 = zero if z3 < zero else z3
+                y0[o], y1[o], y2[o], y3[o] = z0, z1, z2, z3
+            continue
+        for o in range(cout):  # the last tile, cut at the edge: 1-3 cells
+            v0, v1, v2, v3, v4, v5 = e0[o], e1[o], e2[o], e3[o], e4[o], e5[o]
+            b = bias[o]
+            z0 = b + (((v0 + v1) + v2) + (v3 + v4))
+            z1 = b + ((v1 - v2) + two * (v3 - v4))
+            z2 = b + ((v1 + v2) + four * (v3 + v4))
+            dst[col, o] = zero if relu and z0 < zero else z0
+            if col + 1 < width:
+                dst[col + 1, o] = zero if relu and z1 < zero else z1
+            if col + 2 < width:
+                dst[col + 2, o] = zero if relu and z2 < zero else z2
 
 
 # ---- wrappers ----------------------------------------------------------------------------
