@@ -162,6 +162,25 @@ def _takes(v, best):
 
 
 @kernel
+def _times_a(m2, first, step, lo, run, dst, dst_first, dst_step, two, four, eight):
+    """dst[dst_first + dst_step*c, :run] = (v A)[c] for c < 4, elementwise over the run of
+    `run` values from `lo` of the six rows v[k] = m2[first + step*k] (A^T's four
+    combinations of six values: one pass for the four, where four passes of one each took
+    1.4x the time, serial MNIST)."""
+    p0, p1 = m2[first, lo : lo + run], m2[first + step, lo : lo + run]
+    p2, p3 = m2[first + 2 * step, lo : lo + run], m2[first + 3 * step, lo : lo + run]
+    p4, p5 = m2[first + 4 * step, lo : lo + run], m2[first + 5 * step, lo : lo + run]
+    c0, c1 = dst[dst_first], dst[dst_first + dst_step]
+    c2, c3 = dst[dst_first + 2 * dst_step], dst[dst_first + 3 * dst_step]
+    for k in range(run):
+        v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
+        c0[k] = ((v0 + v1) + v2) + (v3 + v4)
+        c1[k] = (v1 - v2) + two * (v3 - v4)
+        c2[k] = (v1 + v2) + four * (v3 + v4)
+        c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
+
+
+@kernel
 def _column(cols, s, j, o, upper, two, four, eight):
     """Rows (0, 1) of column s of Y = A^T (m A) when `upper`, else rows (2, 3), for tile j's
     output channel o (`cols` holds m A, row r's column s at 4r + s)."""
@@ -193,18 +212,7 @@ def _pool_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, pooled):
         i = q - n * tiles_h
         lo = q * run
         for r in range(6):
-            p0, p1 = m2[6 * r, lo : lo + run], m2[6 * r + 1, lo : lo + run]
-            p2, p3 = m2[6 * r + 2, lo : lo + run], m2[6 * r + 3, lo : lo + run]
-            p4, p5 = m2[6 * r + 4, lo : lo + run], m2[6 * r + 5, lo : lo + run]
-            c0, c1 = cols_flat[4 * r], cols_flat[4 * r + 1]
-            c2, c3 = cols_flat[4 * r + 2], cols_flat[4 * r + 3]
-            # One pass for the four (four passes of one each: 1.4x the time, serial MNIST).
-            for k in range(run):
-                v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
-                c0[k] = ((v0 + v1) + v2) + (v3 + v4)
-                c1[k] = (v1 - v2) + two * (v3 - v4)
-                c2[k] = (v1 + v2) + four * (v3 + v4)
-                c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
+            _times_a(m2, 6 * r, 1, lo, run, cols_flat, 4 * r, 1, two, four, eight)
         for a in range(2):
             if 2 * i + a >= rows_out:
                 break
@@ -247,17 +255,7 @@ def _output_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, out):
         i = q - n * tiles_h
         lo = q * run
         for s in range(6):
-            p0, p1 = m2[s, lo : lo + run], m2[6 + s, lo : lo + run]
-            p2, p3 = m2[12 + s, lo : lo + run], m2[18 + s, lo : lo + run]
-            p4, p5 = m2[24 + s, lo : lo + run], m2[30 + s, lo : lo + run]
-            c0, c1 = rows_flat[s], rows_flat[6 + s]
-            c2, c3 = rows_flat[12 + s], rows_flat[18 + s]
-            for k in range(run):
-                v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
-                c0[k] = ((v0 + v1) + v2) + (v3 + v4)
-                c1[k] = (v1 - v2) + two * (v3 - v4)
-                c2[k] = (v1 + v2) + four * (v3 + v4)
-                c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
+            _times_a(m2, s, 6, lo, run, rows_flat, s, 6, two, four, eight)
         for a in range(4):
             row = 4 * i + a
             if row >= height:
@@ -356,6 +354,22 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
                      pad_left, tiles_h, tiles_w, out)  # fmt: skip
 
 
+def _check_products(name: str, m, bias, arg: str, out, tiles) -> None:
+    """The argument checks of an output transform of the products `m` (36, T, C_out) into
+    `out` (N, rows, cols, C_out, named `arg`) of tiles_h x tiles_w 4x4 tiles per image."""
+    dtype = float_dtype(name, "m", m)
+    check_4d(name, arg, out, dtype)
+    n, _, _, cout = out.shape
+    want = (POSITIONS, n * tiles[0] * tiles[1], cout)
+    if m.shape != want:
+        raise ValueError(f"{name}: m must have shape {want} (the 4x4 tiles of a {out.shape} "
+                         f"{arg} output). Received: m.shape={m.shape}")  # fmt: skip
+    check(name, "m", m, dtype=dtype)
+    if bias is not None:
+        check(name, "bias", bias, dtype=dtype, shape=(cout,))
+    check_apart(name, arg, out, m=m, bias=EMPTY[dtype] if bias is None else bias)
+
+
 def output_pool_transform(m: np.ndarray, bias, relu: bool, pooled: np.ndarray, *,
                           threads: bool = True, validate: bool = True) -> None:  # fmt: skip
     """The convolution's output `act(bias + A^T m A)` of the products `m` (36, T, C_out),
@@ -376,19 +390,8 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, pooled: np.ndarray, *
     """
     tiles_h, tiles_w = tile_counts(pooled.shape[1], pooled.shape[2])
     if validate:
-        name = "winograd_f4.output_pool_transform"
-        dtype = float_dtype(name, "m", m)
-        check_4d(name, "pooled", pooled, dtype)
-        n, _, _, cout = pooled.shape
-        want = (POSITIONS, n * tiles_h * tiles_w, cout)
-        if m.shape != want:
-            raise ValueError(f"{name}: m must have shape {want} (the 4x4 tiles of a "
-                             f"{pooled.shape} pooled output). Received: "
-                             f"m.shape={m.shape}")  # fmt: skip
-        check(name, "m", m, dtype=dtype)
-        if bias is not None:
-            check(name, "bias", bias, dtype=dtype, shape=(cout,))
-        check_apart(name, "pooled", pooled, m=m, bias=EMPTY[dtype] if bias is None else bias)
+        _check_products("winograd_f4.output_pool_transform", m, bias, "pooled", pooled,
+                        (tiles_h, tiles_w))  # fmt: skip
     bias = EMPTY[m.dtype] if bias is None else bias
     if pooled.size == 0:
         return
@@ -416,18 +419,7 @@ def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
     """
     tiles_h, tiles_w = output_tile_counts(out.shape[1], out.shape[2])
     if validate:
-        name = "winograd_f4.output_transform"
-        dtype = float_dtype(name, "m", m)
-        check_4d(name, "out", out, dtype)
-        n, _, _, cout = out.shape
-        want = (POSITIONS, n * tiles_h * tiles_w, cout)
-        if m.shape != want:
-            raise ValueError(f"{name}: m must have shape {want} (the 4x4 tiles of a "
-                             f"{out.shape} output). Received: m.shape={m.shape}")  # fmt: skip
-        check(name, "m", m, dtype=dtype)
-        if bias is not None:
-            check(name, "bias", bias, dtype=dtype, shape=(cout,))
-        check_apart(name, "out", out, m=m, bias=EMPTY[dtype] if bias is None else bias)
+        _check_products("winograd_f4.output_transform", m, bias, "out", out, (tiles_h, tiles_w))
     bias = EMPTY[m.dtype] if bias is None else bias
     if out.size == 0:
         return
