@@ -1,5 +1,5 @@
-"""Winograd F(4x4, 3x3) for inference, NHWC: a 3x3 stride-1 convolution with bias, relu and a
-2x2 stride-2 max pool, as 36 GEMMs.
+"""Winograd F(4x4, 3x3), NHWC: a 3x3 stride-1 convolution with bias and relu, with a 2x2
+stride-2 max pool (`output_pool_transform`) or without (`output_transform`), as 36 GEMMs.
 
 A 4x4 tile of outputs is `Y = A^T [(G g G^T) * (B^T d B)] A` (Lavin & Gray, 2016) for the
 3x3 filter g of one (c_in, c_out) pair and the 6x6 input tile d under the tile's windows:
@@ -20,15 +20,16 @@ Each of the 36 positions xi = 6*r + s of the elementwise product, summed over in
 channels, is a GEMM `M[xi] = V[xi] @ U[xi]`: 36 multiplies per 16 outputs and channel pair,
 against F(2x2, 3x3)'s 16 per 4 (`winograd`): 0.56 of them. The price is precision: the
 transforms' larger coefficients leave a float32 error of a few 1e-6 of the output's scale
-(F(2x2)'s is about 1e-7), which is why only inference (`conv_winograd` with a pool and no
-argmax) takes this path; training keeps F(2x2), whose backward is its exact adjoint.
+(F(2x2)'s is about 1e-7), which is why `conv_winograd` takes it only with at most
+`F4_MAX_IN` channels summed (`use_f4`, `use_f4_unpooled`).
 
 The 4x4 tiles start every 4 rows/cols, so each holds four whole windows of a 2x2 stride-2
 pool: `output_pool_transform` writes only their maxima, the convolution's output never goes
-to memory. Tiles are numbered t = (n*tiles_h + i)*tiles_w + j and the loops run over runs of
-channels with 3-D indices (so they vectorize), as in `winograd`; threads run over a fixed
-number of runs of tile rows, each writing its own cells: bit-identical serial or threaded.
-The filter transform is two numpy matrix products (once per call).
+to memory; `output_transform` writes the tiles' cells inside the output. Tiles are numbered
+t = (n*tiles_h + i)*tiles_w + j and the loops run over runs of channels with 3-D indices (so
+they vectorize), as in `winograd`; threads run over a fixed number of runs of tile rows,
+each writing its own cells: bit-identical serial or threaded. The filter transform is two
+numpy matrix products (once per call).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ A_T = np.array(
 def tile_counts(pooled_h: int, pooled_w: int) -> tuple:
     """(tiles_h, tiles_w): the 4x4 tiles that cover a (pooled_h, pooled_w) pooled output."""
     return (int(pooled_h) + 1) // 2, (int(pooled_w) + 1) // 2
+
+
+def output_tile_counts(out_h: int, out_w: int) -> tuple:
+    """(tiles_h, tiles_w): the 4x4 tiles that cover an (out_h, out_w) output (unpooled)."""
+    return (int(out_h) + 3) // 4, (int(out_w) + 3) // 4
 
 
 # ---- kernels -----------------------------------------------------------------------------
@@ -156,6 +162,25 @@ def _takes(v, best):
 
 
 @kernel
+def _times_a(m2, first, step, lo, run, dst, dst_first, dst_step, two, four, eight):
+    """dst[dst_first + dst_step*c, :run] = (v A)[c] for c < 4, elementwise over the run of
+    `run` values from `lo` of the six rows v[k] = m2[first + step*k] (A^T's four
+    combinations of six values: one pass for the four, where four passes of one each took
+    1.4x the time, serial MNIST)."""
+    p0, p1 = m2[first, lo : lo + run], m2[first + step, lo : lo + run]
+    p2, p3 = m2[first + 2 * step, lo : lo + run], m2[first + 3 * step, lo : lo + run]
+    p4, p5 = m2[first + 4 * step, lo : lo + run], m2[first + 5 * step, lo : lo + run]
+    c0, c1 = dst[dst_first], dst[dst_first + dst_step]
+    c2, c3 = dst[dst_first + 2 * dst_step], dst[dst_first + 3 * dst_step]
+    for k in range(run):
+        v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
+        c0[k] = ((v0 + v1) + v2) + (v3 + v4)
+        c1[k] = (v1 - v2) + two * (v3 - v4)
+        c2[k] = (v1 + v2) + four * (v3 + v4)
+        c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
+
+
+@kernel
 def _column(cols, s, j, o, upper, two, four, eight):
     """Rows (0, 1) of column s of Y = A^T (m A) when `upper`, else rows (2, 3), for tile j's
     output channel o (`cols` holds m A, row r's column s at 4r + s)."""
@@ -187,18 +212,7 @@ def _pool_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, pooled):
         i = q - n * tiles_h
         lo = q * run
         for r in range(6):
-            p0, p1 = m2[6 * r, lo : lo + run], m2[6 * r + 1, lo : lo + run]
-            p2, p3 = m2[6 * r + 2, lo : lo + run], m2[6 * r + 3, lo : lo + run]
-            p4, p5 = m2[6 * r + 4, lo : lo + run], m2[6 * r + 5, lo : lo + run]
-            c0, c1 = cols_flat[4 * r], cols_flat[4 * r + 1]
-            c2, c3 = cols_flat[4 * r + 2], cols_flat[4 * r + 3]
-            # One pass for the four (four passes of one each: 1.4x the time, serial MNIST).
-            for k in range(run):
-                v0, v1, v2, v3, v4, v5 = p0[k], p1[k], p2[k], p3[k], p4[k], p5[k]
-                c0[k] = ((v0 + v1) + v2) + (v3 + v4)
-                c1[k] = (v1 - v2) + two * (v3 - v4)
-                c2[k] = (v1 + v2) + four * (v3 + v4)
-                c3[k] = ((v1 - v2) + eight * (v3 - v4)) + v5
+            _times_a(m2, 6 * r, 1, lo, run, cols_flat, 4 * r, 1, two, four, eight)
         for a in range(2):
             if 2 * i + a >= rows_out:
                 break
@@ -218,6 +232,74 @@ def _pool_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, pooled):
                         best = y11 if _takes(y11, best) else best
                         z = best + bias[o]
                         out[2 * j + b, o] = zero if relu and z < zero else z
+
+
+@kernel
+def _output_tile_rows(start, stop, m, bias, relu, tiles_h, tiles_w, out):
+    """For the tile rows start <= q < stop (q = n*tiles_h + i): Y = A^T m A of each tile,
+    out[n, 4i + a, 4j + s] = act(bias + Y[a, s]) for the cells inside out (an output size
+    not a multiple of 4 leaves the last tiles' outer cells unwritten). Rows first: `rows`
+    (24, tiles_w, C_out) takes A^T m, row a's column s at 6a + s, for every tile of the row
+    at once (`rows_flat` the same memory as (24, tiles_w*C_out): one loop over
+    tiles_w*C_out values); then per output row and tile one loop over the channels reads the
+    six columns and writes the four cells."""
+    _, height, width, cout = out.shape
+    m2 = m.reshape(POSITIONS, m.shape[1] * cout)
+    run = tiles_w * cout
+    rows = np.empty((24, tiles_w, cout), out.dtype)
+    rows_flat = rows.reshape(24, run)
+    bias = bias if bias.shape[0] != 0 else np.zeros(cout, out.dtype)
+    two, four, eight = out.dtype.type(2), out.dtype.type(4), out.dtype.type(8)
+    for q in range(start, stop):
+        n = q // tiles_h
+        i = q - n * tiles_h
+        lo = q * run
+        for s in range(6):
+            _times_a(m2, s, 6, lo, run, rows_flat, s, 6, two, four, eight)
+        for a in range(4):
+            row = 4 * i + a
+            if row >= height:
+                break
+            _output_row(rows, 6 * a, bias, relu, width, out[n, row], two, four, eight)
+
+
+@kernel
+def _output_row(rows, first, bias, relu, width, dst, two, four, eight):
+    """One output row's cells: dst[4j + s] = act(bias + ((A^T m) A)[s]) of each tile j,
+    the row of A^T m being rows[first : first + 6, j]; cells past `width` not written."""
+    tiles_w, cout = rows.shape[1], rows.shape[2]
+    zero = dst.dtype.type(0)
+    for j in range(tiles_w):
+        e0, e1, e2 = rows[first, j], rows[first + 1, j], rows[first + 2, j]
+        e3, e4, e5 = rows[first + 3, j], rows[first + 4, j], rows[first + 5, j]
+        col = 4 * j
+        if col + 3 < width:
+            y0, y1, y2, y3 = dst[col], dst[col + 1], dst[col + 2], dst[col + 3]
+            for o in range(cout):
+                v0, v1, v2, v3, v4, v5 = e0[o], e1[o], e2[o], e3[o], e4[o], e5[o]
+                b = bias[o]
+                z0 = b + (((v0 + v1) + v2) + (v3 + v4))
+                z1 = b + ((v1 - v2) + two * (v3 - v4))
+                z2 = b + ((v1 + v2) + four * (v3 + v4))
+                z3 = b + (((v1 - v2) + eight * (v3 - v4)) + v5)
+                if relu:
+                    z0 = zero if z0 < zero else z0
+                    z1 = zero if z1 < zero else z1
+                    z2 = zero if z2 < zero else z2
+                    z3 = zero if z3 < zero else z3
+                y0[o], y1[o], y2[o], y3[o] = z0, z1, z2, z3
+            continue
+        for o in range(cout):  # the last tile, cut at the edge: 1-3 cells
+            v0, v1, v2, v3, v4, v5 = e0[o], e1[o], e2[o], e3[o], e4[o], e5[o]
+            b = bias[o]
+            z0 = b + (((v0 + v1) + v2) + (v3 + v4))
+            z1 = b + ((v1 - v2) + two * (v3 - v4))
+            z2 = b + ((v1 + v2) + four * (v3 + v4))
+            dst[col, o] = zero if relu and z0 < zero else z0
+            if col + 1 < width:
+                dst[col + 1, o] = zero if relu and z1 < zero else z1
+            if col + 2 < width:
+                dst[col + 2, o] = zero if relu and z2 < zero else z2
 
 
 # ---- wrappers ----------------------------------------------------------------------------
@@ -272,6 +354,22 @@ def input_transform(x: np.ndarray, pad_top: int, pad_left: int, tiles_h: int, ti
                      pad_left, tiles_h, tiles_w, out)  # fmt: skip
 
 
+def _check_products(name: str, m, bias, arg: str, out, tiles) -> None:
+    """The argument checks of an output transform of the products `m` (36, T, C_out) into
+    `out` (N, rows, cols, C_out, named `arg`) of tiles_h x tiles_w 4x4 tiles per image."""
+    dtype = float_dtype(name, "m", m)
+    check_4d(name, arg, out, dtype)
+    n, _, _, cout = out.shape
+    want = (POSITIONS, n * tiles[0] * tiles[1], cout)
+    if m.shape != want:
+        raise ValueError(f"{name}: m must have shape {want} (the 4x4 tiles of a {out.shape} "
+                         f"{arg} output). Received: m.shape={m.shape}")  # fmt: skip
+    check(name, "m", m, dtype=dtype)
+    if bias is not None:
+        check(name, "bias", bias, dtype=dtype, shape=(cout,))
+    check_apart(name, arg, out, m=m, bias=EMPTY[dtype] if bias is None else bias)
+
+
 def output_pool_transform(m: np.ndarray, bias, relu: bool, pooled: np.ndarray, *,
                           threads: bool = True, validate: bool = True) -> None:  # fmt: skip
     """The convolution's output `act(bias + A^T m A)` of the products `m` (36, T, C_out),
@@ -292,21 +390,38 @@ def output_pool_transform(m: np.ndarray, bias, relu: bool, pooled: np.ndarray, *
     """
     tiles_h, tiles_w = tile_counts(pooled.shape[1], pooled.shape[2])
     if validate:
-        name = "winograd_f4.output_pool_transform"
-        dtype = float_dtype(name, "m", m)
-        check_4d(name, "pooled", pooled, dtype)
-        n, _, _, cout = pooled.shape
-        want = (POSITIONS, n * tiles_h * tiles_w, cout)
-        if m.shape != want:
-            raise ValueError(f"{name}: m must have shape {want} (the 4x4 tiles of a "
-                             f"{pooled.shape} pooled output). Received: "
-                             f"m.shape={m.shape}")  # fmt: skip
-        check(name, "m", m, dtype=dtype)
-        if bias is not None:
-            check(name, "bias", bias, dtype=dtype, shape=(cout,))
-        check_apart(name, "pooled", pooled, m=m, bias=EMPTY[dtype] if bias is None else bias)
+        _check_products("winograd_f4.output_pool_transform", m, bias, "pooled", pooled,
+                        (tiles_h, tiles_w))  # fmt: skip
     bias = EMPTY[m.dtype] if bias is None else bias
     if pooled.size == 0:
         return
     launch_or_serial(threads, _pool_tile_rows, m.size * 2, pooled.shape[0] * tiles_h, m, bias,
                      bool(relu), tiles_h, tiles_w, pooled)  # fmt: skip
+
+
+def output_transform(m: np.ndarray, bias, relu: bool, out: np.ndarray, *,
+                     threads: bool = True, validate: bool = True) -> None:  # fmt: skip
+    """Transforms the GEMM products `m` (36, T, C_out) back into `out` (N, Ho, Wo, C_out):
+    `out[n, 4i + a, 4j + s, o] = act(bias[o] + (A^T m[:, t, o] A)[a, s])` for tile t =
+    (n*tiles_h + i)*tiles_w + j (`output_tile_counts(Ho, Wo)`, T = N*tiles_h*tiles_w) and the
+    cells inside `out`. `bias` is a (C_out,) array or None; `relu` a bool (act(z) =
+    max(z, 0), NaN stays NaN).
+
+    Example:
+        >>> m = np.zeros((36, 1, 1), np.float32)
+        >>> m[0] = 1.0  # A^T e0 e0^T A: 1 at the tile's top-left output, 0 elsewhere
+        >>> out = np.empty((1, 3, 3, 1), np.float32)
+        >>> output_transform(m, np.array([0.5], np.float32), True, out)
+        >>> out[0, :, :, 0]
+        array([[1.5, 0.5, 0.5],
+               [0.5, 0.5, 0.5],
+               [0.5, 0.5, 0.5]], dtype=float32)
+    """
+    tiles_h, tiles_w = output_tile_counts(out.shape[1], out.shape[2])
+    if validate:
+        _check_products("winograd_f4.output_transform", m, bias, "out", out, (tiles_h, tiles_w))
+    bias = EMPTY[m.dtype] if bias is None else bias
+    if out.size == 0:
+        return
+    launch_or_serial(threads, _output_tile_rows, m.size * 2, out.shape[0] * tiles_h, m, bias,
+                     bool(relu), tiles_h, tiles_w, out)  # fmt: skip

@@ -4,9 +4,12 @@ The forward (`conv_winograd`) transforms the filter once and, by cache-sized chu
 images, the input tiles (`kernels.winograd.input_transform`), runs one batched GEMM
 (16, tiles, C_in) @ (16, C_in, C_out) and the output transform with the bias and relu (or a
 2x2 max pool, `kernels.winograd_output`); inference with a pool runs F(4x4, 3x3) instead
-(`use_f4`, `kernels.winograd_f4`), and a one-channel first layer F(2x2, 3x3) per pool window
+(`use_f4`, `kernels.winograd_f4`), so does a convolution without a pool and its gradients
+when `use_f4_unpooled` allows (the input gradient as the F(4x4) convolution of the output
+gradient with the flipped kernel, the kernel gradient as F(4x4)'s adjoint,
+`kernels.winograd_f4_grad`), and a one-channel first layer F(2x2, 3x3) per pool window
 (`use_window_winograd`, `kernels.winograd_window`, called from `conv_primitives`). The
-backward (`winograd_backward`) is its adjoint, over the same tiles: the output gradient's
+F(2x2) backward (`winograd_backward`) is its adjoint, over the same tiles: the output gradient's
 tiles transformed once into W (`grad_transform`, or `winograd_grad.pooled_grad_transform`
 straight from a max pool's gradient and argmax), then per chunk the kernel gradient's
 products V^T W (one GEMM per position over the tiles) and the input gradient's
@@ -51,11 +54,13 @@ def _kernels():
 
 
 def use_winograd(dtype, kernel_shape, strides, dilation, groups: int, out_hw) -> bool:
-    """Whether a convolution with output size `out_hw` runs as Winograd F(2x2, 3x3) instead
-    of im2col + one GEMM (and its gradients likewise, over the same tiles): a 3x3 kernel
-    (3, 3, C_in, C_out), strides and dilation 1, groups 1, at least 16 input channels,
-    C_in * C_out at most 64 * 64, and Winograd's 16 multiplies per 2x2 tile at most 0.8 of
-    im2col's 9 per output pixel (0.79 for a 3x3 output, 0.53 for 11x11).
+    """Whether a convolution with output size `out_hw` runs as Winograd instead of im2col +
+    one GEMM (and its gradients likewise): a 3x3 kernel (3, 3, C_in, C_out), strides and
+    dilation 1, groups 1, at least 16 input channels, C_in * C_out at most 64 * 64, and
+    F(2x2, 3x3)'s 16 multiplies per 2x2 tile at most 0.8 of im2col's 9 per output pixel
+    (0.79 for a 3x3 output, 0.53 for 11x11). Which Winograd: F(4x4, 3x3) where `use_f4`
+    (pooled inference) or `use_f4_unpooled` (no pool; each gradient on its own) says so,
+    else F(2x2, 3x3). The measurements below are F(2x2)'s.
 
     Measured for the forward (ms per call, float32, 2 threads on a shared 2-core VM, median
     of 24 calls alternating the two paths, each after a threaded Numba pass over 128 MB as in
@@ -142,7 +147,9 @@ def conv_winograd(x, k, top_left, out_hw, out, scratch, bias, relu, pooled=False
     instead, from the output transform (`kernels.winograd_output`), and `argmax` (when given)
     each window's argmax."""
     if pooled and argmax is None and use_f4(x.dtype, x.shape[3]):
-        return _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu)
+        return _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, True)
+    if not pooled and use_f4_unpooled(x.dtype, x.shape[3], out_hw):
+        return _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, False)
     wg = _kernels()
     n, _, _, cin = x.shape
     cout = k.shape[3]
@@ -194,8 +201,9 @@ F4_MAX_IN = 64
 def use_f4(dtype, cin: int) -> bool:
     """Whether a pooled convolution without an argmax (inference) runs on F(4x4, 3x3): 36
     multiplies per 16 outputs against 16 per 4, for a float32 error of a few 1e-6 of the
-    output's scale with at most `F4_MAX_IN` input channels (training keeps F(2x2), whose
-    backward is the adjoint of its tiles)."""
+    output's scale with at most `F4_MAX_IN` input channels (pooled training keeps F(2x2),
+    whose backward reads the pool's argmax over its 2x2 tiles; without a pool,
+    `use_f4_unpooled`)."""
     return F4_INFERENCE and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)
 
 
@@ -203,6 +211,39 @@ def use_f4(dtype, cin: int) -> bool:
 #: F(2x2) per pool window (`kernels.winograd_window`), in inference and in training (with the
 #: argmax the direct kernel gradient reads); False sends both to the direct kernels.
 WINDOW_WINOGRAD = True
+
+
+#: Whether a convolution without a pool (inference and training's forward), and its input
+#: and kernel gradients, run Winograd F(4x4, 3x3) instead of F(2x2, 3x3) (`use_f4_unpooled`).
+F4_UNPOOLED = True
+
+
+#: The largest share of F(2x2)'s multiplies F(4x4) may do (36 per 4x4 tile against 16 per
+#: 2x2 tile: 0.56 where both tile the output evenly).
+F4_MAX_MULTIPLIES = 0.8
+
+
+def use_f4_unpooled(dtype, cin: int, out_hw, f2_hw=None) -> bool:
+    """Whether a Winograd convolution without a pool runs on F(4x4, 3x3): `F4_UNPOOLED`, at
+    most `F4_MAX_IN` channels summed (C_in for the forward and the kernel gradient, C_out for
+    the input gradient: F(4x4)'s float32 error grows with them), float32 or float64, and
+    F(4x4)'s 36 multiplies per 4x4 tile of its output `out_hw` at most `F4_MAX_MULTIPLIES`
+    of F(2x2)'s 16 per 2x2 tile of `f2_hw` (default `out_hw`). The input gradient on F(4x4)
+    is a convolution whose output is the image, where F(2x2)'s adjoint tiles the forward's
+    output: for the MNIST second layer unpooled (13x13 in, 11x11 out) both do 576 per image
+    and F(2x2) stays (measured 16-20 ms against F(4x4)'s 21-23 at batch 128).
+
+    Measured (ms per call, float32, batch 64, median of 10 interleaved calls on the shared
+    2-core VM, F(2x2) / F(4x4)): forward (64,32,32,32)x32 same 29.6 / 23.0, (64,16,16,32)x64
+    10.8 / 6.8, (64,16,16,64)x64 35 / 19, MNIST (128,13,13,32)x64 valid 10.6 / 9.8; input
+    gradient (fastest of 10) 24.9 / 19.4, 8.0 / 5.9, 40.8 / 24.5; kernel gradient 35.6 /
+    22.9, 7.7 / 5.8, 24.3 / 16.2, MNIST 8.6 / 7.3."""
+    if not (F4_UNPOOLED and cin <= F4_MAX_IN and np.dtype(dtype) in (np.float32, np.float64)):
+        return False
+    f2_hw = out_hw if f2_hw is None else f2_hw
+    f4 = 36 * ((out_hw[0] + 3) // 4) * ((out_hw[1] + 3) // 4)
+    f2 = 16 * ((f2_hw[0] + 1) // 2) * ((f2_hw[1] + 1) // 2)
+    return f4 <= F4_MAX_MULTIPLIES * f2
 
 
 def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
@@ -220,21 +261,25 @@ def use_window_winograd(dtype, kernel_shape, strides, dilation, pool) -> bool:
     )
 
 
-def _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu):
-    """`conv_winograd(..., pooled=True)` without an argmax on F(4x4, 3x3)
-    (`kernels.winograd_f4`): the 4x4 tiles under the pool's windows, by chunks of images as
-    the F(2x2) path runs them."""
+def _conv_winograd_f4(x, k, top_left, out_hw, out, scratch, bias, relu, pooled):
+    """`conv_winograd(..., pooled=pooled)` without an argmax on F(4x4, 3x3)
+    (`kernels.winograd_f4`), by chunks of images as the F(2x2) path runs them: pooled, the
+    4x4 tiles under the pool's windows and `output_pool_transform`; else the tiles covering
+    the output and `output_transform`."""
     from ..kernels import winograd_f4 as w4
 
     n, _, _, cin = x.shape
     cout = k.shape[3]
     x = np.ascontiguousarray(x)
-    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout)
+    shape = (n, out_hw[0] // 2, out_hw[1] // 2, cout) if pooled else (n, *out_hw, cout)
     y = out if _writable(out) else _buffer(scratch, "winograd_out", shape, x.dtype)
     u = _buffer(scratch, "winograd_f4_filter", (36, cin, cout), x.dtype)
     w4.filter_transform(np.ascontiguousarray(k), u)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    tiles_h, tiles_w = w4.tile_counts(*shape[1:3])
+    if pooled:
+        tiles_h, tiles_w = w4.tile_counts(*shape[1:3])
+    else:
+        tiles_h, tiles_w = w4.output_tile_counts(*out_hw)
     per_image = tiles_h * tiles_w
     chunk = _chunk_size(n, 36 * per_image * (cin + cout) * x.dtype.itemsize)
     cap = chunk * per_image
@@ -247,11 +292,71 @@ def _conv_winograd_f4_pooled(x, k, top_left, out_hw, out, scratch, bias, relu):
         w4.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
                            validate=check)  # fmt: skip
         np.matmul(v, u, out=m)
-        w4.output_pool_transform(m, bias, relu, y[start:stop], threads=False, validate=check)
+        transform = w4.output_pool_transform if pooled else w4.output_transform
+        transform(m, bias, relu, y[start:stop], threads=False, validate=check)
 
     if y.size:
         _chunks(n, chunk, body)
     return _delivered(y, out)
+
+
+def _input_grad_f4(dy, k, x_shape, top_left, dx, scratch) -> None:
+    """The input gradient of a 3x3 stride-1 convolution (x of `x_shape`, windows from
+    `-top_left`) on F(4x4, 3x3): the convolution of its output gradient `dy` with the kernel
+    flipped and its channels swapped, windows from `top_left - 2` (cells outside `dy` read as
+    0), by `_conv_winograd_f4`; written into `dx`."""
+    kt = _buffer(scratch, "winograd_f4_kernel_t", (3, 3, k.shape[3], k.shape[2]), dy.dtype)
+    np.copyto(kt, np.asarray(k)[::-1, ::-1].transpose(0, 1, 3, 2))
+    dx_out = dx if _writable(dx) else _buffer(scratch, "winograd_dx", x_shape, dy.dtype)
+    top, left = top_left
+    _conv_winograd_f4(dy, kt, (2 - top, 2 - left), x_shape[1:3], dx_out, scratch, None, False,
+                      False)  # fmt: skip
+    _delivered(dx_out, dx)
+
+
+def _kernel_grad_f4(x, dy, k_shape, top_left, out_hw, dk, scratch) -> None:
+    """The kernel gradient of a 3x3 stride-1 convolution (windows from `-top_left`, output
+    `out_hw`) on F(4x4, 3x3)'s tiles, written into `dk`: per chunk of images the input
+    transform V of `x` and the output gradient's W (`winograd_f4_grad.grad_transform`), the
+    products V^T W per position (one GEMM over the chunk's tiles), summed over chunks in
+    chunk order, then `G^T (.) G` back to 3x3."""
+    from ..kernels import winograd_f4 as w4
+    from ..kernels import winograd_f4_grad
+
+    n, _, _, cin = x.shape
+    cout = k_shape[3]
+    dtype = x.dtype
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    dk_out = dk if _writable(dk) else _buffer(scratch, "winograd_dk", k_shape, dtype)
+    if n == 0:  # no images: nothing flows back to the kernel
+        dk_out[...] = 0
+        _delivered(dk_out, dk)
+        return
+    tiles_h, tiles_w = w4.output_tile_counts(*out_hw)
+    per_image = tiles_h * tiles_w
+    chunk = _chunk_size(n, 36 * per_image * (cin + cout) * dtype.itemsize)
+    cap = chunk * per_image
+    chunks = _chunk_count(n, chunk)
+    products = _buffer(scratch, "winograd_f4_filter_products", (chunks, 36, cin, cout), dtype)
+
+    def body(worker, c, start, stop):
+        tiles = (stop - start) * per_image
+        v = _work(scratch, "winograd_f4_input", worker, cin, tiles, cap, dtype, 36)
+        w = _work(scratch, "winograd_f4_grads", worker, cout, tiles, cap, dtype, 36)
+        check = c == 0  # the kernels' argument checks, once: the chunks' arrays are alike
+        w4.input_transform(x[start:stop], *top_left, tiles_h, tiles_w, v, threads=False,
+                           validate=check)  # fmt: skip
+        winograd_f4_grad.grad_transform(dy[start:stop], w, threads=False, validate=check)
+        np.matmul(v.transpose(0, 2, 1), w, out=products[c])
+
+    _chunks(n, chunk, body)
+    total = _buffer(scratch, "winograd_f4_filter_total", (6, 6, cin * cout), dtype)
+    np.sum(products.reshape(chunks, 6, 6, cin * cout), axis=0, out=total)  # in chunk order
+    g_t = w4.G.T.astype(dtype)
+    half = _buffer(scratch, "winograd_f4_filter_work", (3, 6, cin * cout), dtype)
+    np.matmul(g_t, total.reshape(6, 6 * cin * cout), out=half.reshape(3, 6 * cin * cout))
+    np.matmul(g_t, half, out=dk_out.reshape(3, 3, cin * cout))  # G^T P G, row by row
+    _delivered(dk_out, dk)
 
 
 def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=None,
@@ -285,6 +390,17 @@ def winograd_backward(x_shape, k_shape, top_left, out_hw, *, x=None, k=None, dy=
     per_image = tiles_h * tiles_w
     if dk is not None:
         x = np.ascontiguousarray(x)
+    if pooled_grad is None:  # F(4x4) takes each gradient its rule allows, on its own tiles
+        if dx is not None and use_f4_unpooled(dtype, cout, x_shape[1:3], out_hw):
+            _input_grad_f4(dy, k, x_shape, top_left, dx, scratch)
+            dx = None
+        if dk is not None and use_f4_unpooled(dtype, cin, out_hw):
+            _kernel_grad_f4(x, dy, k_shape, top_left, out_hw, dk, scratch)
+            dk = None
+        if dx is None and dk is None:
+            if db is not None:
+                np.sum(np.ascontiguousarray(dy).reshape(-1, cout), axis=0, out=db)
+            return
     ut = None
     if dx is not None:
         ut = _buffer(scratch, "winograd_filter_t", (16, cout, cin), dtype)

@@ -283,7 +283,11 @@ def test_trained_winograd_conv_then_pool_keeps_an_argmax(epilogue, h, padding, d
     target = rng.standard_normal((3, 2)).astype(dtype)
     tol = 1e-4 if dtype == "float32" else 1e-10
     for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+        # Eager takes the conv's gradients from the unpooled output gradient on F(4x4, 3x3)
+        # (`conv_winograd.use_f4_unpooled`), the Plan from the pool's on F(2x2): in float32
+        # they agree within F(4x4)'s 1e-5 of the result's scale (docs/kernels.md).
+        scale = 1e-5 * np.abs(want).max() if dtype == "float32" else tol
+        np.testing.assert_allclose(got, want, rtol=tol, atol=max(tol, scale))
     steps = f.plan_for(x, target).describe()
     unpool = "max_pool_grad" + ("+relu_grad" if "relu" in epilogue else "") + "+argmax"
     assert f"conv+{epilogue}+max_pool+argmax" in steps and unpool in steps

@@ -1,7 +1,8 @@
 """The Winograd F(2x2, 3x3) path of the conv primitives (3x3 stride-1 convolutions with 16+
-input channels): which convolutions and gradients take it, their numbers against naive numpy
-loops through the op harness (forward, float64 finite-difference gradients, compiled Plans),
-and the primitives writing into Plan buffers by chunks of images."""
+input channels; F(4x4) without a pool switched off): which convolutions and gradients take
+it, their numbers against naive numpy loops through the op harness (forward, float64
+finite-difference gradients, compiled Plans), and the primitives writing into Plan buffers
+by chunks of images."""
 
 import importlib
 
@@ -16,6 +17,13 @@ from backend.testing import conv_transpose_reference as ref_transpose_primitive
 
 conv_module = importlib.import_module("backend.ops.conv")  # ops.conv is the function
 RNG = np.random.default_rng(1)
+
+
+@pytest.fixture(autouse=True)
+def _f2_only(monkeypatch):
+    """The convolutions here run F(2x2, 3x3): F(4x4) without a pool is switched off
+    (test_kernels_winograd_f4_train.py tests it)."""
+    monkeypatch.setattr(conv_winograd, "F4_UNPOOLED", False)
 
 
 def rand(*shape):

@@ -74,8 +74,10 @@ def test_an_exception_in_any_share_is_raised_after_all_finish(threads):
         ((16, 18, 18, 32), 64, None),
     ],
 )
+@pytest.mark.parametrize("f4", [True, False])  # F(4x4) or F(2x2) without a pool
 def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch, x_shape, cout,
-                                                    chunk_bytes):  # fmt: skip
+                                                    chunk_bytes, f4):  # fmt: skip
+    monkeypatch.setattr(conv_winograd, "F4_UNPOOLED", f4)
     if chunk_bytes is not None:
         monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(0)
@@ -96,7 +98,10 @@ def test_winograd_same_bits_with_one_or_two_workers(threads, monkeypatch, x_shap
 
 
 @pytest.mark.parametrize("gradient", ["dk", "dx"])
-def test_winograd_gradients_same_bits_with_one_or_two_workers(threads, monkeypatch, gradient):
+@pytest.mark.parametrize("f4", [True, False])  # dk on F(4x4) or F(2x2); dx on F(2x2) here
+def test_winograd_gradients_same_bits_with_one_or_two_workers(threads, monkeypatch, gradient,
+                                                              f4):  # fmt: skip
+    monkeypatch.setattr(conv_winograd, "F4_UNPOOLED", f4)
     # The kernel gradient sums chunk products in chunk order; the input gradient's chunks
     # write their own images: neither depends on the worker count.
     monkeypatch.setattr(conv_winograd, "WINOGRAD_CHUNK_BYTES", 1)  # one image a chunk: many
