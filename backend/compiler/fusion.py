@@ -181,6 +181,8 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops:
     leaves and outputs reshaped to the loop's 1-D or (rows, cols) view on every call. An
     output that is a full leaf's own buffer (an update in place) is written through the leaf
     by a kernel generated for that aliasing (see `generate_source`)."""
+    if math.prod(out_shape) == 1 and runs_in_python(body):
+        return _scalar_runner(body, len(leaf_kinds), len(results), results)
     from .. import kernels  # imports Numba: only when a Plan needs a kernel
 
     rows = "row" in leaf_kinds or "col" in leaf_kinds
@@ -242,6 +244,68 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops:
         return functools.partial(kernel, 0, shape2[0], *args)  # serial at this size anyway
 
     run.bind = bind
+    return run
+
+
+# --- groups of one element: numpy scalars instead of a compiled kernel -----------------------
+
+#: Templates whose Python evaluation on numpy scalars differs from the compiled kernel's:
+#: relu's `x * 0` multiplies by an integer literal, which Numba types as a float64 product
+#: (numpy keeps the float32), so its float32 result would go on in float64 in the kernel;
+#: Numba's `np.sign(-0.0)` is -0.0, numpy's 0.0.
+_NOT_IN_PYTHON = ("* 0)", "np.sign(")
+
+
+def runs_in_python(body: list) -> bool:
+    """Whether a group of one element computing `body` runs as Python over numpy scalars:
+    the same operations on the same types, each result rounded where the kernel rounds it
+    (the graph gives both sides of every binary op and `where` one dtype, so no promotion
+    differs), which holds unless fast-math lets the kernel reorder or contract them, or an
+    expression has a literal whose type Numba and numpy see differently."""
+    if config.jit_options()["fastmath"]:
+        return False
+    return not any(literal in line for line in body for literal in _NOT_IN_PYTHON)
+
+
+def scalar_source(name: str, body: list, n_in: int, n_out: int, results: list) -> str:
+    """Source of a Python function `name(in_0, ..., out_0, ...)` over arrays of one element
+    each (shape (1,)): `body` on their numpy scalars, every load before every store (so an
+    output may be an input's buffer), as the generated kernel computes it."""
+    args = ", ".join([f"in{i}" for i in range(n_in)] + [f"out{k}" for k in range(n_out)])
+    lines = [f"def {name}({args}):"]
+    # The kernel names a scalar leaf s<i> and an element a<i>: here both are the one element.
+    lines += [f"    s{i} = a{i} = in{i}[0]" for i in range(n_in)]
+    lines += ["    " + line for line in body]
+    lines += [f"    out{k}[0] = t{r}" for k, r in enumerate(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _scalar_runner(body: list, n_in: int, n_out: int, results: list):
+    """`runner` for a group of one element: the body run by Python on numpy scalars (about
+    2 us a call), so a cold start compiles no kernel for an optimizer's step count, its bias
+    corrections or a metric's running mean. Floating-point warnings are off, as a kernel
+    compiled with `error_model="numpy"` gives inf and nan silently."""
+    namespace = {"np": np, "math": math}
+    exec(scalar_source("fused_scalar", body, n_in, n_out, results), namespace)  # noqa: S102
+    func = namespace["fused_scalar"]
+    quiet = functools.partial(np.errstate, all="ignore")  # one per call: threads may share
+
+    def run(*arrays):
+        with quiet():
+            func(*[a.reshape(1) for a in arrays])
+
+    def bind(*arrays):
+        """The call on these arrays, reshaped once (for a Plan's pre-bound runs)."""
+        flat = [a.reshape(1) for a in arrays]
+
+        def call():
+            with quiet():
+                func(*flat)
+
+        return call
+
+    run.bind = bind
+    run.in_python = True
     return run
 
 
