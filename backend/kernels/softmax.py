@@ -128,18 +128,65 @@ def _exact_row(x, i, out):
 @kernel
 def _softmax_range_f32(start, stop, x, out):
     """Rows start..stop of softmax, float32: the polynomial exp. A row whose max is infinite
-    or NaN is shifted by 0 and takes numpy's scalar exp, as `_exact_row` does (written out
-    here, not called: one function fewer to compile)."""
+    or NaN is shifted by 0 and takes numpy's scalar exp, as `_exact_row` does. One function:
+    `_exact_row`, `_row_max`, `_exp_nonpositive`, `_row_sum` and `_scale_row` are written out
+    here (the same operations in the same order), as each function Numba compiles costs a
+    fixed round of typing, lowering and LLVM on a cold start."""
+    n = x.shape[1]
     for i in range(start, stop):
-        m = _row_max(x, i)
+        # The row's max over eight interleaved lanes (`_row_max`).
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[i, 0]
+        j = 0
+        while j + 8 <= n:
+            m0 = max(m0, x[i, j])
+            m1 = max(m1, x[i, j + 1])
+            m2 = max(m2, x[i, j + 2])
+            m3 = max(m3, x[i, j + 3])
+            m4 = max(m4, x[i, j + 4])
+            m5 = max(m5, x[i, j + 5])
+            m6 = max(m6, x[i, j + 6])
+            m7 = max(m7, x[i, j + 7])
+            j += 8
+        while j < n:
+            m0 = max(m0, x[i, j])
+            j += 1
+        m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
         row, dest = x[i], out[i]
         if m - m != 0:  # exp(x - m) would leave the polynomial's range
             for j in range(row.shape[0]):
                 dest[j] = np.exp(row[j])
         else:
-            for j in range(row.shape[0]):
-                dest[j] = _exp_nonpositive(row[j] - m)
-        _scale_row(out, i, _row_sum(out, i))
+            for j in range(row.shape[0]):  # `_exp_nonpositive(row[j] - m)`
+                t = row[j] - m
+                c = t if t > _LOWEST else _LOWEST
+                k = np.floor(c * _LOG2E + _HALF)
+                r = c - k * _LN2_HIGH - k * _LN2_LOW
+                q = ((((_Q5 * r + _Q4) * r + _Q3) * r + _Q2) * r + _Q1) * r + _Q0
+                p = q * (r * r) + r + _ONE
+                two_k = np.int32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
+                e = p * two_k
+                e = _ZERO if t < _LOWEST else e
+                dest[j] = t if t != t else e
+        # The row's sum over eight interleaved lanes (`_row_sum`), then its scaling.
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = out.dtype.type(0)
+        j = 0
+        while j + 8 <= n:
+            s0 += out[i, j]
+            s1 += out[i, j + 1]
+            s2 += out[i, j + 2]
+            s3 += out[i, j + 3]
+            s4 += out[i, j + 4]
+            s5 += out[i, j + 5]
+            s6 += out[i, j + 6]
+            s7 += out[i, j + 7]
+            j += 8
+        while j < n:
+            s0 += out[i, j]
+            j += 1
+        total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        inverse = out.dtype.type(1) / total
+        for j in range(dest.shape[0]):
+            dest[j] *= inverse
 
 
 @kernel
