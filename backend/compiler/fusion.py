@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import math
 import operator
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -338,18 +339,28 @@ def load_kernel(source: str):
     if name in _loaded:
         return _loaded[name]
     source = source.replace("def fused(", f"def {name}(")
-    folder = _generated_dir()
-    path = folder / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".tmp{id(source)}")
-        tmp.write_text(source)
-        tmp.replace(path)  # atomic: a concurrent process never imports half a file
+    path = write_source(name, source)
     spec = importlib.util.spec_from_file_location(f"kerasish_generated.{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     _loaded[name] = getattr(module, name)
     return _loaded[name]
+
+
+def write_source(name: str, source: str) -> Path:
+    """Writes the generated kernel `name`'s `source` (its function already named `name`)
+    into the generated-kernels folder, unless the file there holds it already; its path.
+    Raises ValueError when `source` is not what `load_kernel` writes for that name."""
+    generic = source.replace(f"def {name}(", "def fused(")
+    if f"fused_{hashlib.sha1(generic.encode()).hexdigest()[:16]}" != name:
+        raise ValueError(f"write_source: the source is not kernel {name}'s")
+    path = _generated_dir() / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".tmp{os.getpid()}_{id(source)}")
+        tmp.write_text(source)
+        tmp.replace(path)  # atomic: a concurrent process never imports half a file
+    return path
 
 
 def _generated_dir() -> Path:
