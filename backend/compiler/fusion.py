@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
+from . import fusion_numpy
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp, WhereOp
 
 # op name -> expression template over the argument names {0}, {1}, {2}.
@@ -178,12 +179,24 @@ def generate_source(
 
 
 def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops: int):
-    """`run(*leaves, *outs)`: the generated kernel computing `body` over `out_shape`, with
-    leaves and outputs reshaped to the loop's 1-D or (rows, cols) view on every call. An
-    output that is a full leaf's own buffer (an update in place) is written through the leaf
-    by a kernel generated for that aliasing (see `generate_source`)."""
+    """`run(*leaves, *outs)` computing `body` over `out_shape`: for one element, Python over
+    numpy scalars (`runs_in_python`); for a small output, numpy calls (`fusion_numpy`); else
+    the generated kernel (`compiled_runner`). The same bits each way."""
     if math.prod(out_shape) == 1 and runs_in_python(body):
         return _scalar_runner(body, len(leaf_kinds), len(results), results)
+    small = fusion_numpy.runner(
+        body, leaf_kinds, results, out_shape,
+        lambda: compiled_runner(body, leaf_kinds, results, out_shape, n_ops),
+    )  # fmt: skip
+    return small if small is not None else compiled_runner(body, leaf_kinds, results, out_shape,
+                                                           n_ops)  # fmt: skip
+
+
+def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops: int):
+    """`runner` by the generated kernel, whatever the group's size, with leaves and outputs
+    reshaped to the loop's 1-D or (rows, cols) view on every call. An output that is a full
+    leaf's own buffer (an update in place) is written through the leaf by a kernel generated
+    for that aliasing (see `generate_source`)."""
     from .. import kernels  # imports Numba: only when a Plan needs a kernel
 
     rows = "row" in leaf_kinds or "col" in leaf_kinds

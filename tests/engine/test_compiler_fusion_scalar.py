@@ -116,7 +116,7 @@ def test_a_group_of_one_element_makes_no_kernel(monkeypatch):
     run(np.array([[3.0]], np.float32), np.array(2.0, np.float32), out)
     assert out[0, 0] == 6.0
     with pytest.raises(AssertionError, match="generated"):
-        fusion.runner(["t0 = (a0 * s1)"], ["full", "scalar"], [0], (2,), 1)
+        fusion.runner(["t0 = (a0 * s1)"], ["full", "scalar"], [0], (2**20,), 1)
 
 
 def test_the_scalar_groups_of_a_training_step_run_in_python():
