@@ -296,27 +296,20 @@ def scalar_source(name: str, body: list, n_in: int, n_out: int, results: list) -
 
 def _scalar_runner(body: list, n_in: int, n_out: int, results: list):
     """`runner` for a group of one element: the body run by Python on numpy scalars (about
-    2 us a call), so a cold start compiles no kernel for an optimizer's step count, its bias
+    3 us a call), so a cold start compiles no kernel for an optimizer's step count, its bias
     corrections or a metric's running mean. Floating-point warnings are off, as a kernel
     compiled with `error_model="numpy"` gives inf and nan silently."""
     namespace = {"np": np, "math": math}
     exec(scalar_source("fused_scalar", body, n_in, n_out, results), namespace)  # noqa: S102
     func = namespace["fused_scalar"]
-    quiet = functools.partial(np.errstate, all="ignore")  # one per call: threads may share
 
     def run(*arrays):
-        with quiet():
-            func(*[a.reshape(1) for a in arrays])
+        fusion_numpy.quietly([functools.partial(func, *[a.reshape(1) for a in arrays])])
 
     def bind(*arrays):
         """The call on these arrays, reshaped once (for a Plan's pre-bound runs)."""
-        flat = [a.reshape(1) for a in arrays]
-
-        def call():
-            with quiet():
-                func(*flat)
-
-        return call
+        return functools.partial(fusion_numpy.quietly, [functools.partial(func, *[
+            a.reshape(1) for a in arrays])])  # fmt: skip
 
     run.bind = bind
     run.in_python = True
