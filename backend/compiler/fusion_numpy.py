@@ -167,12 +167,21 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
     def prepare(arrays):
         """A call with no arguments computing the group on these arrays, or None when their
         dtypes are not run here."""
-        names = {f"a{i}": a.reshape(s) for i, (a, s) in enumerate(zip(arrays[:n_in],
-                                                                     leaf_shapes))}  # fmt: skip
-        names.update({f"s{i}": names[f"a{i}"] for i in range(n_in)})
-        calls = []
+        # A ufunc broadcasting an operand allocates buffers of the output's size on every
+        # call; `np.copyto` broadcasts without. So every leaf that is not full size is
+        # spread into a full-size buffer first, and each operation sees same-shape arrays.
+        names, calls = {}, []
+        for i, (leaf, shape, kind) in enumerate(zip(arrays[:n_in], leaf_shapes, leaf_kinds)):
+            leaf = leaf.reshape(shape)
+            if kind != "full":
+                spread = np.empty(shape2, leaf.dtype)
+                calls.append(functools.partial(np.copyto, spread, leaf))
+                leaf = spread
+            names[f"a{i}"] = names[f"s{i}"] = leaf
         for target, func, args in program:
-            operands = [names[a] if isinstance(a, str) else a for a in args]
+            operands = [names[a] for a in args if isinstance(a, str)]
+            if len(operands) < len(args):  # a comparison with 0: zeros of the other's dtype
+                operands.append(np.zeros(shape2, operands[0].dtype))
             if func is None:
                 names[target] = operands[0]
                 continue
@@ -211,24 +220,23 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
 def _result_dtype(func, operands):
     """The dtype of `func` on these operands as the kernel computes it, or None where numpy's
     would differ (integer arithmetic)."""
-    dtypes = [np.asarray(o).dtype if not isinstance(o, int) else None for o in operands]
+    dtypes = [o.dtype for o in operands]
     if isinstance(func, tuple):
         return func[1]
     if func == _WHERE:
         if dtypes[1] != dtypes[2] or dtypes[0] != np.bool_:
             return None
         return dtypes[1]
-    arrays = [d for d in dtypes if d is not None]
-    if len(set(arrays)) != 1:  # the graph gives both sides one dtype
+    if len(set(dtypes)) != 1:  # the graph gives both sides one dtype
         return None
-    dtype = arrays[0]
+    dtype = dtypes[0]
     if func in _ARITHMETIC and dtype.kind != "f":
         return None
     if func is np.true_divide and dtype.kind not in "fiu":
         return None
     if func in _BOOL.values() and dtype != np.bool_:
         return None
-    dry = [np.ones(1, d) if d is not None else 0 for d in dtypes]
+    dry = [np.ones(1, d) for d in dtypes]
     with np.errstate(all="ignore"):
         return func(*dry).dtype
 
