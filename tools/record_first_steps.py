@@ -1,8 +1,9 @@
 """Records `backend/kernels/first_steps.json`: for each model of `benchmarks/startup.py` (the
 MNIST convnet, the MLP), the kernels its first training step compiles from an empty cache, in
 the order it compiles them, then those the rest of a short fit with validation, `evaluate`
-and `predict` compile, with the sources of the generated ones. `backend/kernels/background.py` reads it to compile a model's next
-kernels in a second process.
+and `predict` compile, with the sources of the generated ones.
+`backend/kernels/background.py` reads it to compile a model's next kernels in a second
+process.
 
     python tools/record_first_steps.py            # rewrites backend/kernels/first_steps.json
 

@@ -6,6 +6,10 @@ reads, so the whole tree runs as one pass over the output, reading each leaf onc
 are *full* (the output's shape), *row* (broadcast along all but the last axis: a bias) or
 *scalar* (one element).
 
+A group too small to pay for a compile runs without a kernel, with the kernel's bits: one of
+one element as Python over numpy scalars (`runs_in_python`), one of at most
+`fusion_numpy.MAX_ELEMENTS` elements as numpy calls (`fusion_numpy`).
+
 Numba cannot cache functions compiled from strings, so each kernel's source is written to
 `<cache dir>/generated/fused_<hash>.py` and imported from there (DESIGN.md: Kernels). The
 source depends only on the expression and the leaf kinds, not on dtypes or sizes, so a new
@@ -27,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
-from . import fusion_numpy
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp, WhereOp
+from . import fusion_numpy
 
 # op name -> expression template over the argument names {0}, {1}, {2}.
 TEMPLATES = {

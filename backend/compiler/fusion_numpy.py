@@ -6,9 +6,11 @@ the MNIST convnet's six generated kernels of its (128, 10) head (the bias, the s
 division, the cross-entropy's gradient with its clipping, the accuracy's comparison) each run
 in a few microseconds either way. So a group of at most `MAX_ELEMENTS` outputs runs its body
 as one numpy ufunc call per operation, each into a buffer of its own made once per set of
-arrays (a Plan passes the same ones every step, so a step allocates nothing), then copies its
-results into its outputs (every load before every store, as the kernel: an output may be an
-input's buffer).
+arrays (a Plan passes the same ones every step), then copies its results into its outputs
+(every load before every store, as the kernel: an output may be an input's buffer). Leaves
+that are not full size are spread into full-size buffers first (`np.copyto` broadcasts
+without allocating; a ufunc broadcasting an operand allocates buffers of the output's size
+on every call), so a call allocates nothing that grows with the size.
 
 The bits are the kernel's: every operation is the same IEEE operation on the same dtype
 (the graph gives both sides of a binary op and of `where` one dtype; numpy's vector loops
@@ -134,8 +136,17 @@ def _callee(func):
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
         if func.value.id == "np" and func.attr == "sqrt":
             return np.sqrt
-        if func.value.id == "np" and func.attr in ("float16", "float32", "float64", "bool_",
-                                                   "int8", "int16", "int32", "int64", "uint8"):
+        if func.value.id == "np" and func.attr in (
+            "float16",
+            "float32",
+            "float64",
+            "bool_",
+            "int8",
+            "int16",
+            "int32",
+            "int64",
+            "uint8",
+        ):
             return (_CAST, np.dtype(func.attr))
     raise _Unsupported
 
@@ -171,7 +182,8 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
         # call; `np.copyto` broadcasts without. So every leaf that is not full size is
         # spread into a full-size buffer first, and each operation sees same-shape arrays.
         names, calls = {}, []
-        for i, (leaf, shape, kind) in enumerate(zip(arrays[:n_in], leaf_shapes, leaf_kinds)):
+        leaves = zip(arrays[:n_in], leaf_shapes, leaf_kinds, strict=True)
+        for i, (leaf, shape, kind) in enumerate(leaves):
             leaf = leaf.reshape(shape)
             if kind != "full":
                 spread = np.empty(shape2, leaf.dtype)
@@ -200,7 +212,7 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
 
     def run(*arrays):
         seen, call = last
-        if len(seen) != len(arrays) or any(a is not b for a, b in zip(arrays, seen)):
+        if len(seen) != len(arrays) or any(a is not b for a, b in zip(arrays, seen, strict=True)):
             call = prepare(arrays)
             last[:] = [arrays, call]
         if call is None:

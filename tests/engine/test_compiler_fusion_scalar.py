@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import kerasish as keras
-from backend import kernels
 from backend.compiler import fusion
 
 INF, NAN = np.inf, np.nan
@@ -18,27 +17,48 @@ FLOATS = [0.0, -0.0, 1.0, -2.5, 1e-3, 0.999, 3.4e38, -3.4e38, 1e-45, INF, -INF, 
 # makes, and the other templates a group of one element may hold.
 CASES = {
     "adam_rate": (
-        ["t0 = (a0 - a1)", "t1 = np.sqrt(t0)", "t2 = (a2 * t1)", "t3 = (a3 - a4)",
-         "t4 = (t2 / t3)"],
-        ["float32"] * 5, [4],
+        [
+            "t0 = (a0 - a1)",
+            "t1 = np.sqrt(t0)",
+            "t2 = (a2 * t1)",
+            "t3 = (a3 - a4)",
+            "t4 = (t2 / t3)",
+        ],
+        ["float32"] * 5,
+        [4],
     ),
     "step_count": (["t0 = (a0 + a1)", "t1 = np.float32(t0)"], ["int64"] * 2, [1, 0]),
     "running_mean": (
-        ["t0 = (a0 + a1)", "t1 = t0", "t2 = (a3 if a2 else a4)", "t3 = (t1 / t2)",
-         "t4 = (a5 if a2 else t3)"],
-        ["float32", "float32", "bool", "float32", "float32", "float32"], [4, 0],
+        [
+            "t0 = (a0 + a1)",
+            "t1 = t0",
+            "t2 = (a3 if a2 else a4)",
+            "t3 = (t1 / t2)",
+            "t4 = (a5 if a2 else t3)",
+        ],
+        ["float32", "float32", "bool", "float32", "float32", "float32"],
+        [4, 0],
     ),
     "compare_cast": (["t0 = (a0 == a1)", "t1 = np.float32(t0)"], ["int32"] * 2, [1]),
     "extremes": (
-        ["t0 = (a0 if (a0 >= a1 or a0 != a0) else a1)",
-         "t1 = (a0 if (a0 <= a1 or a0 != a0) else a1)", "t2 = (t0 * t1)", "t3 = -t2",
-         "t4 = abs(t3)", "t5 = (t3 / t0)", "t6 = (t4 < t5)", "t7 = (t6 != 0)",
-         "t8 = (t4 if t7 else t5)"],
-        ["float32"] * 2, [8, 2],
+        [
+            "t0 = (a0 if (a0 >= a1 or a0 != a0) else a1)",
+            "t1 = (a0 if (a0 <= a1 or a0 != a0) else a1)",
+            "t2 = (t0 * t1)",
+            "t3 = -t2",
+            "t4 = abs(t3)",
+            "t5 = (t3 / t0)",
+            "t6 = (t4 < t5)",
+            "t7 = (t6 != 0)",
+            "t8 = (t4 if t7 else t5)",
+        ],
+        ["float32"] * 2,
+        [8, 2],
     ),
     "float64_chain": (
         ["t0 = (a0 * a1)", "t1 = (t0 + a0)", "t2 = (t1 / a1)", "t3 = np.sqrt(t2)"],
-        ["float64"] * 2, [3],
+        ["float64"] * 2,
+        [3],
     ),
     "int_division": (["t0 = (a0 / a1)", "t1 = (t0 - a0)"], ["int64"] * 2, [0]),
 }
