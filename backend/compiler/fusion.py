@@ -187,7 +187,7 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops:
     numpy scalars (`runs_in_python`); for a small output, numpy calls (`fusion_numpy`); else
     the generated kernel (`compiled_runner`). The same bits each way."""
     if math.prod(out_shape) == 1 and runs_in_python(body):
-        return _scalar_runner(body, len(leaf_kinds), len(results), results)
+        return _scalar_runner(body, leaf_kinds, results)
     small = fusion_numpy.runner(
         body, leaf_kinds, results, out_shape,
         lambda: compiled_runner(body, leaf_kinds, results, out_shape, n_ops),
@@ -267,22 +267,17 @@ def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tupl
 
 # --- groups of one element: numpy scalars instead of a compiled kernel -----------------------
 
-#: Templates whose Python evaluation on numpy scalars differs from the compiled kernel's:
-#: relu's `x * 0` multiplies by an integer literal, which Numba types as a float64 product
-#: (numpy keeps the float32), so its float32 result would go on in float64 in the kernel;
-#: Numba's `np.sign(-0.0)` is -0.0, numpy's 0.0.
-_NOT_IN_PYTHON = ("* 0)", "np.sign(")
-
 
 def runs_in_python(body: list) -> bool:
-    """Whether a group of one element computing `body` runs as Python over numpy scalars:
-    the same operations on the same types, each result rounded where the kernel rounds it
-    (the graph gives both sides of every binary op and `where` one dtype, so no promotion
-    differs), which holds unless fast-math lets the kernel reorder or contract them, or an
-    expression has a literal whose type Numba and numpy see differently."""
+    """Whether a group of one element computing `body` may run as Python over numpy scalars:
+    the operations `fusion_numpy` runs (the same operations on the same types, each result
+    rounded where the kernel rounds it), so not relu's `x * 0` (Numba types the integer
+    literal's product as float64, numpy keeps float32), `np.sign` (Numba's sign of -0.0 is
+    -0.0, numpy's 0.0), maximum, minimum or fast-math. The leaves' dtypes are checked on the
+    first call (`fusion_numpy.dtypes_agree`)."""
     if config.jit_options()["fastmath"]:
         return False
-    return not any(literal in line for line in body for literal in _NOT_IN_PYTHON)
+    return fusion_numpy.program(body) is not None
 
 
 def scalar_source(name: str, body: list, n_in: int, n_out: int, results: list) -> str:
@@ -298,20 +293,37 @@ def scalar_source(name: str, body: list, n_in: int, n_out: int, results: list) -
     return "\n".join(lines) + "\n"
 
 
-def _scalar_runner(body: list, n_in: int, n_out: int, results: list):
+def _scalar_runner(body: list, leaf_kinds: list, results: list):
     """`runner` for a group of one element: the body run by Python on numpy scalars (about
     3 us a call), so a cold start compiles no kernel for an optimizer's step count, its bias
     corrections or a metric's running mean. Floating-point warnings are off, as a kernel
     compiled with `error_model="numpy"` gives inf and nan silently."""
+    n_in = len(leaf_kinds)
     namespace = {"np": np, "math": math}
-    exec(scalar_source("fused_scalar", body, n_in, n_out, results), namespace)  # noqa: S102
+    exec(scalar_source("fused_scalar", body, n_in, len(results), results), namespace)  # noqa: S102
     func = namespace["fused_scalar"]
+    program = fusion_numpy.program(body)
+    agree: dict = {}  # leaf dtypes -> whether numpy computes in the kernel's dtypes
+    kernel_runner = []
+
+    def in_python(arrays) -> bool:
+        dtypes = tuple(a.dtype for a in arrays[:n_in])
+        if dtypes not in agree:
+            agree[dtypes] = fusion_numpy.dtypes_agree(program, list(dtypes))
+        if not agree[dtypes] and not kernel_runner:
+            kernel_runner.append(compiled_runner(body, leaf_kinds, results, (1,), len(body)))
+        return agree[dtypes]
 
     def run(*arrays):
+        if not in_python(arrays):
+            kernel_runner[0](*arrays)
+            return
         fusion_numpy.quietly([functools.partial(func, *[a.reshape(1) for a in arrays])])
 
     def bind(*arrays):
         """The call on these arrays, reshaped once (for a Plan's pre-bound runs)."""
+        if not in_python(arrays):
+            return kernel_runner[0].bind(*arrays)
         return functools.partial(fusion_numpy.quietly, [functools.partial(func, *[
             a.reshape(1) for a in arrays])])  # fmt: skip
 

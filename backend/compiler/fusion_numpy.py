@@ -16,10 +16,10 @@ The bits are the kernel's: every operation is the same IEEE operation on the sam
 (the graph gives both sides of a binary op and of `where` one dtype; numpy's vector loops
 for add, subtract, multiply, divide and sqrt round as the scalar ones do; without fast-math
 Numba contracts nothing into a fused multiply-add), and a result is rounded to its dtype at
-the same place. What could differ stays compiled: integer arithmetic (Numba computes int32
-in int64), the NaN and signed-zero rules of maximum, minimum, relu and sign (the kernel's
-`a if a >= b or a != a else b` is not numpy's `np.maximum` on -0.0), powers, literals other
-than a comparison with 0, and fast-math.
+the same place. What could differ stays compiled: arithmetic on narrow integers (Numba
+computes int32 in int64) and float16, the NaN and signed-zero rules of maximum, minimum,
+relu and sign (the kernel's `a if a >= b or a != a else b` is not numpy's `np.maximum` on
+-0.0), powers, literals other than a comparison with 0, and fast-math.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ _COMPARE = {ast.Eq: np.equal, ast.NotEq: np.not_equal, ast.Lt: np.less, ast.LtE:
             ast.Gt: np.greater, ast.GtE: np.greater_equal}  # fmt: skip
 _BOOL = {ast.And: np.logical_and, ast.Or: np.logical_or}
 _ARITHMETIC = {np.add, np.subtract, np.multiply, np.negative, np.absolute, np.sqrt}
+#: The dtypes numpy's arithmetic computes in as Numba's does (Numba computes narrower
+#: integers in int64, and has no float16 arithmetic of its own).
+_SAME_ARITHMETIC = (np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64))
 _CAST = "cast"
 _WHERE = "where"
 
@@ -82,11 +85,11 @@ class _Unsupported(Exception):
     """An expression this module does not run as numpy calls."""
 
 
-def _program(body: list) -> list | None:
+def program(body: list) -> list | None:
     """The body as instructions `(target, func, args)` in order, each writing one new value
     (`target` a name; args names or the constant 0), or None when it holds anything that
     is not run here. `t_i = t_j` (a value passed through) becomes ("t_i", None, ["t_j"])."""
-    program: list = []
+    steps: list = []
     count = [0]
 
     def value(node) -> str | int:
@@ -95,23 +98,23 @@ def _program(body: list) -> list | None:
         target = f"_v{count[0]}"
         count[0] += 1
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            program.append((target, _BINARY[type(node.op)], [value(node.left), value(node.right)]))
+            steps.append((target, _BINARY[type(node.op)], [value(node.left), value(node.right)]))
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            program.append((target, np.negative, [value(node.operand)]))
+            steps.append((target, np.negative, [value(node.operand)]))
         elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
             right = node.comparators[0]
             if isinstance(right, ast.Constant) and right.value == 0 and type(right.value) is int:
                 args = [value(node.left), 0]
             else:
                 args = [value(node.left), value(right)]
-            program.append((target, _COMPARE[type(node.ops[0])], args))
+            steps.append((target, _COMPARE[type(node.ops[0])], args))
         elif isinstance(node, ast.BoolOp) and len(node.values) == 2:
-            program.append((target, _BOOL[type(node.op)], [value(v) for v in node.values]))
+            steps.append((target, _BOOL[type(node.op)], [value(v) for v in node.values]))
         elif isinstance(node, ast.IfExp) and isinstance(node.test, ast.Name):
-            program.append((target, _WHERE, [value(node.test), value(node.body),
+            steps.append((target, _WHERE, [value(node.test), value(node.body),
                                              value(node.orelse)]))  # fmt: skip
         elif isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
-            program.append((target, _callee(node.func), [value(node.args[0])]))
+            steps.append((target, _callee(node.func), [value(node.args[0])]))
         else:
             raise _Unsupported
         return target
@@ -122,12 +125,12 @@ def _program(body: list) -> list | None:
             (name,) = statement.targets
             result = value(statement.value)
             if result.startswith("_v"):  # the last instruction writes the line's name
-                program[-1] = (name.id, *program[-1][1:])
+                steps[-1] = (name.id, *steps[-1][1:])
             else:
-                program.append((name.id, None, [result]))
+                steps.append((name.id, None, [result]))
     except (_Unsupported, ValueError, TypeError, AttributeError):
         return None
-    return program
+    return steps
 
 
 def _callee(func):
@@ -159,8 +162,8 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
     size = int(np.prod(out_shape, dtype=np.int64))
     if size > MAX_ELEMENTS or config.jit_options()["fastmath"]:
         return None
-    program = _program(body)
-    if program is None:
+    instructions = program(body)
+    if instructions is None:
         return None
     rows = "row" in leaf_kinds or "col" in leaf_kinds
     cols = out_shape[-1] if out_shape else 1
@@ -190,7 +193,7 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
                 calls.append(functools.partial(np.copyto, spread, leaf))
                 leaf = spread
             names[f"a{i}"] = names[f"s{i}"] = leaf
-        for target, func, args in program:
+        for target, func, args in instructions:
             operands = [names[a] for a in args if isinstance(a, str)]
             if len(operands) < len(args):  # a comparison with 0: zeros of the other's dtype
                 operands.append(np.zeros(shape2, operands[0].dtype))
@@ -229,6 +232,26 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
     return run
 
 
+def dtypes_agree(instructions: list, leaf_dtypes: list) -> bool:
+    """Whether each of `instructions` (`program(body)`'s) on leaves of these dtypes
+    computes in the dtype the kernel computes in (`_result_dtype`)."""
+    names = {}
+    for i, dtype in enumerate(leaf_dtypes):
+        names[f"a{i}"] = names[f"s{i}"] = np.ones(1, dtype)
+    for target, func, args in instructions:
+        operands = [names[a] for a in args if isinstance(a, str)]
+        if len(operands) < len(args):
+            operands.append(np.zeros(1, operands[0].dtype))
+        if func is None:
+            names[target] = operands[0]
+            continue
+        dtype = _result_dtype(func, operands)
+        if dtype is None:
+            return False
+        names[target] = np.ones(1, dtype)
+    return True
+
+
 def _result_dtype(func, operands):
     """The dtype of `func` on these operands as the kernel computes it, or None where numpy's
     would differ (integer arithmetic)."""
@@ -242,7 +265,7 @@ def _result_dtype(func, operands):
     if len(set(dtypes)) != 1:  # the graph gives both sides one dtype
         return None
     dtype = dtypes[0]
-    if func in _ARITHMETIC and dtype.kind != "f":
+    if func in _ARITHMETIC and dtype not in _SAME_ARITHMETIC:
         return None
     if func is np.true_divide and dtype.kind not in "fiu":
         return None

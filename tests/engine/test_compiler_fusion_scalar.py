@@ -42,8 +42,8 @@ CASES = {
     "compare_cast": (["t0 = (a0 == a1)", "t1 = np.float32(t0)"], ["int32"] * 2, [1]),
     "extremes": (
         [
-            "t0 = (a0 if (a0 >= a1 or a0 != a0) else a1)",
-            "t1 = (a0 if (a0 <= a1 or a0 != a0) else a1)",
+            "t0 = (a0 - a1)",
+            "t1 = (a0 + a1)",
             "t2 = (t0 * t1)",
             "t3 = -t2",
             "t4 = abs(t3)",
@@ -120,6 +120,8 @@ def test_relu_sign_and_fast_math_keep_the_compiled_kernel(monkeypatch):
     assert not fusion.runs_in_python(["t0 = (a0 if a0 > 0 else a0 * 0)"])
     # Numba's np.sign(-0.0) is -0.0, numpy's 0.0.
     assert not fusion.runs_in_python(["t0 = np.sign(a0)"])
+    # maximum (as numpy calls it would differ in NaN and signed-zero rules: kept alike).
+    assert not fusion.runs_in_python(["t0 = (a0 if (a0 >= a1 or a0 != a0) else a1)"])
     from backend import config
 
     monkeypatch.setitem(config._jit_settings, "fastmath", True)
@@ -151,3 +153,14 @@ def test_the_scalar_groups_of_a_training_step_run_in_python():
     assert one, [s.name for s in plan.steps]  # Adam's step count and bias corrections
     assert all(getattr(s.run, "in_python", False) for s in one)
     assert not any(getattr(s.run, "in_python", False) for s in fused if s not in one)
+
+
+def test_int32_arithmetic_keeps_the_kernel():
+    # Numba adds int32 in int64: 2**31 - 1 + 1 is 2**31 there, -2**31 in numpy's int32.
+    run = fusion.runner(["t0 = (a0 + a1)", "t1 = np.float32(t0)"], ["full", "full"], [1], (1,), 2)
+    out = np.empty(1, np.float32)
+    run(np.array([2**31 - 1], np.int32), np.array([1], np.int32), out)
+    assert out[0] == 2.0**31
+    bound = np.empty(1, np.float32)
+    run.bind(np.array([2**31 - 1], np.int32), np.array([1], np.int32), bound)()
+    assert bound[0] == 2.0**31
