@@ -193,19 +193,10 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
                 calls.append(functools.partial(np.copyto, spread, leaf))
                 leaf = spread
             names[f"a{i}"] = names[f"s{i}"] = leaf
-        for target, func, args in instructions:
-            operands = [names[a] for a in args if isinstance(a, str)]
-            if len(operands) < len(args):  # a comparison with 0: zeros of the other's dtype
-                operands.append(np.zeros(shape2, operands[0].dtype))
-            if func is None:
-                names[target] = operands[0]
-                continue
-            dtype = _result_dtype(func, operands)
-            if dtype is None:
-                return None
-            out = np.empty(shape2, dtype)
-            names[target] = out
-            calls.append(_call(func, operands, out))
+        steps = _lay_out(instructions, names, shape2)
+        if steps is None:
+            return None
+        calls += [_call(func, operands, out) for func, operands, out in steps]
         outs = [o.reshape(shape2) for o in arrays[n_in:]]
         calls += [functools.partial(np.copyto, out, names[f"t{r}"], "unsafe")
                   for out, r in zip(outs, results, strict=True)]  # fmt: skip
@@ -238,18 +229,27 @@ def dtypes_agree(instructions: list, leaf_dtypes: list) -> bool:
     names = {}
     for i, dtype in enumerate(leaf_dtypes):
         names[f"a{i}"] = names[f"s{i}"] = np.ones(1, dtype)
+    return _lay_out(instructions, names, (1,)) is not None
+
+
+def _lay_out(instructions: list, names: dict, shape: tuple) -> list | None:
+    """`(func, operands, out)` for each instruction that computes, `out` a new buffer of
+    `shape` and its dtype (`names`: the leaves' arrays, to which the values are added), or
+    None when an instruction's dtypes are not run by numpy calls."""
+    steps = []
     for target, func, args in instructions:
         operands = [names[a] for a in args if isinstance(a, str)]
-        if len(operands) < len(args):
-            operands.append(np.zeros(1, operands[0].dtype))
+        if len(operands) < len(args):  # a comparison with 0: zeros of the other's dtype
+            operands.append(np.zeros(shape, operands[0].dtype))
         if func is None:
             names[target] = operands[0]
             continue
         dtype = _result_dtype(func, operands)
         if dtype is None:
-            return False
-        names[target] = np.ones(1, dtype)
-    return True
+            return None
+        names[target] = np.empty(shape, dtype)
+        steps.append((func, operands, names[target]))
+    return steps
 
 
 def _result_dtype(func, operands):
