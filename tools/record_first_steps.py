@@ -1,8 +1,9 @@
 """Records `backend/kernels/first_steps.json`: for each model of `benchmarks/startup.py` (the
 MNIST convnet, the MLP), the kernels its first training step compiles from an empty cache, in
 the order it compiles them, then those the rest of a short fit with validation, `evaluate`
-and `predict` compile. `backend/kernels/background.py` reads it to compile a model's next
-kernels in a second process.
+and `predict` compile, with the sources of the generated ones.
+`backend/kernels/background.py` reads it to compile a model's next kernels in a second
+process.
 
     python tools/record_first_steps.py            # rewrites backend/kernels/first_steps.json
 
@@ -69,6 +70,13 @@ def child(what: str) -> dict:
               callbacks=[Phase()])  # fmt: skip
     model.evaluate(x, y, batch_size=startup.BATCH, verbose=0)
     model.predict(x, batch_size=512, verbose=0)
+    # Generated kernels' sources, so the helper can write one this process has not yet.
+    keys = recorded["first_step"] + recorded["later"]
+    generated = [k.split(":")[0] for k in keys if k.startswith("kerasish_generated.")]
+    recorded["sources"] = {}
+    for module in generated:
+        with open(sys.modules[module].__file__) as f:
+            recorded["sources"][module.split(".", 1)[1]] = f.read()
     return recorded
 
 

@@ -6,6 +6,10 @@ reads, so the whole tree runs as one pass over the output, reading each leaf onc
 are *full* (the output's shape), *row* (broadcast along all but the last axis: a bias) or
 *scalar* (one element).
 
+A group too small to pay for a compile runs without a kernel, with the kernel's bits: one of
+one element as Python over numpy scalars (`runs_in_python`), one of at most
+`fusion_numpy.MAX_ELEMENTS` elements as numpy calls (`fusion_numpy`).
+
 Numba cannot cache functions compiled from strings, so each kernel's source is written to
 `<cache dir>/generated/fused_<hash>.py` and imported from there (DESIGN.md: Kernels). The
 source depends only on the expression and the leaf kinds, not on dtypes or sizes, so a new
@@ -19,6 +23,7 @@ import hashlib
 import importlib.util
 import math
 import operator
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +32,7 @@ import numpy as np
 
 from .. import config
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp, WhereOp
+from . import fusion_numpy
 
 # op name -> expression template over the argument names {0}, {1}, {2}.
 TEMPLATES = {
@@ -177,10 +183,24 @@ def generate_source(
 
 
 def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops: int):
-    """`run(*leaves, *outs)`: the generated kernel computing `body` over `out_shape`, with
-    leaves and outputs reshaped to the loop's 1-D or (rows, cols) view on every call. An
-    output that is a full leaf's own buffer (an update in place) is written through the leaf
-    by a kernel generated for that aliasing (see `generate_source`)."""
+    """`run(*leaves, *outs)` computing `body` over `out_shape`: for one element, Python over
+    numpy scalars (`runs_in_python`); for a small output, numpy calls (`fusion_numpy`); else
+    the generated kernel (`compiled_runner`). The same bits each way."""
+    if math.prod(out_shape) == 1 and runs_in_python(body):
+        return _scalar_runner(body, leaf_kinds, results)
+    small = fusion_numpy.runner(
+        body, leaf_kinds, results, out_shape,
+        lambda: compiled_runner(body, leaf_kinds, results, out_shape, n_ops),
+    )  # fmt: skip
+    return small if small is not None else compiled_runner(body, leaf_kinds, results, out_shape,
+                                                           n_ops)  # fmt: skip
+
+
+def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops: int):
+    """`runner` by the generated kernel, whatever the group's size, with leaves and outputs
+    reshaped to the loop's 1-D or (rows, cols) view on every call. An output that is a full
+    leaf's own buffer (an update in place) is written through the leaf by a kernel generated
+    for that aliasing (see `generate_source`)."""
     from .. import kernels  # imports Numba: only when a Plan needs a kernel
 
     rows = "row" in leaf_kinds or "col" in leaf_kinds
@@ -245,6 +265,73 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, n_ops:
     return run
 
 
+# --- groups of one element: numpy scalars instead of a compiled kernel -----------------------
+
+
+def runs_in_python(body: list) -> bool:
+    """Whether a group of one element computing `body` may run as Python over numpy scalars:
+    the operations `fusion_numpy` runs (the same operations on the same types, each result
+    rounded where the kernel rounds it), so not relu's `x * 0` (Numba types the integer
+    literal's product as float64, numpy keeps float32), `np.sign` (Numba's sign of -0.0 is
+    -0.0, numpy's 0.0), maximum, minimum or fast-math. The leaves' dtypes are checked on the
+    first call (`fusion_numpy.dtypes_agree`)."""
+    if config.jit_options()["fastmath"]:
+        return False
+    return fusion_numpy.program(body) is not None
+
+
+def scalar_source(name: str, body: list, n_in: int, n_out: int, results: list) -> str:
+    """Source of a Python function `name(in_0, ..., out_0, ...)` over arrays of one element
+    each (shape (1,)): `body` on their numpy scalars, every load before every store (so an
+    output may be an input's buffer), as the generated kernel computes it."""
+    args = ", ".join([f"in{i}" for i in range(n_in)] + [f"out{k}" for k in range(n_out)])
+    lines = [f"def {name}({args}):"]
+    # The kernel names a scalar leaf s<i> and an element a<i>: here both are the one element.
+    lines += [f"    s{i} = a{i} = in{i}[0]" for i in range(n_in)]
+    lines += ["    " + line for line in body]
+    lines += [f"    out{k}[0] = t{r}" for k, r in enumerate(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _scalar_runner(body: list, leaf_kinds: list, results: list):
+    """`runner` for a group of one element: the body run by Python on numpy scalars (about
+    3 us a call), so a cold start compiles no kernel for an optimizer's step count, its bias
+    corrections or a metric's running mean. Floating-point warnings are off, as a kernel
+    compiled with `error_model="numpy"` gives inf and nan silently."""
+    n_in = len(leaf_kinds)
+    namespace = {"np": np, "math": math}
+    exec(scalar_source("fused_scalar", body, n_in, len(results), results), namespace)  # noqa: S102
+    func = namespace["fused_scalar"]
+    program = fusion_numpy.program(body)
+    agree: dict = {}  # leaf dtypes -> whether numpy computes in the kernel's dtypes
+    kernel_runner = []
+
+    def in_python(arrays) -> bool:
+        dtypes = tuple(a.dtype for a in arrays[:n_in])
+        if dtypes not in agree:
+            agree[dtypes] = fusion_numpy.dtypes_agree(program, list(dtypes))
+        if not agree[dtypes] and not kernel_runner:
+            kernel_runner.append(compiled_runner(body, leaf_kinds, results, (1,), len(body)))
+        return agree[dtypes]
+
+    def run(*arrays):
+        if not in_python(arrays):
+            kernel_runner[0](*arrays)
+            return
+        fusion_numpy.quietly([functools.partial(func, *[a.reshape(1) for a in arrays])])
+
+    def bind(*arrays):
+        """The call on these arrays, reshaped once (for a Plan's pre-bound runs)."""
+        if not in_python(arrays):
+            return kernel_runner[0].bind(*arrays)
+        return functools.partial(fusion_numpy.quietly, [functools.partial(func, *[
+            a.reshape(1) for a in arrays])])  # fmt: skip
+
+    run.bind = bind
+    run.in_python = True
+    return run
+
+
 #: Elements from which a fused loop checks whether an output is an input's buffer.
 ALIAS_CHECK_SIZE = 4096
 
@@ -274,18 +361,28 @@ def load_kernel(source: str):
     if name in _loaded:
         return _loaded[name]
     source = source.replace("def fused(", f"def {name}(")
-    folder = _generated_dir()
-    path = folder / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".tmp{id(source)}")
-        tmp.write_text(source)
-        tmp.replace(path)  # atomic: a concurrent process never imports half a file
+    path = write_source(name, source)
     spec = importlib.util.spec_from_file_location(f"kerasish_generated.{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     _loaded[name] = getattr(module, name)
     return _loaded[name]
+
+
+def write_source(name: str, source: str) -> Path:
+    """Writes the generated kernel `name`'s `source` (its function already named `name`)
+    into the generated-kernels folder, unless the file there holds it already; its path.
+    Raises ValueError when `source` is not what `load_kernel` writes for that name."""
+    generic = source.replace(f"def {name}(", "def fused(")
+    if f"fused_{hashlib.sha1(generic.encode()).hexdigest()[:16]}" != name:
+        raise ValueError(f"write_source: the source is not kernel {name}'s")
+    path = _generated_dir() / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".tmp{os.getpid()}_{id(source)}")
+        tmp.write_text(source)
+        tmp.replace(path)  # atomic: a concurrent process never imports half a file
+    return path
 
 
 def _generated_dir() -> Path:

@@ -12,7 +12,9 @@ training step compiles, in the order it compiles them, then those its first eval
 prediction compile. When this process first compiles (after a cache miss) a kernel listed
 there (by that model only), `start` launches the helper with the kernels that follow it in
 that model's list: the first step's from its end backwards (this process works forwards, so
-the two meet in the middle), then the later ones in order. Nothing starts for a kernel no
+the two meet in the middle), then the later ones in order; a generated kernel this process
+has not written yet (an update in place is generated on its first call) is written from its
+recorded source. Nothing starts for a kernel no
 model lists, with one CPU, without a kernel cache, or with `KERASISH_BACKGROUND_COMPILE=0`.
 With more CPUs, more helpers (one per CPU beyond this process's, at most `MAX_HELPERS`) share
 that list.
@@ -63,7 +65,8 @@ def key_of(dispatcher, args) -> str:
 
 
 def manifest() -> dict:
-    """The recorded models: {model: {"first_step": [key, ...], "later": [key, ...]}}."""
+    """The recorded models: {model: {"first_step": [key, ...], "later": [key, ...],
+    "sources": {generated kernel's name: its source}}}."""
     global _manifest
     if _manifest is None:
         try:
@@ -242,7 +245,10 @@ def _dispatcher(module_name: str, name: str):
 
         path = fusion._generated_dir() / f"{name}.py"
         if not path.exists():
-            return None
+            source = recorded_source(name)
+            if source is None:
+                return None
+            path = fusion.write_source(name, source)
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
@@ -250,6 +256,17 @@ def _dispatcher(module_name: str, name: str):
     else:
         module = importlib.import_module(module_name)
     return getattr(module, name, None)
+
+
+def recorded_source(name: str) -> str | None:
+    """The source of the generated kernel `name` as a recorded model's first steps wrote it,
+    or None. (A kernel generated on its first call, such as an update in place, is not
+    written yet when the helper starts; with its source the helper can compile it first.)"""
+    for model in manifest().values():
+        source = model.get("sources", {}).get(name)
+        if source is not None:
+            return source
+    return None
 
 
 def _types(text: str) -> tuple:

@@ -6,7 +6,7 @@
   from its output `y` and the output's gradient `g`.
 
 Numba has no vectorized `exp` here (no SVML): a scalar `np.exp` per element is slower than
-numpy's own loop. So float32 rows use `_exp_nonpositive`, a polynomial exp written for the
+numpy's own loop. So float32 rows use a polynomial exp (in `_softmax_range`) written for the
 shifted inputs (all <= 0) that LLVM vectorizes: within 1.35 ulp of the exact value over
 [-87.3, 0] (numpy's float32 exp is within 3.4 ulp there), 0 below (where exp is under
 float32's smallest normal number), NaN for NaN. float64 rows (gradient checks) use `np.exp`.
@@ -26,7 +26,7 @@ from ._checks import as_rows, check, check_ndim, float_dtype
 
 _EXP_COST = 8  # work per element relative to an add, for the serial-or-threaded choice
 
-# float32 constants of `_exp_nonpositive` (a Python float would make the arithmetic float64).
+# float32 constants of the polynomial exp (a Python float would make the arithmetic float64).
 _LOG2E = np.float32(1.4426950408889634)
 _LN2_HIGH = np.float32(0.693359375)  # ln 2 split in two: k * _LN2_HIGH is exact
 _LN2_LOW = np.float32(-2.12194440e-4)
@@ -42,118 +42,80 @@ _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
 
 
-# Helpers stay in the file of the kernels that call them: Numba's cache checks only the
-# calling kernel's own source file for changes.
 @kernel
-def _exp_nonpositive(t):
-    """exp(t) for a float32 t <= 0: 2^k * exp(r), t = k ln 2 + r, exp(r) by a polynomial.
-    0 for t < -87.3 (and -inf), NaN for NaN. Branch-free, so a loop over it vectorizes."""
-    s = t if t > _LOWEST else _LOWEST  # NaN and -inf too: k stays in range
-    k = np.floor(s * _LOG2E + _HALF)
-    r = s - k * _LN2_HIGH - k * _LN2_LOW
-    q = ((((_Q5 * r + _Q4) * r + _Q3) * r + _Q2) * r + _Q1) * r + _Q0
-    p = q * (r * r) + r + _ONE
-    two_k = np.int32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
-    e = p * two_k
-    e = _ZERO if t < _LOWEST else e
-    return t if t != t else e
-
-
-@kernel
-def _row_max(x, i):
-    """max(x[i, :]) over eight interleaved lanes: the row's max, or NaN (when the row holds
-    one) or a value of the row (a NaN may be skipped: it reaches the output through its own
-    exp). The row must not be empty."""
+def _softmax_range(start, stop, x, exact, out):
+    """Rows start..stop of softmax, each shifted by its max: `exp(x - m)` by numpy's scalar
+    exp when `exact` (float64), else by a polynomial written for arguments <= 0 that LLVM
+    vectorizes (float32: the module docstring; branch-free, 0 below -87.3, NaN for NaN). A
+    row whose max is infinite or NaN is shifted by 0 instead and takes numpy's exp (as the
+    composite `max_shift`: +inf entries give NaN, the others 0). The row's max and its sum
+    run over eight interleaved lanes, combined in a fixed order. One function, no helpers:
+    each function Numba compiles costs a fixed round of typing, lowering and LLVM on a cold
+    start."""
     n = x.shape[1]
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[i, 0]
-    j = 0
-    while j + 8 <= n:
-        m0 = max(m0, x[i, j])
-        m1 = max(m1, x[i, j + 1])
-        m2 = max(m2, x[i, j + 2])
-        m3 = max(m3, x[i, j + 3])
-        m4 = max(m4, x[i, j + 4])
-        m5 = max(m5, x[i, j + 5])
-        m6 = max(m6, x[i, j + 6])
-        m7 = max(m7, x[i, j + 7])
-        j += 8
-    while j < n:
-        m0 = max(m0, x[i, j])
-        j += 1
-    return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
-
-
-@kernel
-def _row_sum(y, i):
-    """sum(y[i, :]) over eight interleaved lanes, added in a fixed order."""
-    n = y.shape[1]
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = y.dtype.type(0)
-    j = 0
-    while j + 8 <= n:
-        s0 += y[i, j]
-        s1 += y[i, j + 1]
-        s2 += y[i, j + 2]
-        s3 += y[i, j + 3]
-        s4 += y[i, j + 4]
-        s5 += y[i, j + 5]
-        s6 += y[i, j + 6]
-        s7 += y[i, j + 7]
-        j += 8
-    while j < n:
-        s0 += y[i, j]
-        j += 1
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@kernel
-def _scale_row(out, i, total):
-    inverse = out.dtype.type(1) / total
-    row = out[i]
-    for j in range(row.shape[0]):
-        row[j] *= inverse
-
-
-@kernel
-def _exact_row(x, i, out):
-    """Row i of softmax with numpy's scalar exp, shifted by the row's max, or by 0 when the
-    max is not finite (as the composite `max_shift`: +inf entries give NaN, the others 0)."""
-    m = _row_max(x, i)
-    m = m if m - m == 0 else x.dtype.type(0)
-    row, dest = x[i], out[i]
-    for j in range(row.shape[0]):
-        dest[j] = np.exp(row[j] - m)
-    _scale_row(out, i, _row_sum(out, i))
-
-
-@kernel
-def _softmax_range_f32(start, stop, x, out):
-    """Rows start..stop of softmax, float32: the polynomial exp. A row whose max is infinite
-    or NaN is shifted by 0 and takes numpy's scalar exp, as `_exact_row` does (written out
-    here, not called: one function fewer to compile)."""
     for i in range(start, stop):
-        m = _row_max(x, i)
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[i, 0]
+        j = 0
+        while j + 8 <= n:
+            m0 = max(m0, x[i, j])
+            m1 = max(m1, x[i, j + 1])
+            m2 = max(m2, x[i, j + 2])
+            m3 = max(m3, x[i, j + 3])
+            m4 = max(m4, x[i, j + 4])
+            m5 = max(m5, x[i, j + 5])
+            m6 = max(m6, x[i, j + 6])
+            m7 = max(m7, x[i, j + 7])
+            j += 8
+        while j < n:
+            m0 = max(m0, x[i, j])
+            j += 1
+        # The max, or NaN when the row holds one, or a value of the row (a skipped NaN
+        # reaches the output through its own exp).
+        m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
         row, dest = x[i], out[i]
         if m - m != 0:  # exp(x - m) would leave the polynomial's range
             for j in range(row.shape[0]):
                 dest[j] = np.exp(row[j])
-        else:
+        elif exact:
             for j in range(row.shape[0]):
-                dest[j] = _exp_nonpositive(row[j] - m)
-        _scale_row(out, i, _row_sum(out, i))
-
-
-@kernel
-def _softmax_range_exact(start, stop, x, out):
-    """Rows start..stop of softmax with numpy's scalar exp (float64)."""
-    for i in range(start, stop):
-        _exact_row(x, i, out)
+                dest[j] = np.exp(row[j] - m)
+        else:
+            for j in range(row.shape[0]):  # exp(t), t = k ln 2 + r: 2^k * exp(r)
+                t = row[j] - m
+                c = t if t > _LOWEST else _LOWEST  # NaN and -inf too: k stays in range
+                k = np.floor(c * _LOG2E + _HALF)
+                r = c - k * _LN2_HIGH - k * _LN2_LOW
+                q = ((((_Q5 * r + _Q4) * r + _Q3) * r + _Q2) * r + _Q1) * r + _Q0
+                p = q * (r * r) + r + _ONE
+                two_k = np.int32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
+                e = p * two_k
+                e = _ZERO if t < _LOWEST else e
+                dest[j] = t if t != t else e
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = out.dtype.type(0)
+        j = 0
+        while j + 8 <= n:
+            s0 += out[i, j]
+            s1 += out[i, j + 1]
+            s2 += out[i, j + 2]
+            s3 += out[i, j + 3]
+            s4 += out[i, j + 4]
+            s5 += out[i, j + 5]
+            s6 += out[i, j + 6]
+            s7 += out[i, j + 7]
+            j += 8
+        while j < n:
+            s0 += out[i, j]
+            j += 1
+        total = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        inverse = out.dtype.type(1) / total
+        for j in range(dest.shape[0]):
+            dest[j] *= inverse
 
 
 @kernel
 def _softmax_grad_range(start, stop, y, g, out):
     """out[i] = y[i] * (g[i] - sum(g[i] * y[i])) for rows start..stop, the sum over eight
-    interleaved lanes added in a fixed order (as `_row_sum`; written out here, not a helper:
-    one function fewer to compile)."""
+    interleaved lanes added in a fixed order (as `_softmax_range`'s row sums)."""
     n = y.shape[1]
     for i in range(start, stop):
         s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = y.dtype.type(0)
@@ -200,9 +162,8 @@ def softmax_rows(x: np.ndarray, out: np.ndarray) -> None:
     name = "softmax_rows"
     dtype = _check_rows(name, x, "x")
     check(name, "out", out, dtype=dtype, shape=x.shape, out=True)
-    dispatcher = _softmax_range_f32 if dtype == np.float32 else _softmax_range_exact
     x2 = as_rows(x)
-    launch(dispatcher, x.size * _EXP_COST, len(x2), x2, as_rows(out))
+    launch(_softmax_range, x.size * _EXP_COST, len(x2), x2, dtype != np.float32, as_rows(out))
 
 
 def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:

@@ -38,13 +38,6 @@ _NO_ARGMAX = np.empty((0, 0, 0, 0), np.uint8)
 
 
 @kernel
-def _takes(v, best):
-    """`pool._takes`: whether `v` replaces the running maximum `best` (larger, or a NaN when
-    `best` is not)."""
-    return (not (v <= best)) & (best == best)
-
-
-@kernel
 def _bias_or_zeros(bias, cout, like):
     """`bias`, or zeros when it is empty (no bias)."""
     return bias if bias.shape[0] != 0 else np.zeros(cout, like.dtype)
@@ -134,9 +127,12 @@ def _output_pool_transform(start, stop, m, bias, relu, tiles_h, tiles_w, pooled,
     """For the tile rows q = n*tiles_h + i, start <= q < stop, with i < the pooled rows: the
     four cells of each of their tiles j < the pooled columns, as `_output_tile_row` computes
     them, then their maximum into pooled[n, i, j] and, when argmax is not empty, its cell
-    into argmax. (One function, not a loop over a per-row helper: one compile fewer.)"""
+    into argmax. One function: the per-row helper, `_times_a`, `_sum3`, `_bias_or_zeros` and
+    `pool._takes` written out (the same operations in the same order), as each function Numba
+    compiles costs a fixed round of typing, lowering and LLVM on a cold start."""
     cout = pooled.shape[3]
-    bias = _bias_or_zeros(bias, cout, pooled)
+    if bias.shape[0] == 0:
+        bias = np.zeros(cout, pooled.dtype)
     m2 = m.reshape(POSITIONS, m.shape[1] * cout)
     cols = np.empty((8, tiles_w, cout), pooled.dtype)
     cols_flat = cols.reshape(8, tiles_w * cout)
@@ -144,12 +140,22 @@ def _output_pool_transform(start, stop, m, bias, relu, tiles_h, tiles_w, pooled,
     zero = pooled.dtype.type(0)
     record = argmax.shape[0] != 0
     none = np.uint8(NO_GRADIENT)
+    run = tiles_w * cout
     for q in range(start, stop):
         n = q // tiles_h
         i = q - n * tiles_h
         if i >= rows:
             continue
-        _times_a(m2, q, tiles_w * cout, cols_flat)
+        # m A for the tile row (`_times_a`): per row r of the products, cols_flat[2r] =
+        # (m[r, 0] + m[r, 1]) + m[r, 2], cols_flat[2r + 1] = (m[r, 1] - m[r, 2]) - m[r, 3].
+        for r in range(4):
+            p0, p1 = m2[4 * r, q * run : (q + 1) * run], m2[4 * r + 1, q * run : (q + 1) * run]
+            p2, p3 = m2[4 * r + 2, q * run : (q + 1) * run], m2[4 * r + 3, q * run : (q + 1) * run]
+            plus, minus = cols_flat[2 * r], cols_flat[2 * r + 1]
+            for k in range(run):
+                plus[k] = (p0[k] + p1[k]) + p2[k]
+            for k in range(run):
+                minus[k] = (p1[k] - p2[k]) - p3[k]
         out = pooled[n, i]
         for j in range(windows):
             for o in range(cout):
@@ -163,14 +169,16 @@ def _output_pool_transform(start, stop, m, bias, relu, tiles_h, tiles_w, pooled,
                     z1 = zero if z1 < zero else z1
                     z2 = zero if z2 < zero else z2
                     z3 = zero if z3 < zero else z3
+                # A cell replaces the running maximum when larger, or a NaN when the maximum
+                # is not (`pool._takes`).
                 best, at = z0, np.uint8(0)
-                t = _takes(z1, best)
+                t = (not (z1 <= best)) & (best == best)
                 at = np.uint8(1) if t else at
                 best = z1 if t else best
-                t = _takes(z2, best)
+                t = (not (z2 <= best)) & (best == best)
                 at = np.uint8(2) if t else at
                 best = z2 if t else best
-                t = _takes(z3, best)
+                t = (not (z3 <= best)) & (best == best)
                 at = np.uint8(3) if t else at
                 best = z3 if t else best
                 out[j, o] = best

@@ -85,7 +85,9 @@ def test_plan_cache_keeps_the_most_recently_used_plans(monkeypatch):
 
 
 def test_long_elementwise_chains_run_as_shared_kernels_of_bounded_size():
-    from backend.compiler import fusion
+    from backend.compiler import fusion, fusion_numpy
+
+    size = fusion_numpy.MAX_ELEMENTS + 1  # past the size that runs as numpy calls
 
     def chain(*xs):  # the sum of a weight's gradients over the steps of an unrolled RNN
         total = xs[0]
@@ -94,7 +96,7 @@ def test_long_elementwise_chains_run_as_shared_kernels_of_bounded_size():
         return total
 
     for length in (70, 100):
-        xs = [rng.standard_normal(5).astype(np.float32) for _ in range(length)]
+        xs = [rng.standard_normal(size).astype(np.float32) for _ in range(length)]
         f = compiler.function(chain)
         np.testing.assert_allclose(f(*xs), np.sum(xs, axis=0), rtol=1e-5)
         names = f.plan_for(*xs).describe()

@@ -3,6 +3,7 @@ and a second process compiling a recorded model's next kernels into the shared c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -304,3 +305,33 @@ def test_a_cold_run_with_the_helper_trains_the_bits_of_warm_and_helperless_runs(
         runs.append(json.loads(result.stdout.splitlines()[-1]))
     assert [r["helper"] for r in runs] == [True, False, False]  # warm: nothing to compile
     assert runs[0]["bits"] == runs[1]["bits"] == runs[2]["bits"]
+
+
+def test_the_manifest_holds_each_generated_kernels_source():
+    for model in background.manifest().values():
+        keys = [k for part in ("first_step", "later") for k in model.get(part, [])]
+        names = {k.split(":")[1] for k in keys if k.startswith("kerasish_generated.")}
+        assert names and names <= set(model["sources"])
+        for name in names:  # the name is the digest of the source load_kernel writes
+            generic = model["sources"][name].replace(f"def {name}(", "def fused(")
+            assert name == "fused_" + hashlib.sha1(generic.encode()).hexdigest()[:16]
+
+
+def test_the_helper_writes_a_generated_kernel_from_its_recorded_source(monkeypatch, tmp_path):
+    from backend.compiler import fusion
+
+    body = ["t0 = (a0 * a1)", "t1 = (t0 - a0)"]
+    source = fusion.generate_source("fused", body, ["full", "full"], False, [1], [0])
+    name = "fused_" + hashlib.sha1(source.encode()).hexdigest()[:16]
+    source = source.replace("def fused(", f"def {name}(")
+    monkeypatch.setattr(fusion, "_generated_dir", lambda: tmp_path)
+    monkeypatch.setattr(background, "_manifest", {"m": {"sources": {name: source}}})
+    assert background._dispatcher("kerasish_generated.fused_0000", "fused_0000") is None
+    dispatcher = background._dispatcher(f"kerasish_generated.{name}", name)
+    assert dispatcher.py_func.__name__ == name
+    assert (tmp_path / f"{name}.py").read_text() == source
+    x, y = np.array([2.0, 3.0], np.float32), np.array([5.0, 7.0], np.float32)
+    dispatcher(0, 2, x, y)  # in place: x = x * y - x
+    assert x.tolist() == [8.0, 18.0]
+    with pytest.raises(ValueError, match="not kernel"):
+        fusion.write_source(name, source.replace("t0 - a0", "t0 + a0"))
