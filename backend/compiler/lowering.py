@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 
-from .. import blas
 from ..ops.elementwise import BinaryOp, CastOp, UnaryOp
 
 _ALWAYS_VIEWS = {"transpose", "expand_dims", "squeeze", "identity", "flat_slice"}
@@ -49,28 +48,21 @@ def has_direct(node) -> bool:
 
 
 def _matmul(a, b, out):
-    _bind_matmul(a, b, out)()
+    if a.ndim > 2 and b.ndim == 2:
+        # (..., m, k) @ (k, n) as one GEMM over all rows.
+        np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
+    else:
+        np.matmul(a, b, out=out)
 
 
 def _bind_matmul(a, b, out):
-    """The product `a @ b` into `out` as a call of no arguments: (..., m, k) @ (k, n) as one
-    GEMM over all rows, and a small 2-D product on one BLAS thread (`backend.blas`)."""
     if a.ndim > 2 and b.ndim == 2:
-        # (..., m, k) @ (k, n) as one GEMM over all rows.
         a, out = a.reshape(-1, a.shape[-1]), out.reshape(-1, out.shape[-1])
     if _dot_ready(a, b, out):
         # The same BLAS call through np.dot, which parses its arguments faster than the
         # matmul ufunc: 4-5 us less on a 60 us single-sample call of a 3-layer MLP.
-        product = functools.partial(np.dot, a, b, out)
-    else:
-        product = functools.partial(np.matmul, a, b, out=out)
-    if (
-        a.ndim == b.ndim == 2
-        and a.dtype in _BLAS_FLOATS  # integer products never reach BLAS
-        and blas.is_small(a.shape[0], b.shape[1], a.shape[1])
-    ):
-        return functools.partial(blas.on_one_thread, product)
-    return product
+        return functools.partial(np.dot, a, b, out)
+    return functools.partial(np.matmul, a, b, out=out)
 
 
 def _dot_ready(a, b, out) -> bool:
