@@ -154,13 +154,21 @@ def _callee(func):
     raise _Unsupported
 
 
+def _one_sample(out_shape: tuple) -> bool:
+    """Whether a group's output is a batch of one sample (a leading axis of 1 before others):
+    such a group keeps its kernel. A single-sample call is all latency, and numpy's calls
+    cost more than the kernel's one: `model(x)` of the 784-512-512-10 MLP on one sample took
+    3-6 us longer with its (1, 10) head on numpy calls (in one process, alternating)."""
+    return len(out_shape) >= 2 and out_shape[0] == 1
+
+
 def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compiled):
     """`fusion.runner`'s `run(*leaves, *outs)` (with its `bind`) for a small group: numpy
     calls for the dtypes they give the kernel's bits on, else `compiled()` (the generated
     kernel's runner, made on first need). None when the body cannot run as numpy calls at
     all (or the output is larger than `MAX_ELEMENTS`)."""
     size = int(np.prod(out_shape, dtype=np.int64))
-    if size > MAX_ELEMENTS or config.jit_options()["fastmath"]:
+    if size > MAX_ELEMENTS or config.jit_options()["fastmath"] or _one_sample(out_shape):
         return None
     instructions = program(body)
     if instructions is None:

@@ -163,6 +163,15 @@ def test_integer_arithmetic_and_large_outputs_keep_the_kernel():
     assert fusion_numpy.runner(body, ["full", "full"], [0], big, lambda: None) is None
 
 
+def test_a_single_samples_group_keeps_the_kernel_and_a_batchs_does_not():
+    body = ["t0 = (a0 + a1)"]
+    kinds = ["full", "row"]
+    assert fusion_numpy.runner(body, kinds, [0], (1, 10), lambda: None) is None
+    assert fusion_numpy.runner(body, kinds, [0], (1, 4, 4, 3), lambda: None) is None
+    assert fusion_numpy.runner(body, kinds, [0], (2, 10), lambda: None) is not None
+    assert fusion_numpy.runner(body, ["full", "full"], [0], (10,), lambda: None) is not None
+
+
 def _peak_of_a_bound_call(rows):
     """The most a bound call of the clip and the normalize groups over (rows, 5) (scalar and
     column leaves) has allocated at once."""
