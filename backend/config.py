@@ -194,19 +194,25 @@ def openblas_libraries() -> list:
 _openblas_controls: list = []  # [(get, set)] once looked up, [None] when there is none
 
 
+def _thread_functions(library):
+    """(getter or None, setter) of one OpenBLAS library's thread count, by the first setter
+    name in `_OPENBLAS_SETTERS` it exports; None when it exports none."""
+    for symbol in _OPENBLAS_SETTERS:
+        setter = getattr(library, symbol, None)
+        if setter is not None:
+            return getattr(library, symbol.replace("_set_", "_get_"), None), setter
+    return None
+
+
 def openblas_thread_controls():
     """The thread-count getter and setter of the first loaded OpenBLAS (ctypes functions:
     `get()` -> int, `set(n)`), or None (no shared OpenBLAS found); looked up once."""
     if not _openblas_controls:
         found = None
         for library in openblas_libraries():
-            for symbol in _OPENBLAS_SETTERS:
-                setter = getattr(library, symbol, None)
-                getter = getattr(library, symbol.replace("_set_", "_get_"), None)
-                if setter is not None and getter is not None:
-                    found = (getter, setter)
-                    break
-            if found is not None:
+            functions = _thread_functions(library)
+            if functions is not None and functions[0] is not None:
+                found = functions
                 break
         _openblas_controls.append(found)
     return _openblas_controls[0]
@@ -217,12 +223,10 @@ def _set_openblas_threads(n: int) -> bool:
     was found."""
     found = False
     for library in openblas_libraries():
-        for symbol in _OPENBLAS_SETTERS:
-            setter = getattr(library, symbol, None)
-            if setter is not None:
-                setter(int(n))
-                found = True
-                break
+        functions = _thread_functions(library)
+        if functions is not None:
+            functions[1](int(n))
+            found = True
     return found
 
 
