@@ -292,8 +292,9 @@ def jit_options() -> dict:
 
 #: LLVM's IR optimization level for the engine's kernels. Level 1 compiles the MNIST convnet's
 #: kernels in about 2/3 of level 3's time (Winograd's input gradient: 4.3 -> 2.1 s of CPU)
-#: and they run as fast: the loops that matter are vectorized at both levels (docs/kernels.md,
-#: "Start-up"). Without fast-math the optimizations never change a result.
+#: and they run as fast: the loops that matter are vectorized at both levels
+#: (docs/internals/kernels.md, "Start-up"). Without fast-math the optimizations never change
+#: a result.
 _LLVM_OPT_LEVEL = 1
 
 
