@@ -173,3 +173,17 @@ def page_times(config) -> dict:
     """The pages' run times of this pytest session, {page id: (wall, cpu)}, kept on the config
     so `tests/api/conftest.py` can print them at the end."""
     return config.__dict__.setdefault("_kerasish_docs_page_times", {})
+
+
+def api_reference():
+    """tools/api_reference.py, the script that writes docs/api/, as a module."""
+    import importlib.util
+
+    if "api_reference" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "api_reference", ROOT / "tools" / "api_reference.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["api_reference"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["api_reference"]

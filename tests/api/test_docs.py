@@ -104,7 +104,12 @@ MODULES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", MODULES)
+# The modules whose docstrings docs/api/ shows (tools/api_reference.py) run their examples here
+# too: the API pages show them as ```pycon blocks, which the page runner does not run again.
+DOCSTRING_MODULES = sorted(set(MODULES) | docs_pages.api_reference().documented_modules())
+
+
+@pytest.mark.parametrize("name", DOCSTRING_MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
