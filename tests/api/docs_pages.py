@@ -122,6 +122,7 @@ def run_page(page: Path, workdir: Path, timeout: float = TIMEOUT) -> PageRun:
             [sys.executable, str(script_path)],
             cwd=cwd,
             env=child_environment(),
+            stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -177,13 +178,16 @@ def page_times(config) -> dict:
 
 def api_reference():
     """tools/api_reference.py, the script that writes docs/api/, as a module."""
+    return load_tool("api_reference")
+
+
+def load_tool(name: str):
+    """tools/<name>.py as a module."""
     import importlib.util
 
-    if "api_reference" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "api_reference", ROOT / "tools" / "api_reference.py"
-        )
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules["api_reference"] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules["api_reference"]
+    return sys.modules[name]
