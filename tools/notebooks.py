@@ -28,6 +28,14 @@ keras.utils.set_random_seed(0)
 (x_train, y_train), (x_test, y_test) = keras.datasets.digits.load_data()
 print(x_train.shape, y_train.shape, x_test.shape, y_test.shape)"""
 
+COMPILE = """\
+model.compile(
+    optimizer=keras.optimizers.Adam(learning_rate=0.01),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy"],
+)
+model.summary()"""
+
 QUICKSTART = [
     (
         "markdown",
@@ -59,12 +67,8 @@ model = keras.Sequential(
         keras.layers.Dense(10, activation="softmax"),
     ]
 )
-model.compile(
-    optimizer=keras.optimizers.Adam(learning_rate=0.01),
-    loss="sparse_categorical_crossentropy",
-    metrics=["accuracy"],
-)
-model.summary()""",
+"""
+        + COMPILE,
     ),
     (
         "markdown",
@@ -121,12 +125,8 @@ model = keras.Sequential(
         keras.layers.Dense(10, activation="softmax"),
     ]
 )
-model.compile(
-    optimizer=keras.optimizers.Adam(learning_rate=0.01),
-    loss="sparse_categorical_crossentropy",
-    metrics=["accuracy"],
-)
-model.summary()""",
+"""
+        + COMPILE,
     ),
     ("markdown", "Train for 5 epochs, holding out 10% of the training images for validation."),
     (

@@ -87,3 +87,15 @@ def test_carriage_returns_are_applied_per_line():
     """The check above would pass a bar printed once per batch if this were wrong."""
     text = "Epoch 1/2\n\r 1/3 a\r 3/3 b\r 3/3 c\nEpoch 2/2\n 1/3 x\n 2/3 y\n 3/3 z\n"
     assert bar_lines(text) == [" 3/3 c", " 1/3 x", " 2/3 y", " 3/3 z"]
+
+
+def test_committed_notebooks_are_the_script_ones_with_outputs():
+    """docs/notebooks/ holds what `python tools/notebooks.py` writes: the same cells, every
+    code cell executed, the outputs of the run kept (fit's bar among them)."""
+    tool = docs_pages.load_tool("notebooks")
+    assert sorted(tool.NOTEBOOKS) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        assert [(c.cell_type, c.source) for c in cells] == tool.NOTEBOOKS[path.name]
+        assert all(c.execution_count for c in cells if c.cell_type == "code"), path.name
+        assert any(bar_lines(stdout_of(c)) for c in cells if c.cell_type == "code"), path.name
