@@ -40,7 +40,8 @@ def prose_lines(page):
 
 
 def missing_targets(page):
-    """(line, target) for each relative link or backticked repo path naming nothing."""
+    """(line, target) for each relative link or repo path (`docs/...`, `tools/...`, in
+    backticks or not) naming nothing."""
     missing = []
     for number, line in prose_lines(page):
         for target in LINK.findall(line):
@@ -49,12 +50,12 @@ def missing_targets(page):
             path = (page.parent / target.split("#")[0]).resolve()
             if not path.exists():
                 missing.append((number, target))
-        for span in CODE_SPAN.findall(line):
-            for path in REPO_PATH.findall(span):
-                path = path.rstrip(".")
-                exists = any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()
-                if not exists:
-                    missing.append((number, path))
+        # Repo paths in backticks, and in plain words too (outside the links' targets).
+        for path in REPO_PATH.findall(LINK.sub("", line)):
+            path = path.rstrip(".")
+            exists = any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()
+            if not exists:
+                missing.append((number, path))
     return missing
 
 
@@ -96,10 +97,14 @@ def test_the_checks_catch_what_they_look_for(tmp_path):
     (tmp_path / "there.md").write_text("")
     page.write_text(
         "[ok](there.md) [web](https://keras.io) [gone](nowhere.md#part)\n"
-        "Run `python docs/examples/vae.py` or `tools/no_such_tool.py`.\n"
+        "Run `python docs/examples/vae.py` or `tools/no_such_tool.py`, see benchmarks/none.md.\n"
         "The step becomes a Plan.\n"
         "```python\nx = '[code](missing.md) `tests/nothing.py` Plan'\n```\n"
         "A line that starts with ```python in prose is no fence: a Plan.\n"
     )
-    assert missing_targets(page) == [(1, "nowhere.md#part"), (2, "tools/no_such_tool.py")]
+    assert missing_targets(page) == [
+        (1, "nowhere.md#part"),
+        (2, "tools/no_such_tool.py"),
+        (2, "benchmarks/none.md"),
+    ]
     assert internal_words(page) == [(3, "Plan"), (7, "Plan")]
