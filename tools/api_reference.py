@@ -15,6 +15,7 @@ regenerates the pages and checks the committed ones equal them.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import inspect
 import re
@@ -24,6 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "api"
 HEADER = "<!-- Written by `python tools/api_reference.py` from the docstrings. -->\n"
+NOTE = (
+    "*Written from the docstrings by `python tools/api_reference.py`. Examples are ```pycon "
+    "blocks: the docstring tests run them; the documentation page runner does not.*\n\n"
+)
 ENGINE = {"backend"}  # the engine itself: docs/internals/ describes it
 ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")  # object reprs in defaults: not reproducible
 
@@ -97,18 +102,39 @@ def docstring_markdown(doc: str | None) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def class_members(cls) -> list:
-    """(name, object) of the public methods and properties `cls` itself defines, with a
-    docstring."""
-    members = []
-    for name, value in vars(cls).items():
-        if name.startswith("_"):
+@functools.cache
+def public_classes() -> frozenset:
+    """Every class with a section of its own in the pages."""
+    kerasish = package()
+    found = {value for value in vars(kerasish).values() if inspect.isclass(value)}
+    for name in public_modules():
+        for _, value in public_names(getattr(kerasish, name)):
+            found |= {value} if inspect.isclass(value) else set()
+            if inspect.ismodule(value):
+                found |= {inner for _, inner in public_names(value) if inspect.isclass(inner)}
+    return frozenset(found)
+
+
+def class_members(cls, documented: set) -> list:
+    """(name, object) of the public methods and properties with a docstring that `cls`
+    defines or inherits from a class without a section of its own (`Model.fit` comes from a
+    private base; `Dense` does not repeat `Layer`'s methods)."""
+    members, claimed = {}, set()
+    for base in cls.__mro__:
+        if base.__module__ == "builtins":
             continue
-        if isinstance(value, (staticmethod, classmethod)):
-            value = value.__func__
-        if (inspect.isfunction(value) or isinstance(value, property)) and value.__doc__:
-            members.append((name, value))
-    return sorted(members)
+        skipped = base is not cls and base in documented
+        for name, value in vars(base).items():
+            if name.startswith("_") or name in claimed:
+                continue
+            claimed.add(name)  # a documented base's own version hides those below it
+            if skipped:
+                continue
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if (inspect.isfunction(value) or isinstance(value, property)) and value.__doc__:
+                members[name] = value
+    return sorted(members.items())
 
 
 def entry(qualname: str, obj, level: int = 2) -> str:
@@ -131,14 +157,15 @@ def entry(qualname: str, obj, level: int = 2) -> str:
         "\n",
     ]  # fmt: skip
     if inspect.isclass(obj):
-        for name, member in class_members(obj):
+        for name, member in class_members(obj, public_classes()):
             parts.append(entry(f"{qualname}.{name}", member, level + 1))
     return "".join(parts)
 
 
 def module_page(name: str) -> str:
     module = importlib.import_module(f"kerasish.{name}")
-    parts = [HEADER, f"# `kerasish.{name}`\n\n", docstring_markdown(inspect.getdoc(module)), "\n"]
+    parts = [HEADER, f"# `kerasish.{name}`\n\n", NOTE, docstring_markdown(inspect.getdoc(module))]
+    parts.append("\n")
     names = public_names(module)
     parts.append("Contents: " + ", ".join(f"`{n}`" for n, _ in names) + ".\n\n")
     parts += [entry(f"{name}.{n}", value) for n, value in names]
@@ -148,11 +175,8 @@ def module_page(name: str) -> str:
 def package_page() -> str:
     kerasish = package()
     modules = public_modules()
-    parts = [HEADER, "# `kerasish`\n\n", docstring_markdown(inspect.getdoc(kerasish)), "\n"]
-    parts.append(
-        "Examples in these pages are ```pycon blocks, taken from the docstrings: the docstring "
-        "tests run them.\n\n## Modules\n\n"
-    )
+    parts = [HEADER, "# `kerasish`\n\n", NOTE, docstring_markdown(inspect.getdoc(kerasish))]
+    parts.append("\n## Modules\n\n")
     parts += [f"- [`kerasish.{m}`]({m}.md)\n" for m in modules]
     parts.append("\n")
     for name in kerasish.__all__:
@@ -175,9 +199,12 @@ def documented_modules() -> set:
     found = set()
 
     def visit(obj):
-        module = inspect.getmodule(obj)
+        module = inspect.getmodule(obj.fget if isinstance(obj, property) else obj)
         if module is not None and module.__name__.split(".")[0] in ("kerasish", "backend"):
             found.add(module.__name__)
+        if inspect.isclass(obj):
+            for _, member in class_members(obj, public_classes()):
+                visit(member)
 
     kerasish = package()
     for name in public_modules():
