@@ -10,6 +10,7 @@ with their outputs. `tests/api/test_notebooks.py` executes the committed noteboo
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -179,16 +180,38 @@ def kernel_environment() -> dict:
 
 
 def execute(nb, workdir: Path, timeout: float = TIMEOUT):
-    """Run every cell of `nb` in a fresh `python3` kernel in `workdir`; the executed notebook."""
+    """Run every cell of `nb` in a fresh `python3` kernel of this interpreter (not whichever
+    `python3` kernel spec the machine has installed) in `workdir`; the executed notebook."""
+    import traitlets
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
 
-    client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    return client.execute(env=kernel_environment())
+    with tempfile.TemporaryDirectory() as specs:
+        (Path(specs) / "python3").mkdir()
+        (Path(specs) / "python3" / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "Python 3",
+                    "language": "python",
+                }
+            )
+        )
+
+        class ThisInterpreter(AsyncKernelManager):
+            @traitlets.default("kernel_spec_manager")
+            def _specs_here(self):
+                return KernelSpecManager(kernel_dirs=[specs])
+
+        client = NotebookClient(  # it starts the kernel and shuts it down at the end
+            nb,
+            kernel_manager_class=ThisInterpreter,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(workdir)}},
+        )
+        return client.execute(env=kernel_environment())
 
 
 def main() -> None:

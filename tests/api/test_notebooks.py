@@ -1,8 +1,8 @@
 """The notebooks under docs/notebooks/ run headless in a Jupyter kernel (nbclient), and `fit`'s
 progress bar shows there as one line per epoch, rewritten in place.
 
-Test-only dependencies: nbclient, nbformat, ipykernel (the `test` extra). The kernel is the
-`python3` kernel of this interpreter, given this process's import path, and hides ipywidgets
+Test-only dependencies: nbclient, nbformat, ipykernel (the `test` extra). The kernel runs
+this interpreter (tools/notebooks.py), with this process's import path, and hides ipywidgets
 so the bar takes its text form (a stream line rewritten with carriage returns), the form CI
 sees; with ipywidgets a notebook shows a widget per bar instead.
 """
