@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -105,6 +106,7 @@ class PageRun:
     stdout: str
     stderr: str
     failing_line: int | None  # the page's line of the innermost frame in the script
+    timeout: float = TIMEOUT
 
 
 def run_page(page: Path, workdir: Path, timeout: float = TIMEOUT) -> PageRun:
@@ -117,32 +119,29 @@ def run_page(page: Path, workdir: Path, timeout: float = TIMEOUT) -> PageRun:
     cwd.mkdir()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, str(script_path)],
+        cwd=cwd,
+        env=child_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: a timeout ends its helpers too
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, str(script_path)],
-            cwd=cwd,
-            env=child_environment(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        returncode, stdout, stderr = done.returncode, done.stdout, done.stderr
-    except subprocess.TimeoutExpired as timed_out:
+        stdout, stderr = child.communicate(timeout=timeout)
+        returncode = child.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        stdout, stderr = child.communicate()
         returncode = None
-        stdout, stderr = (_text(timed_out.stdout), _text(timed_out.stderr))
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     failing = _failing_script_line(stderr, script_path)
     failing_line = line_map[failing] if failing is not None and failing < len(line_map) else None
-    return PageRun(page, returncode, wall, cpu, stdout, stderr, failing_line)
-
-
-def _text(output) -> str:
-    if output is None:
-        return ""
-    return output.decode(errors="replace") if isinstance(output, bytes) else output
+    return PageRun(page, returncode, wall, cpu, stdout, stderr, failing_line, timeout)
 
 
 def _failing_script_line(stderr: str, script_path: Path) -> int | None:
@@ -163,7 +162,7 @@ def failure_message(run: PageRun, tail: int = 40) -> str:
     if run.failing_line is not None:
         where += f", line {run.failing_line}"
     if run.returncode is None:
-        what = f"did not finish within {TIMEOUT:.0f} s"
+        what = f"did not finish within {run.timeout:g} s"
     else:
         what = f"exited with status {run.returncode} after {run.wall:.1f} s"
     stderr_tail = "\n".join(run.stderr.splitlines()[-tail:])

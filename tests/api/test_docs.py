@@ -43,6 +43,14 @@ def test_a_failing_page_is_reported_at_its_line(tmp_path):
     assert "page.md, line 20" in message and "AssertionError: value is 42" in message
 
 
+def test_a_page_over_the_time_limit_fails(tmp_path):
+    page = tmp_path / "slow.md"
+    page.write_text("```python\nimport time\n\ntime.sleep(60)\n```\n")
+    run = docs_pages.run_page(page, tmp_path / "work", timeout=1.0)
+    assert run.returncode is None and run.wall < 30
+    assert "did not finish within 1 s" in docs_pages.failure_message(run)
+
+
 def test_every_page_is_found():
     """README.md and the pages in subfolders of docs/ are collected too; docs/api/ pages show
     their examples as ```pycon (run by the docstring tests below), not ```python."""
