@@ -13,7 +13,7 @@ import sys as _sys  # noqa: E402
 # OPENBLAS_THREAD_TIMEOUT=28, 2**28 cycles), holding the cores that the Numba kernels after a
 # convolution's GEMM need: the MNIST convnet trained 14% and predicted 26% slower with the
 # spin. OpenBLAS reads the variable when numpy loads it, so this works only when the engine
-# is imported before numpy; a value of the user's own wins (docs/engine.md, "Threads").
+# is imported before numpy; a value of the user's own wins (docs/internals/engine.md, "Threads").
 if "numpy" not in _sys.modules:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 

@@ -251,16 +251,16 @@ _plan_cache_size = 32
 
 
 def plan_cache_size() -> int:
-    """How many Plans (one per input signature) each compiled function keeps; the least
-    recently used one is dropped beyond that (32 unless changed)."""
+    """How many compiled versions (one per input signature) each compiled function keeps;
+    the least recently used one is dropped beyond that (32 unless changed)."""
     return _plan_cache_size
 
 
 def set_plan_cache_size(n: int) -> None:
-    """Sets how many Plans each compiled function keeps (at least 1). A model's train,
-    test and predict steps are separate functions, each with its own cache; a Plan holds its
-    buffers (a batch's activations), so a smaller cache bounds memory when many batch sizes
-    pass through. Caches already over the new size shrink at their next new Plan."""
+    """Sets how many compiled versions each compiled function keeps (at least 1). A model's
+    train, test and predict steps are separate functions, each with its own cache; a version
+    holds its buffers (a batch's activations), so a smaller cache bounds memory when many
+    batch sizes pass through. Caches already over the new size shrink at their next new version."""
     global _plan_cache_size
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_plan_cache_size expects an int >= 1. Received: n={n!r}")
@@ -292,8 +292,9 @@ def jit_options() -> dict:
 
 #: LLVM's IR optimization level for the engine's kernels. Level 1 compiles the MNIST convnet's
 #: kernels in about 2/3 of level 3's time (Winograd's input gradient: 4.3 -> 2.1 s of CPU)
-#: and they run as fast: the loops that matter are vectorized at both levels (docs/kernels.md,
-#: "Start-up"). Without fast-math the optimizations never change a result.
+#: and they run as fast: the loops that matter are vectorized at both levels
+#: (docs/internals/kernels.md, "Start-up"). Without fast-math the optimizations never change
+#: a result.
 _LLVM_OPT_LEVEL = 1
 
 

@@ -6,7 +6,8 @@ threads (the caller being one) its own contiguous share of the range, and the sh
 once because the kernels release the GIL (numpy's matmul does too). Numba's own thread pool
 (`parallel=True`, `prange`) is not used: a `prange` kernel compiled 2-8x slower than the same
 loop serial (Numba outlines the loop into a gufunc and optimizes and emits it three more
-times, docs/kernels.md), and its `workqueue` layer aborts when two Python threads enter it.
+times, docs/internals/kernels.md), and its `workqueue` layer aborts when two Python threads
+enter it.
 
 Nothing here nests: a share that launches another threaded call runs it in its own thread,
 serially (`in_share()`), so the pool never waits on itself.

@@ -1,5 +1,5 @@
 """`kerasish.config`: global settings (floatx, epsilon, image data format, threads, how many
-compiled Plans each step keeps)."""
+compiled versions each step keeps)."""
 
 from backend.config import (  # noqa: F401
     disable_nan_checks,

@@ -14,7 +14,7 @@ rows (or of a fixed number of chunks, whose partial results the wrapper merges i
 order afterwards); `launch` runs it over the whole range, in one call or split across the
 worker threads of `backend.workers` when the call's work is large enough to pay for them, so
 a result is bit-identical from run to run and with any thread count. (Numba's `prange` is not
-used: docs/kernels.md says what it cost in compile time.)
+used: docs/internals/kernels.md says what it cost in compile time.)
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ and the backward's gate gradients: `ops/rnn.py`).
 Activations are int codes (`ACTIVATIONS`), tested once per block of a row. In float32, tanh
 is a rational approximation (`_tanh_fast`, max abs error 4e-7; sigmoid(x) = 0.5 *
 tanh(x / 2) + 0.5): its loop vectorizes, where Numba's scalar libm tanh is 25-40 times
-slower (docs/kernels.md). float64 calls libm (`_tanh` picks by dtype when Numba compiles),
+slower (docs/internals/kernels.md). float64 calls libm (`_tanh` picks by dtype when Numba compiles),
 so finite-difference gradient checks see the exact functions. Gradients of the activations
 come from their outputs.
 

@@ -4,7 +4,7 @@
 (`_use_direct`), the depthwise kernels for one input channel per group (`_is_depthwise`),
 Winograd F(2x2, 3x3) for a 3x3 stride-1 kernel (`conv_winograd`), else im2col + BLAS
 (`_im2col`, `_col2im`). This module holds those paths (but Winograd's) and their work-array
-helpers (`_buffer`: scratch arrays cached per Plan node); docs/kernels.md has the
+helpers (`_buffer`: scratch arrays cached per Plan node); docs/internals/kernels.md has the
 measurements behind each choice.
 """
 

@@ -14,7 +14,7 @@ tiles transformed once into W (`grad_transform`, or `winograd_grad.pooled_grad_t
 straight from a max pool's gradient and argmax), then per chunk the kernel gradient's
 products V^T W (one GEMM per position over the tiles) and the input gradient's
 `dV = W @ U^T` with the transpose of the input transform
-(`winograd_grad.input_grad_transform`). docs/kernels.md has the measurements behind the
+(`winograd_grad.input_grad_transform`). docs/internals/kernels.md has the measurements behind the
 thresholds here.
 
 Chunks run on the worker threads (`backend.workers`), each with its own work arrays and its

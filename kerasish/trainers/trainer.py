@@ -80,7 +80,7 @@ class Trainer:
                 jit_compile="auto", auto_scale_loss=True):  # fmt: skip
         """Configures training. Names of losses, metrics and optimizers resolve at once, so
         an unknown one raises here. `jit_compile`, `steps_per_execution` and
-        `auto_scale_loss` are accepted for compatibility: steps are always compiled to Plans
+        `auto_scale_loss` are accepted for compatibility: steps are always compiled
         (unless `run_eagerly`), one step per execution.
 
         The `trainable` flags of the model's layers are recorded: the compiled training step
@@ -470,7 +470,7 @@ class Trainer:
 
         Arrays `x` and `y` that make one batch of the shapes the last evaluation step ran on,
         with `verbose=0`, no callbacks, no sample weights and no profile running, go straight
-        to that step's pre-bound Plan, as a repeated `predict` does."""
+        to that step's compiled version, as a repeated `predict` does."""
         fast = self.__dict__.get("_fast_evaluate")
         if fast is not None and sample_weight is None and fast.matches_targets(y):
             array = fast_call.one_batch(self, fast, x, batch_size, steps, verbose, callbacks)
@@ -499,7 +499,7 @@ class Trainer:
 
         An array that makes one batch of the shape the last `predict` (or `predict_on_batch`)
         ran on, with `verbose=0`, no callbacks and no profile running, goes straight to that
-        call's pre-bound Plan (`fast_call`): the same checks and result, without the batching
+        call's compiled version (`fast_call`): the same checks and result, without the batching
         and callback machinery around it."""
         fast = self.__dict__.get("_fast_predict")
         if fast is not None and fast.fresh:

@@ -82,11 +82,11 @@ class Profile:
 
 @contextmanager
 def profile():
-    """Measures where time goes inside the block: each step of every compiled Plan that runs
-    (time per op and kernel, grouped as forward, backward and optimizer, with GFLOP/s for
+    """Measures where time goes inside the block: each operation of every compiled step that
+    runs (time per op and kernel, grouped as forward, backward and optimizer, with GFLOP/s for
     matrix products and convolutions), batch assembly ("data") and callbacks in `fit`,
-    `evaluate` and `predict`, and the Plans' own copies in and out ("plan"). Profiles do not
-    nest.
+    `evaluate` and `predict`, and the compiled steps' own copies in and out ("plan"). Profiles
+    do not nest.
 
     Example:
         >>> import numpy as np

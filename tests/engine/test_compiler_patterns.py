@@ -285,7 +285,7 @@ def test_trained_winograd_conv_then_pool_keeps_an_argmax(epilogue, h, padding, d
     for got, want in zip(f(x, target), _eager(step, x, target), strict=True):
         # Eager takes the conv's gradients from the unpooled output gradient on F(4x4, 3x3)
         # (`conv_winograd.use_f4_unpooled`), the Plan from the pool's on F(2x2): in float32
-        # they agree within F(4x4)'s 1e-5 of the result's scale (docs/kernels.md).
+        # they agree within F(4x4)'s 1e-5 of the result's scale (docs/internals/kernels.md).
         scale = 1e-5 * np.abs(want).max() if dtype == "float32" else tol
         np.testing.assert_allclose(got, want, rtol=tol, atol=max(tol, scale))
     steps = f.plan_for(x, target).describe()
@@ -311,7 +311,7 @@ def test_winograd_conv_then_pool_in_inference_pools_in_the_output_transform(monk
     got = f(x)
     want = _eager(fn, x)
     assert got.tobytes() == f.plan_for(x).run([x])[0].tobytes()
-    # F(4x4, 3x3) in inference: within 1e-5 of the output's scale (docs/kernels.md)
+    # F(4x4, 3x3) in inference: within 1e-5 of the output's scale (docs/internals/kernels.md)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     assert f.plan_for(x).describe() == ["conv+bias+relu+max_pool"] and calls
 

@@ -12,7 +12,7 @@ from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(11)
 DTYPES = [np.float32, np.float64]
-#: F(4x4, 3x3)'s float32 error, relative to the largest output (docs/kernels.md).
+#: F(4x4, 3x3)'s float32 error, relative to the largest output (docs/internals/kernels.md).
 F4_TOL = 1e-5
 
 

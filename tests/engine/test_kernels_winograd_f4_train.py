@@ -15,7 +15,8 @@ from backend.testing import same_bits_any_threads
 
 rng = np.random.default_rng(12)
 DTYPES = [np.float32, np.float64]
-#: F(4x4, 3x3)'s float32 error, relative to the largest value of the result (docs/kernels.md).
+#: F(4x4, 3x3)'s float32 error, relative to the largest value of the result
+#: (docs/internals/kernels.md).
 F4_TOL = 1e-5
 TOL = {np.float32: F4_TOL, np.float64: 1e-12}
 
