@@ -86,6 +86,17 @@ def test_functional_multi_input_output_shared_layers_and_order():
     assert len(model.weights) == 6  # the shared layer counts once
 
 
+def test_functional_output_names_are_the_output_layers_names_in_output_order():
+    inputs = keras.Input((3,), name="a")
+    hidden = layers.Dense(2, name="h")(inputs)
+    model = keras.Model(inputs, [layers.Dense(1, name="second")(hidden), hidden])
+    assert model.output_names == ["second", "h"]  # Keras 3.15 gives ['second', 'h']
+    model.compile(optimizer="sgd", loss={"h": "mse", "second": "mae"})
+    logs = model.evaluate(np.ones((4, 3)), {"h": np.zeros((4, 2)), "second": np.zeros((4, 1))},
+                          verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "second_loss", "h_loss"}
+
+
 def test_model_used_as_a_layer():
     inner_in = keras.Input((3,))
     inner = keras.Model(inner_in, layers.Dense(2, name="inner_dense")(inner_in), name="inner")
