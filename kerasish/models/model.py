@@ -17,6 +17,7 @@ from ..layers.layer import Layer, unique_name
 from ..saving import functional_config, serialization
 from ..saving.versions import KERAS_VERSION
 from ..trainers import fast_call
+from ..trainers.compile_utils import output_layer_names
 from ..trainers.data_adapter import reject_text
 from ..trainers.step_state import in_step
 from ..trainers.trainer import Trainer
@@ -78,6 +79,8 @@ class Model(Trainer, Layer):
         for layer in ordered:
             if layer not in self._layers:
                 self._layers.append(layer)
+        # as Keras: the names of the layers that make the outputs, in the flattened order
+        self.output_names = output_layer_names(self)
         self.built = True
 
     @property

@@ -18,6 +18,19 @@ _ACCURACY_NAMES = ("accuracy", "acc")
 
 
 def output_names(model) -> list:
+    """The names `compile`'s dicts of losses, loss weights and metrics (and `fit`'s dicts of
+    targets) use for the outputs: a model built with a flat dict of outputs uses its keys, as
+    Keras does; other models use the names of the layers that make the outputs."""
+    structure = getattr(model, "_output_struct", None)
+    if isinstance(structure, dict) and not any(
+        isinstance(v, (dict, list, tuple)) for v in structure.values()
+    ):
+        return [str(key) for key in structure]
+    return output_layer_names(model)
+
+
+def output_layer_names(model) -> list:
+    """The names of the layers that make a model's outputs, in its flattened output order."""
     names = []
     for out in getattr(model, "outputs", None) or []:
         history = getattr(out, "_history", None)

@@ -29,6 +29,37 @@ _TAKES_RAW_VALUES = (
 )
 
 
+#: Layers that move, crop or resize pixels without scaling them: a model may put them before
+#: the layer that rescales (Keras' own examples do), so the check looks past them.
+_KEEPS_VALUES = (
+    "InputLayer",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomCrop",
+    "Resizing",
+    "CenterCrop",
+)
+
+
+def _first_scaling_layer_name(model):
+    """The class name of the first layer of `model` that may change the scale of its input,
+    looking past augmentation and resizing layers and into a nested Sequential or model
+    first; None when there is none."""
+    for layer in getattr(model, "layers", []):
+        name = type(layer).__name__
+        if name in _KEEPS_VALUES:
+            continue
+        if getattr(layer, "layers", None):  # a nested model, e.g. a Sequential of augmentations
+            inner = _first_scaling_layer_name(layer)
+            if inner is not None:
+                return inner
+            continue
+        return name
+    return None
+
+
 def _model_inputs(model) -> list:
     """The model's Input specs (shape, name) when it has them (a built functional or
     Sequential model), else an empty list."""
@@ -62,12 +93,11 @@ def check_batch_axis(model, x) -> None:
 
 def warn_if_unscaled(model, x) -> None:
     """Warns once per model when float inputs look like raw pixel values: whole numbers from
-    0 to 255 reaching more than 1, where the model's first layer does not rescale them."""
+    0 to 255 reaching more than 1, where the model's first layer does not rescale them (after
+    any augmentation or resizing layers, which keep the values' scale)."""
     if getattr(model, "_warned_unscaled", False):
         return
-    names = [type(layer).__name__ for layer in getattr(model, "layers", [])]
-    names = [name for name in names if name != "InputLayer"]
-    if names and names[0] in _TAKES_RAW_VALUES:
+    if _first_scaling_layer_name(model) in _TAKES_RAW_VALUES:
         return
     inputs = _model_inputs(model)
     if any(str(getattr(spec, "dtype", "float32")).startswith(("int", "uint", "bool", "str"))

@@ -86,6 +86,47 @@ def test_functional_multi_input_output_shared_layers_and_order():
     assert len(model.weights) == 6  # the shared layer counts once
 
 
+def test_functional_output_names_are_the_output_layers_names_in_output_order():
+    inputs = keras.Input((3,), name="a")
+    hidden = layers.Dense(2, name="h")(inputs)
+    model = keras.Model(inputs, [layers.Dense(1, name="second")(hidden), hidden])
+    assert model.output_names == ["second", "h"]  # Keras 3.15 gives ['second', 'h']
+    model.compile(optimizer="sgd", loss={"h": "mse", "second": "mae"})
+    logs = model.evaluate(
+        np.ones((4, 3)),
+        {"h": np.zeros((4, 2)), "second": np.zeros((4, 1))},
+        verbose=0,
+        return_dict=True,
+    )
+    assert set(logs) == {"loss", "second_loss", "h_loss"}
+
+
+def test_a_dict_of_outputs_is_compiled_and_fitted_by_its_keys():
+    inputs = keras.Input((3,))
+    model = keras.Model(
+        inputs,
+        {
+            "cls": layers.Dense(2, activation="softmax", name="d1")(inputs),
+            "value": layers.Dense(1, name="d2")(inputs),
+        },
+    )
+    assert model.output_names == ["d1", "d2"]  # the layers' names, as Keras
+    model.compile(
+        "sgd",
+        loss={"cls": "sparse_categorical_crossentropy", "value": "mse"},
+        loss_weights={"cls": 1.0, "value": 0.5},
+        metrics={"cls": ["accuracy"]},
+    )
+    x, y = np.ones((8, 3)), {"cls": np.zeros(8), "value": np.ones((8, 1))}
+    history = model.fit(x, y, epochs=1, verbose=0)
+    # Keras 3.15 logs ['cls_accuracy', 'cls_loss', 'loss', 'value_loss'] for this model
+    assert sorted(history.history) == ["cls_accuracy", "cls_loss", "loss", "value_loss"]
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["loss"], logs["cls_loss"] + 0.5 * logs["value_loss"], rtol=1e-5)
+    with pytest.raises(ValueError, match="d1"):  # layer names are not the keys here (Keras:
+        model.compile("sgd", loss={"d1": "mse"})  # a KeyError)
+
+
 def test_model_used_as_a_layer():
     inner_in = keras.Input((3,))
     inner = keras.Model(inner_in, layers.Dense(2, name="inner_dense")(inner_in), name="inner")

@@ -125,6 +125,24 @@ def test_data_that_is_not_raw_pixels_or_is_rescaled_does_not_warn(case):
     assert _fit_warnings(model, data, y) == []
 
 
+def _image_model(*front):
+    model = keras.Sequential(
+        [keras.Input((4, 4, 1)), *front, layers.Flatten(), layers.Dense(3, activation="softmax")]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_augmentation_before_the_rescaling_layer_does_not_warn_and_without_it_does():
+    rng = np.random.default_rng(0)
+    pixels, y = np.round(rng.random((16, 4, 4, 1)) * 255).astype("float32"), rng.integers(0, 3, 16)
+    augment = keras.Sequential([layers.RandomRotation(0.05), layers.RandomZoom(0.1)])
+    rescaled = _image_model(augment, layers.RandomTranslation(0.1, 0.1), layers.Rescaling(1 / 255))
+    assert _fit_warnings(rescaled, pixels, y) == []  # the order of Keras' own examples
+    unscaled = _image_model(keras.Sequential([layers.RandomRotation(0.05)]), layers.RandomZoom(0.1))
+    assert len(_fit_warnings(unscaled, pixels, y)) == 1
+
+
 def test_summary_of_an_unbuilt_model_says_how_to_build_it():
     model = keras.Sequential([layers.Dense(3)])
     lines = []
