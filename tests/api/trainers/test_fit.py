@@ -204,7 +204,6 @@ def test_demo_runs():
     assert main(["--epochs", "3", "--verbose", "0"]) > 0.8
 
 
-
 def test_logs_are_ordered_as_keras_orders_them():
     # Keras 3.15 (checked on JAX): History's keys and every return_dict=True dict are sorted
     # by name; evaluate's list keeps the loss, then the metrics in compile's order.
