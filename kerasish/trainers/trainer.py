@@ -437,6 +437,7 @@ class Trainer:
                 val_logs = self._evaluate_batches(val, callback_list)
                 callback_list.on_test_end(val_logs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            epoch_logs = dict(sorted(epoch_logs.items()))  # Keras' order: History's keys
             callback_list.on_epoch_end(epoch, epoch_logs)
             if hasattr(batches, "on_epoch_end"):
                 batches.on_epoch_end()
@@ -459,8 +460,10 @@ class Trainer:
         return logs
 
     def _format_results(self, logs: dict, return_dict: bool):
+        """A dict sorted by name (as Keras' `return_dict=True`), or the values in the step's
+        order (the loss, then the compiled metrics in the order given to `compile`)."""
         if return_dict:
-            return dict(logs)
+            return dict(sorted(logs.items()))
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 

@@ -202,3 +202,23 @@ def test_demo_runs():
     from kerasish.__main__ import main
 
     assert main(["--epochs", "3", "--verbose", "0"]) > 0.8
+
+
+def test_logs_are_ordered_as_keras_orders_them():
+    # Keras 3.15 (checked on JAX): History's keys and every return_dict=True dict are sorted
+    # by name; evaluate's list keeps the loss, then the metrics in compile's order.
+    (x, y), _ = _digits()
+    model = _mlp()
+    top_k = "sparse_top_k_categorical_accuracy"
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=[top_k, "accuracy"])  # fmt: skip
+    history = model.fit(x[:64], y[:64], epochs=1, validation_split=0.25, verbose=0)
+    assert list(history.history) == [
+        "accuracy", "loss", top_k, "val_accuracy", "val_loss", f"val_{top_k}"]  # fmt: skip
+    as_dict = model.evaluate(x[:64], y[:64], verbose=0, return_dict=True)
+    assert list(as_dict) == ["accuracy", "loss", top_k]
+    listed = model.evaluate(x[:64], y[:64], verbose=0)
+    assert listed == [as_dict["loss"], as_dict[top_k], as_dict["accuracy"]]
+    for result in (model.train_on_batch(x[:8], y[:8], return_dict=True),
+                   model.test_on_batch(x[:8], y[:8], return_dict=True)):  # fmt: skip
+        assert list(result) == ["accuracy", "loss", top_k]
