@@ -226,8 +226,8 @@ class Progbar:
     def _bar(self, width: int, color: bool) -> str:
         done = int(width * self._seen_so_far / self.target) if self.target else 0
         done = min(done, width)
-        if not color:
-            return self._bar_char * width
+        if not color:  # the part still to come as blanks, so the progress shows
+            return self._bar_char * done + " " * (width - done)
         head = f"{_GREEN}{self._bar_char * done}{_RESET}" if done else ""
         return head + f"{_GRAY}{self._bar_char * (width - done)}{_RESET}"
 
@@ -246,7 +246,7 @@ class Progbar:
                 bar_width = min(self.width, room)
                 if bar_width < _MIN_BAR_WIDTH:
                     bar_width = 0
-        plain_head = count + (" " + self._bar_char * bar_width if bar_width else "") + tail
+        plain_head = count + (" " + self._bar(bar_width, False) if bar_width else "") + tail
         lines = fit_lines(plain_head, items, width, wrap=finalize)
         if color:
             head = f"{_BOLD}{count}{_RESET}"

@@ -192,6 +192,13 @@ def test_jupyter_without_ipywidgets_rewrites_one_unlimited_line(capsys, monkeypa
     final = out.rstrip("\n").split("\r")[-1]
     assert "\x1b" not in final and final.startswith("30/30 ━")
     assert_every_metric_in(final)
+    # without colors, the part of the bar still to come is blank, so the progress shows
+    frames = [f for f in out.split("\r") if re.match(r"(\d+)/30 ", f)]
+    partial = [f for f in frames if 0 < int(f.split("/")[0]) < 30]
+    assert partial, frames
+    for frame in partial:
+        bar = re.match(r"\s*\d+/30 (━*)( *) ", frame)
+        assert bar and len(bar.group(1)) < len(final.split(" ")[1]) and bar.group(2), frame
 
 
 def test_jupyter_with_ipywidgets_updates_one_widget_per_epoch(capsys, monkeypatch):
