@@ -20,7 +20,10 @@ EXTERNAL = ("http://", "https://", "mailto:", "#")
 # word is also plain English in lower case).
 INTERNAL_WORDS = {
     "Plan": re.compile(r"\bPlans?\b"),
-    "lowering": re.compile(r"\blower(?:ing|ed|s)?\b(?= (?:to|into|of|a|the)\b)|\blowering\b"),
+    # the compiler's sense ("lowered to a kernel call"), not "lowering the learning rate"
+    "lowering": re.compile(
+        r"\blowered (?:in)?to\b|\blowering (?:pass|of (?:a |an |the )?(?:node|op|graph))"
+    ),
     "arena": re.compile(r"\barenas?\b", re.I),
     "fused group": re.compile(r"\bfused groups?\b", re.I),
     "op contract": re.compile(r"\bop contracts?\b", re.I),
