@@ -111,3 +111,5 @@ def test_the_checks_catch_what_they_look_for(tmp_path):
         (2, "benchmarks/none.md"),
     ]
     assert internal_words(page) == [(3, "Plan"), (7, "Plan")]
+    page.write_text("Lowering the learning rate helps.\nEach op is lowered to a kernel call.\n")
+    assert internal_words(page) == [(2, "lowering")]
