@@ -207,6 +207,21 @@ def test_summary_prints_keras_table(capsys):
     assert lines[0] == 'Model: "tiny"'
 
 
+def test_summary_counts_a_built_optimizers_variables_as_keras():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(3), layers.BatchNormalization()])
+    model.compile("adam", "mse")
+    compiled = []
+    model.summary(print_fn=compiled.append)
+    assert not any("Optimizer params" in line for line in compiled)  # not built yet
+    model.fit(np.ones((4, 6)), np.ones((4, 3)), verbose=0)
+    text = []
+    model.summary(print_fn=text.append)
+    # Keras 3.15: Total params: 89, Optimizer params: 56 (the step count, the learning rate
+    # and Adam's two slots for each of the 27 trainable weights)
+    assert any(line.startswith(" Total params: 89 (") for line in text)
+    assert any(line.startswith(" Optimizer params: 56 (") for line in text)
+
+
 def test_functional_config_round_trip_json_and_clone():
     a = keras.Input((4,), name="in_a")
     b = keras.Input((3,), name="in_b")
