@@ -118,14 +118,27 @@ def _overrides(callback, hook: str) -> bool:
     return getattr(method, "__func__", None) is not getattr(Callback, hook)
 
 
+def _by_name(logs) -> dict:
+    """`logs` itself ({} for None), its keys put in sorted order, as Keras hands logs to
+    callbacks (so `History` records `accuracy, loss, val_accuracy, val_loss`)."""
+    if logs is None:
+        return {}
+    if list(logs) != sorted(logs):
+        items = sorted(logs.items())
+        logs.clear()
+        logs.update(items)
+    return logs
+
+
 class CallbackList(Callback):
     """Calls a list of callbacks in order, for each hook: what `fit`, `evaluate` and `predict` use.
 
     `add_history=True` appends a `History` and `add_progbar=True` a `ProgbarLogger` unless the
     list already has one. `model` and `**params` (`verbose`, `epochs`, `steps`) are passed to
-    every callback. The epoch and begin/end hooks pass the same `logs` dict to each callback
-    in turn, so a callback that adds a key (ReduceLROnPlateau adds `learning_rate`) is seen
-    by those after it. Batch hooks go only to the callbacks that override them; a loop can
+    every callback. Logs reach callbacks with their keys sorted by name, as in Keras. The
+    epoch and begin/end hooks pass the same `logs` dict to each callback in turn, so a
+    callback that adds a key (ReduceLROnPlateau adds `learning_rate`) is seen by those after
+    it. Batch hooks go only to the callbacks that override them; a loop can
     skip building per-batch logs when `should_call_batch_hooks("train")` is False.
 
     Example:
@@ -217,18 +230,21 @@ class CallbackList(Callback):
             callback.set_params(params)
 
     def _call(self, hook: str, logs) -> None:
-        logs = {} if logs is None else logs
+        logs = _by_name(logs)
         for callback in self.callbacks:
             getattr(callback, hook)(logs)
 
     def _call_epoch(self, hook: str, epoch: int, logs) -> None:
-        logs = {} if logs is None else logs
+        logs = _by_name(logs)
         for callback in self.callbacks:
             getattr(callback, hook)(epoch, logs)
 
     def _call_batch(self, hook: str, batch: int, logs) -> None:
-        for callback in self._batch_hook_callbacks[hook]:
-            getattr(callback, hook)(batch, logs)
+        callbacks = self._batch_hook_callbacks[hook]
+        if callbacks:
+            logs = None if logs is None else dict(sorted(logs.items()))  # a step's own dict
+            for callback in callbacks:
+                getattr(callback, hook)(batch, logs)
 
     def on_train_begin(self, logs=None):
         self._call("on_train_begin", logs)

@@ -92,9 +92,15 @@ def summary_lines(model, line_length: int | None = None) -> list:
     total = _count(model.weights)
     trainable = _count(model.trainable_weights)
     frozen = _count(model.non_trainable_weights)
+    optimizer = getattr(model, "optimizer", None) if getattr(model, "compiled", False) else None
+    slots = _count(optimizer.variables) if getattr(optimizer, "built", False) else None
+    if slots is not None:  # as Keras: a built optimizer's variables count in the total
+        total = (total[0] + slots[0], total[1] + slots[1])
     out.append(f" Total params: {total[0]:,} ({_format_bytes(total[1])})")
     out.append(f" Trainable params: {trainable[0]:,} ({_format_bytes(trainable[1])})")
     out.append(f" Non-trainable params: {frozen[0]:,} ({_format_bytes(frozen[1])})")
+    if slots is not None:
+        out.append(f" Optimizer params: {slots[0]:,} ({_format_bytes(slots[1])})")
     if any(not layer.built for layer in model.layers):
         out.append(_UNBUILT_NOTE)
     return out

@@ -19,6 +19,7 @@ import warnings
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from .object_registry import get_registered_object
 
 _SHAPE_PICKED_METRICS = ("accuracy", "acc", "crossentropy", "ce")
 _OPTIMIZER_KEYS_RENAMED = {"lr": "learning_rate"}
@@ -45,6 +46,17 @@ def _loss_entry(loss):
     name = getattr(obj, "__name__", None)
     if name in losses_module._FUNCTIONS and losses_module._FUNCTIONS[name] is obj:
         return name  # a built-in function, by its full name
+    return _function_entry(obj, name)
+
+
+def _function_entry(obj, name) -> dict:
+    """A loss or metric function given as itself: a registered one by its registered name
+    (`"package>name"`), as Keras writes it, so that loading finds it in the registry; any
+    other by its name, for `custom_objects`."""
+    registered = getattr(obj, "_registered_name", None)
+    if registered:
+        return {"module": "builtins", "class_name": "function", "config": registered,
+                "registered_name": "function"}  # fmt: skip
     return {"module": getattr(obj, "__module__", None), "class_name": "function",
             "config": name, "registered_name": name}  # fmt: skip
 
@@ -61,8 +73,7 @@ def _metric_entry(metric):
     name = getattr(metric, "__name__", None)
     if metrics_module._FUNCTIONS.get(name) is metric:
         return name
-    return {"module": getattr(metric, "__module__", None), "class_name": "function",
-            "config": name, "registered_name": name}  # fmt: skip
+    return _function_entry(metric, name)
 
 
 def _compile_arguments(model) -> dict | None:
@@ -127,7 +138,21 @@ def _loss(entry, custom_objects):
         return [_loss(x, custom_objects) for x in entry]
     if isinstance(entry, dict) and "class_name" not in entry:
         return {k: _loss(v, custom_objects) for k, v in entry.items()}
-    return losses_module.deserialize(entry, custom_objects)
+    found = _custom_function(entry, custom_objects)
+    return found if found is not None else losses_module.deserialize(entry, custom_objects)
+
+
+def _custom_function(entry, custom_objects):
+    """The function a `{"class_name": "function"}` entry names, from `custom_objects` (by
+    its full or its short name) or the registry; None for any other entry."""
+    if not isinstance(entry, dict) or entry.get("class_name") != "function":
+        return None
+    name = entry.get("config")
+    if not isinstance(name, str):
+        return None
+    custom = custom_objects or {}
+    found = custom.get(name) or custom.get(name.split(">")[-1]) or get_registered_object(name)
+    return found if callable(found) and not isinstance(found, type) else None
 
 
 def _metric(entry, custom_objects):
@@ -139,7 +164,7 @@ def _metric(entry, custom_objects):
         return {k: _metric(v, custom_objects) for k, v in entry.items()}
     if isinstance(entry, dict) and entry.get("class_name") == "function":
         name = entry.get("config")
-        found = (custom_objects or {}).get(name) or metrics_module._FUNCTIONS.get(name)
+        found = _custom_function(entry, custom_objects) or metrics_module._FUNCTIONS.get(name)
         if found is None:
             found = losses_module.get(name)  # a loss function used as a metric
         return found

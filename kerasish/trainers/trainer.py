@@ -494,8 +494,9 @@ class Trainer:
         callback_list = timed_callbacks(callback_list)  # while kerasish.utils.profile runs
         callback_list.on_test_begin()
         logs = self._evaluate_batches(batches, callback_list)
+        results = self._format_results(logs, return_dict)  # before callbacks reorder the logs
         callback_list.on_test_end(logs)
-        return self._format_results(logs, return_dict)
+        return results
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for `x`, batch by batch, as numpy arrays.

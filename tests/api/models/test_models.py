@@ -127,6 +127,26 @@ def test_a_dict_of_outputs_is_compiled_and_fitted_by_its_keys():
         model.compile("sgd", loss={"d1": "mse"})  # a KeyError)
 
 
+def test_evaluate_lists_in_metric_order_and_returns_dicts_and_history_by_name():
+    inputs = keras.Input((3,))
+    model = keras.Model(
+        inputs,
+        {
+            "z": layers.Dense(1, kernel_initializer="zeros")(inputs),
+            "a": layers.Dense(1, kernel_initializer="ones")(inputs),
+        },
+    )
+    model.compile("sgd", loss={"z": "mse", "a": "mae"})
+    x, y = np.ones((8, 3)), {"z": np.full((8, 1), 2.0), "a": np.zeros((8, 1))}
+    # Keras 3.15 gives [7.0, 4.0, 3.0] and {'a_loss': 3.0, 'loss': 7.0, 'z_loss': 4.0}
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), [7.0, 4.0, 3.0])
+    logs = model.evaluate(x, y, verbose=1, return_dict=True)
+    assert list(logs) == ["a_loss", "loss", "z_loss"]
+    history = model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    # Keras 3.15: ['a_loss', 'loss', 'val_a_loss', 'val_loss', 'val_z_loss', 'z_loss']
+    assert list(history.history) == sorted(history.history) and len(history.history) == 6
+
+
 def test_model_used_as_a_layer():
     inner_in = keras.Input((3,))
     inner = keras.Model(inner_in, layers.Dense(2, name="inner_dense")(inner_in), name="inner")
@@ -205,6 +225,21 @@ def test_summary_prints_keras_table(capsys):
     lines = []
     model.summary(print_fn=lines.append)
     assert lines[0] == 'Model: "tiny"'
+
+
+def test_summary_counts_a_built_optimizers_variables_as_keras():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(3), layers.BatchNormalization()])
+    model.compile("adam", "mse")
+    compiled = []
+    model.summary(print_fn=compiled.append)
+    assert not any("Optimizer params" in line for line in compiled)  # not built yet
+    model.fit(np.ones((4, 6)), np.ones((4, 3)), verbose=0)
+    text = []
+    model.summary(print_fn=text.append)
+    # Keras 3.15: Total params: 89, Optimizer params: 56 (the step count, the learning rate
+    # and Adam's two slots for each of the 27 trainable weights)
+    assert any(line.startswith(" Total params: 89 (") for line in text)
+    assert any(line.startswith(" Optimizer params: 56 (") for line in text)
 
 
 def test_functional_config_round_trip_json_and_clone():

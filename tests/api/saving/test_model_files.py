@@ -3,6 +3,7 @@ and ready to continue training."""
 
 import json
 import warnings
+import zipfile
 
 import h5py
 import numpy as np
@@ -105,6 +106,56 @@ def test_registered_subclassed_model(tmp_path, name):
     assert isinstance(restored, Residual) and restored.units == 3
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
     assert int(restored.optimizer.iterations) == 1
+
+
+@keras.saving.register_keras_serializable(package="tests")
+def halved_mse(y_true, y_pred):
+    return 0.5 * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="tests")
+def largest_output(y_true, y_pred):
+    return keras.ops.max(y_pred, axis=-1)
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_registered_loss_and_metric_functions_load_from_the_registry(tmp_path, name):
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(3)])
+    model.compile("adam", loss=halved_mse, metrics=["mae", largest_output])
+    x, y = _data()
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / name)
+    restored = keras.models.load_model(tmp_path / name)  # no custom_objects
+    assert restored.loss is halved_mse
+    ours = model.evaluate(x, y, verbose=0, return_dict=True)
+    theirs = restored.evaluate(x, y, verbose=0, return_dict=True)
+    assert sorted(theirs) == ["largest_output", "loss", "mae"]
+    np.testing.assert_allclose(
+        [theirs[k] for k in sorted(ours)], [ours[k] for k in sorted(ours)], rtol=1e-6
+    )
+
+
+def test_registered_functions_are_written_as_keras_writes_them(tmp_path):
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(3)])
+    model.compile("adam", loss=halved_mse, metrics=[largest_output])
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        compiled = json.loads(archive.read("config.json"))["compile_config"]
+    # Keras 3.15 writes a function registered with package "tests" so:
+    assert compiled["loss"] == {
+        "module": "builtins",
+        "class_name": "function",
+        "config": "tests>halved_mse",
+        "registered_name": "function",
+    }
+    assert compiled["metrics"] == [
+        {
+            "module": "builtins",
+            "class_name": "function",
+            "config": "tests>largest_output",
+            "registered_name": "function",
+        }
+    ]
 
 
 def test_keras_layout_paths_of_a_subclassed_model(tmp_path):
