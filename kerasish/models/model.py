@@ -216,12 +216,14 @@ class Model(Trainer, Layer):
         its architecture, weights, training configuration and optimizer state. See
         `kerasish.saving.save_model`."""
         from ..saving import saving_api  # h5py loads on first use
+
         saving_api.save_model(self, filepath, overwrite=overwrite,
                               include_optimizer=include_optimizer, **kwargs)  # fmt: skip
 
     def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
         """Saves the weights: `.weights.h5` in Keras 3's layout, `.h5` in the legacy one."""
         from ..saving import saving_api  # h5py loads on first use
+
         saving_api.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def load_weights(self, filepath, skip_mismatch: bool = False, by_name: bool = False,
@@ -229,6 +231,7 @@ class Model(Trainer, Layer):
         """Loads weights saved by `save_weights` or `save` (ours or Keras'): `.weights.h5`,
         `.keras`, or legacy `.h5` (by order, or `by_name`)."""
         from ..saving import saving_api  # h5py loads on first use
+
         saving_api.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name,
                                 **kwargs)  # fmt: skip
 
@@ -244,6 +247,7 @@ class Model(Trainer, Layer):
         """Creates the weights of a model built from its config (a subclassed model is
         called on symbolic inputs of the recorded shape)."""
         from ..saving import saving_api  # h5py loads on first use
+
         saving_api.build_from_config(self, config)
 
     def _maybe_build(self, inputs) -> None:
