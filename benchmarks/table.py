@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -308,14 +309,25 @@ def readme_section(results: dict, json_path: str) -> str:
     return "\n".join([BEGIN.format(json_path), "", *markdown(results), "", END])
 
 
+#: The generated section: BEGIN naming a JSON path, through END.
+_SECTION = re.compile(re.escape(BEGIN).replace(re.escape("{}"), r"(\S+)") + ".*?" + re.escape(END),
+                      re.S)  # fmt: skip
+
+
+def find_section(readme: str) -> tuple[str, str] | None:
+    """(the README's generated section, the JSON path its first marker names), or None."""
+    match = _SECTION.search(readme)
+    return (match.group(0), match.group(1)) if match else None
+
+
 def replace_section(readme: str, section: str) -> str:
-    """`readme` with the text from its BEGIN marker through its END marker replaced by
+    """`readme` with its generated section (BEGIN marker through END marker) replaced by
     `section`. Raises ValueError when the README has no such markers."""
-    head = BEGIN.split("{}")[0]
-    start, end = readme.find(head), readme.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"table.py: the README has no {head!r} ... {END!r} markers")
-    return readme[:start] + section + readme[end + len(END) :]
+    found = find_section(readme)
+    if found is None:
+        raise ValueError(f"table.py: the README has no {BEGIN!r} ... {END!r} markers")
+    start = readme.index(found[0])
+    return readme[:start] + section + readme[start + len(found[0]) :]
 
 
 def main(argv=None) -> int:

@@ -30,15 +30,12 @@ def _table_module():
 def test_benchmark_table_is_the_one_its_json_gives():
     table = _table_module()
     text = README.read_text(encoding="utf-8")
-    head = table.BEGIN.split("{}")[0]
-    marker = re.search(re.escape(head) + r"(\S+)" + re.escape(table.BEGIN.split("{}")[1]), text)
-    assert marker, "README.md has no generated benchmark table"
-    json_path = marker.group(1)
+    found = table.find_section(text)
+    assert found, "README.md has no generated benchmark table"
+    section, json_path = found
     results = json.loads((ROOT / json_path).read_text(encoding="utf-8"))
     expected = table.readme_section(results, json_path)
-    start = text.index(marker.group(0))
-    end = text.index(table.END) + len(table.END)
-    assert text[start:end] == expected, (
+    assert section == expected, (
         f"README.md's benchmark table differs from {json_path}: regenerate it with "
         f"`python benchmarks/table.py {json_path} --readme README.md`"
     )
