@@ -437,7 +437,6 @@ class Trainer:
                 val_logs = self._evaluate_batches(val, callback_list)
                 callback_list.on_test_end(val_logs)
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-            epoch_logs = dict(sorted(epoch_logs.items()))  # Keras' order: History's keys
             callback_list.on_epoch_end(epoch, epoch_logs)
             if hasattr(batches, "on_epoch_end"):
                 batches.on_epoch_end()
