@@ -114,11 +114,14 @@ def _sum(node):
         return run_sum
     from ..kernels import reduce
 
+    n_chunks = reduce.sum_rows_chunks(rows)  # the chunks' partial sums, made once
+    scratch = np.empty((n_chunks, cols), str(node.inputs[0].dtype)) if n_chunks > 1 else None
+
     def run_column_sum(x, out):
         if not (x.flags.c_contiguous and out.flags.c_contiguous):
             run_sum(x, out)
             return
-        reduce.sum_rows(x.reshape(rows, cols), out.reshape(cols))
+        reduce.sum_rows(x.reshape(rows, cols), out.reshape(cols), scratch)
 
     return run_column_sum
 

@@ -80,8 +80,16 @@ def _rows_view(name: str, x: np.ndarray, out: np.ndarray, *, empty_ok: bool):
     return as_rows(x), out.reshape(-1)
 
 
-def sum_rows(x: np.ndarray, out: np.ndarray) -> None:
-    """`out = x.sum(axis=all but the last)` for x (..., n): e.g. a bias gradient.
+def sum_rows_chunks(rows: int) -> int:
+    """How many row chunks `sum_rows` adds up separately for `rows` rows: the rows of the
+    scratch it needs (1: none)."""
+    return min(_MAX_CHUNKS, max(1, rows // _ROWS_PER_CHUNK))
+
+
+def sum_rows(x: np.ndarray, out: np.ndarray, scratch: np.ndarray | None = None) -> None:
+    """`out = x.sum(axis=all but the last)` for x (..., n): e.g. a bias gradient. The chunks'
+    partial sums go into `scratch`, a (sum_rows_chunks(rows), n) array of x's dtype, when it
+    is given (a compiled step passes the same one every run), else into a new array.
 
     Example:
         >>> out = np.empty(2, np.float32)
@@ -95,13 +103,16 @@ def sum_rows(x: np.ndarray, out: np.ndarray) -> None:
     check(name, "x", x, dtype=dtype)
     check(name, "out", out, dtype=dtype, shape=x.shape[-1:], out=True)
     x2 = as_rows(x)
-    n_chunks = min(_MAX_CHUNKS, max(1, x2.shape[0] // _ROWS_PER_CHUNK))
+    n_chunks = sum_rows_chunks(x2.shape[0])
     if n_chunks == 1:
         _sum_row_range(0, x2.shape[0], x2, out)
         return
-    partial = np.empty((n_chunks, x2.shape[1]), dtype=x2.dtype)
-    launch(_sum_chunks, x.size, n_chunks, x2, n_chunks, partial)
-    _sum_row_range(0, n_chunks, partial, out)
+    if scratch is None:
+        scratch = np.empty((n_chunks, x2.shape[1]), dtype=x2.dtype)
+    else:
+        check(name, "scratch", scratch, dtype=dtype, shape=(n_chunks, x2.shape[1]), out=True)
+    launch(_sum_chunks, x.size, n_chunks, x2, n_chunks, scratch)
+    _sum_row_range(0, n_chunks, scratch, out)
 
 
 def sum_last(x: np.ndarray, out: np.ndarray) -> None:

@@ -70,6 +70,19 @@ def test_sum_rows_is_accurate_over_many_rows():
     np.testing.assert_allclose(out, x.astype(np.float64).sum(0), rtol=1e-5)
 
 
+def test_sum_rows_into_a_given_scratch_gives_the_same_bits():
+    x = rng.standard_normal((200, 5)).astype(np.float32)
+    scratch = np.full((reduce.sum_rows_chunks(200), 5), np.nan, np.float32)
+    fresh, reused = np.empty(5, np.float32), np.empty(5, np.float32)
+    reduce.sum_rows(x, fresh)
+    reduce.sum_rows(x, reused, scratch)
+    np.testing.assert_array_equal(reused, fresh)
+    np.testing.assert_allclose(reused, x.astype(np.float64).sum(0), rtol=1e-5, atol=1e-5)
+    assert not np.isnan(scratch).any()  # the partial sums went there
+    with pytest.raises(ValueError, match=r"sum_rows: scratch must have shape \(12, 5\)"):
+        reduce.sum_rows(x, reused, np.empty((3, 5), np.float32))
+
+
 def test_bad_arguments():
     x = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match=r"sum_rows: out must have shape \(3,\)"):
