@@ -314,18 +314,23 @@ def _scalar_runner(body: list, leaf_kinds: list, results: list):
             kernel_runner.append(compiled_runner(body, leaf_kinds, results, (1,), len(body)))
         return agree[dtypes]
 
-    def run(*arrays):
-        if not in_python(arrays):
-            kernel_runner[0](*arrays)
-            return
-        fusion_numpy.quietly([functools.partial(func, *[a.reshape(1) for a in arrays])])
-
     def bind(*arrays):
         """The call on these arrays, reshaped once (for a Plan's pre-bound runs)."""
         if not in_python(arrays):
             return kernel_runner[0].bind(*arrays)
         return functools.partial(fusion_numpy.quietly, [functools.partial(func, *[
             a.reshape(1) for a in arrays])])  # fmt: skip
+
+    last = [(), None]  # the arrays of the last call and its bound call
+
+    def run(*arrays):
+        # A Plan passes the same buffers every step: the call is bound once, and again
+        # only when an array is another object.
+        seen, call = last
+        if len(seen) != len(arrays) or any(map(operator.is_not, arrays, seen)):
+            call = bind(*arrays)
+            last[:] = [arrays, call]
+        call()
 
     run.bind = bind
     run.in_python = True
