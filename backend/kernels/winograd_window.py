@@ -31,7 +31,9 @@ _NO_ARGMAX = np.empty((0, 0, 0, 0), np.uint8)
 
 #: G of F(2x2, 3x3) (`winograd`'s module docstring), per dtype.
 _G = {
-    name: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]], name)
+    np.dtype(name): np.array(
+        [[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]], name
+    )
     for name in ("float32", "float64")
 }
 
@@ -137,6 +139,6 @@ def conv_pool(x: np.ndarray, kernel: np.ndarray, bias, relu: bool, out: np.ndarr
         check_apart(name, "argmax", argmax, pooled=out, x=x)
     if out.size == 0:
         return
-    g = _G[dtype.name] if dtype.name in _G else _G["float64"].astype(dtype)
+    g = _G[dtype] if dtype in _G else _G[np.dtype(np.float64)].astype(dtype)
     u = np.matmul(g, np.matmul(g, kernel.reshape(3, 3 * cout)).reshape(4, 3, cout))  # G g G^T
     launch(_windows, out.size * 16, n, x, u.reshape(16, cout), bias, bool(relu), out, argmax)

@@ -59,17 +59,17 @@ def _peak_and_growth(run, steps=30):
         # (tuples) counted as allocated until about 100 KB of them accumulate.
         gc.collect()
         start = tracemalloc.get_traced_memory()[0]
-        peak = 0
+        peaks = []
         for _ in range(steps):
             before = tracemalloc.get_traced_memory()[0]
             tracemalloc.reset_peak()
             run()
-            peak = max(peak, tracemalloc.get_traced_memory()[1] - before)
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
         gc.collect()
         growth = tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
-    return peak, growth
+    return sorted(peaks), growth
 
 
 @pytest.mark.parametrize("make", [_mlp, _convnet], ids=["mlp", "convnet"])
@@ -78,18 +78,20 @@ def test_a_steady_training_step_allocates_no_array(make):
     peaks = []
     # Both sizes fill every chunk of the kernels' column sums (at most 64 chunks of at least
     # 16 rows, their fixed scratch), so only an array of the batch could differ.
-    for batch in (64, 128):
+    for batch in (64, 256):
         x, y = _data(model, batch)
         model.train_on_batch(x, y)
         plan = next(p for p, _ in _train_fn(model)._plans.values() if p.slots[0].shape[0] == batch)
         assert not any(step.name == "flat_pack" for step in plan.steps)  # gradients in place
-        peak, growth = _peak_and_growth(lambda plan=plan, x=x, y=y: plan.run([x, y]))
+        step_peaks, growth = _peak_and_growth(lambda plan=plan, x=x, y=y: plan.run([x, y]))
         assert growth < 4096, f"memory grew by {growth} bytes over 30 steps"
-        peaks.append(peak)
-    # What a step allocates (Python's own small objects) does not grow with the batch: an
-    # array of the batch would add at least 64 * 4 bytes here.
+        assert step_peaks[-1] < 64 * 1024, step_peaks
+        peaks.append(step_peaks[len(step_peaks) // 2])
+    # What a typical step allocates (Python's own small objects) does not grow with the batch:
+    # an array of the batch would add at least 192 * 4 bytes here. The median, because now and
+    # then a step's peak is some kilobytes higher at either size (the interpreter's own
+    # bookkeeping), which made a comparison of the largest peaks fail by chance.
     assert peaks[1] - peaks[0] < 256, peaks
-    assert max(peaks) < 64 * 1024, peaks
 
 
 def test_common_subexpressions_are_computed_once():
