@@ -7,9 +7,15 @@ nodes are the same computation when they apply the same op, with the same attrib
 the same inputs, where a small constant (a Python scalar converted while tracing) is the
 same input as another constant of the same dtype, shape and bytes. Random draws are never
 merged (each draw is a new number), nor nodes whose attributes cannot be compared.
+
+A pure node whose inputs are all small constants is computed here, once, and its outputs
+become constants: a loss's `1 / batch` scale and its gradient's seed (`full_like`, a divide, a
+broadcast) would otherwise be recomputed by a step of every run.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -18,6 +24,8 @@ from ..tensor import SymbolicTensor, Tensor
 
 #: Constants up to this many elements are compared by value.
 SMALL_CONSTANT = 64
+#: A node computed while building reads and writes at most this many elements per value.
+FOLDED_SIZE = 4096
 
 
 def _value_key(x, canonical: dict):
@@ -59,6 +67,12 @@ def eliminate(nodes: list) -> tuple[list, dict]:
             if attrs is not None:
                 key = (id(node.op), attrs, tuple(_value_key(x, canonical) for x in node.inputs))
         first = seen.get(key) if key is not None else None
+        if first is None and key is not None:
+            folded = _fold(node)
+            if folded is not None:
+                for value, constant in zip(node.outputs, folded, strict=True):
+                    canonical[id(value)] = constant
+                continue
         if first is None:
             if key is not None:
                 seen[key] = node
@@ -67,6 +81,42 @@ def eliminate(nodes: list) -> tuple[list, dict]:
         for dropped, kept_value in zip(node.outputs, first.outputs, strict=True):
             canonical[id(dropped)] = kept_value
     return kept, canonical
+
+
+def _constant_value(x, shape_only: bool):
+    """What a node computed while building reads for input `x`: a small constant's value,
+    a stand-in of the right shape and dtype for an input read only for those; else None."""
+    if type(x) is Tensor:
+        return x._value if shape_only or x._value.size <= FOLDED_SIZE else None
+    if shape_only and isinstance(x, SymbolicTensor) and None not in tuple(x.shape):
+        return np.broadcast_to(np.zeros((), x.dtype), tuple(x.shape))
+    return None
+
+
+def _fold(node) -> tuple | None:
+    """The node's outputs as constants, computed now, when it reads only small constants
+    (and the shapes of other values, as `full_like` does); None otherwise, or when its
+    `forward` raises (the step then raises when it runs)."""
+    shape_only = node.op.shape_only
+    values = [_constant_value(x, i in shape_only) for i, x in enumerate(node.inputs)]
+    if not values or any(v is None for v in values):
+        return None
+    shapes = [tuple(o.shape) for o in node.outputs]
+    if any(None in shape or math.prod(shape) > FOLDED_SIZE for shape in shapes):
+        return None
+    try:
+        results = node.op.forward(node, *values, **node.attrs)
+    except Exception:  # noqa: BLE001 - left to the step, which reports it as every run does
+        return None
+    if len(node.outputs) == 1:
+        results = (results,)
+    constants = []
+    for result, out, shape in zip(results, node.outputs, shapes, strict=True):
+        array = np.array(result, dtype=out.dtype)
+        if array.shape != shape:
+            return None
+        constants.append(Tensor(array))
+    return tuple(constants)
 
 
 def resolve(value, canonical: dict):

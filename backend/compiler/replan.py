@@ -58,6 +58,9 @@ class _Fingerprint:
         roots = [o for o in traced.outputs if isinstance(o, SymbolicTensor)]
         roots += [v for _, v in traced.assignments if isinstance(v, SymbolicTensor)]
         self.nodes = graph.topological_nodes(roots)
+        # Building a Plan rewires inputs (to the value kept for a repeated one, to a constant
+        # computed while building): re-planning starts again from the traced inputs.
+        self.inputs = [node.inputs for node in self.nodes]
         self.placeholders = list(traced.placeholders)
         position = {id(n): i for i, n in enumerate(self.nodes)}
         index_of_placeholder = {id(p): i for i, p in enumerate(self.placeholders)}
@@ -218,6 +221,8 @@ class Family:
     def retarget(self, batch: int):
         """The first traced graph, set to `batch` (shapes, attributes, constants), checked
         by every op's `infer`; None when a check fails (then the family is dependent)."""
+        for node, inputs in zip(self.fingerprint.nodes, self.fingerprint.inputs, strict=True):
+            node.inputs = inputs
         for entry in self.templates:
             kind = entry[0]
             if kind == "node":

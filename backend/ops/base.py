@@ -40,6 +40,8 @@ class Op:
     name = "op"
     # False for ops whose outputs carry no gradient (comparisons, argmax, random draws).
     differentiable = True
+    # Positions of the inputs whose shape and dtype alone the op reads, never their values.
+    shape_only: tuple = ()
 
     def infer(self, *specs: Spec, **attrs):
         raise NotImplementedError

@@ -107,6 +107,7 @@ class FullLikeOp(Op):
 
     name = "full_like"
     differentiable = False
+    shape_only = (0,)
 
     def infer(self, x, *, fill_value, dtype):
         return Spec(x.shape, dtype or x.dtype)

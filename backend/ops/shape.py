@@ -328,6 +328,7 @@ class BroadcastLikeOp(Op):
     unknown while tracing (gradients of reductions use it). No gradient reaches `like`."""
 
     name = "broadcast_like"
+    shape_only = (1,)
 
     def infer(self, x, like):
         out = broadcast_shapes("broadcast_like", x.shape, like.shape)

@@ -111,6 +111,32 @@ def test_common_subexpressions_are_computed_once():
     np.testing.assert_allclose(w.numpy(), 1 - 0.9**4, rtol=1e-6)
 
 
+def test_a_node_of_constants_is_computed_while_building_not_by_a_step():
+    def step(x):
+        scale = ops.divide(ops.cast(ops.add(1, 2), "float32"), 4.0)  # 0.75, from constants
+        return ops.multiply(x, scale)
+
+    f = compiler.function(step)
+    x = rng.standard_normal(5).astype("float32")
+    np.testing.assert_array_equal(f(x), x * np.float32(0.75))
+    names = [s.name for s in f.plan_for(x).steps]
+    assert names == ["multiply"], names
+
+
+def test_a_constant_computed_from_the_batch_size_follows_a_new_batch_size():
+    def step(x):
+        count = ops.cast(ops.shape(x)[0], "float32")  # a constant while tracing
+        return ops.multiply(x, ops.divide(1.0, count))
+
+    f = compiler.function(step)
+    x = rng.standard_normal((32, 3)).astype("float32")
+    for n in (32, 24, 13):  # the third size is re-planned from the first trace
+        out = f(x[:n])
+        assert all(s.name == "multiply" for s in f.plan_for(x[:n]).steps)
+        np.testing.assert_allclose(out, x[:n] / n, rtol=1e-6)
+    assert f.replans == 1
+
+
 @pytest.mark.parametrize("make", [_mlp, _convnet], ids=["mlp", "convnet"])
 def test_a_new_batch_size_is_re_planned_with_the_numbers_of_a_fresh_trace(make):
     replanned, fresh = make(), make()
