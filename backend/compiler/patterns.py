@@ -31,6 +31,8 @@ and its neighbours share one pass over memory:
   (for its backward) nobody reads runs without computing them (`patterns_rnn.py`).
 - **gathered projections in inference**: `take(table, ids) @ W + b` gathering more rows than
   the table has runs as `take(table @ W + b, ids)` (`patterns_gather.py`).
+- **a loss with its gradient**: a sparse softmax crossentropy and its logits gradient,
+  whose seed is known by then, run as one pass at the loss's place (`patterns_loss.py`).
 - **Winograd conv gradients**: a Winograd conv's input, kernel and bias gradients, when they
   are all that read its output gradient and each would run on Winograd alone, run as one
   call that transforms the gradient's tiles once (`conv_winograd.winograd_backward`).
@@ -289,11 +291,14 @@ def find(nodes: list, groups: dict, consumers: dict) -> list:
     taken = {id(n) for f in found for n in f.replaced}
     found += _conv_bias_grads(nodes, taken)
     from .patterns_gather import gathered_projections
+    from .patterns_loss import losses_with_gradients
     from .patterns_rnn import inference_sequences
     from .patterns_trained import trained_fusions  # it builds on this module's helpers
 
+    found = trained_fusions(nodes, found, readers, consumers, groups)
     return (
-        trained_fusions(nodes, found, readers, consumers, groups)
+        found
+        + losses_with_gradients(nodes, found, readers)
         + inference_sequences(nodes, consumers)
         + gathered_projections(nodes, groups, readers, consumers)
     )
