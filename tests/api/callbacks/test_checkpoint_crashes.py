@@ -180,6 +180,7 @@ def writers(tmp_path_factory):
     yield zygote
     zygote.stdin.close()
     zygote.wait(timeout=30)
+    zygote.stdout.close()
 
 
 def read_version(kind: str, path: Path, model) -> int:

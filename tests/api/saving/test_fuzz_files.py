@@ -16,6 +16,7 @@ selected with `pytest -m fuzz_full`. `KERASISH_FUZZ_MUTATIONS` overrides either 
 """
 
 import base64
+import contextlib
 import io
 import json
 import marshal
@@ -371,7 +372,9 @@ class Worker:
         if self.process.poll() is None:
             self.process.stdin.close()
             self.process.wait(30)
-        self.stderr.close()
+        for pipe in (self.process.stdin, self.process.stdout, self.stderr):
+            with contextlib.suppress(OSError):  # a dead worker's stdin: nothing left to flush
+                pipe.close()
 
 
 def _run(folder, files, workers=WORKERS, seconds=LOAD_SECONDS):
