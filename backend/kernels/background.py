@@ -173,14 +173,15 @@ def _numba_environment(env: dict) -> None:
 
 def _follow(proc) -> None:
     """Reads a helper's "begin KEY" / "end KEY" lines into `_state["busy"]` (by helper)."""
-    for line in proc.stdout:
-        word, _, key = line.rstrip("\n").partition(" ")
-        with _lock:
-            if word == "begin":
-                _state["busy"][id(proc)] = key
-            else:
-                _state["busy"].pop(id(proc), None)
-            _lock.notify_all()
+    with proc.stdout:  # closed at the helper's end, not left to the garbage collector
+        for line in proc.stdout:
+            word, _, key = line.rstrip("\n").partition(" ")
+            with _lock:
+                if word == "begin":
+                    _state["busy"][id(proc)] = key
+                else:
+                    _state["busy"].pop(id(proc), None)
+                _lock.notify_all()
     proc.wait()
     with _lock:
         _state["busy"].pop(id(proc), None)
