@@ -221,11 +221,14 @@ def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tupl
     shape2 = (n_rows, cols) if rows else (size,)
     as_loop = {"full": shape2, "row": (cols,), "col": (n_rows,), "scalar": (1,)}
     leaf_shapes = [as_loop[k] for k in leaf_kinds]
-    # A short fused pass is memory-bound: threads measured slower below ~1M elements here
-    # (waking the pool costs more than the pass), so each op counts an eighth of the size; a
-    # long one (an Adam update: a dozen ops with a sqrt and a division per element) is
-    # compute-bound and earns the threads.
-    work = size * n_ops // 8
+    # A short fused pass is memory-bound, and in a Plan it usually follows a product, while
+    # OpenBLAS's threads still hold the other core: an add and relu over 2**k elements right
+    # after a 2-thread product took (threads vs one thread, us) 2**18: 575 vs 154, 2**19:
+    # 587 vs 312, 2**20: 780 vs 591, 2**21: 1118 vs 1105; back to back 2**20: 389 vs 401.
+    # So each op counts a 32nd of the size (two ops thread from 2M elements); a long pass
+    # (an Adam update: a dozen ops with a sqrt and a division per element) is compute-bound
+    # and earns the threads from a few hundred thousand.
+    work = size * n_ops // 32
     # Below this size a loop is short whatever its code: the alias test (about 0.6 us per
     # pair of arrays) is skipped and the kernel taking every output as an argument runs.
     check_aliases = full and size >= ALIAS_CHECK_SIZE
