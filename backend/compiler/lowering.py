@@ -47,7 +47,9 @@ def has_direct(node) -> bool:
     return all(tuple(x.shape) == out_shape or math.prod(x.shape) == 1 for x in node.inputs)
 
 
-def _matmul(a, b, out):
+def matmul(a, b, out):
+    """A product step: `out = a @ b`, reading its operands as they are and keeping nothing
+    (so a Plan may pass a caller's array as `a` or `b`: `inputs.py`)."""
     if a.ndim > 2 and b.ndim == 2:
         # (..., m, k) @ (k, n) as one GEMM over all rows.
         np.matmul(a.reshape(-1, a.shape[-1]), b, out=out.reshape(-1, out.shape[-1]))
@@ -81,7 +83,7 @@ def _dot_ready(a, b, out) -> bool:
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-_matmul.bind = _bind_matmul
+matmul.bind = _bind_matmul
 
 
 def _sparse_crossentropy(gradient: bool):
@@ -172,7 +174,7 @@ def lower(node):
     if isinstance(op, CastOp):
         return (lambda x, out: np.copyto(out, x, casting="unsafe")), True
     if op.name == "matmul":
-        return _matmul, False
+        return matmul, False
     if (
         op.name.startswith("sparse_categorical_crossentropy")
         and attrs["axis"] == len(node.inputs[1].shape) - 1

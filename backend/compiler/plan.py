@@ -13,8 +13,9 @@ Building a Plan:
 5. Write each Variable's final assigned value in place when its producing step is the last
    to touch the Variable, else copy it in at the end, in program order.
 
-Running a Plan copies the arguments into the input buffers, runs the flat list of steps,
-and returns fresh copies of the outputs. Steady-state runs allocate no buffers.
+Running a Plan copies the arguments into the input buffers (an input only products read is
+read where it is, `inputs.py`), runs the flat list of steps, and returns fresh copies of the
+outputs. Steady-state runs allocate no buffers.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from .. import config, graph, profiling
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
-from . import cse, fusion, lowering, patterns, runners, state_groups
+from . import cse, fusion, inputs, lowering, patterns, runners, state_groups
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Plan:
     arrays: list = field(default_factory=list)
     draw_frames: list = field(default_factory=list)  # random streams advanced once per run
     flat_buffers: list = field(default_factory=list)  # synced before the Variables are read
+    borrowable: dict = field(default_factory=dict)  # input slot -> own buffer (`inputs.py`)
 
     def run(self, args: list) -> list:
         if profiling.active is not None:
@@ -88,9 +90,12 @@ class Plan:
             return runners.run_checked(self, args)
         arrays = self.arrays
         self.begin(args)
-        for step in self.steps:
-            step.run(*[arrays[i] for i in step.args])
-        return self.finish()
+        try:
+            for step in self.steps:
+                step.run(*[arrays[i] for i in step.args])
+            return self.finish()
+        finally:
+            self.end()
 
     def begin(self, args: list) -> None:
         """What a run does before its steps: advance random streams, sync flat buffers, read
@@ -107,8 +112,19 @@ class Plan:
             s = self.slots[slot]
             op, attrs = s.view
             arrays[slot] = op.forward(None, arrays[s.base], **attrs)
+        borrowable = self.borrowable
         for slot, arg in zip(self.input_slots, args, strict=True):
-            np.copyto(arrays[slot], arg)
+            own = borrowable.get(slot)
+            if own is not None and inputs.fits(arg, own):
+                arrays[slot] = arg  # read in place for this run; `end` puts the buffer back
+            else:
+                np.copyto(arrays[slot], arg)
+
+    def end(self) -> None:
+        """What a run does last, even when a step raised: the input buffers go back in place
+        of the caller's arrays that `begin` let the steps read (the Plan keeps none)."""
+        for slot, own in self.borrowable.items():
+            self.arrays[slot] = own
 
     def finish(self) -> list:
         """What a run does after its steps: copy assigned values into their Variables, and
@@ -527,6 +543,7 @@ class _Builder:
             draw_frames=list(self.traced.draw_frames),
             flat_buffers=self.flat_buffers,
         )
+        plan.borrowable = inputs.borrowable(slots, plan.steps, input_slots, output_slots, arrays)
         return plan
 
     def _new_flat(self, dtype, size: int, use: str = "work") -> np.ndarray:

@@ -21,13 +21,16 @@ def run_profiled(plan, args: list, recorder) -> list:
     arrays = plan.arrays
     plan.begin(args)
     overhead = clock() - start
-    for step in plan.steps:
-        step_args = [arrays[i] for i in step.args]
-        begin = clock()
-        step.run(*step_args)
-        recorder.add(step.phase, step.name, clock() - begin, step.flops)
-    start = clock()
-    out = plan.finish()
+    try:
+        for step in plan.steps:
+            step_args = [arrays[i] for i in step.args]
+            begin = clock()
+            step.run(*step_args)
+            recorder.add(step.phase, step.name, clock() - begin, step.flops)
+        start = clock()
+        out = plan.finish()
+    finally:
+        plan.end()
     recorder.add("plan", "inputs, Variables, outputs", overhead + clock() - start)
     return out
 
@@ -37,6 +40,13 @@ def run_checked(plan, args: list) -> list:
     NonFiniteError naming the step, its op and the layer it was traced in."""
     arrays = plan.arrays
     plan.begin(args)
+    try:
+        return _checked_steps(plan, arrays)
+    finally:
+        plan.end()
+
+
+def _checked_steps(plan, arrays: list) -> list:
     for index, step in enumerate(plan.steps):
         step.run(*[arrays[i] for i in step.args])
         for slot in step.outputs:

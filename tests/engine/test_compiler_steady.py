@@ -242,7 +242,7 @@ def test_the_fast_path_of_a_repeated_call_sees_new_weights_and_steps_aside():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_pre_bound_matmul_gives_the_plans_numbers_bit_for_bit(dtype):
-    from backend.compiler.lowering import _matmul
+    from backend.compiler.lowering import matmul
 
     r = np.random.default_rng(5)
     b = r.standard_normal((40, 24)).astype(dtype)
@@ -254,17 +254,17 @@ def test_a_pre_bound_matmul_gives_the_plans_numbers_bit_for_bit(dtype):
     }
     for name, a in cases.items():
         out = np.full((*a.shape[:-1], 24), np.nan, dtype)
-        call = _matmul.bind(a, b, out)
+        call = matmul.bind(a, b, out)
         call()
         expected = np.empty_like(out)
-        _matmul(a, b, expected)  # what a Plan's step computes without binding
+        matmul(a, b, expected)  # what a Plan's step computes without binding
         np.testing.assert_array_equal(out, expected, err_msg=name)
         np.testing.assert_allclose(out, np.matmul(a, b), rtol=1e-5, atol=1e-5, err_msg=name)
         # The contiguous 2-D products take np.dot (the same BLAS call, parsed faster).
         assert (call.func is np.dot) == (name != "transposed"), name
     ints = r.integers(-5, 5, (4, 40))
     out = np.zeros((4, 24), np.int64)
-    call = _matmul.bind(ints, b.astype(np.int64), out)
+    call = matmul.bind(ints, b.astype(np.int64), out)
     call()
     np.testing.assert_array_equal(out, ints @ b.astype(np.int64))
     assert call.func is np.matmul
