@@ -22,7 +22,8 @@ import numpy as np
 from .. import config, nest
 from ..tensor import Tensor
 from . import replan
-from .plan import BufferArena, Plan, build_plan
+from .arena import BufferArena
+from .plan import Plan, build_plan
 from .trace import TracedGraph, is_dynamic, signature, trace
 
 __all__ = ["Function", "Plan", "TracedGraph", "function", "trace"]

@@ -20,15 +20,10 @@ import numpy as np
 from . import lowering
 
 
-def borrowable(slots: list, steps: list, input_slots: list, output_slots: list, arrays: list):
-    """{input slot: its own buffer} for the inputs a run may read from the caller's array."""
-    candidates = set(input_slots) - set(output_slots)
-    for slot in slots:
-        if slot.kind == "view":
-            root = slot.base
-            while slots[root].kind == "view":
-                root = slots[root].base
-            candidates.discard(root)
+def borrowable(steps: list, input_slots: list, output_slots: list, viewed: set, arrays: list):
+    """{input slot: its own buffer} for the inputs a run may read from the caller's array
+    (`viewed`: the slots some view is taken of, followed to their root)."""
+    candidates = set(input_slots) - set(output_slots) - viewed
     for step in steps:
         if step.run is not lowering.matmul:
             candidates.difference_update(step.inputs)

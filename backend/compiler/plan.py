@@ -21,7 +21,6 @@ outputs. Steady-state runs allocate no buffers.
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +29,7 @@ from .. import config, graph, profiling
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
 from . import cse, fusion, inputs, lowering, patterns, runners, state_groups
+from .arena import BufferArena
 
 
 @dataclass
@@ -152,33 +152,6 @@ class Plan:
     def describe(self) -> list:
         """The kernel calls in order, by name (for tests and curiosity)."""
         return [step.name for step in self.steps]
-
-
-class BufferArena:
-    """Work buffers shared by the Plans of one compiled function.
-
-    Plans of one function never run at the same time (they run under the compiler's lock)
-    and keep nothing in a work buffer from one run to the next, so the Plans built for
-    several batch sizes can share their work buffers: a Plan's j-th new buffer of a dtype is
-    the first elements of the arena's j-th buffer of that dtype, which grows (a new, larger
-    array) when a Plan needs more. The same graph at another batch size asks for its buffers
-    in the same order, so the arena ends up the size of the largest Plan's buffers. It holds
-    weak references only: a buffer goes when the last Plan using it leaves the cache.
-    """
-
-    def __init__(self):
-        self._buffers: dict = {}  # (dtype, use) -> [weakref to a flat array]
-
-    def take(self, key: tuple, index: int, size: int) -> np.ndarray:
-        """`size` elements of the `index`-th flat buffer of `key` = (dtype, use)."""
-        refs = self._buffers.setdefault(key, [])
-        while len(refs) <= index:
-            refs.append(lambda: None)
-        flat = refs[index]()
-        if flat is None or flat.size < size:
-            flat = np.empty(size, dtype=key[0])
-            refs[index] = weakref.ref(flat)
-        return flat[:size]
 
 
 def build_plan(traced, arena: BufferArena | None = None) -> Plan:
@@ -543,7 +516,8 @@ class _Builder:
             draw_frames=list(self.traced.draw_frames),
             flat_buffers=self.flat_buffers,
         )
-        plan.borrowable = inputs.borrowable(slots, plan.steps, input_slots, output_slots, arrays)
+        viewed = {self._root(i) for i, s in enumerate(slots) if s.kind == "view"}
+        plan.borrowable = inputs.borrowable(plan.steps, input_slots, output_slots, viewed, arrays)
         return plan
 
     def _new_flat(self, dtype, size: int, use: str = "work") -> np.ndarray:
