@@ -11,13 +11,20 @@ import sys as _sys  # noqa: E402
 
 # OpenBLAS's worker threads spin for about 0.1 s after each GEMM (its default
 # OPENBLAS_THREAD_TIMEOUT=28, 2**28 cycles), holding the cores that the Numba kernels after a
-# convolution's GEMM need: the MNIST convnet trained 14% and predicted 26% slower with the
-# spin. OpenBLAS reads the variable when numpy loads it, so this works only when the engine
-# is imported before numpy; a value of the user's own wins (docs/internals/engine.md, "Threads").
-if "numpy" not in _sys.modules:
-    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# GEMM need: with the spin, the MNIST convnet predicted 1.8x and an LSTM 1.6x slower. The
+# engine's value, 4 (2**4 cycles), puts them to sleep at once. Before numpy loads OpenBLAS
+# the variable does it; after, OpenBLAS's threads are restarted with it
+# (`blas.quiet_idle_spin`). A value of the user's own wins (docs/internals/kernels.md).
+OPENBLAS_IDLE_SPIN = "4"
+_numpy_first = "numpy" in _sys.modules
+if not _numpy_first:
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_IDLE_SPIN)
 
-from . import compiler, config, dtypes, graph, ops  # noqa: E402
+from . import blas, compiler, config, dtypes, graph, ops  # noqa: E402
+
+if _numpy_first:
+    blas.quiet_idle_spin()
+
 from .autodiff import GradientTape, gradients  # noqa: E402
 from .config import epsilon, floatx, image_data_format, set_epsilon, set_floatx  # noqa: E402
 from .dtypes import result_type, standardize_dtype  # noqa: E402

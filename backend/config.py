@@ -162,7 +162,7 @@ def _limit_numba_pool(n: int) -> None:
 
 #: OpenBLAS's thread-count setters, by build: numpy's own wheels (scipy-openblas, 64-bit
 #: integers), OpenBLAS's ILP64 suffix, a plain build.
-_OPENBLAS_SETTERS = (
+OPENBLAS_SETTERS = (
     "scipy_openblas_set_num_threads64_",
     "openblas_set_num_threads64_",
     "scipy_openblas_set_num_threads",
@@ -196,8 +196,8 @@ _openblas_controls: list = []  # [(get, set)] once looked up, [None] when there 
 
 def _thread_functions(library):
     """(getter or None, setter) of one OpenBLAS library's thread count, by the first setter
-    name in `_OPENBLAS_SETTERS` it exports; None when it exports none."""
-    for symbol in _OPENBLAS_SETTERS:
+    name in `OPENBLAS_SETTERS` it exports; None when it exports none."""
+    for symbol in OPENBLAS_SETTERS:
         setter = getattr(library, symbol, None)
         if setter is not None:
             return getattr(library, symbol.replace("_set_", "_get_"), None), setter

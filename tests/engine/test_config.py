@@ -350,11 +350,11 @@ def test_docstring_examples(restore_threads):
     ("code", "preset", "expected"),
     [
         ("import backend", None, "4"),  # set before numpy loads OpenBLAS
-        ("import numpy, backend", None, "None"),  # too late: left alone
+        ("import numpy, backend", None, "None"),  # too late for the variable: left alone
         ("import backend", "12", "12"),  # the user's value wins
     ],
 )
-def test_openblas_spin_off_when_the_engine_comes_first(code, preset, expected):
+def test_openblas_spin_variable_set_when_the_engine_comes_first(code, preset, expected):
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
     if preset is not None:
         env["OPENBLAS_THREAD_TIMEOUT"] = preset
@@ -362,3 +362,52 @@ def test_openblas_spin_off_when_the_engine_comes_first(code, preset, expected):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == expected
+
+
+# With numpy imported first: after a two-thread GEMM, the nanoseconds of CPU that threads
+# other than the main one take while it sleeps 50 ms (OpenBLAS's idle workers spinning).
+_SPIN_AFTER_GEMM = """
+import os, threading, time
+import numpy as np
+a = np.ones((1024, 1024), np.float32)
+a @ a  # OpenBLAS's workers run, then spin
+import backend
+def others_ns():
+    me, total = threading.get_native_id(), 0
+    for tid in os.listdir("/proc/self/task"):
+        if int(tid) != me:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+    return total
+for _ in range(3):
+    a @ a
+    before = others_ns()
+    time.sleep(0.05)
+    print(others_ns() - before)
+"""
+
+
+@pytest.mark.skipif(
+    (os.cpu_count() or 1) < 2 or not os.path.exists("/proc/self/schedstat"),
+    reason="needs two CPUs and per-thread scheduler statistics (Linux)",
+)
+def test_openblas_spin_made_short_when_numpy_comes_first():
+    """`import backend` after numpy restarts OpenBLAS's threads with the short idle spin; a
+    user's OPENBLAS_THREAD_TIMEOUT (here OpenBLAS's own default) is left to spin."""
+    from backend import blas
+
+    libraries = [lib for lib in config.openblas_libraries() if blas._spin_functions(lib)]
+    if not libraries:
+        pytest.skip("numpy's BLAS is not a pthreads OpenBLAS")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    spun = {}
+    for preset in (None, "28"):
+        if preset is not None:
+            env["OPENBLAS_THREAD_TIMEOUT"] = preset
+        out = subprocess.run(
+            [sys.executable, "-c", _SPIN_AFTER_GEMM], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        spun[preset] = min(int(line) for line in out.stdout.split())
+    assert spun[None] < 5e6, spun  # under 5 ms of the 50
+    assert spun["28"] > 20e6, spun  # the default spin takes most of them
