@@ -42,7 +42,8 @@ PEERS = ("torch", "keras-jax")
 MIN_REPEATS = 5
 READY_TIMEOUT_S = 3600.0  # a cold kernel cache compiles for minutes
 REPEAT_TIMEOUT_S = 900.0
-PAUSE_S = 0.1  # between turns: the last worker's spinning threads go to sleep
+PAUSE_S = 0.1  # between turns at least: the last worker's spinning threads go to sleep
+QUIET_MAX_S = 1.0  # and at most this long, waiting for them (`wait_until_quiet`)
 CHECK_TOLERANCE = 1e-4  # of the output's scale (at least 1)
 
 
@@ -249,7 +250,7 @@ def run_workload(name: str, args, pythons: dict) -> dict:
                     workers.pop(framework).close()
                     continue
                 state[framework]["repeats"].append(message["rows"])
-                time.sleep(PAUSE_S)
+                wait_until_quiet(workers[framework].proc.pid)
         for framework, worker in workers.items():
             worker.send("finish")
             message = worker.receive(REPEAT_TIMEOUT_S)
@@ -261,6 +262,36 @@ def run_workload(name: str, args, pythons: dict) -> dict:
         for worker in workers.values():
             worker.close()
     return result
+
+
+def _cpu_ns(pid: int) -> int | None:
+    """CPU time every thread of process `pid` has used (ns), or None where Linux's
+    per-thread scheduler statistics are not available."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def wait_until_quiet(pid: int) -> None:
+    """Waits PAUSE_S, then until the worker that just timed its turn uses under 5% of a CPU
+    (its BLAS threads may spin after their last call: PyTorch's OpenBLAS for about 0.1 s,
+    2**28 cycles, longer on a slower clock), at most QUIET_MAX_S in all; so the next turn
+    starts on cores no other worker holds."""
+    start = time.perf_counter()
+    time.sleep(PAUSE_S)
+    window = 0.02
+    before = _cpu_ns(pid)
+    while before is not None and time.perf_counter() - start < QUIET_MAX_S:
+        time.sleep(window)
+        after = _cpu_ns(pid)
+        if after is None or after - before < 0.05 * window * 1e9:
+            return
+        before = after
 
 
 def _failed(message: dict) -> dict:
