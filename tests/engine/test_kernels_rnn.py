@@ -389,3 +389,22 @@ def test_matmul_rows_against_numpy():
         want[:, 4:17] += v[:, k0:k1] @ w[k0:k1, 4:17]
         call(v, np.int64(k0), np.int64(k1), w, np.int64(4), np.int64(17), acc)
         np.testing.assert_allclose(acc, want, rtol=1e-13, atol=1e-13)
+
+
+def test_eight_and_four_row_blocks_give_the_same_bits():
+    # `_matmul_rows` takes one or the other by the CPU; each adds a sum's products in k
+    # order, so float32 results match bit for bit, remainders of k and column windows too.
+    rng = np.random.default_rng(7)
+    v = rng.standard_normal((rnn_loops.ROWS, 70)).astype(np.float32)
+    w = rng.standard_normal((70, 260)).astype(np.float32)
+    for k0, k1, n0, n1 in [(0, 64, 0, 256), (1, 70, 3, 259), (5, 8, 0, 64), (4, 4, 0, 16)]:
+        start = rng.standard_normal((rnn_loops.ROWS, 260)).astype(np.float32)
+        blocks = []
+        for block in (rnn_loops._matmul_rows8, rnn_loops._matmul_rows4):
+            acc = start.copy()
+            block(v, np.int64(k0), np.int64(k1), w, np.int64(n0), np.int64(n1), acc)
+            blocks.append(acc)
+        assert blocks[0].tobytes() == blocks[1].tobytes()
+        want = start.astype(np.float64)
+        want[:, n0:n1] += v[:, k0:k1].astype(np.float64) @ w[k0:k1, n0:n1]
+        np.testing.assert_allclose(blocks[0], want, rtol=1e-5, atol=1e-4)
