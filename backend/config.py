@@ -377,9 +377,9 @@ def cache_key() -> str:
             from llvmlite import binding
 
             cpu = binding.get_host_cpu_name()
-            features = binding.get_host_cpu_features().flatten()
         except ImportError:  # pragma: no cover - llvmlite comes with numba
-            cpu, features = platform.machine() or "cpu", platform.processor()
+            cpu = platform.machine() or "cpu"
+        features = host_cpu_features() or platform.processor()
         digest = hashlib.sha256(f"{platform.machine()} {features}".encode()).hexdigest()[:10]
         _cache_key = f"{_version()}-{cpu}-{digest}"
     return _cache_key
@@ -438,13 +438,30 @@ def _prefer_wide_vectors() -> None:
         or "numba" in sys.modules
     ):
         return
-    try:
-        from llvmlite import binding
-    except ImportError:  # pragma: no cover - llvmlite comes with numba
-        return
-    features = binding.get_host_cpu_features().flatten()
-    if "+avx512f" in features.split(","):
-        os.environ["NUMBA_CPU_FEATURES"] = features + ",-prefer-256-bit"
+    if has_avx512():
+        os.environ["NUMBA_CPU_FEATURES"] = host_cpu_features() + ",-prefer-256-bit"
+
+
+_host_features: str | None = None
+
+
+def host_cpu_features() -> str:
+    """The host CPU's features as LLVM names them ("+avx2,+fma,-avx512f,..."), read once;
+    empty without llvmlite."""
+    global _host_features
+    if _host_features is None:
+        try:
+            from llvmlite import binding
+        except ImportError:  # pragma: no cover - llvmlite comes with numba
+            _host_features = ""
+        else:
+            _host_features = binding.get_host_cpu_features().flatten()
+    return _host_features
+
+
+def has_avx512() -> bool:
+    """Whether the host CPU has AVX-512 (and with it 32 vector registers)."""
+    return "+avx512f" in host_cpu_features().split(",")
 
 
 def prepare_numba() -> None:

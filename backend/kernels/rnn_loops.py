@@ -27,11 +27,11 @@ returns them.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import binding as _llvm
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
+from .. import config
 from . import kernel
 
 LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
@@ -50,7 +50,7 @@ ROWS = 8
 #: Whether `_matmul_rows` blocks all eight rows at once (it needs AVX-512's 32 vector
 #: registers for their 32 multipliers); a constant when Numba compiles the kernels, and the
 #: kernel cache is kept per CPU (`config.cache_key`).
-EIGHT_ROW_BLOCKS = "+avx512f" in _llvm.get_host_cpu_features().flatten().split(",")
+EIGHT_ROW_BLOCKS = config.has_avx512()
 
 _TANH_CLAMP = 7.99881172180175781  # where the rational tanh reaches 1 in float32
 
