@@ -3,8 +3,10 @@
 A fused group is a tree of elementwise nodes whose inner values have exactly one consumer
 (inside the group) and are not graph outputs: its root's value is the only one anyone else
 reads, so the whole tree runs as one pass over the output, reading each leaf once. Leaves
-are *full* (the output's shape), *row* (broadcast along all but the last axis: a bias) or
-*scalar* (one element).
+are *full* (the output's shape), *row* (broadcast along all but the last axis: a bias),
+*col* (one value per row), *mid* (broadcast along middle axes: a (batch, 1, channels)
+per-sample value over (batch, steps, channels), as a recurrent layer's dropout mask or a
+global pooling's gradient) or *scalar* (one element).
 
 A group too small to pay for a compile runs without a kernel, with the kernel's bits: one of
 one element as Python over numpy scalars (`runs_in_python`), one of at most
@@ -82,8 +84,10 @@ def expression(node, args: list) -> str | None:
 
 def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
     """How a value of `shape` is read by a loop over `out_shape`, or None if unsupported:
-    "full", "scalar", "row" (broadcast along all but the last axis: a bias) or "col" (one
-    value per row, broadcast along the last axis: `x / sum(x, axis=-1, keepdims=True)`)."""
+    "full", "scalar", "row" (broadcast along all but the last axis: a bias), "col" (one
+    value per row, broadcast along the last axis: `x / sum(x, axis=-1, keepdims=True)`) or
+    "mid" (the output's leading axes and last axis, 1 between them: `x * mask[:, None, :]`,
+    read as rows of the last axis, output row r reading leaf row r // (rows per leaf row))."""
     if tuple(shape) == tuple(out_shape):
         return "full"
     size = math.prod(shape)
@@ -96,7 +100,23 @@ def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
         return "row"
     if len(out_shape) >= 2 and tuple(shape) == (*out_shape[:-1], 1):
         return "col"
+    if _broadcast_in_the_middle(tuple(shape), tuple(out_shape)):
+        return "mid"
     return None
+
+
+def _broadcast_in_the_middle(shape: tuple, out_shape: tuple) -> bool:
+    """Whether `shape` is `out_shape` with axes 1 between some leading axes (at least one,
+    not all of size 1) and the last axis."""
+    if len(shape) != len(out_shape) or len(shape) < 3 or shape[-1] != out_shape[-1]:
+        return False
+    k = shape.index(1) if 1 in shape[:-1] else len(shape) - 1
+    return (
+        0 < k < len(shape) - 1
+        and shape[:k] == out_shape[:k]
+        and math.prod(shape[:k]) > 1
+        and all(d == 1 for d in shape[k:-1])
+    )
 
 
 # Numba calls scalar libm for these (the llvmlite wheels have no SVML), which measured up to
@@ -158,13 +178,15 @@ def generate_source(
     for i, kind in enumerate(leaves):
         if kind == "scalar":
             lines.append(f"    s{i} = in{i}[0]")
+        elif kind == "mid":  # output rows per row of the leaf (its rows: leading axes)
+            lines.append(f"    per{i} = {outs[0]}.shape[0] // max(in{i}.shape[0], 1)")
     if rows:
-        index = {"full": "[r, c]", "row": "[c]", "col": "[r]"}
+        index = {"full": "in{i}[r, c]", "row": "in{i}[c]", "col": "in{i}[r]", "mid": "m{i}[c]"}
         at = "[r, c]"
     else:
-        index = {"full": "[i]"}
+        index = {"full": "in{i}[i]"}
         at = "[i]"
-    inner = [f"a{i} = in{i}{index[k]}" for i, k in enumerate(leaves) if k != "scalar"]
+    inner = [f"a{i} = " + index[k].format(i=i) for i, k in enumerate(leaves) if k != "scalar"]
     inner += body + [f"{out}{at} = t{r}" for out, r in zip(outs, results, strict=True)]
     # Views indexed from 0: an index counted from `start` could be negative as far as Numba
     # knows, and its wraparound check would stop the loop vectorizing.
@@ -174,6 +196,8 @@ def generate_source(
     lines += [f"    {out} = {out}[start:stop]" for out in own_outs]
     if rows:
         lines.append(f"    for r in range({outs[0]}.shape[0]):")
+        lines += [f"        m{i} = in{i}[(start + r) // per{i}]"
+                  for i, k in enumerate(leaves) if k == "mid"]  # fmt: skip
         lines.append(f"        for c in range({outs[0]}.shape[1]):")
         lines += ["            " + line for line in inner]
     else:
@@ -203,7 +227,7 @@ def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tupl
     for that aliasing (see `generate_source`)."""
     from .. import kernels  # imports Numba: only when a Plan needs a kernel
 
-    rows = "row" in leaf_kinds or "col" in leaf_kinds
+    rows = bool(fusion_numpy.ROW_KINDS.intersection(leaf_kinds))
     n_in = len(leaf_kinds)
     full = [i for i, k in enumerate(leaf_kinds) if k == "full"]
     no_aliases = (None,) * len(results)
@@ -219,7 +243,7 @@ def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tupl
     size = math.prod(out_shape)
     n_rows = size // cols if cols else 0
     shape2 = (n_rows, cols) if rows else (size,)
-    as_loop = {"full": shape2, "row": (cols,), "col": (n_rows,), "scalar": (1,)}
+    as_loop = {"full": shape2, "row": (cols,), "col": (n_rows,), "scalar": (1,), "mid": (-1, cols)}
     leaf_shapes = [as_loop[k] for k in leaf_kinds]
     # A short fused pass is memory-bound, and in a Plan it usually follows a product, while
     # OpenBLAS's threads still hold the other core: an add and relu over 2**k elements right

@@ -31,6 +31,10 @@ import numpy as np
 
 from .. import config
 
+#: The leaf kinds (`fusion.leaf_kind`) that make a fused group run over (rows, last axis)
+#: instead of elements.
+ROW_KINDS = frozenset(("row", "col", "mid"))
+
 #: The most output elements a group runs as numpy calls (more, and one fused pass over the
 #: data beats a pass per operation: 16 KB of float32 still sits in L1 between the passes).
 MAX_ELEMENTS = 4096
@@ -173,10 +177,13 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
     instructions = program(body)
     if instructions is None:
         return None
-    rows = "row" in leaf_kinds or "col" in leaf_kinds
+    rows = bool(ROW_KINDS.intersection(leaf_kinds))
     cols = out_shape[-1] if out_shape else 1
     shape2 = (size // cols if cols else 0, cols) if rows else (size,)
-    as_loop = {"full": shape2, "row": (cols,), "col": (shape2[0], 1), "scalar": (1,)}
+    # A leaf broadcast in the middle is spread through a 3-D view: (its rows, 1, cols) into
+    # (its rows, output rows per leaf row, cols).
+    as_loop = {"full": shape2, "row": (cols,), "col": (shape2[0], 1), "scalar": (1,),
+               "mid": (-1, 1, cols)}  # fmt: skip
     leaf_shapes = [as_loop[k] for k in leaf_kinds]
     n_in = len(leaf_kinds)
     kernel_runner = []
@@ -198,7 +205,8 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
             leaf = leaf.reshape(shape)
             if kind != "full":
                 spread = np.empty(shape2, leaf.dtype)
-                calls.append(functools.partial(np.copyto, spread, leaf))
+                target = spread.reshape(leaf.shape[0], -1, cols) if kind == "mid" else spread
+                calls.append(functools.partial(np.copyto, target, leaf))
                 leaf = spread
             names[f"a{i}"] = names[f"s{i}"] = leaf
         steps = _lay_out(instructions, names, shape2)

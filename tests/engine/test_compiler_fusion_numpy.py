@@ -206,3 +206,49 @@ def test_a_bound_small_group_allocates_nothing_that_grows_with_its_size():
     # call: the leaves are spread into full-size buffers once per call instead.
     small, large = _peak_of_a_bound_call(6), _peak_of_a_bound_call(600)
     assert large - small < 128 and large < 2048, (small, large)
+
+
+def test_a_leaf_broadcast_in_the_middle_is_its_own_kind():
+    out = (4, 3, 5)
+    assert fusion.leaf_kind((4, 1, 5), out) == "mid"  # a per-sample value over the steps
+    assert fusion.leaf_kind((4, 1, 1, 5), (4, 2, 3, 5)) == "mid"
+    assert fusion.leaf_kind((4, 2, 1, 5), (4, 2, 3, 5)) == "mid"
+    assert fusion.leaf_kind((1, 1, 5), out) == "row"
+    assert fusion.leaf_kind((4, 3, 1), out) == "col"
+    for unsupported in [(1, 3, 5), (4, 1, 1), (4, 1, 6), (4, 5), (2, 1, 5)]:
+        assert fusion.leaf_kind(unsupported, out) is None, unsupported
+    assert fusion.leaf_kind((4, 1, 1, 5), (4, 2, 1, 5)) == "mid"
+    assert fusion.leaf_kind((4, 1, 2, 5), (4, 3, 2, 5)) is None  # not a run of ones
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("out_shape", [(4, 3, 5), (2, 2, 3, 5), (64, 37, 24), (7, 5, 11, 24)])
+def test_a_middle_broadcast_leaf_reads_the_row_of_its_sample(out_shape, threads, monkeypatch):
+    from backend import config
+
+    # Shares of the loop's rows start inside a sample: each share finds its samples' rows.
+    monkeypatch.setattr(config, "_parallel_threshold", 0)
+    monkeypatch.setattr(config, "_num_threads", threads)
+    rng = np.random.default_rng(sum(out_shape))
+    x = rng.standard_normal(out_shape).astype(np.float32)
+    leaf_shape = (out_shape[0], *[1] * (len(out_shape) - 2), out_shape[-1])
+    if len(out_shape) == 4 and out_shape[0] == 2:
+        leaf_shape = (2, 2, 1, 5)  # two leading axes kept
+    m = rng.standard_normal(leaf_shape).astype(np.float32)
+    assert fusion.leaf_kind(leaf_shape, out_shape) == "mid"
+    body = ["t0 = (a0 * a1)", "t1 = (t0 + a1)"]
+    want = x * m + m
+    compiled = fusion.compiled_runner(body, ["full", "mid"], [1], out_shape, 2)
+    got = np.full(out_shape, np.nan, np.float32)
+    compiled(x, m, got)
+    assert got.tobytes() == want.tobytes()
+    small = fusion_numpy.runner(body, ["full", "mid"], [1], out_shape, _no_kernel)
+    if np.prod(out_shape) <= fusion_numpy.MAX_ELEMENTS:
+        got[...] = np.nan
+        small(x, m, got)
+        assert got.tobytes() == want.tobytes()
+        bound = np.full(out_shape, np.nan, np.float32)
+        small.bind(x, m, bound)()
+        assert bound.tobytes() == want.tobytes()
+    else:
+        assert small is None
