@@ -1,12 +1,16 @@
 """Refusing allocations larger than the machine's memory before trying them, with a message
 that says what asked for how much (numpy's own MemoryError names neither the layer nor the
-argument, and an allocation that the OS grants lazily may instead end the process later)."""
+argument, and an allocation that the OS grants lazily may instead end the process later);
+and the work arrays a step of a compiled function keeps from one run to the next
+(`work_array`)."""
 
 from __future__ import annotations
 
 import functools
 import math
 import os
+
+import numpy as np
 
 
 @functools.cache
@@ -39,3 +43,26 @@ def check_memory(nbytes: int, what: str) -> None:
 def check_array_memory(shape: tuple, itemsize: int, what: str) -> None:
     """`check_memory` for an array of `shape` with items of `itemsize` bytes."""
     check_memory(math.prod(shape) * itemsize, f"{what} of shape {tuple(shape)}")
+
+
+def work_array(scratch: dict | None, tag: str, shape, dtype, zero: bool = False) -> np.ndarray:
+    """A work array: a new one without `scratch`, else the one kept in that dict under
+    (tag, shape, dtype), made on first use (zeroed when `zero`; callers that rely on zeros
+    write only cells they wrote on the first use too, so the rest stays zero). A compiled
+    function gives each of its steps that takes one its own dict, so a steady run of the step
+    allocates nothing.
+
+    Example:
+        >>> kept = {}
+        >>> work_array(kept, "sums", (2, 3), np.float32) is work_array(kept, "sums", (2, 3),
+        ...                                                            np.float32)
+        True
+    """
+    make = np.zeros if zero else np.empty
+    if scratch is None:
+        return make(shape, dtype)
+    key = (tag, tuple(shape), np.dtype(dtype))
+    buf = scratch.get(key)
+    if buf is None:
+        buf = scratch[key] = make(shape, dtype)
+    return buf

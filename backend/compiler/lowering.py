@@ -138,6 +138,21 @@ def _small_op_into(node):
         return lambda x, out: out.fill(fill)
     if name == "broadcast_like":
         return lambda x, like, out: np.copyto(out, x)
+    if name == "concatenate":  # inputs of one dtype (the public function promotes them)
+        axis = attrs["axis"]
+        return lambda *arrays: np.concatenate(arrays[:-1], axis=axis, out=arrays[-1])
+    if name == "split":  # each piece copied from its range of x (its output's extent)
+        axis, n_out = attrs["axis"], len(node.outputs)
+
+        def run_split(*arrays):
+            x, outs = arrays[0], arrays[len(arrays) - n_out :]
+            index, start = [slice(None)] * x.ndim, 0
+            for out in outs:
+                index[axis] = slice(start, start + out.shape[axis])
+                np.copyto(out, x[tuple(index)])
+                start += out.shape[axis]
+
+        return run_split
     if name in ("argmax", "argmin") and attrs.get("axis") is not None:
         scratch = np.empty(tuple(node.outputs[0].shape), np.intp)  # numpy's index type
         fn, axis, keepdims = op._fn, attrs["axis"], attrs["keepdims"]
@@ -213,6 +228,9 @@ def lower(node):
 
     forward_into = getattr(op, "forward_into", None)
     if forward_into is not None:  # an op that writes into its output itself (random draws)
+        if op.uses_scratch:
+            scratch = {}  # this node's work arrays, kept from run to run
+            return (lambda *arrays: forward_into(*arrays, **attrs, scratch=scratch)), False
         return (lambda *arrays: forward_into(*arrays, **attrs)), False
 
     n_out = len(node.outputs)

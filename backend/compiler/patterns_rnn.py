@@ -17,10 +17,10 @@ def inference_sequences(nodes: list, consumers: dict) -> list:
     for node in nodes:
         if not isinstance(node.op, SequenceOp) or consumers.get(id(node.outputs[-1]), 0):
             continue
-        op, attrs = node.op, node.attrs
+        op, attrs, scratch = node.op, node.attrs, {}  # scratch: this step's work arrays
 
-        def run(*arrays, op=op, attrs=attrs):
-            op.forward_into(*arrays, train=False, **attrs)
+        def run(*arrays, op=op, attrs=attrs, scratch=scratch):
+            op.forward_into(*arrays, train=False, scratch=scratch, **attrs)
 
         found.append(
             Fused(

@@ -31,6 +31,9 @@ from ..variables import Variable
 from . import cse, fusion, inputs, lowering, patterns, runners, state_groups
 from .arena import BufferArena
 
+#: View ops that keep a buffer's elements in order (a view through them is a reshape).
+_RESHAPES = frozenset(("reshape", "squeeze", "expand_dims"))
+
 
 @dataclass
 class Step:
@@ -544,15 +547,17 @@ class _Builder:
         copies, offset = [], 0
         for pos, s in enumerate(step.inputs):
             size = math.prod(slots[s].shape)
-            view = packed[offset : offset + size].reshape(slots[s].shape)
+            # A gradient that is a reshape of a step's buffer (a Conv1D kernel's, computed as
+            # a 2-D convolution's) is packed by computing that buffer in place.
+            target = self._reshaped_buffer(s)
             if (
-                slots[s].kind == "buffer"
-                and s in producer_step
-                and arrays[s] is None
-                and slots[s].dtype == "float32"
+                target is not None
+                and target in producer_step
+                and arrays[target] is None
+                and slots[target].dtype == "float32"
             ):
-                arrays[s] = view
-                last_use[s] = end  # never released, never handed over to another value
+                arrays[target] = packed[offset : offset + size].reshape(slots[target].shape)
+                last_use[target] = end  # never released, never handed over to another value
             else:
                 copies.append((pos, offset, size))
             offset += size
@@ -566,6 +571,18 @@ class _Builder:
                 flat[start : start + size] = arrays_[pos].reshape(-1)
 
         step.run = run
+
+    def _reshaped_buffer(self, slot: int) -> int | None:
+        """`slot` itself when it is a buffer, or the buffer it is a view of through reshapes
+        only (`reshape`, `squeeze`, `expand_dims`: the same elements in the same order);
+        else None."""
+        slots = self.slots
+        s = slot
+        while slots[s].kind == "view":
+            if slots[s].view[0].name not in _RESHAPES:
+                return None
+            s = slots[s].base
+        return s if slots[s].kind == "buffer" else None
 
     def _can_write_in_place(self, steps: list, value_slot: int, var_slot: int) -> bool:
         """Whether `steps[0]`, which computes a Variable's final value, may write it straight

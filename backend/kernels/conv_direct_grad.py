@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..memory import work_array
 from . import conv_window, kernel, launch
 from ._checks import EMPTY, check, check_apart
 from .conv import _windows
@@ -210,13 +211,15 @@ def _conv_filter_pooled(start, stop, x, argmax, grads, kh, kw, sh, sw, dh, dw, p
                               bias_parts[c])  # fmt: skip
 
 
-def _run_chunks(dispatcher, work: int, x_padded, out_kernel, out_bias, *args) -> None:
+def _run_chunks(dispatcher, work: int, scratch, x_padded, out_kernel, out_bias, *args) -> None:
     """Runs a kernel gradient over `FILTER_CHUNKS` chunks of the batch (fewer for a small
-    batch), each into its own partial sums, then adds the partials in chunk order."""
+    batch), each into its own partial sums (kept in `scratch`, a dict, when given), then adds
+    the partials in chunk order."""
     kh, kw, cin, cout = out_kernel.shape
     chunks = min(x_padded.shape[0], FILTER_CHUNKS)
-    parts = np.empty((chunks, kh * kw * cin, cout), out_kernel.dtype)
-    bias_parts = np.empty((chunks, out_bias.shape[0]), out_kernel.dtype)
+    dtype = out_kernel.dtype
+    parts = work_array(scratch, "kernel_parts", (chunks, kh * kw * cin, cout), dtype)
+    bias_parts = work_array(scratch, "bias_parts", (chunks, out_bias.shape[0]), dtype)
     launch(dispatcher, work, chunks, *args, parts, bias_parts)
     _merge(parts, bias_parts, out_kernel.reshape(kh * kw * cin, cout), out_bias)
 
@@ -243,14 +246,15 @@ def _check_filter_outs(name: str, dtype, x_padded, grads, out_kernel, out_bias):
 
 
 def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, out_kernel,
-                            out_bias=None) -> None:  # fmt: skip
+                            out_bias=None, scratch=None) -> None:  # fmt: skip
     """The gradient of `conv_direct_nhwc` in its kernel (and bias), by direct loops, into
     `out_kernel` (kh, kw, C_in, C_out), whose shape gives the kernel size:
     `out_kernel[a, b, c, o] = sum_{n, i, j} x_padded[n, i*stride_h + a*dil_h,
     j*stride_w + b*dil_w, c] * grads[n, i, j, o]` for `grads` (N, Ho, Wo, C_out), and, when
     `out_bias` (C_out,) is given, `out_bias[o] = sum_{n, i, j} grads[n, i, j, o]` in the same
     pass. Sums run in the arrays' dtype over `FILTER_CHUNKS` chunks of the batch, merged in
-    order, so the result is the same serial or threaded, with any thread count.
+    order, so the result is the same serial or threaded, with any thread count. `scratch` (a
+    dict), when given, keeps the chunks' partial sums from call to call.
 
     Example:
         >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
@@ -274,12 +278,13 @@ def conv_filter_direct_nhwc(x_padded, grads, stride_h, stride_w, dil_h, dil_w, o
             f"out_kernel's C_out). Received: grads.shape={grads.shape}"
         )
     out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
-    _run_chunks(_conv_filter_direct, grads.size * kh * kw * cin, x_padded, out_kernel, out_bias,
-                x_padded, grads, kh, kw, sh, sw, dh, dw)  # fmt: skip
+    _run_chunks(_conv_filter_direct, grads.size * kh * kw * cin, scratch, x_padded, out_kernel,
+                out_bias, x_padded, grads, kh, kw, sh, sw, dh, dw)  # fmt: skip
 
 
 def conv_filter_pool_direct_nhwc(x_padded, argmax, grads, stride_h, stride_w, dil_h, dil_w,
-                                 pool_h, pool_w, out_kernel, out_bias=None) -> None:  # fmt: skip
+                                 pool_h, pool_w, out_kernel, out_bias=None,
+                                 scratch=None) -> None:  # fmt: skip
     """The kernel (and bias) gradient of `conv_direct_pool_nhwc`'s convolution, from the
     pool's output gradient `grads` (N, P, V, C_out) and the `argmax` that call recorded
     (uint8, the same shape): `conv_filter_direct_nhwc` of the convolution's gradient, which
@@ -315,7 +320,8 @@ def conv_filter_pool_direct_nhwc(x_padded, argmax, grads, stride_h, stride_w, di
     out_bias = _check_filter_outs(name, dtype, x_padded, grads, out_kernel, out_bias)
     work = grads.size * ph * pw * kh * kw * cin
     if conv_window.applies(out_kernel.shape, (sh, sw), (dh, dw), (ph, pw), (ph, pw)):
-        conv_window.gradient_chunks(work, x_padded, argmax, grads, out_kernel, out_bias)
+        conv_window.gradient_chunks(work, x_padded, argmax, grads, out_kernel, out_bias,
+                                    scratch)  # fmt: skip
         return
-    _run_chunks(_conv_filter_pooled, work, x_padded, out_kernel, out_bias, x_padded, argmax, grads,
-                kh, kw, sh, sw, dh, dw, ph, pw)  # fmt: skip
+    _run_chunks(_conv_filter_pooled, work, scratch, x_padded, out_kernel, out_bias, x_padded,
+                argmax, grads, kh, kw, sh, sw, dh, dw, ph, pw)  # fmt: skip

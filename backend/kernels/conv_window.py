@@ -17,8 +17,7 @@ merged in order): bit-identical serial or threaded.
 
 from __future__ import annotations
 
-import numpy as np
-
+from ..memory import work_array
 from . import kernel, launch
 
 #: The argmax of a window whose gradient is 0 (conv_direct.NO_GRADIENT).
@@ -106,14 +105,15 @@ def _gradient(start, stop, x, argmax, grads, parts, bias_parts):
                         part[8, o] += v * (p33 if s3 else (p32 if s2 else (p23 if s1 else p22)))
 
 
-def gradient_chunks(work: int, x, argmax, grads, out_kernel, out_bias) -> None:
+def gradient_chunks(work: int, x, argmax, grads, out_kernel, out_bias, scratch=None) -> None:
     """The kernel (and bias) gradient into out_kernel (3, 3, 1, C_out) and out_bias: the batch
     cut into `FILTER_CHUNKS` chunks (fewer for a small batch), each summed on its own (on the
-    worker threads when `work` pays for them), the partials then added in chunk order. The
-    caller (`conv_direct_grad.conv_filter_pool_direct_nhwc`) has checked the arguments."""
+    worker threads when `work` pays for them), the partials then added in chunk order (their
+    arrays kept in `scratch`, a dict, when given). The caller
+    (`conv_direct_grad.conv_filter_pool_direct_nhwc`) has checked the arguments."""
     cout = out_kernel.shape[3]
     chunks = max(1, min(x.shape[0], FILTER_CHUNKS))
-    parts = np.empty((chunks, 9, cout), grads.dtype)
-    bias_parts = np.empty((chunks, out_bias.shape[0]), grads.dtype)
+    parts = work_array(scratch, "kernel_parts", (chunks, 9, cout), grads.dtype)
+    bias_parts = work_array(scratch, "bias_parts", (chunks, out_bias.shape[0]), grads.dtype)
     launch(_gradient, work, chunks, x, argmax, grads, parts, bias_parts)
     _merge_parts(parts, bias_parts, out_kernel.reshape(9, cout), out_bias)

@@ -27,12 +27,14 @@ the caller makes from `saved` and those (`ops/rnn.py`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
 
 from .. import config, workers
-from . import rnn_loops
+from ..memory import work_array
+from . import kernel, rnn_loops
 from ._checks import check, float_dtype
 from .rnn_loops import ACTIVATIONS, ROWS
 
@@ -41,6 +43,17 @@ SAVED_WIDTH = {"lstm": 7, "gru": 5, "simple_rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 
 _NO_MASK = np.zeros((0, 0), np.bool_)
+# An absent optional array (rmask, bias, d_out, saved) goes to the loops as an empty one of
+# the call's dtype: one per dtype and rank, made once (nothing is written into it).
+_EMPTY = {}
+
+
+def _empty(dtype, ndim: int) -> np.ndarray:
+    key = (np.dtype(dtype), ndim)
+    if key not in _EMPTY:
+        _EMPTY[key] = np.zeros((0,) * ndim, dtype)
+    return _EMPTY[key]
+
 
 __all__ = [
     "ACTIVATIONS",
@@ -50,6 +63,7 @@ __all__ = [
     "gru_forward",
     "lstm_backward",
     "lstm_forward",
+    "mask_steps",
     "simple_rnn_backward",
     "simple_rnn_forward",
 ]
@@ -99,20 +113,20 @@ class _Args:
 
     def rmask(self, rmask) -> np.ndarray:
         if rmask is None:
-            return np.zeros((0, 0, 0), self.dtype)
+            return _empty(self.dtype, 3)
         self.array("rmask", rmask, (self.batch, self.gates, self.units))
         return rmask
 
     def bias(self, bias) -> np.ndarray:
         """An input bias (gates * units,), or an empty array for None."""
         if bias is None:
-            return np.zeros(0, self.dtype)
+            return _empty(self.dtype, 1)
         self.array("bias", bias, (self.gates * self.units,))
         return bias
 
     def sequence(self, arg: str, a, width: int, out: bool = False) -> np.ndarray:
         if a is None:
-            return np.zeros((0, 0, 0), self.dtype)
+            return _empty(self.dtype, 3)
         self.array(arg, a, (self.batch, self.steps, width * self.units), out)
         return a
 
@@ -125,7 +139,7 @@ class _Args:
         machine took 3-10x the one-thread time). One serial kernel serves both, so a
         program compiles nothing more for threads, and rows are independent, so the results
         are the same bits with any thread count."""
-        run = getattr(rnn_loops, loops + "_chunks")
+        run = _chunk_loops(loops)
         # Numba types a read-only array apart: one would compile the whole kernel again.
         args = [a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a
                 for a in args]  # fmt: skip
@@ -142,6 +156,14 @@ class _Args:
                 run(chunk, chunk + 1, *args)
 
         workers.split(claim_chunks, threads)
+
+
+@functools.cache
+def _chunk_loops(loops: str):
+    """`rnn_loops.<loops>_chunks`, looked up once: a name built on every call and passed to
+    getattr stays referenced from the interpreter's attribute cache (about 100 strings
+    held at any time, which a steady training step's memory check counts)."""
+    return getattr(rnn_loops, loops + "_chunks")
 
 
 def _forward_args(name: str, cell: str, x: np.ndarray, w: np.ndarray) -> _Args:
@@ -163,6 +185,55 @@ def _backward_args(name: str, cell: str, saved: np.ndarray, w: np.ndarray) -> _A
     args = _Args(name, cell, w, saved.shape[:2], dtype)
     args.sequence("saved", saved, SAVED_WIDTH[cell])
     return args
+
+
+def _transposed(w: np.ndarray, scratch) -> np.ndarray:
+    """The recurrent kernel transposed, C-contiguous (the backward loops read its rows), in a
+    work array of `scratch` when given (a step of a compiled function: no allocation)."""
+    wt = work_array(scratch, "recurrent_kernel_t", w.shape[::-1], w.dtype)
+    np.copyto(wt, w.T)
+    return wt
+
+
+@kernel
+def _mask_steps(h_prev, rmask, k, out):
+    """out[b, t] = h_prev[b, t] * rmask[b, k] for every row b and step t."""
+    for b in range(out.shape[0]):
+        m = rmask[b, k]
+        for t in range(out.shape[1]):
+            src, dst = h_prev[b, t], out[b, t]
+            for j in range(dst.shape[0]):
+                dst[j] = src[j] * m[j]
+
+
+def mask_steps(h_prev: np.ndarray, rmask: np.ndarray, k: int, out: np.ndarray) -> None:
+    """`out = h_prev * rmask[:, None, k]`: the states (B, T, U) that gate block k's recurrent
+    product read under recurrent dropout (rmask (B, G, U)); `out` C-contiguous (B, T, U).
+    `h_prev` may be a strided view (the saved values' h_prev columns).
+
+    Example:
+        >>> h = np.ones((1, 2, 2), np.float32)
+        >>> rmask = np.array([[[0.0, 2.0]]], np.float32)
+        >>> out = np.empty_like(h)
+        >>> mask_steps(h, rmask, 0, out)
+        >>> out.tolist()
+        [[[0.0, 2.0], [0.0, 2.0]]]
+    """
+    name = "mask_steps"
+    dtype = float_dtype(name, "h_prev", h_prev)
+    if h_prev.ndim != 3:
+        raise ValueError(f"{name}: h_prev must be 3-D. Received: h_prev.shape={h_prev.shape}")
+    batch, _, units = h_prev.shape
+    if rmask.ndim != 3 or rmask.shape[0] != batch or rmask.shape[2] != units:
+        raise ValueError(
+            f"{name}: rmask must have shape ({batch}, gates, {units}). Received: "
+            f"rmask.shape={rmask.shape}"
+        )
+    if not 0 <= k < rmask.shape[1]:
+        raise ValueError(f"{name}: k must be in [0, {rmask.shape[1]}). Received: k={k}")
+    check(name, "rmask", rmask, dtype=dtype)
+    check(name, "out", out, dtype=dtype, shape=h_prev.shape, out=True)
+    _mask_steps(h_prev, rmask, int(k), out)
 
 
 def lstm_forward(
@@ -245,6 +316,7 @@ def lstm_backward(
     dh0,
     dc0,
     dbias=None,
+    scratch=None,
 ) -> None:
     """The gradients of `lstm_forward` with respect to x (`dx`, (B, T, 4U)), h0 and c0, from
     its `saved` values and the gradients of `out` (None: zero), `h_last` and `c_last`; and,
@@ -265,11 +337,13 @@ def lstm_backward(
         args.array("dbias", dbias, (4 * args.units,), True)
     # The input bias's gradient per chunk (no columns: not computed), summed after the run.
     chunks = (args.batch + ROWS - 1) // ROWS
-    parts = np.empty((chunks, 0 if dbias is None else 4 * args.units), args.dtype)
+    parts = work_array(
+        scratch, "bias_parts", (chunks, 0 if dbias is None else 4 * args.units), args.dtype
+    )
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_lstm_grad",
-        np.ascontiguousarray(w.T),
+        _transposed(w, scratch),
         c0,
         args.mask(mask),
         args.rmask(rmask),
@@ -327,7 +401,7 @@ def gru_forward(
     args.state("h_last", h_last, True)
     args.sequence("out", out, 1, True)
     if bias is None:
-        bias = np.zeros(0, x.dtype)
+        bias = _empty(x.dtype, 1)
     elif not reset_after:
         raise ValueError(
             f"{name}: a recurrent bias needs reset_after=True. Received: "
@@ -370,6 +444,7 @@ def gru_backward(
     dx,
     drec_h,
     dh0,
+    scratch=None,
 ) -> None:
     """The gradients of `gru_forward` with respect to x (`dx`, (B, T, 3U)) and h0, and with
     `reset_after` the candidate's recurrent product's (`drec_h`, (B, T, U); else None)."""
@@ -386,7 +461,7 @@ def gru_backward(
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
         "_gru_grad",
-        np.ascontiguousarray(w.T),
+        _transposed(w, scratch),
         args.mask(mask),
         args.rmask(rmask),
         saved,
@@ -440,7 +515,18 @@ def simple_rnn_forward(
 
 
 def simple_rnn_backward(
-    w, mask, rmask, saved, d_out, dh_last, reverse, zero_output, activation, dx, dh0
+    w,
+    mask,
+    rmask,
+    saved,
+    d_out,
+    dh_last,
+    reverse,
+    zero_output,
+    activation,
+    dx,
+    dh0,
+    scratch=None,
 ) -> None:
     """The gradients of `simple_rnn_forward` with respect to x (`dx`, (B, T, U)) and h0."""
     name = "simple_rnn_backward"
@@ -451,7 +537,7 @@ def simple_rnn_backward(
     act, _ = _codes(name, activation)
     args.run(
         "_simple_grad",
-        np.ascontiguousarray(w.T),
+        _transposed(w, scratch),
         args.mask(mask),
         args.rmask(rmask),
         saved,

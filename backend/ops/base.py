@@ -42,6 +42,9 @@ class Op:
     differentiable = True
     # Positions of the inputs whose shape and dtype alone the op reads, never their values.
     shape_only: tuple = ()
+    # True for ops whose `forward_into` takes `scratch=`: a dict a Plan keeps for each of
+    # their steps, holding the step's work arrays from run to run (`memory.work_array`).
+    uses_scratch = False
 
     def infer(self, *specs: Spec, **attrs):
         raise NotImplementedError

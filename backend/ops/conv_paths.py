@@ -4,13 +4,15 @@
 (`_use_direct`), the depthwise kernels for one input channel per group (`_is_depthwise`),
 Winograd F(2x2, 3x3) for a 3x3 stride-1 kernel (`conv_winograd`), else im2col + BLAS
 (`_im2col`, `_col2im`). This module holds those paths (but Winograd's) and their work-array
-helpers (`_buffer`: scratch arrays cached per Plan node); docs/internals/kernels.md has the
-measurements behind each choice.
+helpers (`_buffer`: `memory.work_array`, scratch arrays kept per Plan node);
+docs/internals/kernels.md has the measurements behind each choice.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..memory import work_array as _buffer
 
 
 def _effective(k: int, d: int) -> int:
@@ -46,20 +48,6 @@ def _is_plain_1x1(ksize, strides, pads, x_hw, need) -> bool:
         and pads[1][0] == 0
         and tuple(x_hw) == tuple(need)
     )
-
-
-def _buffer(scratch, tag: str, shape, dtype, zero: bool = False) -> np.ndarray:
-    """A work array: a fresh one without `scratch` (a dict), else the one cached there under
-    (tag, shape, dtype), made on first use (zeroed when `zero`; callers that rely on zeros
-    write only cells they wrote on the first use too, so the rest stays zero)."""
-    make = np.zeros if zero else np.empty
-    if scratch is None:
-        return make(shape, dtype)
-    key = (tag, tuple(shape), np.dtype(dtype))
-    buf = scratch.get(key)
-    if buf is None:
-        buf = scratch[key] = make(shape, dtype)
-    return buf
 
 
 def _padded(x: np.ndarray, pads, need, scratch=None) -> np.ndarray:
@@ -256,7 +244,8 @@ def _conv_filter_direct(x, y, kernel_size, strides, dilation, pads, out, scratch
     dk = out if _writable(out) else np.empty((*kernel_size, cin, cout), x.dtype)
     db = bias_out if bias_out is None or _writable(bias_out) else np.empty(cout, x.dtype)
     _, gradient = _direct_kernels()
-    gradient.conv_filter_direct_nhwc(xp, np.ascontiguousarray(y), *strides, *dilation, dk, db)
+    gradient.conv_filter_direct_nhwc(xp, np.ascontiguousarray(y), *strides, *dilation, dk, db,
+                                     scratch=scratch)  # fmt: skip
     if db is not bias_out:
         np.copyto(bias_out, db)
     return _delivered(dk, out)

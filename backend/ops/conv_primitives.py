@@ -271,7 +271,8 @@ def conv_pool_filter_grad_into(x, argmax, grads, out, kernel_size, strides, dila
     dk = out if _writable(out) else _buffer(scratch, "pool_filter_grad", kernel_shape, x.dtype)
     _, gradient = _direct_kernels()
     gradient.conv_filter_pool_direct_nhwc(xp, argmax, np.ascontiguousarray(grads), *strides,
-                                          *dilation, *map(int, pool), dk, bias_out)  # fmt: skip
+                                          *dilation, *map(int, pool), dk, bias_out,
+                                          scratch=scratch)  # fmt: skip
     _delivered(dk, out)
 
 

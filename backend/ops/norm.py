@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import config
 from .. import dtypes as dt
+from ..memory import work_array
 from ..tensor import Spec
 from .base import Op, apply, convert, normalize_axis, promote
 
@@ -316,7 +317,9 @@ class LayerNormGradOp(Op):
         self.forward_into(x, gamma, g, *outs, epsilon=epsilon)
         return outs
 
-    def forward_into(self, x, gamma, g, dx, dgamma, dbeta, *, epsilon):
+    uses_scratch = True
+
+    def forward_into(self, x, gamma, g, dx, dgamma, dbeta, *, epsilon, scratch=None):
         from ..kernels import layer_norm
 
         dtype = _compute_dtype(x)
@@ -325,9 +328,11 @@ class LayerNormGradOp(Op):
             o if o.dtype == dtype and o.flags.c_contiguous else np.empty(o.shape, dtype)
             for o in (dx, dgamma, dbeta)
         ]
-        if x.shape[-1] == 0:
+        n = x.shape[-1]
+        if n == 0:
             return
-        layer_norm.layer_norm_grad_rows(args[0], args[1], args[2], epsilon, *outs)
+        sums = work_array(scratch, "column_sums", (2, layer_norm.n_chunks(x.size // n), n), dtype)
+        layer_norm.layer_norm_grad_rows(args[0], args[1], args[2], epsilon, *outs, sums)
         for target, result in zip((dx, dgamma, dbeta), outs, strict=True):
             if target is not result:
                 np.copyto(target, result, casting="unsafe")

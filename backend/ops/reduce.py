@@ -235,6 +235,14 @@ class ExtremumOp(Op):
             return self._fn(x, axis=axes, keepdims=keepdims)
         return self._fn(x, axis=axes, keepdims=keepdims, initial=initial)
 
+    def forward_into(self, x, out, *, axes, keepdims, initial):
+        # In a Plan: the reduction straight into its buffer (a global max pooling).
+        if initial is None:
+            _check_not_empty(self.name, x.shape, axes)
+            self._fn(x, axis=axes, keepdims=keepdims, out=out)
+        else:
+            self._fn(x, axis=axes, keepdims=keepdims, initial=initial, out=out)
+
     def vjp(self, ctx, grads, needed):
         from .elementwise import divide, equal, maximum, where
 

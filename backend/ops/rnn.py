@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtypes as dt
+from ..memory import work_array
 from ..tensor import Spec, SymbolicTensor
 from .base import Op, apply, convert
 
@@ -49,6 +50,19 @@ def _layout(cell: str, attrs: dict, n_inputs: int | None = None) -> dict:
         if attrs.get(flag):
             names.append(name)
     return {name: i for i, name in enumerate(names)}
+
+
+def _contiguous_inputs(arrays, scratch) -> list:
+    """The inputs as C-contiguous arrays (the kernels' layout): each one that is not copied
+    into a work array of the step's `scratch`, so a steady run allocates nothing."""
+    ins = []
+    for position, a in enumerate(arrays):
+        if not a.flags.c_contiguous:
+            copy = work_array(scratch, f"input{position}", a.shape, a.dtype)
+            np.copyto(copy, a)
+            a = copy
+        ins.append(a)
+    return ins
 
 
 def _dims_match(shape, expected) -> bool:
@@ -141,13 +155,15 @@ class SequenceOp(Op):
         self.forward_into(*arrays, *outs, saved, **attrs)
         return (*outs, saved)
 
-    def forward_into(self, *arrays, train: bool = True, **attrs) -> None:
+    uses_scratch = True
+
+    def forward_into(self, *arrays, train: bool = True, scratch=None, **attrs) -> None:
         """Computes into the output buffers that follow the inputs in `arrays`; without
         `train`, the saved output is absent and not computed (an inference Plan)."""
         from ..kernels import rnn
 
         at = _layout(self.cell, attrs)
-        ins = [np.ascontiguousarray(a) for a in arrays[: len(at)]]
+        ins = _contiguous_inputs(arrays[: len(at)], scratch)
         outs = arrays[len(at) :]
         saved = outs[-1] if train else None
         get = {name: ins[i] for name, i in at.items()}.get
@@ -279,13 +295,15 @@ class SequenceGradOp(Op):
         self.forward_into(*arrays, *outs, **attrs)
         return tuple(outs)
 
-    def forward_into(self, *arrays, **attrs) -> None:
+    uses_scratch = True
+
+    def forward_into(self, *arrays, scratch=None, **attrs) -> None:
         """The backward kernel into dx (x_proj's gradient) and the states' gradients, then
         the recurrent kernel's (and bias's) gradient as GEMMs over all steps."""
         from ..kernels import rnn
 
         at = self._positions(attrs)
-        ins = [np.ascontiguousarray(a) for a in arrays[: len(at)]]
+        ins = _contiguous_inputs(arrays[: len(at)], scratch)
         dx, dw, *rest = arrays[len(at) :]
         get = {name: ins[i] for name, i in at.items()}.get
         w, saved, units = get("recurrent_kernel"), get("saved"), ins[0].shape[0]
@@ -311,11 +329,14 @@ class SequenceGradOp(Op):
                 dh0=rest[0],
                 dc0=rest[1],
                 dbias=rest[2] if attrs.get("has_input_bias") else None,
+                scratch=scratch,
             )
-            _kernel_gradient(saved[..., 6 * units :], dx, rmask, range(4), dw)
+            _kernel_gradient(saved[..., 6 * units :], dx, rmask, range(4), dw, scratch)
         elif self.cell == "gru":
             reset_after = attrs["reset_after"]
-            drec_h = np.empty(dx.shape[:2] + (units,), dx.dtype) if reset_after else None
+            drec_h = None
+            if reset_after:
+                drec_h = work_array(scratch, "drec_h", dx.shape[:2] + (units,), dx.dtype)
             rnn.gru_backward(
                 w,
                 **common,
@@ -326,11 +347,14 @@ class SequenceGradOp(Op):
                 dx=dx,
                 drec_h=drec_h,
                 dh0=rest[0],
+                scratch=scratch,
             )
             h_prev = saved[..., 4 * units :]
-            _kernel_gradient(h_prev, dx[..., : 2 * units], rmask, range(2), dw[:, : 2 * units])
+            _kernel_gradient(
+                h_prev, dx[..., : 2 * units], rmask, range(2), dw[:, : 2 * units], scratch
+            )
             if reset_after:
-                _kernel_gradient(h_prev, drec_h, rmask, range(2, 3), dw[:, 2 * units :])
+                _kernel_gradient(h_prev, drec_h, rmask, range(2, 3), dw[:, 2 * units :], scratch)
             else:  # the candidate's product read r * (h_prev * mask), saved as is
                 _kernel_gradient(
                     saved[..., 3 * units : 4 * units],
@@ -338,6 +362,7 @@ class SequenceGradOp(Op):
                     None,
                     range(1),
                     dw[:, 2 * units :],
+                    scratch,
                 )
             if attrs.get("has_bias"):
                 db = rest[1]
@@ -351,8 +376,9 @@ class SequenceGradOp(Op):
                 activation=attrs["activation"],
                 dx=dx,
                 dh0=rest[0],
+                scratch=scratch,
             )
-            _kernel_gradient(saved[..., units:], dx, rmask, range(1), dw)
+            _kernel_gradient(saved[..., units:], dx, rmask, range(1), dw, scratch)
 
     def vjp(self, ctx, grads, needed):
         raise NotImplementedError(
@@ -360,19 +386,22 @@ class SequenceGradOp(Op):
         )
 
 
-def _kernel_gradient(h_prev, dgates, rmask, blocks, out) -> None:
+def _kernel_gradient(h_prev, dgates, rmask, blocks, out, scratch=None) -> None:
     """out = sum over rows and steps of h_prev^T @ dgates: one GEMM over all steps; with a
     recurrent dropout mask, one per gate block k of h_prev * rmask[:, k] (its block of
-    dgates)."""
+    dgates; the masked copy in a work array of `scratch`)."""
     rows = h_prev.shape[0] * h_prev.shape[1]
     units = h_prev.shape[2]
     if rmask is None:
         np.matmul(h_prev.reshape(rows, units).T, dgates.reshape(rows, out.shape[1]), out=out)
         return
+    from ..kernels import rnn
+
+    masked = work_array(scratch, "masked_h_prev", h_prev.shape, h_prev.dtype)
     for j, k in enumerate(blocks):
-        h = (h_prev * rmask[:, None, k, :]).reshape(rows, units)
+        rnn.mask_steps(h_prev, rmask, k, masked)
         d = dgates[..., j * units : (j + 1) * units].reshape(rows, units)
-        np.matmul(h.T, d, out=out[:, j * units : (j + 1) * units])
+        np.matmul(masked.reshape(rows, units).T, d, out=out[:, j * units : (j + 1) * units])
 
 
 _GRAD_OPS = {cell: SequenceGradOp(cell) for cell in _GATES}

@@ -332,3 +332,33 @@ def test_pooling_and_bias_gradients_in_a_plan_match_eager():
             assert step.run.__name__ != "run_forward", step.name  # no result to copy in
     column_sums = [s for s in plan.steps if s.run.__name__ == "run_column_sum"]
     assert len(column_sums) == 2  # db and the explicit sum; the total sums stay np.sum
+
+
+def test_per_sample_broadcasts_max_and_concatenate_in_a_plan_match_eager():
+    # A per-sample value over the steps (a recurrent dropout mask, a global max's gradient)
+    # fuses as a middle-broadcast leaf; the max and the concatenation write into their
+    # buffers instead of copying a result in.
+    def fn(x, m):
+        x = ops.convert_to_tensor(x)
+        with GradientTape() as tape:
+            tape.watch(x)
+            masked = ops.multiply(x, ops.expand_dims(m, 1))  # (batch, steps, ch) * (batch, 1, ch)
+            pooled = ops.max(masked, axis=1, keepdims=True)
+            joined = ops.concatenate([masked, x], axis=-1)
+            loss = ops.sum(pooled * pooled) + ops.sum(joined * joined)
+        (dx,) = tape.gradient(loss, [x])
+        return pooled, joined, dx
+
+    f = compiler.function(fn)
+    x = np.round(rng.standard_normal((6, 50, 40)), 1).astype("float32")  # ties in the max
+    m = rng.standard_normal((6, 40)).astype("float32")
+    got = f(x, m)
+    want = [t.numpy() for t in fn(x, m)]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    plan = f.plan_for(x, m)
+    for step in plan.steps:
+        assert step.run.__name__ != "run_forward", step.name  # no result copied in
+        if step.name in ("multiply", "equal", "where"):  # a lone numpy call: no broadcast
+            shapes = {plan.slots[i].shape for i in (*step.inputs, *step.outputs)}
+            assert len(shapes) == 1, (step.name, shapes)

@@ -408,3 +408,40 @@ def test_eight_and_four_row_blocks_give_the_same_bits():
         want = start.astype(np.float64)
         want[:, n0:n1] += v[:, k0:k1].astype(np.float64) @ w[k0:k1, n0:n1]
         np.testing.assert_allclose(blocks[0], want, rtol=1e-5, atol=1e-4)
+
+
+def test_mask_steps_against_numpy_on_the_saved_view():
+    rng = np.random.default_rng(11)
+    saved = rng.standard_normal((5, 4, 7 * 3)).astype(np.float32)
+    h_prev = saved[..., 6 * 3 :]  # strided, as the recurrent kernel's gradient reads it
+    rmask = rng.standard_normal((5, 4, 3)).astype(np.float32)
+    out = np.empty((5, 4, 3), np.float32)
+    for k in range(4):
+        rnn.mask_steps(h_prev, rmask, k, out)
+        assert out.tobytes() == (h_prev * rmask[:, None, k, :]).tobytes()
+    with pytest.raises(ValueError, match="mask_steps: k must be in"):
+        rnn.mask_steps(h_prev, rmask, 4, out)
+    with pytest.raises(ValueError, match=r"mask_steps: rmask must have shape \(5, gates, 3\)"):
+        rnn.mask_steps(h_prev, rmask[:, :, :2], 0, out)
+    with pytest.raises(ValueError, match="mask_steps: out must have shape"):
+        rnn.mask_steps(h_prev, rmask, 0, out[:, :3])
+
+
+def test_backward_work_arrays_are_kept_in_the_scratch_and_give_the_same_bits():
+    x, w, (h0, c0), mask, _ = _inputs("lstm", batch=19, steps=6, units=6, dtype=np.float32)
+    b, t, u = x.shape[0], x.shape[1], w.shape[0]
+    out, h, c = np.empty((b, t, u), x.dtype), np.empty((b, u), x.dtype), np.empty((b, u), x.dtype)
+    saved = np.empty((b, t, 7 * u), x.dtype)
+    rnn.lstm_forward(x, w, h0, c0, mask, None, False, False, "tanh", "sigmoid", out, h, c, saved)
+    dh_last = np.random.default_rng(2).standard_normal((b, u)).astype(x.dtype)
+    results, scratch = [], {}
+    for kept in (None, scratch, scratch):
+        grads = np.empty_like(x), np.empty_like(h0), np.empty_like(c0), np.empty(4 * u, x.dtype)
+        rnn.lstm_backward(w, c0, mask, None, saved, None, dh_last, np.zeros_like(dh_last), False,
+                          False, "tanh", "sigmoid", *grads, scratch=kept)  # fmt: skip
+        results.append(b"".join(g.tobytes() for g in grads))
+        if kept is scratch:
+            arrays = {key: id(a) for key, a in scratch.items()}
+    assert results[0] == results[1] == results[2]
+    assert {key[0] for key in scratch} == {"recurrent_kernel_t", "bias_parts"}
+    assert arrays == {key: id(a) for key, a in scratch.items()}  # the same arrays again

@@ -477,8 +477,8 @@ def test_small_kernels_take_the_direct_kernels(monkeypatch):
         (kconv, "im2col_nhwc"),
     ):
         real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, real=real, name=name: (
-            calls.append(name), real(*a)))  # fmt: skip
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name, **kw: (
+            calls.append(name), real(*a, **kw)))  # fmt: skip
     x, k = Tensor(rand(2, 6, 6, 1)), Tensor(rand(3, 3, 1, 2))
     with GradientTape() as tape:
         tape.watch(k)
