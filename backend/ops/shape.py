@@ -305,6 +305,9 @@ class BroadcastToOp(Op):
         target = tuple(x.shape[i - lead] if s is None else s for i, s in enumerate(shape))
         return np.ascontiguousarray(np.broadcast_to(x, target))
 
+    def forward_into(self, x, out, *, shape):
+        np.copyto(out, x)  # In a Plan: broadcast straight into the buffer (no copy made first)
+
     def vjp(self, ctx, grads, needed):
         return [grads[0]]  # autodiff sums it back to the input's shape
 

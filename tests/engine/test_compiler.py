@@ -362,3 +362,23 @@ def test_per_sample_broadcasts_max_and_concatenate_in_a_plan_match_eager():
         if step.name in ("multiply", "equal", "where"):  # a lone numpy call: no broadcast
             shapes = {plan.slots[i].shape for i in (*step.inputs, *step.outputs)}
             assert len(shapes) == 1, (step.name, shapes)
+
+
+def test_pad_and_broadcast_to_in_a_plan_match_numpy():
+    def fn(x, row):
+        padded = ops.pad(x, ((0, 0), (2, 1), (0, 3)), constant_values=1.5)
+        spread = ops.broadcast_to(row, (4, 3, 5))
+        return padded, spread, ops.pad(x, ((1, 1), (0, 0), (0, 0)))
+
+    f = compiler.function(fn)
+    x = rng.standard_normal((4, 3, 5)).astype("float32")
+    row = rng.standard_normal((3, 1)).astype("float32")
+    for _ in range(2):  # the second run reuses the buffers the first one filled
+        padded, spread, zeros_around = f(x, row)
+        np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (2, 1), (0, 3)),
+                                                     constant_values=1.5))  # fmt: skip
+        np.testing.assert_array_equal(spread, np.broadcast_to(row, (4, 3, 5)))
+        np.testing.assert_array_equal(zeros_around, np.pad(x, ((1, 1), (0, 0), (0, 0))))
+        x = x + 1.0
+    for step in f.plan_for(x, row).steps:
+        assert step.run.__name__ != "run_forward", step.name  # written into their buffers
