@@ -169,6 +169,7 @@ from . import (  # noqa: E402
     rnn,
     rnn_loops,
     softmax,
+    special,
     winograd,
     winograd_f4,
     winograd_grad,
@@ -180,6 +181,6 @@ __all__ = [
     "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
     "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
     "launch_or_serial", "layer_norm", "nn", "norm", "optim", "pool",
-    "random", "reduce", "rnn", "rnn_loops", "softmax", "winograd", "winograd_f4", "winograd_grad",
-    "winograd_output", "winograd_window",
+    "random", "reduce", "rnn", "rnn_loops", "softmax", "special", "winograd", "winograd_f4",
+    "winograd_grad", "winograd_output", "winograd_window",
 ]  # fmt: skip

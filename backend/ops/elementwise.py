@@ -58,6 +58,19 @@ def _stable_sigmoid(x):
 
 _erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
 
+
+def _erf(x):
+    """erf elementwise: the kernel (libm's erf in float64, rounded) for a float32 or float64
+    array, `math.erf` per element otherwise (float16, scalars): the same bits either way."""
+    if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) and x.ndim and x.size:
+        from ..kernels import special  # Numba is imported at the first use
+
+        out = np.empty(x.shape, x.dtype)
+        special.erf_into(np.ascontiguousarray(x), out)
+        return out
+    return _erf_scalar(x)
+
+
 _NEGATIVE = UnaryOp("negative", np.negative, lambda x, y, g: negative(g), float_only=False)
 _EXP = UnaryOp("exp", np.exp, lambda x, y, g: multiply(g, y))
 _LOG = UnaryOp("log", np.log, lambda x, y, g: divide(g, x))
@@ -79,7 +92,7 @@ _ABS = UnaryOp("abs", np.abs, lambda x, y, g: multiply(g, sign(x)), float_only=F
 _SIGN = UnaryOp("sign", np.sign, lambda x, y, g: multiply(g, 0.0), float_only=False)
 _ERF = UnaryOp(
     "erf",
-    _erf_scalar,
+    _erf,
     lambda x, y, g: multiply(g, multiply(2.0 / math.sqrt(math.pi), exp(negative(square(x))))),
 )
 
