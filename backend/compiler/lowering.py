@@ -138,16 +138,6 @@ def _small_op_into(node):
         return lambda x, out: out.fill(fill)
     if name == "broadcast_like":
         return lambda x, like, out: np.copyto(out, x)
-    if name == "erf" and str(node.inputs[0].dtype) in ("float32", "float64"):
-        from ..kernels import special
-
-        def run_erf(x, out):
-            if x.flags.c_contiguous and out.flags.c_contiguous:
-                special.erf_into(x, out)
-            else:
-                np.copyto(out, op.forward(None, x))
-
-        return run_erf
     if name == "concatenate":  # inputs of one dtype (the public function promotes them)
         axis = attrs["axis"]
         return lambda *arrays: np.concatenate(arrays[:-1], axis=axis, out=arrays[-1])
@@ -198,6 +188,8 @@ def lower(node):
         return (lambda a, b, out: ufunc(a, b, out=out)), True
     if isinstance(op, CastOp):
         return (lambda x, out: np.copyto(out, x, casting="unsafe")), True
+    if isinstance(op, UnaryOp) and op.into is not None:
+        return op.into, True
     if op.name == "matmul":
         return matmul, False
     if (

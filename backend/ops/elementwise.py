@@ -30,12 +30,15 @@ __all__ = [
 class UnaryOp(Op):
     """`y = fn(x)` elementwise; `grad(x, y, g)` builds dL/dx with ops."""
 
-    def __init__(self, name, fn, grad=None, float_only=True):
+    def __init__(self, name, fn, grad=None, float_only=True, into=None):
         self.name = name
         self._fn = fn
         self._grad = grad
         self.differentiable = grad is not None
         self._float_only = float_only
+        # `into(x, out)`: the same values written into `out` (which may be x's own buffer),
+        # for an `fn` that is not a ufunc, so a compiled step allocates nothing.
+        self.into = into
 
     def infer(self, x):
         if self._float_only and not dt.is_float(x.dtype):
@@ -56,6 +59,14 @@ def _stable_sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
+def _stable_sigmoid_into(x, out):
+    """`_stable_sigmoid` with the same operations in the same order, in place in `out`."""
+    np.multiply(0.5, x, out=out)
+    np.tanh(out, out=out)
+    np.add(1.0, out, out=out)
+    np.multiply(0.5, out, out=out)
+
+
 _erf_scalar = np.vectorize(math.erf, otypes=[np.float64])
 
 
@@ -63,12 +74,21 @@ def _erf(x):
     """erf elementwise: the kernel (libm's erf in float64, rounded) for a float32 or float64
     array, `math.erf` per element otherwise (float16, scalars): the same bits either way."""
     if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) and x.ndim and x.size:
-        from ..kernels import special  # Numba is imported at the first use
-
         out = np.empty(x.shape, x.dtype)
-        special.erf_into(np.ascontiguousarray(x), out)
+        _erf_into(np.ascontiguousarray(x), out)
         return out
     return _erf_scalar(x)
+
+
+def _erf_into(x, out):
+    """`_erf` written into `out` (x's own buffer, or one of its shape and dtype)."""
+    kernel_ready = x.dtype in (np.float32, np.float64) and x.dtype == out.dtype and x.ndim
+    if kernel_ready and x.flags.c_contiguous and out.flags.c_contiguous:
+        from ..kernels import special  # Numba is imported at the first use
+
+        special.erf_into(x, out)
+    else:
+        np.copyto(out, _erf_scalar(x), casting="unsafe")
 
 
 _NEGATIVE = UnaryOp("negative", np.negative, lambda x, y, g: negative(g), float_only=False)
@@ -78,7 +98,10 @@ _LOG1P = UnaryOp("log1p", np.log1p, lambda x, y, g: divide(g, add(x, 1.0)))
 _SQRT = UnaryOp("sqrt", np.sqrt, lambda x, y, g: divide(g, multiply(y, 2.0)))
 _TANH = UnaryOp("tanh", np.tanh, lambda x, y, g: multiply(g, subtract(1.0, multiply(y, y))))
 _SIGMOID = UnaryOp(
-    "sigmoid", _stable_sigmoid, lambda x, y, g: multiply(g, multiply(y, subtract(1.0, y)))
+    "sigmoid",
+    _stable_sigmoid,
+    lambda x, y, g: multiply(g, multiply(y, subtract(1.0, y))),
+    into=_stable_sigmoid_into,
 )
 _RELU = UnaryOp(
     "relu",
@@ -94,6 +117,7 @@ _ERF = UnaryOp(
     "erf",
     _erf,
     lambda x, y, g: multiply(g, multiply(2.0 / math.sqrt(math.pi), exp(negative(square(x))))),
+    into=_erf_into,
 )
 
 

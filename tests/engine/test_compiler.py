@@ -382,3 +382,14 @@ def test_pad_and_broadcast_to_in_a_plan_match_numpy():
         x = x + 1.0
     for step in f.plan_for(x, row).steps:
         assert step.run.__name__ != "run_forward", step.name  # written into their buffers
+
+
+def test_sigmoid_writes_into_its_buffer_with_the_eager_bits():
+    # sigmoid is not fused (numpy's tanh beats Numba's scalar one): a lone step that runs
+    # the eager path's operations in place instead of making four temporaries.
+    f = compiler.function(lambda x: ops.sigmoid(x))
+    x = np.concatenate([rng.standard_normal(500) * 10, [0.0, -0.0, 90.0, -90.0, np.nan]])
+    x = x.astype("float32").reshape(5, 101)
+    assert f(x).tobytes() == ops.sigmoid(x).numpy().tobytes()
+    (step,) = f.plan_for(x).steps
+    assert step.run.__name__ == "_stable_sigmoid_into"

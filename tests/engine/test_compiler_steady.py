@@ -50,8 +50,8 @@ def _classifier(*body, inputs=(12, 5), dtype="float32", seed=3):
 # not: recurrent layers (their sequence kernels' work arrays, the recurrent dropout masks
 # broadcast over the steps), a 1-D convolution with a global max pooling (the gradient of
 # the max broadcast back, the kernel's gradient a reshape of a 2-D one), layer
-# normalization, a concatenation, the exact GELU (erf), and upsampling and zero padding (a
-# broadcast and a pad).
+# normalization, a concatenation, the exact GELU (erf), a sigmoid, and upsampling and zero
+# padding (a broadcast and a pad).
 _MORE_MODELS = {
     "embedding_lstm": lambda: _classifier(
         layers.Embedding(50, 8), layers.LSTM(16), inputs=(12,), dtype="int32"
@@ -70,6 +70,7 @@ _MORE_MODELS = {
     ),
     "layer_norm": lambda: _classifier(layers.LayerNormalization(), layers.Flatten()),
     "exact_gelu": lambda: _classifier(layers.Dense(6, activation="gelu"), layers.Flatten()),
+    "sigmoid": lambda: _classifier(layers.Dense(6, activation="sigmoid"), layers.Flatten()),
     "upsampling_padding": lambda: _classifier(
         layers.UpSampling2D(2),
         layers.ZeroPadding2D(1),
