@@ -45,7 +45,9 @@ TEMPLATES = {
     "sqrt": "np.sqrt({0})",
     "tanh": "np.tanh({0})",
     "sigmoid": "(0.5 * (1.0 + np.tanh(0.5 * {0})))",
-    "relu": "({0} if {0} > 0 else {0} * 0)",
+    # max(x, 0) as numpy's maximum gives it: NaN stays NaN, anything else not above 0 (a
+    # negative number, -0.0, -inf) is +0 (`x * 0` gave -0.0, and NaN for -inf).
+    "relu": "({0} if ({0} > 0 or {0} != {0}) else 0)",
     "abs": "abs({0})",
     "sign": "np.sign({0})",
     "erf": "math.erf({0})",

@@ -68,7 +68,7 @@ def _sums_chunks(start, stop, x, chunks, partial):
 @kernel
 def _normalize_chunks(start, stop, x, chunks, scale, offset, relu, y):
     """y[a, k, b] = x[a, k, b] * scale[k] + offset[k] for the rows of chunks [start, stop),
-    then relu(y) when `relu` (as the fused relu writes it: `v if v > 0 else v * 0`)."""
+    then relu(y) when `relu` (as the fused relu writes it: v when above 0 or NaN, else +0)."""
     rows, channels, inner = x.shape
     first, last = start * rows // chunks, stop * rows // chunks
     zero = y.dtype.type(0)
@@ -79,7 +79,7 @@ def _normalize_chunks(start, stop, x, chunks, scale, offset, relu, y):
             if relu:
                 for k in range(channels):
                     v = row[k] * scale[k] + offset[k]
-                    out[k] = v if v > 0 else v * zero
+                    out[k] = v if (v > zero or v != v) else zero
             else:
                 for k in range(channels):
                     out[k] = row[k] * scale[k] + offset[k]
@@ -89,7 +89,7 @@ def _normalize_chunks(start, stop, x, chunks, scale, offset, relu, y):
                 s, o = scale[k], offset[k]
                 for b in range(inner):
                     v = x[a, k, b] * s + o
-                    y[a, k, b] = v if not relu or v > 0 else v * zero
+                    y[a, k, b] = v if (not relu or v > zero or v != v) else zero
 
 
 @kernel
@@ -227,7 +227,8 @@ def batch_norm_train(
 ) -> None:
     """Training-mode batch norm of `x` over every axis but `axis` (non-negative): writes
     `y` (x's shape) and the per-channel batch `mean` and biased `var`. With `relu`, `y` is
-    relu of the normalized x instead (as the fused relu: -0.0 for a negative value).
+    relu of the normalized x instead (as the fused relu: NaN stays NaN, anything not above 0
+    gives +0).
 
     Example:
         >>> x = np.array([[1.0], [3.0]], np.float32)

@@ -393,3 +393,20 @@ def test_sigmoid_writes_into_its_buffer_with_the_eager_bits():
     assert f(x).tobytes() == ops.sigmoid(x).numpy().tobytes()
     (step,) = f.plan_for(x).steps
     assert step.run.__name__ == "_stable_sigmoid_into"
+
+
+def test_compiled_relu_is_numpys_maximum_with_zero_on_special_values():
+    # NaN stays NaN; -inf, negatives and -0.0 give +0 (a fused `x * 0` gave -0.0, and NaN
+    # for -inf), in a fused group and after a batch normalization alike.
+    special = [-np.inf, -1.0, -0.0, 0.0, 2.0, np.nan, np.inf, -1e-45]
+    x = np.array([special] * 3000, np.float32)  # large enough for a compiled kernel
+
+    def fn(x):
+        return ops.relu(x) * 1.0, ops.relu(x + 0.0)
+
+    f = compiler.function(fn)
+    want = np.maximum(x, np.float32(0))
+    for got in f(x):
+        assert got.tobytes() == want.tobytes()
+    for got in fn(x):
+        assert got.numpy().tobytes() == want.tobytes()

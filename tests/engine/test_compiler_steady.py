@@ -123,14 +123,19 @@ def _peak_and_growth(run, steps=30):
 )
 def test_a_steady_training_step_allocates_no_array(make, monkeypatch):
     model = make()
+    # Both sizes fill every chunk of the kernels' column sums (at most 64 chunks of at least
+    # 16 rows, their fixed scratch), so only an array of the batch could differ.
+    sizes, allowed = (64, 256), 256
     if make not in (_mlp, _convnet):
         # Every kernel call on the worker threads at both sizes: a call that switches from one
         # thread to two between them adds the pool's own few KB to the larger one.
         monkeypatch.setattr(config, "_parallel_threshold", 0)
+        # These steps hold more Python objects, whose peaks varied by up to 700 bytes between
+        # runs of the whole suite: sizes further apart keep an array of the batch (at least
+        # 448 * 4 bytes more) above that.
+        sizes, allowed = (64, 512), 1024
     peaks = []
-    # Both sizes fill every chunk of the kernels' column sums (at most 64 chunks of at least
-    # 16 rows, their fixed scratch), so only an array of the batch could differ.
-    for batch in (64, 256):
+    for batch in sizes:
         x, y = _data(model, batch)
         model.train_on_batch(x, y)
         plan = next(p for p, _ in _train_fn(model)._plans.values() if p.slots[0].shape[0] == batch)
@@ -143,7 +148,7 @@ def test_a_steady_training_step_allocates_no_array(make, monkeypatch):
     # an array of the batch would add at least 192 * 4 bytes here. The median, because now and
     # then a step's peak is some kilobytes higher at either size (the interpreter's own
     # bookkeeping), which made a comparison of the largest peaks fail by chance.
-    assert peaks[1] - peaks[0] < 256, peaks
+    assert peaks[1] - peaks[0] < allowed, peaks
 
 
 def test_common_subexpressions_are_computed_once():
