@@ -6,7 +6,9 @@ reads, so the whole tree runs as one pass over the output, reading each leaf onc
 are *full* (the output's shape), *row* (broadcast along all but the last axis: a bias),
 *col* (one value per row), *mid* (broadcast along middle axes: a (batch, 1, channels)
 per-sample value over (batch, steps, channels), as a recurrent layer's dropout mask or a
-global pooling's gradient) or *scalar* (one element).
+global pooling's gradient), *tile* (the output's last two or more axes, repeated over the
+leading ones: an attention projection's (heads, head size) bias) or *scalar* (one
+element).
 
 A group too small to pay for a compile runs without a kernel, with the kernel's bits: one of
 one element as Python over numpy scalars (`runs_in_python`), one of at most
@@ -89,7 +91,9 @@ def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
     "full", "scalar", "row" (broadcast along all but the last axis: a bias), "col" (one
     value per row, broadcast along the last axis: `x / sum(x, axis=-1, keepdims=True)`) or
     "mid" (the output's leading axes and last axis, 1 between them: `x * mask[:, None, :]`,
-    read as rows of the last axis, output row r reading leaf row r // (rows per leaf row))."""
+    read as rows of the last axis, output row r reading leaf row r // (rows per leaf row)) or
+    "tile" (the output's last two or more axes, leading 1s aside: a (heads, size) bias over
+    (batch, steps, heads, size), output row r reading leaf row r % (leaf rows))."""
     if tuple(shape) == tuple(out_shape):
         return "full"
     size = math.prod(shape)
@@ -104,6 +108,8 @@ def leaf_kind(shape: tuple, out_shape: tuple) -> str | None:
         return "col"
     if _broadcast_in_the_middle(tuple(shape), tuple(out_shape)):
         return "mid"
+    if 2 <= len(trimmed) < len(out_shape) and trimmed == tuple(out_shape[-len(trimmed) :]):
+        return "tile"
     return None
 
 
@@ -182,8 +188,11 @@ def generate_source(
             lines.append(f"    s{i} = in{i}[0]")
         elif kind == "mid":  # output rows per row of the leaf (its rows: leading axes)
             lines.append(f"    per{i} = {outs[0]}.shape[0] // max(in{i}.shape[0], 1)")
+        elif kind == "tile":  # the leaf's rows, repeated
+            lines.append(f"    per{i} = max(in{i}.shape[0], 1)")
     if rows:
-        index = {"full": "in{i}[r, c]", "row": "in{i}[c]", "col": "in{i}[r]", "mid": "m{i}[c]"}
+        index = {"full": "in{i}[r, c]", "row": "in{i}[c]", "col": "in{i}[r]", "mid": "m{i}[c]",
+                 "tile": "m{i}[c]"}  # fmt: skip
         at = "[r, c]"
     else:
         index = {"full": "in{i}[i]"}
@@ -200,6 +209,8 @@ def generate_source(
         lines.append(f"    for r in range({outs[0]}.shape[0]):")
         lines += [f"        m{i} = in{i}[(start + r) // per{i}]"
                   for i, k in enumerate(leaves) if k == "mid"]  # fmt: skip
+        lines += [f"        m{i} = in{i}[(start + r) % per{i}]"
+                  for i, k in enumerate(leaves) if k == "tile"]  # fmt: skip
         lines.append(f"        for c in range({outs[0]}.shape[1]):")
         lines += ["            " + line for line in inner]
     else:
@@ -245,7 +256,8 @@ def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tupl
     size = math.prod(out_shape)
     n_rows = size // cols if cols else 0
     shape2 = (n_rows, cols) if rows else (size,)
-    as_loop = {"full": shape2, "row": (cols,), "col": (n_rows,), "scalar": (1,), "mid": (-1, cols)}
+    as_loop = {"full": shape2, "row": (cols,), "col": (n_rows,), "scalar": (1,),
+               "mid": (-1, cols), "tile": (-1, cols)}  # fmt: skip
     leaf_shapes = [as_loop[k] for k in leaf_kinds]
     # A short fused pass is memory-bound, and in a Plan it usually follows a product, while
     # OpenBLAS's threads still hold the other core: an add and relu over 2**k elements right

@@ -33,7 +33,7 @@ from .. import config
 
 #: The leaf kinds (`fusion.leaf_kind`) that make a fused group run over (rows, last axis)
 #: instead of elements.
-ROW_KINDS = frozenset(("row", "col", "mid"))
+ROW_KINDS = frozenset(("row", "col", "mid", "tile"))
 
 #: The most output elements a group runs as numpy calls (more, and one fused pass over the
 #: data beats a pass per operation: 16 KB of float32 still sits in L1 between the passes).
@@ -181,9 +181,10 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
     cols = out_shape[-1] if out_shape else 1
     shape2 = (size // cols if cols else 0, cols) if rows else (size,)
     # A leaf broadcast in the middle is spread through a 3-D view: (its rows, 1, cols) into
-    # (its rows, output rows per leaf row, cols).
+    # (its rows, output rows per leaf row, cols); a tiled one (rows, cols) into (repeats,
+    # its rows, cols).
     as_loop = {"full": shape2, "row": (cols,), "col": (shape2[0], 1), "scalar": (1,),
-               "mid": (-1, 1, cols)}  # fmt: skip
+               "mid": (-1, 1, cols), "tile": (-1, cols)}  # fmt: skip
     leaf_shapes = [as_loop[k] for k in leaf_kinds]
     n_in = len(leaf_kinds)
     kernel_runner = []
@@ -205,7 +206,11 @@ def runner(body: list, leaf_kinds: list, results: list, out_shape: tuple, compil
             leaf = leaf.reshape(shape)
             if kind != "full":
                 spread = np.empty(shape2, leaf.dtype)
-                target = spread.reshape(leaf.shape[0], -1, cols) if kind == "mid" else spread
+                target = spread
+                if kind == "mid":
+                    target = spread.reshape(leaf.shape[0], -1, cols)
+                elif kind == "tile":
+                    target = spread.reshape(-1, *leaf.shape)
                 calls.append(functools.partial(np.copyto, target, leaf))
                 leaf = spread
             names[f"a{i}"] = names[f"s{i}"] = leaf

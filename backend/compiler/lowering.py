@@ -138,6 +138,8 @@ def _small_op_into(node):
         return lambda x, out: out.fill(fill)
     if name == "broadcast_like":
         return lambda x, like, out: np.copyto(out, x)
+    if name == "reshape":  # not a view (a transpose lies under it): copied in C order
+        return lambda x, out: np.copyto(out.reshape(x.shape), x)
     if name == "concatenate":  # inputs of one dtype (the public function promotes them)
         axis = attrs["axis"]
         return lambda *arrays: np.concatenate(arrays[:-1], axis=axis, out=arrays[-1])

@@ -410,3 +410,14 @@ def test_compiled_relu_is_numpys_maximum_with_zero_on_special_values():
         assert got.tobytes() == want.tobytes()
     for got in fn(x):
         assert got.numpy().tobytes() == want.tobytes()
+
+
+def test_a_reshape_over_a_transpose_copies_into_its_buffer():
+    # Not a view (numpy would copy): the step copies x in C order into its own buffer.
+    f = compiler.function(lambda x: ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (3, 4, 10)))
+    x = rng.standard_normal((3, 5, 4, 2)).astype("float32")
+    want = np.reshape(np.transpose(x, (0, 2, 1, 3)), (3, 4, 10))
+    for _ in range(2):
+        assert f(x).tobytes() == want.tobytes()
+    (step,) = f.plan_for(x).steps
+    assert step.name == "reshape" and step.run.__name__ != "run_forward"

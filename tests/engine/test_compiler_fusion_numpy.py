@@ -215,10 +215,42 @@ def test_a_leaf_broadcast_in_the_middle_is_its_own_kind():
     assert fusion.leaf_kind((4, 2, 1, 5), (4, 2, 3, 5)) == "mid"
     assert fusion.leaf_kind((1, 1, 5), out) == "row"
     assert fusion.leaf_kind((4, 3, 1), out) == "col"
-    for unsupported in [(1, 3, 5), (4, 1, 1), (4, 1, 6), (4, 5), (2, 1, 5)]:
+    for unsupported in [(4, 1, 1), (4, 1, 6), (4, 5), (2, 1, 5)]:
         assert fusion.leaf_kind(unsupported, out) is None, unsupported
     assert fusion.leaf_kind((4, 1, 1, 5), (4, 2, 1, 5)) == "mid"
     assert fusion.leaf_kind((4, 1, 2, 5), (4, 3, 2, 5)) is None  # not a run of ones
+    # The output's last axes, repeated over the leading ones: a (heads, size) bias.
+    assert fusion.leaf_kind((2, 5), (4, 3, 2, 5)) == "tile"
+    assert fusion.leaf_kind((1, 3, 2, 5), (4, 3, 2, 5)) == "tile"
+    assert fusion.leaf_kind((3, 5), out) == fusion.leaf_kind((1, 3, 5), out) == "tile"
+    assert fusion.leaf_kind((2, 5), (4, 3, 3, 5)) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("out_shape", [(4, 3, 5), (2, 2, 3, 5), (64, 37, 24), (7, 5, 11, 24)])
+def test_a_tiled_leaf_reads_the_row_of_its_repeat(out_shape, threads, monkeypatch):
+    from backend import config
+
+    # Shares of the loop's rows start inside a repeat: each share finds its rows of the leaf.
+    monkeypatch.setattr(config, "_parallel_threshold", 0)
+    monkeypatch.setattr(config, "_num_threads", threads)
+    rng = np.random.default_rng(sum(out_shape) + 1)
+    x = rng.standard_normal(out_shape).astype(np.float32)
+    bias = rng.standard_normal(out_shape[-2:]).astype(np.float32)
+    assert fusion.leaf_kind(bias.shape, out_shape) == "tile"
+    body = ["t0 = (a0 + a1)", "t1 = (t0 * a1)"]
+    want = (x + bias) * bias
+    compiled = fusion.compiled_runner(body, ["full", "tile"], [1], out_shape, 2)
+    got = np.full(out_shape, np.nan, np.float32)
+    compiled(x, bias, got)
+    assert got.tobytes() == want.tobytes()
+    small = fusion_numpy.runner(body, ["full", "tile"], [1], out_shape, _no_kernel)
+    if np.prod(out_shape) <= fusion_numpy.MAX_ELEMENTS:
+        got[...] = np.nan
+        small(x, bias, got)
+        assert got.tobytes() == want.tobytes()
+    else:
+        assert small is None
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -151,6 +151,45 @@ def test_a_steady_training_step_allocates_no_array(make, monkeypatch):
     assert peaks[1] - peaks[0] < allowed, peaks
 
 
+class _SelfAttention(layers.Layer):
+    """x + attention(x, x), normalized: a transformer block's first half."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = layers.MultiHeadAttention(2, 4)
+        self.norm = layers.LayerNormalization()
+
+    def call(self, x):
+        return self.norm(x + self.attention(x, x))
+
+
+_INFERENCE_MODELS = {
+    "attention": lambda: _classifier(_SelfAttention(), layers.Flatten(), inputs=(12, 8)),
+    "embedding_lstm": _MORE_MODELS["embedding_lstm"],
+    "gru": _MORE_MODELS["gru"],
+    "conv1d_max_pool": _MORE_MODELS["conv1d_max_pool"],
+}
+
+
+@pytest.mark.parametrize("make", list(_INFERENCE_MODELS.values()), ids=list(_INFERENCE_MODELS))
+def test_a_steady_inference_step_allocates_no_array(make, monkeypatch):
+    # An attention layer's (heads, size) biases and the reshapes of its heads, the recurrent
+    # layers' inference loops: nothing of the batch's size is allocated.
+    monkeypatch.setattr(config, "_parallel_threshold", 0)
+    model = make()
+    peaks = []
+    for batch in (64, 512):
+        x, _ = _data(model, batch)
+        model.predict_on_batch(x)
+        (fn,) = [f for key, f in model._step_fns.items() if key[0] == "predict"]
+        plan = next(p for p, _ in fn._plans.values() if p.slots[0].shape[0] == batch)
+        step_peaks, growth = _peak_and_growth(lambda plan=plan, x=x: plan.run([x]))
+        assert growth < 4096, f"memory grew by {growth} bytes over 30 steps"
+        peaks.append(step_peaks[len(step_peaks) // 2])
+    # The step returns its output, a new (batch, 3) float32 array: nothing else may grow.
+    assert peaks[1] - peaks[0] < (512 - 64) * 3 * 4 + 1024, peaks
+
+
 def test_common_subexpressions_are_computed_once():
     t = Variable(np.float32(3.0), trainable=False)
     w = Variable(np.ones(4))
