@@ -226,61 +226,43 @@ def test_a_leaf_broadcast_in_the_middle_is_its_own_kind():
     assert fusion.leaf_kind((2, 5), (4, 3, 3, 5)) is None
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("out_shape", [(4, 3, 5), (2, 2, 3, 5), (64, 37, 24), (7, 5, 11, 24)])
-def test_a_tiled_leaf_reads_the_row_of_its_repeat(out_shape, threads, monkeypatch):
-    from backend import config
-
-    # Shares of the loop's rows start inside a repeat: each share finds its rows of the leaf.
-    monkeypatch.setattr(config, "_parallel_threshold", 0)
-    monkeypatch.setattr(config, "_num_threads", threads)
-    rng = np.random.default_rng(sum(out_shape) + 1)
-    x = rng.standard_normal(out_shape).astype(np.float32)
-    bias = rng.standard_normal(out_shape[-2:]).astype(np.float32)
-    assert fusion.leaf_kind(bias.shape, out_shape) == "tile"
-    body = ["t0 = (a0 + a1)", "t1 = (t0 * a1)"]
-    want = (x + bias) * bias
-    compiled = fusion.compiled_runner(body, ["full", "tile"], [1], out_shape, 2)
-    got = np.full(out_shape, np.nan, np.float32)
-    compiled(x, bias, got)
-    assert got.tobytes() == want.tobytes()
-    small = fusion_numpy.runner(body, ["full", "tile"], [1], out_shape, _no_kernel)
-    if np.prod(out_shape) <= fusion_numpy.MAX_ELEMENTS:
-        got[...] = np.nan
-        small(x, bias, got)
-        assert got.tobytes() == want.tobytes()
-    else:
-        assert small is None
+def _broadcast_leaf_shape(kind, out_shape):
+    """A leaf of `kind` for `out_shape`: "mid" keeps the leading axes (two of them for the
+    (2, 2, 3, 5) case) and the last; "tile" is the last two axes."""
+    if kind == "tile":
+        return out_shape[-2:]
+    if out_shape == (2, 2, 3, 5):
+        return (2, 2, 1, 5)
+    return (out_shape[0], *[1] * (len(out_shape) - 2), out_shape[-1])
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("out_shape", [(4, 3, 5), (2, 2, 3, 5), (64, 37, 24), (7, 5, 11, 24)])
-def test_a_middle_broadcast_leaf_reads_the_row_of_its_sample(out_shape, threads, monkeypatch):
+@pytest.mark.parametrize("kind", ["mid", "tile"])
+def test_a_broadcast_leaf_reads_the_row_it_stands_for(kind, out_shape, threads, monkeypatch):
     from backend import config
 
-    # Shares of the loop's rows start inside a sample: each share finds its samples' rows.
+    # Shares of the loop's rows start inside a sample (or a repeat of a tiled leaf): each
+    # share finds its rows of the leaf.
     monkeypatch.setattr(config, "_parallel_threshold", 0)
     monkeypatch.setattr(config, "_num_threads", threads)
     rng = np.random.default_rng(sum(out_shape))
     x = rng.standard_normal(out_shape).astype(np.float32)
-    leaf_shape = (out_shape[0], *[1] * (len(out_shape) - 2), out_shape[-1])
-    if len(out_shape) == 4 and out_shape[0] == 2:
-        leaf_shape = (2, 2, 1, 5)  # two leading axes kept
-    m = rng.standard_normal(leaf_shape).astype(np.float32)
-    assert fusion.leaf_kind(leaf_shape, out_shape) == "mid"
+    leaf = rng.standard_normal(_broadcast_leaf_shape(kind, out_shape)).astype(np.float32)
+    assert fusion.leaf_kind(leaf.shape, out_shape) == kind
     body = ["t0 = (a0 * a1)", "t1 = (t0 + a1)"]
-    want = x * m + m
-    compiled = fusion.compiled_runner(body, ["full", "mid"], [1], out_shape, 2)
+    want = x * leaf + leaf
+    compiled = fusion.compiled_runner(body, ["full", kind], [1], out_shape, 2)
     got = np.full(out_shape, np.nan, np.float32)
-    compiled(x, m, got)
+    compiled(x, leaf, got)
     assert got.tobytes() == want.tobytes()
-    small = fusion_numpy.runner(body, ["full", "mid"], [1], out_shape, _no_kernel)
+    small = fusion_numpy.runner(body, ["full", kind], [1], out_shape, _no_kernel)
     if np.prod(out_shape) <= fusion_numpy.MAX_ELEMENTS:
         got[...] = np.nan
-        small(x, m, got)
+        small(x, leaf, got)
         assert got.tobytes() == want.tobytes()
         bound = np.full(out_shape, np.nan, np.float32)
-        small.bind(x, m, bound)()
+        small.bind(x, leaf, bound)()
         assert bound.tobytes() == want.tobytes()
     else:
         assert small is None
