@@ -180,14 +180,53 @@ def _small_op_into(node):
     return None
 
 
+def _unary_ufunc(ufunc):
+    """A lone unary ufunc step. On a strided input (a transposed view) numpy would run its
+    buffered loop, which allocates a buffer of up to 32 KB per call: x is copied into `out`
+    first (a plain strided copy) and the ufunc runs there in place, with the same values."""
+
+    def run(x, out):
+        if _copied_first(x, out):
+            np.copyto(out, x)
+            ufunc(out, out=out)
+        else:
+            ufunc(x, out=out)
+
+    return run
+
+
+def _binary_ufunc(ufunc):
+    """A lone binary ufunc step; a strided operand of the output's shape is copied into
+    `out` first when the other operand is not `out`'s memory (`_unary_ufunc` says why)."""
+
+    def run(a, b, out):
+        if a.flags.c_contiguous and b.flags.c_contiguous:
+            ufunc(a, b, out=out)
+        elif _copied_first(a, out) and not np.may_share_memory(b, out):
+            np.copyto(out, a)
+            ufunc(out, b, out=out)
+        elif _copied_first(b, out) and not np.may_share_memory(a, out):
+            np.copyto(out, b)
+            ufunc(a, out, out=out)
+        else:
+            ufunc(a, b, out=out)
+
+    return run
+
+
+def _copied_first(x, out) -> bool:
+    """Whether operand x is a strided array that `out` can hold as it is (same shape and
+    dtype), so it is copied there before the ufunc runs in place."""
+    return not x.flags.c_contiguous and x.shape == out.shape and x.dtype == out.dtype
+
+
 def lower(node):
     op = node.op
     attrs = node.attrs
     if isinstance(op, (UnaryOp, BinaryOp)) and isinstance(op._fn, np.ufunc):
-        ufunc = op._fn
         if isinstance(op, UnaryOp):
-            return (lambda x, out: ufunc(x, out=out)), True
-        return (lambda a, b, out: ufunc(a, b, out=out)), True
+            return _unary_ufunc(op._fn), True
+        return _binary_ufunc(op._fn), True
     if isinstance(op, CastOp):
         return (lambda x, out: np.copyto(out, x, casting="unsafe")), True
     if isinstance(op, UnaryOp) and op.into is not None:

@@ -421,3 +421,31 @@ def test_a_reshape_over_a_transpose_copies_into_its_buffer():
         assert f(x).tobytes() == want.tobytes()
     (step,) = f.plan_for(x).steps
     assert step.name == "reshape" and step.run.__name__ != "run_forward"
+
+
+def test_a_lone_op_on_a_transposed_view_copies_it_first_with_the_same_bits():
+    # numpy's buffered loop (a strided operand) allocates up to 32 KB a call; the step copies
+    # the operand into its buffer and runs the ufunc there instead.
+    def fn(x, y):
+        t = ops.transpose(x, (0, 2, 1))
+        return ops.multiply(t, 0.25), ops.subtract(y, t), ops.negative(t)
+
+    f = compiler.function(fn)
+    x = rng.standard_normal((64, 30, 20)).astype("float32")
+    y = rng.standard_normal((64, 20, 30)).astype("float32")
+    got = f(x, y)
+    want = [t.numpy() for t in fn(x, y)]
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.tobytes() == w.tobytes()
+    plan = f.plan_for(x, y)
+    plan.begin([x, y])
+    tracemalloc.start()
+    try:
+        for step in plan.steps:
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            step.run(*[plan.arrays[i] for i in step.args])
+            assert tracemalloc.get_traced_memory()[1] - before < 2048, step.name
+    finally:
+        tracemalloc.stop()
+        plan.end()

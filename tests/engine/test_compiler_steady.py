@@ -46,12 +46,25 @@ def _classifier(*body, inputs=(12, 5), dtype="float32", seed=3):
     return model
 
 
+class _SelfAttention(layers.Layer):
+    """x + attention(x, x), normalized: a transformer block's first half."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = layers.MultiHeadAttention(2, 4)
+        self.norm = layers.LayerNormalization()
+
+    def call(self, x):
+        return self.norm(x + self.attention(x, x))
+
+
 # Models whose layers run their own kernels or broadcast in ways the MLP and the convnet do
 # not: recurrent layers (their sequence kernels' work arrays, the recurrent dropout masks
 # broadcast over the steps), a 1-D convolution with a global max pooling (the gradient of
 # the max broadcast back, the kernel's gradient a reshape of a 2-D one), layer
-# normalization, a concatenation, the exact GELU (erf), a sigmoid, and upsampling and zero
-# padding (a broadcast and a pad).
+# normalization, a concatenation, the exact GELU (erf), a sigmoid, an attention block (its
+# (heads, size) biases, its heads reshaped, its query's gradient scaled on a transposed
+# view), and upsampling and zero padding (a broadcast and a pad).
 _MORE_MODELS = {
     "embedding_lstm": lambda: _classifier(
         layers.Embedding(50, 8), layers.LSTM(16), inputs=(12,), dtype="int32"
@@ -70,6 +83,7 @@ _MORE_MODELS = {
     ),
     "layer_norm": lambda: _classifier(layers.LayerNormalization(), layers.Flatten()),
     "exact_gelu": lambda: _classifier(layers.Dense(6, activation="gelu"), layers.Flatten()),
+    "attention": lambda: _classifier(_SelfAttention(), layers.Flatten(), inputs=(12, 8)),
     "sigmoid": lambda: _classifier(layers.Dense(6, activation="sigmoid"), layers.Flatten()),
     "upsampling_padding": lambda: _classifier(
         layers.UpSampling2D(2),
@@ -151,20 +165,8 @@ def test_a_steady_training_step_allocates_no_array(make, monkeypatch):
     assert peaks[1] - peaks[0] < allowed, peaks
 
 
-class _SelfAttention(layers.Layer):
-    """x + attention(x, x), normalized: a transformer block's first half."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.attention = layers.MultiHeadAttention(2, 4)
-        self.norm = layers.LayerNormalization()
-
-    def call(self, x):
-        return self.norm(x + self.attention(x, x))
-
-
 _INFERENCE_MODELS = {
-    "attention": lambda: _classifier(_SelfAttention(), layers.Flatten(), inputs=(12, 8)),
+    "attention": _MORE_MODELS["attention"],
     "embedding_lstm": _MORE_MODELS["embedding_lstm"],
     "gru": _MORE_MODELS["gru"],
     "conv1d_max_pool": _MORE_MODELS["conv1d_max_pool"],
