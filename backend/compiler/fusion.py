@@ -47,9 +47,8 @@ TEMPLATES = {
     "sqrt": "np.sqrt({0})",
     "tanh": "np.tanh({0})",
     "sigmoid": "(0.5 * (1.0 + np.tanh(0.5 * {0})))",
-    # max(x, 0) as numpy's maximum gives it: NaN stays NaN, anything else not above 0 (a
-    # negative number, -0.0, -inf) is +0 (`x * 0` gave -0.0, and NaN for -inf).
-    "relu": "({0} if ({0} > 0 or {0} != {0}) else 0)",
+    # max(x, 0) as numpy's maximum gives it, in x's own dtype (`kernels.scalar_ops`).
+    "relu": "relu_value({0})",
     "abs": "abs({0})",
     "sign": "np.sign({0})",
     "erf": "math.erf({0})",
@@ -178,11 +177,10 @@ def generate_source(
         "import numpy as np",
         "",
         "from backend.kernels import kernel",
-        "",
-        "",
-        "@kernel",
-        f"def {name}({args}):",
     ]
+    if any("relu_value(" in line for line in body):
+        lines.append("from backend.kernels.scalar_ops import relu_value")
+    lines += ["", "", "@kernel", f"def {name}({args}):"]
     for i, kind in enumerate(leaves):
         if kind == "scalar":
             lines.append(f"    s{i} = in{i}[0]")
@@ -312,10 +310,9 @@ def compiled_runner(body: list, leaf_kinds: list, results: list, out_shape: tupl
 def runs_in_python(body: list) -> bool:
     """Whether a group of one element computing `body` may run as Python over numpy scalars:
     the operations `fusion_numpy` runs (the same operations on the same types, each result
-    rounded where the kernel rounds it), so not relu's `x * 0` (Numba types the integer
-    literal's product as float64, numpy keeps float32), `np.sign` (Numba's sign of -0.0 is
-    -0.0, numpy's 0.0), maximum, minimum or fast-math. The leaves' dtypes are checked on the
-    first call (`fusion_numpy.dtypes_agree`)."""
+    rounded where the kernel rounds it), so not relu (a helper call), `np.sign` (Numba's
+    sign of -0.0 is -0.0, numpy's 0.0), maximum, minimum or fast-math. The leaves' dtypes
+    are checked on the first call (`fusion_numpy.dtypes_agree`)."""
     if config.jit_options()["fastmath"]:
         return False
     return fusion_numpy.program(body) is not None

@@ -67,3 +67,12 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(special).failed == 0
+
+
+def test_relu_value_docstring_examples():
+    import doctest
+
+    from backend.kernels import scalar_ops
+
+    result = doctest.testmod(scalar_ops)
+    assert result.failed == 0 and result.attempted > 0
