@@ -88,7 +88,9 @@ class Variable(ArrayBacked):
                     f"Variable '{self.name}': the initial value has shape {value.shape}, "
                     f"but shape={tuple(shape)} was given."
                 )
-        self._value = np.array(value, dtype=dtype)  # always a private copy
+        # Always a private copy, in C order: an initializer's transposed result (orthogonal)
+        # would otherwise be copied into the kernels' layout at every use.
+        self._value = np.array(value, dtype=dtype, order="C")
 
     @property
     def value(self) -> Tensor:
@@ -122,7 +124,7 @@ class Variable(ArrayBacked):
         Inside a traced function the assignment is recorded in the graph instead."""
         if not self._traced(value):
             value = self._checked(value, "assign")
-            self._value = value.astype(self._value.dtype, copy=True)
+            self._value = value.astype(self._value.dtype, order="C", copy=True)
             if self._flat is not None:  # copied into the buffer before its next compiled use
                 self._flat.dirty = True
         return self

@@ -172,3 +172,17 @@ def test_numpy_functions_on_symbolic_tensors_point_to_kerasish_ops():
     step = compiler.function(lambda x: np.exp(x))
     with pytest.raises(TypeError, match=r"kerasish\.ops"):
         step(np.ones(2, np.float32))
+
+
+def test_a_variable_holds_its_value_in_c_order():
+    # An orthogonal initializer returns a transposed array: kept as it was, every kernel
+    # that reads the Variable (a recurrent kernel) copied it into C order at each use.
+    from kerasish import initializers
+
+    fortran = np.arange(12.0, dtype=np.float32).reshape(3, 4).T
+    v = Variable(fortran)
+    assert v._value.flags.c_contiguous and v._value.tolist() == fortran.tolist()
+    v.assign(fortran * 2)
+    assert v._value.flags.c_contiguous and v._value.tolist() == (fortran * 2).tolist()
+    w = Variable(initializers.Orthogonal(seed=1), shape=(16, 48))
+    assert w._value.flags.c_contiguous
