@@ -6,6 +6,7 @@ call site, so tests and users can change it in one place.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -442,21 +443,15 @@ def _prefer_wide_vectors() -> None:
         os.environ["NUMBA_CPU_FEATURES"] = host_cpu_features() + ",-prefer-256-bit"
 
 
-_host_features: str | None = None
-
-
+@functools.cache
 def host_cpu_features() -> str:
     """The host CPU's features as LLVM names them ("+avx2,+fma,-avx512f,..."), read once;
     empty without llvmlite."""
-    global _host_features
-    if _host_features is None:
-        try:
-            from llvmlite import binding
-        except ImportError:  # pragma: no cover - llvmlite comes with numba
-            _host_features = ""
-        else:
-            _host_features = binding.get_host_cpu_features().flatten()
-    return _host_features
+    try:
+        from llvmlite import binding
+    except ImportError:  # pragma: no cover - llvmlite comes with numba
+        return ""
+    return binding.get_host_cpu_features().flatten()
 
 
 def has_avx512() -> bool:

@@ -28,11 +28,8 @@ import numpy as np
 from .. import config, graph, profiling
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
-from . import cse, fusion, inputs, lowering, patterns, runners, state_groups
+from . import cse, fusion, inputs, lowering, packing, patterns, runners, state_groups
 from .arena import BufferArena
-
-#: View ops that keep a buffer's elements in order (a view through them is a reshape).
-_RESHAPES = frozenset(("reshape", "squeeze", "expand_dims"))
 
 
 @dataclass
@@ -456,7 +453,8 @@ class _Builder:
 
         for step in steps:
             if step.name == "flat_pack":
-                self._pack_in_place(step, producer_step, arrays, last_use, end)
+                packing.pack_in_place(self.slots, self._new_flat, step, producer_step, arrays,
+                                      last_use, end)  # fmt: skip
 
         dynamic_views = []
 
@@ -532,57 +530,6 @@ class _Builder:
         index = self._taken.get(key, 0)
         self._taken[key] = index + 1
         return self.arena.take(key, index, size)
-
-    def _pack_in_place(self, step, producer_step, arrays, last_use, end) -> None:
-        """A `flat_pack` (gradients packed into one flat buffer for the optimizer) gets its
-        own buffer, and each value it packs that a step of this Plan computes into a buffer
-        of its own is computed straight into its range of the packed buffer instead; the
-        step then copies only the others, and is dropped when none is left."""
-        slots = self.slots
-        (out,) = step.outputs
-        packed = self._new_flat(np.float32, math.prod(slots[out].shape), "packed")
-        packed = packed.reshape(slots[out].shape)
-        arrays[out] = packed
-        last_use[out] = end  # its ranges are written before the pack step itself runs
-        copies, offset = [], 0
-        for pos, s in enumerate(step.inputs):
-            size = math.prod(slots[s].shape)
-            # A gradient that is a reshape of a step's buffer (a Conv1D kernel's, computed as
-            # a 2-D convolution's) is packed by computing that buffer in place.
-            target = self._reshaped_buffer(s)
-            if (
-                target is not None
-                and target in producer_step
-                and arrays[target] is None
-                and slots[target].dtype == "float32"
-            ):
-                arrays[target] = packed[offset : offset + size].reshape(slots[target].shape)
-                last_use[target] = end  # never released, never handed over to another value
-            else:
-                copies.append((pos, offset, size))
-            offset += size
-        if not copies:
-            step.run = None
-            return
-
-        def run(*arrays_):
-            flat = arrays_[-1]
-            for pos, start, size in copies:
-                flat[start : start + size] = arrays_[pos].reshape(-1)
-
-        step.run = run
-
-    def _reshaped_buffer(self, slot: int) -> int | None:
-        """`slot` itself when it is a buffer, or the buffer it is a view of through reshapes
-        only (`reshape`, `squeeze`, `expand_dims`: the same elements in the same order);
-        else None."""
-        slots = self.slots
-        s = slot
-        while slots[s].kind == "view":
-            if slots[s].view[0].name not in _RESHAPES:
-                return None
-            s = slots[s].base
-        return s if slots[s].kind == "buffer" else None
 
     def _can_write_in_place(self, steps: list, value_slot: int, var_slot: int) -> bool:
         """Whether `steps[0]`, which computes a Variable's final value, may write it straight

@@ -27,7 +27,6 @@ the caller makes from `saved` and those (`ops/rnn.py`).
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np
@@ -35,7 +34,7 @@ import numpy as np
 from .. import config, workers
 from ..memory import work_array
 from . import kernel, rnn_loops
-from ._checks import check, float_dtype
+from ._checks import EMPTY, FLOAT_DTYPES, check, float_dtype
 from .rnn_loops import ACTIVATIONS, ROWS
 
 #: Per cell, the saved values per step and row, in units.
@@ -43,16 +42,10 @@ SAVED_WIDTH = {"lstm": 7, "gru": 5, "simple_rnn": 2}
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 
 _NO_MASK = np.zeros((0, 0), np.bool_)
-# An absent optional array (rmask, bias, d_out, saved) goes to the loops as an empty one of
-# the call's dtype: one per dtype and rank, made once (nothing is written into it).
-_EMPTY = {}
-
-
-def _empty(dtype, ndim: int) -> np.ndarray:
-    key = (np.dtype(dtype), ndim)
-    if key not in _EMPTY:
-        _EMPTY[key] = np.zeros((0,) * ndim, dtype)
-    return _EMPTY[key]
+# An absent optional sequence (rmask, d_out, saved, drec_h) goes to the loops as an empty
+# 3-D array of the call's dtype, made once (nothing is written into it); an absent bias as
+# `_checks.EMPTY`.
+_EMPTY_3D = {dtype: np.zeros((0, 0, 0), dtype) for dtype in FLOAT_DTYPES}
 
 
 __all__ = [
@@ -113,25 +106,25 @@ class _Args:
 
     def rmask(self, rmask) -> np.ndarray:
         if rmask is None:
-            return _empty(self.dtype, 3)
+            return _EMPTY_3D[self.dtype]
         self.array("rmask", rmask, (self.batch, self.gates, self.units))
         return rmask
 
     def bias(self, bias) -> np.ndarray:
         """An input bias (gates * units,), or an empty array for None."""
         if bias is None:
-            return _empty(self.dtype, 1)
+            return EMPTY[self.dtype]
         self.array("bias", bias, (self.gates * self.units,))
         return bias
 
     def sequence(self, arg: str, a, width: int, out: bool = False) -> np.ndarray:
         if a is None:
-            return _empty(self.dtype, 3)
+            return _EMPTY_3D[self.dtype]
         self.array(arg, a, (self.batch, self.steps, width * self.units), out)
         return a
 
-    def run(self, loops: str, *args) -> None:
-        """Runs `rnn_loops.<loops>_chunks` over the batch's chunks of ROWS rows: on
+    def run(self, run, *args) -> None:
+        """Runs `run` (an `rnn_loops.*_chunks` kernel) over the batch's chunks of ROWS rows: on
         `config.get_num_threads()` Python worker threads when there are several chunks and
         the work reaches `config.parallel_threshold()`, else in one call. Workers claim
         chunks one at a time (the kernel is `nogil`), so a worker whose core another program
@@ -139,7 +132,6 @@ class _Args:
         machine took 3-10x the one-thread time). One serial kernel serves both, so a
         program compiles nothing more for threads, and rows are independent, so the results
         are the same bits with any thread count."""
-        run = _chunk_loops(loops)
         # Numba types a read-only array apart: one would compile the whole kernel again.
         args = [a.copy() if isinstance(a, np.ndarray) and not a.flags.writeable else a
                 for a in args]  # fmt: skip
@@ -156,14 +148,6 @@ class _Args:
                 run(chunk, chunk + 1, *args)
 
         workers.split(claim_chunks, threads)
-
-
-@functools.cache
-def _chunk_loops(loops: str):
-    """`rnn_loops.<loops>_chunks`, looked up once: a name built on every call and passed to
-    getattr stays referenced from the interpreter's attribute cache (about 100 strings
-    held at any time, which a steady training step's memory check counts)."""
-    return getattr(rnn_loops, loops + "_chunks")
 
 
 def _forward_args(name: str, cell: str, x: np.ndarray, w: np.ndarray) -> _Args:
@@ -280,7 +264,7 @@ def lstm_forward(
     args.sequence("out", out, 1, True)
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
-        "_lstm",
+        rnn_loops._lstm_chunks,
         x,
         w,
         args.bias(bias),
@@ -342,7 +326,7 @@ def lstm_backward(
     )
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
-        "_lstm_grad",
+        rnn_loops._lstm_grad_chunks,
         _transposed(w, scratch),
         c0,
         args.mask(mask),
@@ -401,7 +385,7 @@ def gru_forward(
     args.state("h_last", h_last, True)
     args.sequence("out", out, 1, True)
     if bias is None:
-        bias = _empty(x.dtype, 1)
+        bias = EMPTY[x.dtype]
     elif not reset_after:
         raise ValueError(
             f"{name}: a recurrent bias needs reset_after=True. Received: "
@@ -411,7 +395,7 @@ def gru_forward(
         args.array("bias", bias, (3 * args.units,))
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
-        "_gru",
+        rnn_loops._gru_chunks,
         x,
         w,
         bias,
@@ -460,7 +444,7 @@ def gru_backward(
         )
     act, ract = _codes(name, activation, recurrent_activation)
     args.run(
-        "_gru_grad",
+        rnn_loops._gru_grad_chunks,
         _transposed(w, scratch),
         args.mask(mask),
         args.rmask(rmask),
@@ -499,7 +483,7 @@ def simple_rnn_forward(
     args.sequence("out", out, 1, True)
     act, _ = _codes(name, activation)
     args.run(
-        "_simple",
+        rnn_loops._simple_chunks,
         x,
         w,
         h0,
@@ -536,7 +520,7 @@ def simple_rnn_backward(
     args.sequence("dx", dx, 1, True)
     act, _ = _codes(name, activation)
     args.run(
-        "_simple_grad",
+        rnn_loops._simple_grad_chunks,
         _transposed(w, scratch),
         args.mask(mask),
         args.rmask(rmask),

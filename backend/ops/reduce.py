@@ -230,18 +230,14 @@ class ExtremumOp(Op):
         return Spec(reduced_shape(x.shape, axes, keepdims), x.dtype)
 
     def forward(self, ctx, x, *, axes, keepdims, initial):
-        if initial is None:
-            _check_not_empty(self.name, x.shape, axes)
-            return self._fn(x, axis=axes, keepdims=keepdims)
-        return self._fn(x, axis=axes, keepdims=keepdims, initial=initial)
+        return self.forward_into(x, None, axes=axes, keepdims=keepdims, initial=initial)
 
     def forward_into(self, x, out, *, axes, keepdims, initial):
-        # In a Plan: the reduction straight into its buffer (a global max pooling).
+        # In a Plan, `out` is the step's buffer (a global max pooling writes straight into it).
         if initial is None:
             _check_not_empty(self.name, x.shape, axes)
-            self._fn(x, axis=axes, keepdims=keepdims, out=out)
-        else:
-            self._fn(x, axis=axes, keepdims=keepdims, initial=initial, out=out)
+            return self._fn(x, axis=axes, keepdims=keepdims, out=out)
+        return self._fn(x, axis=axes, keepdims=keepdims, initial=initial, out=out)
 
     def vjp(self, ctx, grads, needed):
         from .elementwise import divide, equal, maximum, where
