@@ -142,6 +142,7 @@ def set_num_threads(n: int) -> None:
         )
     _num_threads = int(n)
     _limit_numba_pool(_num_threads)
+    _spin_settings_changed()
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
@@ -246,6 +247,42 @@ def set_parallel_threshold(work: int) -> None:
     if isinstance(work, bool) or not isinstance(work, (int, np.integer)) or work < 0:
         raise ValueError(f"set_parallel_threshold: work must be an int >= 0. Received: {work!r}")
     _parallel_threshold = int(work)
+
+
+_spin_seconds = 0.02
+_spin_hooks: list = []  # called when a setting the spinners depend on changes
+
+
+def spin_seconds() -> float:
+    """How long, after the engine last ran a compiled step, it keeps the CPUs its threads run
+    on busy at idle priority (`backend.spinners`; 0.02 s unless changed, 0: never)."""
+    return _spin_seconds
+
+
+def set_spin_seconds(seconds: float) -> None:
+    """Sets `spin_seconds()`. The spinners run only at idle priority, so they never take a CPU
+    from a thread that has work, this process's or another's; they show as CPU use in `top`
+    while the engine works. 0 turns them off.
+
+    Example:
+        >>> import kerasish as keras
+        >>> keras.config.set_spin_seconds(0.05)
+        >>> keras.config.spin_seconds()
+        0.05
+        >>> keras.config.set_spin_seconds(0.02)
+    """
+    global _spin_seconds
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.integer, np.floating)):
+        raise TypeError(f"set_spin_seconds: seconds must be a number. Received: {seconds!r}")
+    if not 0 <= seconds <= 10:
+        raise ValueError(f"set_spin_seconds: seconds must be in [0, 10]. Received: {seconds!r}")
+    _spin_seconds = float(seconds)
+    _spin_settings_changed()
+
+
+def _spin_settings_changed() -> None:
+    for hook in _spin_hooks:
+        hook()
 
 
 _plan_cache_size = 32

@@ -1,5 +1,5 @@
-"""`kerasish.config`: global settings (floatx, epsilon, image data format, threads, how many
-compiled versions each step keeps)."""
+"""`kerasish.config`: global settings (floatx, epsilon, image data format, threads and their
+idle-priority spin, how many compiled versions each step keeps)."""
 
 from backend.config import (  # noqa: F401
     disable_nan_checks,
@@ -14,6 +14,8 @@ from backend.config import (  # noqa: F401
     set_floatx,
     set_num_threads,
     set_plan_cache_size,
+    set_spin_seconds,
+    spin_seconds,
 )
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import config, graph, profiling
+from .. import config, graph, profiling, spinners
 from ..tensor import SymbolicTensor, Tensor
 from ..variables import Variable
 from . import cse, fusion, inputs, lowering, packing, patterns, runners, state_groups
@@ -84,6 +84,7 @@ class Plan:
     borrowable: dict = field(default_factory=dict)  # input slot -> own buffer (`inputs.py`)
 
     def run(self, args: list) -> list:
+        spinners.touch()
         if profiling.active is not None:
             return self._run_profiled(args, profiling.active)
         if config.nan_checks_enabled():

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from .. import config, profiling
+from .. import config, profiling, spinners
 from ..origins import NonFiniteError
 
 
@@ -139,11 +139,13 @@ def bound_runner(plan):
 
     inputs = [arrays[slot] for slot in plan.input_slots]
     copy_in = np.copyto
+    touch = spinners.touch
     is_not = operator.is_not
 
     def run(args):
         if profiling.active is not None or config.nan_checks_enabled():
             return plan.run(args)
+        touch()
         if any(map(is_not, map(_VALUE, variables), values)):
             refresh()
         for array, arg in zip(inputs, args, strict=True):
