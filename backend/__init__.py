@@ -12,10 +12,11 @@ import sys as _sys  # noqa: E402
 # OpenBLAS's worker threads spin for about 0.1 s after each GEMM (its default
 # OPENBLAS_THREAD_TIMEOUT=28, 2**28 cycles), holding the cores that the Numba kernels after a
 # GEMM need: with the spin, the MNIST convnet predicted 1.8x and an LSTM 1.6x slower. The
-# engine's value, 4 (2**4 cycles), puts them to sleep at once. Before numpy loads OpenBLAS
-# the variable does it; after, OpenBLAS's threads are restarted with it
-# (`blas.quiet_idle_spin`). A value of the user's own wins (docs/internals/kernels.md).
-OPENBLAS_IDLE_SPIN = "4"
+# engine's value, 18 (2**18 cycles, about 0.1 ms), keeps them awake between the GEMMs of one
+# step and asleep before the kernels after them. Before numpy loads OpenBLAS the variable
+# does it; after, OpenBLAS's threads are restarted with it (`blas.quiet_idle_spin`). A value
+# of the user's own wins (docs/internals/kernels.md).
+OPENBLAS_IDLE_SPIN = "18"
 _numpy_first = "numpy" in _sys.modules
 if not _numpy_first:
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_IDLE_SPIN)

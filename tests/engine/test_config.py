@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import backend
 from backend import config
 from backend.testing import fresh_python
 
@@ -349,7 +350,7 @@ def test_docstring_examples(restore_threads):
 @pytest.mark.parametrize(
     ("code", "preset", "expected"),
     [
-        ("import backend", None, "4"),  # set before numpy loads OpenBLAS
+        ("import backend", None, backend.OPENBLAS_IDLE_SPIN),  # set before numpy loads it
         ("import numpy, backend", None, "None"),  # too late for the variable: left alone
         ("import backend", "12", "12"),  # the user's value wins
     ],
