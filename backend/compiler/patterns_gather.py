@@ -10,7 +10,10 @@ the same dot products as before (BLAS may block them differently, so the last bi
 differ).
 
 It applies only when nothing else reads the gathered rows, so never in a training step (the
-kernel's gradient reads them), and when the table, `W` and `b` are 2-D, 2-D and 1-D.
+kernel's gradient reads them), and when the table, `W` and `b` are 2-D, 2-D and 1-D. The
+projected table is kept, with copies of what it was made from, and made again only when the
+table, `W` or `b` has changed since (`_Projection`): a `predict` of 8 batches of that LSTM
+took 165 and 156 ms against 191 and 220 without it (medians of 15, two alternating runs).
 `patterns.find` adds these fusions.
 """
 
@@ -78,18 +81,47 @@ def _own_bias_add(matmul, groups: dict, readers: dict, consumers: dict):
     return add if members == [add] else None
 
 
+class _Projection:
+    """The projected table `table @ W (+ b)` and copies of the table, `W` and `b` it was made
+    from: a later batch, or a later `predict`, whose weights have the same bits reuses it.
+
+    Weights change between calls only by training or assignment, which this cannot see (an
+    optimizer writes them in place), so every call compares them bit for bit
+    (`kernels.compare.same_bits`: about 0.2 ms for a (20000, 128) float32 table, against 3
+    to 10 ms for projecting it again). The copies cost the table's size in memory once."""
+
+    def __init__(self, rows: int, width: int, dtype):
+        self.rows = np.empty((rows, width), dtype=dtype)
+        self.sources: list | None = None  # copies of (table, W[, b]), once computed
+
+    def current(self, table, weight, bias) -> np.ndarray:
+        from ..kernels.compare import same_bits
+
+        sources = (table, weight) if bias is None else (table, weight, bias)
+        kept = self.sources
+        if kept is not None and all(map(same_bits, sources, kept)):
+            return self.rows
+        np.matmul(table, weight, out=self.rows)
+        if bias is not None:
+            np.add(self.rows, bias, out=self.rows)
+        if kept is None or any(k.shape != s.shape for k, s in zip(kept, sources, strict=True)):
+            self.sources = [np.array(s, order="C") for s in sources]
+        else:
+            for k, s in zip(kept, sources, strict=True):
+                np.copyto(k, s)
+        return self.rows
+
+
 def _projected_gather(with_bias: bool):
     projected: dict = {}  # the projected table, by shape and dtype (made once, reused)
 
     def run(table, weight, *rest):
         bias, ids, out = rest if with_bias else (None, *rest)
         key = (table.shape[0], weight.shape[1], table.dtype)
-        rows = projected.get(key)
-        if rows is None:
-            rows = projected[key] = np.empty(key[:2], dtype=table.dtype)
-        np.matmul(table, weight, out=rows)
-        if bias is not None:
-            np.add(rows, bias, out=rows)
+        projection = projected.get(key)
+        if projection is None:
+            projection = projected[key] = _Projection(*key)
+        rows = projection.current(table, weight, bias)
         from ..ops import gather_rows
 
         if not gather_rows.take_rows_into(rows, ids, out):

@@ -152,6 +152,7 @@ def launch_or_serial(threads: bool, dispatcher, work: int, count: int, *args) ->
 
 
 from . import (  # noqa: E402
+    compare,
     conv,
     conv_direct,
     conv_direct_grad,
@@ -178,7 +179,7 @@ from . import (  # noqa: E402
 )
 
 __all__ = [
-    "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
+    "compare", "compiled_signature_count", "conv", "conv_direct", "conv_direct_grad",
     "conv_window", "depthwise", "dispatchers", "gather", "gemm", "kernel", "launch",
     "launch_or_serial", "layer_norm", "nn", "norm", "optim", "pool",
     "random", "reduce", "rnn", "rnn_loops", "softmax", "special", "winograd", "winograd_f4",
