@@ -25,8 +25,9 @@ without privileges and must not hold the GIL at that priority.
 
 When. Only on Linux (x86-64, aarch64), with more than one thread configured and as many
 threads as the CPUs this process may use (`config.get_num_threads()`, the default): with
-fewer, which CPUs the engine's threads land on is not known. `set_spin_seconds(0)` turns it
-off; a system that refuses SCHED_IDLE gets no spinners.
+fewer, which CPUs the engine's threads land on is not known. Not in a control group that
+caps CPU time (a container's CPU limit), which counts idle-priority time too.
+`set_spin_seconds(0)` turns it off; a system that refuses SCHED_IDLE gets no spinners.
 """
 
 from __future__ import annotations
@@ -83,9 +84,42 @@ def _wanted_cpus() -> tuple:
         return ()
     cpus = tuple(sorted(os.sched_getaffinity(0)))
     threads = config.get_num_threads()
-    if threads <= 1 or threads != len(cpus):
+    if threads <= 1 or threads != len(cpus) or cpu_quota_set():
         return ()
     return cpus
+
+
+def cpu_quota_set(read=None) -> bool:
+    """Whether this process's control group, or one above it, caps its CPU time (cgroup v2
+    `cpu.max`, v1 `cpu.cfs_quota_us`). Time spent at idle priority counts against such a
+    cap, so spinners there would take it from the work. `read(path)` returns a file's text
+    or None (for tests); files that cannot be read count as no cap."""
+    read = read or _read_text
+    groups = read("/proc/self/cgroup") or ""
+    for line in groups.splitlines():
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":  # cgroup v2: "max 100000" when uncapped
+            files = [("/sys/fs/cgroup", "cpu.max", "max")]
+        elif "cpu" in controllers.split(","):  # cgroup v1: -1 when uncapped
+            roots = ("/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct")
+            files = [(root, "cpu.cfs_quota_us", "-1") for root in roots]
+        else:
+            continue
+        parts = [part for part in path.split("/") if part]
+        for root, name, uncapped in files:
+            for depth in range(len(parts), -1, -1):  # the group itself, then each parent
+                words = (read("/".join([root, *parts[:depth], name])) or "").split()
+                if words and words[0] != uncapped:
+                    return True
+    return False
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _decide() -> None:

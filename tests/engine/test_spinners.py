@@ -179,3 +179,30 @@ def test_a_forked_child_starts_its_own_spinners(settings):
     answer = os.read(read, 1)
     os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+@pytest.mark.parametrize(
+    ("files", "capped"),
+    [
+        ({"/proc/self/cgroup": "0::/\n"}, False),  # no cpu.max at the root
+        ({"/proc/self/cgroup": "0::/a/b\n", "/sys/fs/cgroup/a/b/cpu.max": "max 100000\n"}, False),
+        ({"/proc/self/cgroup": "0::/a/b\n", "/sys/fs/cgroup/a/b/cpu.max": "50000 100000\n"}, True),
+        ({"/proc/self/cgroup": "0::/a/b\n", "/sys/fs/cgroup/a/cpu.max": "200000 100000\n"}, True),
+        ({"/proc/self/cgroup": "4:memory:/x\n1:cpu:/\n",
+          "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1\n"}, False),
+        ({"/proc/self/cgroup": "2:cpu,cpuacct:/d\n",
+          "/sys/fs/cgroup/cpu,cpuacct/d/cpu.cfs_quota_us": "150000\n"}, True),
+        ({}, False),  # nothing readable
+    ],
+)  # fmt: skip
+def test_a_cpu_time_cap_in_any_control_group_above_means_no_spinners(files, capped):
+    assert spinners.cpu_quota_set(read=files.get) is capped
+
+
+@needs_spinners
+def test_no_spinners_under_a_cpu_time_cap(settings, monkeypatch):
+    config.set_num_threads(CPUS)
+    monkeypatch.setattr(spinners, "cpu_quota_set", lambda: True)
+    config.set_spin_seconds(0.05)  # the next step decides again
+    _run_a_compiled_step()
+    assert spinners.running() == ()
