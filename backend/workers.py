@@ -24,18 +24,47 @@ steps of 0.2 s took 0.8-2.6 s; with OpenBLAS on one thread for the shares, 0.16-
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from . import blas, config
 
-_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+_lock = threading.Lock()  # guards growing the pool
+_busy = threading.Lock()  # held by the thread whose split is using the workers
+_workers: list = []
 _local = threading.local()
 
 
-def _mark_worker() -> None:
-    _local.busy = True
+class _Worker:
+    """A worker thread and its two locks, made once: `go` is released to hand it a share,
+    `done` is released when the share has run. Handing a share over allocates nothing but
+    the share's tuple, whatever the threads' timing (a `ThreadPoolExecutor` made a Future
+    per share and, when the caller got there first, a lock and a deque to wait on it: a
+    steady step's allocations then depended on which thread was faster)."""
+
+    def __init__(self, index: int):
+        self.go = threading.Lock()
+        self.go.acquire()
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.share = None  # (work, worker, start, stop)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._serve, name=f"kerasish-worker-{index}", daemon=True
+        )
+        self.thread.start()
+
+    def _serve(self) -> None:
+        _local.busy = True
+        while True:
+            self.go.acquire()
+            work, worker, start, stop = self.share
+            self.share = None
+            try:
+                work(worker, start, stop)
+            except BaseException as error:  # noqa: BLE001 - raised again by the caller
+                self.error = error
+            finally:
+                del work
+                self.done.release()
 
 
 def in_share() -> bool:
@@ -43,17 +72,11 @@ def in_share() -> bool:
     return getattr(_local, "busy", False)
 
 
-def _executor(size: int) -> ThreadPoolExecutor:
-    global _pool, _pool_size
+def _pool(size: int) -> list:
     with _lock:
-        if _pool is None or _pool_size < size:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(
-                max_workers=size, thread_name_prefix="kerasish-worker", initializer=_mark_worker
-            )
-            _pool_size = size
-        return _pool
+        while len(_workers) < size:
+            _workers.append(_Worker(len(_workers) + 1))
+        return _workers
 
 
 def split(work, count: int) -> None:
@@ -69,22 +92,33 @@ def split(work, count: int) -> None:
         True
     """
     workers = min(config.get_num_threads(), count)
-    if workers <= 1 or in_share():
+    if workers <= 1 or in_share() or not _busy.acquire(blocking=False):
+        # One thread, one item, a share's own nested call, or another thread's split using
+        # the workers now: the whole range here (the same bits: shares never change a result).
         work(0, 0, count)
         return
-    bounds = [count * i // workers for i in range(workers + 1)]
-    pool = _executor(workers - 1)
-    blas_threads = blas.limit_to_one_thread()
     try:
-        futures = [pool.submit(work, i, bounds[i], bounds[i + 1]) for i in range(1, workers)]
-        _local.busy = True
+        pool = _pool(workers - 1)
+        blas_threads = blas.limit_to_one_thread()
         try:
-            work(0, bounds[0], bounds[1])
+            for i in range(1, workers):
+                helper = pool[i - 1]
+                helper.share = (work, i, count * i // workers, count * (i + 1) // workers)
+                helper.go.release()
+            _local.busy = True
+            try:
+                work(0, 0, count // workers)
+            finally:
+                _local.busy = False
+                errors = []
+                for helper in pool[: workers - 1]:
+                    helper.done.acquire()  # waits for every share
+                    if helper.error is not None:
+                        errors.append(helper.error)
+                        helper.error = None
         finally:
-            _local.busy = False
-            errors = [f.exception() for f in futures]  # waits for every share
+            blas.restore_threads(blas_threads)
+        if errors:  # the caller's own share raised nothing
+            raise errors[0]
     finally:
-        blas.restore_threads(blas_threads)
-    for error in errors:
-        if error is not None:
-            raise error
+        _busy.release()
