@@ -32,6 +32,7 @@ caps CPU time (a container's CPU limit), which counts idle-priority time too.
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
@@ -131,7 +132,7 @@ def _decide() -> None:
         spin_ns = int(config.spin_seconds() * 1e9)
         if _state is not None:
             _state[1] = spin_ns if cpus == _cpus else 0
-        if not cpus or not _load_kernels():
+        if not cpus or not _kernels_ready():
             _view = None
             return
         if not _threads:
@@ -139,6 +140,18 @@ def _decide() -> None:
             _state[1] = spin_ns
             _start(cpus)
         _view = _state.data if cpus == _cpus else None
+
+
+def _kernels_ready() -> bool:
+    """`_load_kernels()`; False, and no spinners from then on, if that fails (a libc or
+    a Numba without what the kernels declare): a spinner must never stop a step."""
+    global _refused
+    try:
+        return _load_kernels()
+    except Exception as error:  # noqa: BLE001 - any failure only means no spinners
+        _refused = True
+        logging.getLogger("kerasish").debug("no spinners: %r", error)
+        return False
 
 
 def _load_kernels() -> bool:
