@@ -82,8 +82,9 @@ def _pool(size: int) -> list:
 def split(work, count: int) -> None:
     """Runs `work(worker, start, stop)` over `range(count)` cut into one contiguous share per
     worker thread (`config.get_num_threads()` of them, the caller being one), and waits for
-    all; the first exception raised by a share is raised here. With one thread, one item, or
-    when called from inside a share, it is a plain call `work(0, 0, count)`.
+    all; the first exception raised by a share is raised here. With one thread, one item,
+    when called from inside a share, or while another thread's split holds the workers, it
+    is a plain call `work(0, 0, count)`.
 
     Example:
         >>> seen = []
