@@ -41,6 +41,12 @@ import time
 
 from . import config
 
+# The state the main thread shares with the spinners (an int64 array; `kernels.spin` reads it):
+STATE_LAST = 0  # CLOCK_MONOTONIC nanoseconds of the engine's last activity
+STATE_SPIN_NS = 1  # how long after it to keep spinning (0: do not spin)
+STATE_SLEEPING = 2  # how many spinners sleep on the gate
+STATE_SIZE = 3
+
 _monotonic_ns = time.monotonic_ns
 _view = None  # the state array as a memoryview while spinning is on, else None
 _decided = False  # whether `_view` reflects the current settings
@@ -65,8 +71,8 @@ def touch() -> None:
         view = _view
         if view is None:
             return
-    view[0] = _monotonic_ns()  # kernels.spin.STATE_LAST
-    if view[2]:  # STATE_SLEEPING: a spinner sleeps on the gate
+    view[STATE_LAST] = _monotonic_ns()
+    if view[STATE_SLEEPING]:
         _spin.wake(_gate, _futex_number)
 
 
@@ -131,13 +137,13 @@ def _decide() -> None:
         cpus = () if _refused else _wanted_cpus()
         spin_ns = int(config.spin_seconds() * 1e9)
         if _state is not None:
-            _state[1] = spin_ns if cpus == _cpus else 0
+            _state[STATE_SPIN_NS] = spin_ns if cpus == _cpus else 0
         if not cpus or not _kernels_ready():
             _view = None
             return
         if not _threads:
-            _state[0] = _monotonic_ns()
-            _state[1] = spin_ns
+            _state[STATE_LAST] = _monotonic_ns()
+            _state[STATE_SPIN_NS] = spin_ns
             _start(cpus)
         _view = _state.data if cpus == _cpus else None
 
@@ -165,7 +171,7 @@ def _load_kernels() -> bool:
 
     from .kernels import spin
 
-    _state = np.zeros(spin.STATE_SIZE, np.int64)
+    _state = np.zeros(STATE_SIZE, np.int64)
     _gate = np.zeros(1, np.int32)
     _futex_number = number
     # Compiled (or loaded) here, not in a spinner thread while the caller runs its steps.
@@ -208,7 +214,7 @@ def _settings_changed() -> None:
     _decided = False
     _view = None
     if _state is not None:
-        _state[1] = 0  # no spinning until the next `touch` decides again
+        _state[STATE_SPIN_NS] = 0  # no spinning until the next `touch` decides again
 
 
 def _after_fork_in_child() -> None:

@@ -27,8 +27,7 @@ import threading
 
 from . import blas, config
 
-_lock = threading.Lock()  # guards growing the pool
-_busy = threading.Lock()  # held by the thread whose split is using the workers
+_busy = threading.Lock()  # held by the thread whose split is using (or growing) the workers
 _workers: list = []
 _local = threading.local()
 
@@ -73,10 +72,10 @@ def in_share() -> bool:
 
 
 def _pool(size: int) -> list:
-    with _lock:
-        while len(_workers) < size:
-            _workers.append(_Worker(len(_workers) + 1))
-        return _workers
+    """The workers, `size` of them at least (called holding `_busy`)."""
+    while len(_workers) < size:
+        _workers.append(_Worker(len(_workers) + 1))
+    return _workers
 
 
 def split(work, count: int) -> None:

@@ -104,9 +104,9 @@ class _Projection:
         np.matmul(table, weight, out=self.rows)
         if bias is not None:
             np.add(self.rows, bias, out=self.rows)
-        if kept is None or any(k.shape != s.shape for k, s in zip(kept, sources, strict=True)):
+        if kept is None:
             self.sources = [np.array(s, order="C") for s in sources]
-        else:
+        else:  # the same shapes: the key of a projection fixes them
             for k, s in zip(kept, sources, strict=True):
                 np.copyto(k, s)
         return self.rows

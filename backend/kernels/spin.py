@@ -13,13 +13,10 @@ compiled kernel can be cached like the others (a ctypes function pointer would b
 baked into the code). The state the main thread writes is read with atomic loads, which LLVM
 may not hoist out of the loop.
 
-The int64 `state` array (`STATE_*` indices) and the int32 `gate` (the futex word):
-- `state[STATE_LAST]`: CLOCK_MONOTONIC nanoseconds of the engine's last activity;
-- `state[STATE_SPIN_NS]`: how long after it to keep spinning (0: do not spin);
-- `state[STATE_SLEEPING]`: how many spinners sleep on the gate (the main thread wakes them
-  when it is not 0);
-- `gate[0]`: bumped by the main thread before a wake; a spinner sleeps only while it holds
-  the value it read, so a wake between its read and its sleep is not lost.
+The int64 `state` array is laid out by `backend.spinners` (`STATE_*`); the main thread wakes
+the spinners when `state[STATE_SLEEPING]` is not 0. The int32 `gate` is the futex word: the
+main thread bumps it before a wake, and a spinner sleeps only while it holds the value it
+read, so a wake between its read and its sleep is not lost.
 """
 
 from __future__ import annotations
@@ -29,10 +26,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..spinners import STATE_LAST, STATE_SIZE, STATE_SLEEPING, STATE_SPIN_NS  # noqa: F401
 from . import kernel
-
-STATE_LAST, STATE_SPIN_NS, STATE_SLEEPING = 0, 1, 2
-STATE_SIZE = 3
 
 SCHED_IDLE = 5
 CLOCK_MONOTONIC = 1
